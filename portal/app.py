@@ -1,0 +1,126 @@
+"""The application factory: routes, middleware and lifespan on one screen."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+from tortoise.contrib.starlette import RegisterTortoise
+
+from portal import keys
+from portal.db import tortoise_config
+from portal.i18n import LanguageMiddleware
+from portal.pages import public
+from portal.security.csrf import CSRFMiddleware
+from portal.security.headers import SecurityHeadersMiddleware
+from portal.settings import Settings, load_settings
+from portal.static_files import StaticFiles
+from portal.templating import build_templates
+
+log = logging.getLogger("portal")
+
+ERROR_TEMPLATES = {404: "errors/404.html", 500: "errors/500.html"}
+
+
+def error_page(request: Request, status: int) -> Response:
+    templates = request.app.state.templates
+    name = ERROR_TEMPLATES.get(status, "errors/error.html")
+    response: Response = templates.TemplateResponse(
+        request, name, {"status": status}, status_code=status
+    )
+    return response
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    if not isinstance(exc, HTTPException):  # registered for HTTPException only
+        raise exc
+    response = error_page(request, exc.status_code)
+    if exc.headers:
+        response.headers.update(exc.headers)
+    return response
+
+
+async def last_resort(request: Request, exc: Exception) -> Response:
+    # Only reached when a middleware itself fails: no template, no detail.
+    log.exception("unhandled error outside the pages")
+    return HTMLResponse(
+        "<!doctype html><title>Erreur</title><p>Une erreur est survenue. "
+        "Er ging iets mis. Something went wrong.</p>",
+        status_code=500,
+    )
+
+
+class ErrorPageMiddleware:
+    """Turn a crash in a page into the kind 500 page, inside the headers and language layers."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watch(message: Any) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch)
+        except Exception:
+            log.exception("unhandled error in %s %s", scope["method"], scope["path"])
+            if started:
+                raise
+            request = Request(scope, receive)
+            await error_page(request, 500)(scope, receive, send)
+
+
+def create_app(settings: Settings | None = None, *, manage_database: bool = True) -> Starlette:
+    """Build the portal. Tests pass ``manage_database=False`` and provide the ORM themselves."""
+    settings = settings or load_settings()
+    keys.configure(settings.journal_key)
+    static = StaticFiles()
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if manage_database:
+            async with RegisterTortoise(app, config=tortoise_config(settings.database_url)):
+                yield
+        else:
+            yield
+
+    def refuse(scope: Scope, status: int) -> Response:
+        return error_page(Request(scope), status)
+
+    app = Starlette(
+        debug=False,
+        routes=[
+            *public.routes,
+            Route("/static/{path:path}", static.endpoint, name="static"),
+        ],
+        middleware=[
+            Middleware(SecurityHeadersMiddleware, hsts=settings.https),
+            Middleware(LanguageMiddleware, default=settings.default_language),
+            Middleware(CSRFMiddleware, secret_key=settings.secret_key, refusal=refuse),
+            Middleware(ErrorPageMiddleware),
+        ],
+        exception_handlers={HTTPException: http_error, 500: last_resort},
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.templates = build_templates(
+        static, {"quick_exit_url": settings.quick_exit_url, "settings": settings}
+    )
+    return app

@@ -1,0 +1,55 @@
+"""Database configuration: an SQLite file under var/ by default, PostgreSQL from DATABASE_URL."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from tortoise.backends.base.config_generator import expand_db_url
+
+from portal.settings import load_settings
+
+MODELS = ["portal.models"]
+SQLITE_PRAGMAS = {
+    "journal_mode": "WAL",
+    "foreign_keys": "ON",
+    "synchronous": "NORMAL",
+    "busy_timeout": 5000,
+}
+
+
+def connection_config(database_url: str) -> dict[str, Any]:
+    """Turn a database URL into a Tortoise connection, with our SQLite client and pragmas."""
+    parts = urlsplit(database_url)
+    if parts.scheme == "sqlite":
+        path = (parts.netloc + parts.path) or ":memory:"
+        credentials: dict[str, Any] = {"file_path": path, **SQLITE_PRAGMAS}
+        credentials.update(dict(parse_qsl(parts.query)))
+        return {"engine": "portal.sqlite_backend", "credentials": credentials}
+    if parts.scheme in {"postgres", "postgresql"}:
+        return expand_db_url(database_url)
+    raise ValueError(
+        f"DATABASE_URL must start with sqlite:// or postgres://, not {parts.scheme or '(none)'}://"
+    )
+
+
+def tortoise_config(database_url: str) -> dict[str, Any]:
+    return {
+        "connections": {"default": connection_config(database_url)},
+        "apps": {
+            "models": {
+                "models": MODELS,
+                "default_connection": "default",
+                "migrations": "migrations",
+            }
+        },
+        "use_tz": True,
+        "timezone": "UTC",
+    }
+
+
+def __getattr__(name: str) -> Any:
+    # The tortoise CLI reads TORTOISE_ORM; build it only when asked, from the environment.
+    if name == "TORTOISE_ORM":
+        return tortoise_config(load_settings().database_url)
+    raise AttributeError(name)

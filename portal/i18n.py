@@ -1,0 +1,121 @@
+"""Languages: choose one per request, and gettext for Jinja and Python that follows it."""
+
+from __future__ import annotations
+
+import contextlib
+import gettext as gettext_module
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from datetime import datetime
+from functools import cache
+from http.cookies import SimpleCookie
+from zoneinfo import ZoneInfo
+
+from babel import Locale
+from babel.core import negotiate_locale
+from babel.dates import format_datetime
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from portal.settings import LANGUAGES, ROOT
+
+CATALOGUES = ROOT / "i18n"
+LANGUAGE_COOKIE = "lang"
+BRUSSELS = ZoneInfo("Europe/Brussels")
+LANGUAGE_NAMES = {"fr": "Français", "nl": "Nederlands", "en": "English"}
+
+_current: ContextVar[str] = ContextVar("language", default="fr")
+
+
+@cache
+def translations(language: str) -> gettext_module.NullTranslations:
+    return gettext_module.translation("messages", localedir=CATALOGUES, languages=[language])
+
+
+def current_language() -> str:
+    return _current.get()
+
+
+def gettext(message: str) -> str:
+    return translations(_current.get()).gettext(message)
+
+
+def ngettext(singular: str, plural: str, n: int) -> str:
+    return translations(_current.get()).ngettext(singular, plural, n)
+
+
+def pgettext(context: str, message: str) -> str:
+    return translations(_current.get()).pgettext(context, message)
+
+
+def npgettext(context: str, singular: str, plural: str, n: int) -> str:
+    return translations(_current.get()).npgettext(context, singular, plural, n)
+
+
+_ = gettext
+
+
+def lazy(message: str) -> str:
+    """Mark a string for extraction where it is defined; translate it where it is shown."""
+    return message
+
+
+@contextmanager
+def use_language(language: str) -> Iterator[None]:
+    token = _current.set(language if language in LANGUAGES else "fr")
+    try:
+        yield
+    finally:
+        _current.reset(token)
+
+
+def format_when(moment: datetime, fmt: str = "EEEE d MMMM y, HH:mm") -> str:
+    """A moment as people in Belgium read it, in the current language."""
+    return format_datetime(
+        moment.astimezone(BRUSSELS), fmt, locale=Locale.parse(current_language())
+    )
+
+
+def choose_language(cookie: str | None, accept_language: str | None, default: str) -> str:
+    """The cookie if it names a language we have, else Accept-Language, else the default."""
+    if cookie in LANGUAGES:
+        return cookie
+    if accept_language:
+        wanted = []
+        for part in accept_language.split(",")[:20]:
+            tag = part.split(";")[0].strip().replace("-", "_")
+            if tag and len(tag) <= 35 and tag.replace("_", "").isalnum():
+                wanted.append(tag)
+        found = negotiate_locale(wanted, list(LANGUAGES), sep="_")
+        if found:
+            return found.split("_")[0]
+    return default
+
+
+class LanguageMiddleware:
+    """Set the language of each request in a context variable, and reset it afterwards."""
+
+    def __init__(self, app: ASGIApp, default: str = "fr") -> None:
+        self.app = app
+        self.default = default
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        cookie_value: str | None = None
+        accept: str | None = None
+        for name, value in scope["headers"]:
+            if name == b"cookie":
+                jar: SimpleCookie = SimpleCookie()
+                # A garbled cookie header just means no choice was made.
+                with contextlib.suppress(Exception):
+                    jar.load(value.decode("latin-1"))
+                if LANGUAGE_COOKIE in jar:
+                    cookie_value = jar[LANGUAGE_COOKIE].value
+            elif name == b"accept-language":
+                accept = value.decode("latin-1")
+        language = choose_language(cookie_value, accept, self.default)
+        scope.setdefault("state", {})["language"] = language
+        with use_language(language):
+            await self.app(scope, receive, send)

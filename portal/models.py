@@ -1,0 +1,354 @@
+"""The tables of the portal: services, people, dossiers and everything a dossier holds."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from tortoise import fields
+from tortoise.indexes import Index
+from tortoise.models import Model
+
+
+class Role(StrEnum):
+    YOUTH = "youth"
+    RELATIVE = "relative"
+    WORKER = "worker"
+    PARTNER = "partner"
+    ADMIN = "admin"
+
+
+SUBJECT_ROLES = frozenset({Role.YOUTH, Role.RELATIVE})
+STAFF_ROLES = frozenset({Role.WORKER, Role.PARTNER, Role.ADMIN})
+
+
+class DossierStatus(StrEnum):
+    WAITING = "waiting"
+    OPEN = "open"
+    ENDED = "ended"
+
+
+class Asker(StrEnum):
+    YOUTH = "youth"
+    RELATIVE = "relative"
+
+
+class Theme(StrEnum):
+    SCHOOL = "school"
+    FAMILY = "family"
+    ADMINISTRATIVE = "administrative"
+    LEGAL = "legal"
+    HOUSING = "housing"
+    HEALTH = "health"
+    MONEY = "money"
+    PROJECT = "project"
+    OTHER = "other"
+
+
+class ContactChannel(StrEnum):
+    PORTAL = "portal"
+    PHONE = "phone"
+    SMS = "sms"
+    EMAIL = "email"
+
+
+class ActionKind(StrEnum):
+    LISTENING = "listening"
+    INFORMATION = "information"
+    ORIENTATION = "orientation"
+    ACCOMPANIMENT = "accompaniment"
+    CONCILIATION = "conciliation"
+    FAMILY_SUPPORT = "family_support"
+    SOCIO_EDUCATIONAL = "socio_educational"
+    PARTNER_CONTACT = "partner_contact"
+    INFORMATION_SHARED = "information_shared"
+    CONCERTATION = "concertation"
+    RELAY = "relay"
+
+
+class ActionStatus(StrEnum):
+    PROPOSED = "proposed"
+    AGREED = "agreed"
+    DECLINED = "declined"
+    DONE = "done"
+    CANCELLED = "cancelled"
+
+
+class Sector(StrEnum):
+    SAJ = "saj"
+    SPJ = "spj"
+    YOUTH_COURT = "youth_court"
+    CPAS = "cpas"
+    SCHOOL = "school"
+    HEALTH = "health"
+    YOUTH_ORGANISATION = "youth_organisation"
+    MUNICIPAL = "municipal"
+    OTHER_AMO = "other_amo"
+    OTHER = "other"
+
+
+class CredentialKind(StrEnum):
+    PASSKEY = "passkey"
+    PASSWORD = "password"  # noqa: S105 - the name of a kind, not a secret
+    TOTP = "totp"
+
+
+class Service(Model):
+    """An AMO. Every dossier and every worker belongs to exactly one."""
+
+    id = fields.IntField(primary_key=True)
+    name = fields.CharField(max_length=200)
+    address = fields.CharField(max_length=300, default="")
+    hours = fields.CharField(max_length=300, default="")
+    phone = fields.CharField(max_length=40, default="")
+    communes: fields.Field[list[str]] = fields.JSONField(default=list)
+    response_days = fields.SmallIntField(default=3)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "service"
+
+
+class Partner(Model):
+    """An organisation of the directory that may receive what a young person allows."""
+
+    id = fields.IntField(primary_key=True)
+    name = fields.CharField(max_length=200)
+    sector = fields.CharEnumField(Sector, max_length=30)
+    communes: fields.Field[list[str]] = fields.JSONField(default=list)
+    bound_by_secrecy = fields.BooleanField()
+    ethics_code = fields.CharField(max_length=300, default="")
+    adheres_youth_code = fields.BooleanField(default=False)
+    description = fields.TextField(default="")
+    contact = fields.CharField(max_length=300, default="")
+    is_active = fields.BooleanField(default=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "partner"
+
+
+class Person(Model):
+    """An account. Subjects give a pseudonym and a birth month, staff belong to an organisation."""
+
+    id = fields.IntField(primary_key=True)
+    role = fields.CharEnumField(Role, max_length=10)
+    # The name typed to sign in with a password; passkey-only subjects need none.
+    login = fields.CharField(max_length=60, unique=True, null=True)
+    display_name = fields.CharField(max_length=80)
+    language = fields.CharField(max_length=2, default="fr")
+    birth_year = fields.SmallIntField(null=True)
+    birth_month = fields.SmallIntField(null=True)
+    service: fields.ForeignKeyNullableRelation[Service] = fields.ForeignKeyField(
+        "models.Service", related_name="staff", null=True, on_delete=fields.RESTRICT
+    )
+    partner: fields.ForeignKeyNullableRelation[Partner] = fields.ForeignKeyField(
+        "models.Partner", related_name="users", null=True, on_delete=fields.RESTRICT
+    )
+    is_active = fields.BooleanField(default=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "person"
+
+
+class Credential(Model):
+    """A way in: a passkey, a password hash or a TOTP secret."""
+
+    id = fields.IntField(primary_key=True)
+    person: fields.ForeignKeyRelation[Person] = fields.ForeignKeyField(
+        "models.Person", related_name="credentials", on_delete=fields.CASCADE
+    )
+    kind = fields.CharEnumField(CredentialKind, max_length=10)
+    label = fields.CharField(max_length=80, default="")
+    # Passkeys: the credential id, its public key and the last sign count.
+    credential_id = fields.BinaryField(null=True)
+    public_key = fields.BinaryField(null=True)
+    sign_count = fields.BigIntField(default=0)
+    transports: fields.Field[list[str]] = fields.JSONField(default=list)
+    # Passwords: the argon2id hash. TOTP: the shared secret.
+    secret = fields.CharField(max_length=300, default="")
+    created_at = fields.DatetimeField(auto_now_add=True)
+    last_used_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "credential"
+
+
+class Dossier(Model):
+    """What exists because its subject asked. Only the subject and assigned workers read it."""
+
+    id = fields.IntField(primary_key=True)
+    reference = fields.CharField(max_length=12, unique=True)
+    service: fields.ForeignKeyRelation[Service] = fields.ForeignKeyField(
+        "models.Service", related_name="dossiers", on_delete=fields.RESTRICT
+    )
+    subject: fields.ForeignKeyRelation[Person] = fields.ForeignKeyField(
+        "models.Person", related_name="dossiers", on_delete=fields.RESTRICT
+    )
+    status = fields.CharEnumField(DossierStatus, max_length=10, default=DossierStatus.WAITING)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    opened_at = fields.DatetimeField(null=True)
+    ended_at = fields.DatetimeField(null=True)
+    # The per-dossier data key, wrapped by the server's master key; gone once erased.
+    wrapped_key = fields.BinaryField(null=True)
+    erased_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "dossier"
+        indexes = (Index(fields=("service_id", "status", "created_at")),)
+
+
+class Assignment(Model):
+    """A worker following a dossier, from one time to another."""
+
+    id = fields.IntField(primary_key=True)
+    dossier: fields.ForeignKeyRelation[Dossier] = fields.ForeignKeyField(
+        "models.Dossier", related_name="assignments", on_delete=fields.CASCADE
+    )
+    worker: fields.ForeignKeyRelation[Person] = fields.ForeignKeyField(
+        "models.Person", related_name="assignments", on_delete=fields.RESTRICT
+    )
+    assigned_at = fields.DatetimeField(auto_now_add=True)
+    ended_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "assignment"
+        indexes = (Index(fields=("dossier_id", "worker_id")),)
+
+
+class Request(Model):
+    """What the subject asked, and how to reach them safely."""
+
+    id = fields.IntField(primary_key=True)
+    dossier: fields.ForeignKeyRelation[Dossier] = fields.ForeignKeyField(
+        "models.Dossier", related_name="requests", on_delete=fields.CASCADE
+    )
+    asker = fields.CharEnumField(Asker, max_length=10)
+    # For a relative: when the young person concerned was born (month and year only).
+    concerned_birth_year = fields.SmallIntField(null=True)
+    concerned_birth_month = fields.SmallIntField(null=True)
+    themes: fields.Field[list[str]] = fields.JSONField(default=list)
+    words = fields.TextField(default="")
+    contact_channel = fields.CharEnumField(ContactChannel, max_length=10)
+    contact_details = fields.TextField(default="")
+    contact_hours = fields.CharField(max_length=200, default="")
+    no_voicemail = fields.BooleanField(default=False)
+    others_read_messages = fields.BooleanField(default=False)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "request"
+
+
+class Action(Model):
+    """A step taken with or for the subject. Third-party steps need the subject's agreement."""
+
+    id = fields.IntField(primary_key=True)
+    dossier: fields.ForeignKeyRelation[Dossier] = fields.ForeignKeyField(
+        "models.Dossier", related_name="actions", on_delete=fields.CASCADE
+    )
+    kind = fields.CharEnumField(ActionKind, max_length=30)
+    involves_third_party = fields.BooleanField()
+    partner: fields.ForeignKeyNullableRelation[Partner] = fields.ForeignKeyField(
+        "models.Partner", related_name="actions", null=True, on_delete=fields.RESTRICT
+    )
+    description = fields.TextField(default="")
+    status = fields.CharEnumField(ActionStatus, max_length=10)
+    author: fields.ForeignKeyRelation[Person] = fields.ForeignKeyField(
+        "models.Person", related_name="authored_actions", on_delete=fields.RESTRICT
+    )
+    answer_reason = fields.TextField(default="")
+    created_at = fields.DatetimeField(auto_now_add=True)
+    answered_at = fields.DatetimeField(null=True)
+    done_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "action"
+        indexes = (Index(fields=("dossier_id", "created_at")),)
+
+
+class Message(Model):
+    """A message between the subject and their workers."""
+
+    id = fields.IntField(primary_key=True)
+    dossier: fields.ForeignKeyRelation[Dossier] = fields.ForeignKeyField(
+        "models.Dossier", related_name="messages", on_delete=fields.CASCADE
+    )
+    author: fields.ForeignKeyRelation[Person] = fields.ForeignKeyField(
+        "models.Person", related_name="messages", on_delete=fields.RESTRICT
+    )
+    body = fields.TextField()
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "message"
+        indexes = (Index(fields=("dossier_id", "created_at")),)
+
+
+class Consent(Model):
+    """The subject's consent for one partner and some kinds of information. Never edited."""
+
+    id = fields.IntField(primary_key=True)
+    dossier: fields.ForeignKeyRelation[Dossier] = fields.ForeignKeyField(
+        "models.Dossier", related_name="consents", on_delete=fields.CASCADE
+    )
+    partner: fields.ForeignKeyRelation[Partner] = fields.ForeignKeyField(
+        "models.Partner", related_name="consents", on_delete=fields.RESTRICT
+    )
+    categories: fields.Field[list[str]] = fields.JSONField(default=list)
+    purpose = fields.TextField(default="")
+    granted_at = fields.DatetimeField(auto_now_add=True)
+    expires_at = fields.DatetimeField(null=True)
+    until_end_of_help = fields.BooleanField(default=False)
+    revoked_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "consent"
+        indexes = (Index(fields=("dossier_id", "partner_id")),)
+
+
+class Share(Model):
+    """What exactly was shared with which partner, under which consent."""
+
+    id = fields.IntField(primary_key=True)
+    dossier: fields.ForeignKeyRelation[Dossier] = fields.ForeignKeyField(
+        "models.Dossier", related_name="shares", on_delete=fields.CASCADE
+    )
+    partner: fields.ForeignKeyRelation[Partner] = fields.ForeignKeyField(
+        "models.Partner", related_name="shares", on_delete=fields.RESTRICT
+    )
+    consent: fields.ForeignKeyRelation[Consent] = fields.ForeignKeyField(
+        "models.Consent", related_name="shares", on_delete=fields.RESTRICT
+    )
+    categories: fields.Field[list[str]] = fields.JSONField(default=list)
+    content = fields.TextField(default="")
+    shared_by: fields.ForeignKeyRelation[Person] = fields.ForeignKeyField(
+        "models.Person", related_name="shares_made", on_delete=fields.RESTRICT
+    )
+    shared_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "share"
+
+
+class JournalEntry(Model):
+    """One step or look in a dossier's journal: append-only, each entry chained to the last."""
+
+    id = fields.BigIntField(primary_key=True)
+    dossier: fields.ForeignKeyRelation[Dossier] = fields.ForeignKeyField(
+        "models.Dossier", related_name="journal", on_delete=fields.RESTRICT
+    )
+    seq = fields.IntField()
+    actor: fields.ForeignKeyNullableRelation[Person] = fields.ForeignKeyField(
+        "models.Person", related_name="journal_entries", null=True, on_delete=fields.RESTRICT
+    )
+    event = fields.CharField(max_length=40)
+    at = fields.DatetimeField()
+    details: fields.Field[dict[str, object]] = fields.JSONField(default=dict)
+    prev_hash = fields.CharField(max_length=64)
+    hash = fields.CharField(max_length=64)
+
+    class Meta:
+        table = "journal_entry"
+        unique_together = (("dossier", "seq"),)
+        indexes = (Index(fields=("dossier_id", "at")),)

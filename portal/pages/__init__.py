@@ -1,0 +1,1 @@
+"""The pages of the portal, one module per area of the site."""

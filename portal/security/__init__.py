@@ -1,0 +1,1 @@
+"""Security: headers, CSRF, and later passwords, passkeys and sessions."""

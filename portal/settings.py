@@ -1,0 +1,121 @@
+"""Every setting of the portal, read once from the environment."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from starlette.config import Config, Environ, environ
+
+ROOT = Path(__file__).resolve().parent.parent
+LANGUAGES = ("fr", "nl", "en")
+
+
+class SettingsError(RuntimeError):
+    """A setting is missing or wrong; the message says which and how to fix it."""
+
+
+def _secret_from_file(path: Path) -> str:
+    """Read the development secret kept under var/, making it on first use."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(48), encoding="utf-8")
+        path.chmod(0o600)
+    return path.read_text(encoding="utf-8").strip()
+
+
+@dataclass(frozen=True)
+class Settings:
+    env: str = "development"
+    debug: bool = False
+    var_dir: Path = ROOT / "var"
+    database_url: str = ""
+    secret_key: str = ""
+    journal_key: str = ""
+    quick_exit_url: str = "https://www.meteo.be/fr/belgique"
+    default_language: str = "fr"
+    response_days: int = 3
+    host: str = "localhost"
+    port: int = 8000
+    workers: int = 1
+    redis_url: str = ""
+    https: bool = False
+    log_level: str = "info"
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+def load_settings(env: Environ | None = None) -> Settings:
+    """Build the settings from the environment; refuse to start production without secrets."""
+    config = Config(environ=env if env is not None else environ)
+    portal_env = config("PORTAL_ENV", default="development")
+    if portal_env not in {"development", "production", "test"}:
+        raise SettingsError(
+            f"PORTAL_ENV must be development, production or test, not {portal_env!r}."
+        )
+    var_dir = Path(config("PORTAL_VAR_DIR", default=str(ROOT / "var")))
+    production = portal_env == "production"
+
+    secret_key = config("SECRET_KEY", default="")
+    if not secret_key:
+        if production:
+            raise SettingsError(
+                "SECRET_KEY is required when PORTAL_ENV=production. "
+                "Generate one with: python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+            )
+        secret_key = _secret_from_file(var_dir / "secret_key")
+    elif len(secret_key) < 32:
+        raise SettingsError("SECRET_KEY must be at least 32 characters long.")
+
+    journal_key = config("JOURNAL_KEY", default="")
+    if not journal_key:
+        if production:
+            raise SettingsError(
+                "JOURNAL_KEY is required when PORTAL_ENV=production: it signs every journal "
+                "entry. Keep it apart from the database backups."
+            )
+        journal_key = _secret_from_file(var_dir / "journal_key")
+
+    database_url = config("DATABASE_URL", default="")
+    if not database_url:
+        if production:
+            raise SettingsError(
+                "DATABASE_URL is required when PORTAL_ENV=production "
+                "(for example postgres://portal@db.internal:5432/portal)."
+            )
+        var_dir.mkdir(parents=True, exist_ok=True)
+        database_url = f"sqlite://{var_dir / 'portal.sqlite3'}"
+
+    default_language = config("DEFAULT_LANGUAGE", default="fr")
+    if default_language not in LANGUAGES:
+        raise SettingsError(f"DEFAULT_LANGUAGE must be one of {', '.join(LANGUAGES)}.")
+
+    quick_exit_url = config("QUICK_EXIT_URL", default="https://www.meteo.be/fr/belgique")
+    if not quick_exit_url.startswith("https://"):
+        raise SettingsError("QUICK_EXIT_URL must be an https:// address of a neutral site.")
+
+    return Settings(
+        env=portal_env,
+        debug=config("DEBUG", cast=bool, default=False),
+        var_dir=var_dir,
+        database_url=database_url,
+        secret_key=secret_key,
+        journal_key=journal_key,
+        quick_exit_url=quick_exit_url,
+        default_language=default_language,
+        response_days=config("RESPONSE_DAYS", cast=int, default=3),
+        host=config("HOST", default="localhost"),
+        port=config("PORT", cast=int, default=8000),
+        workers=config("WEB_CONCURRENCY", cast=int, default=1),
+        redis_url=config("REDIS_URL", default=""),
+        https=config("HTTPS", cast=bool, default=production),
+        log_level=config("LOG_LEVEL", default="info"),
+    )

@@ -1,0 +1,80 @@
+"""The Jinja environment: autoescape, gettext that follows the request, our helpers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from jinja2_fragments.starlette import Jinja2Blocks
+from starlette.requests import Request
+from starlette.responses import Response
+
+from portal import i18n
+from portal.static_files import StaticFiles
+
+TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
+
+
+def build_templates(static: StaticFiles, globals_: dict[str, Any]) -> Jinja2Blocks:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
+        autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
+        extensions=["jinja2.ext.i18n"],
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.policies["ext.i18n.trimmed"] = True
+    # Installed once; each call reads the request's language from a context variable.
+    env.install_gettext_callables(  # type: ignore[attr-defined]
+        i18n.gettext,
+        i18n.ngettext,
+        newstyle=True,
+        pgettext=i18n.pgettext,
+        npgettext=i18n.npgettext,
+    )
+    env.globals.update(globals_)
+    env.globals["static"] = static.url
+    env.globals["language_names"] = i18n.LANGUAGE_NAMES
+    env.filters["when"] = i18n.format_when
+    return Jinja2Blocks(env=env, context_processors=[page_context])
+
+
+def page_context(request: Request) -> dict[str, Any]:
+    """What every page needs from the request: language, CSP nonce, CSRF token, its own path."""
+    state = request.scope.get("state", {})
+    return {
+        "lang": state.get("language", "fr"),
+        "nonce": state.get("csp_nonce", ""),
+        "csrf_token": state.get("csrf_token", ""),
+        "current_path": request.url.path,
+    }
+
+
+def wants_fragment(request: Request) -> bool:
+    """htmx asked for part of a page (not a boosted link, not a history restore)."""
+    headers = request.headers
+    return (
+        headers.get("HX-Request") == "true"
+        and headers.get("HX-Boosted") != "true"
+        and headers.get("HX-History-Restore-Request") != "true"
+    )
+
+
+def render(
+    request: Request,
+    name: str,
+    context: dict[str, Any] | None = None,
+    *,
+    status_code: int = 200,
+    block: str | None = None,
+) -> Response:
+    """Render a page, or only ``block`` of it when htmx asked for a fragment."""
+    templates: Jinja2Blocks = request.app.state.templates
+    block_name = block if block and wants_fragment(request) else None
+    response: Response = templates.TemplateResponse(
+        request, name, context or {}, status_code=status_code, block_name=block_name
+    )
+    response.headers["Vary"] = "HX-Request, HX-Boosted, HX-History-Restore-Request, Cookie"
+    return response
