@@ -33,8 +33,20 @@ migrate: install
 seed: install
 	$(BIN)/python -m portal seed-demo
 
+# The suite runs twice: on SQLite, then on PostgreSQL (required in CI, optional elsewhere).
+PG_TEST_URL ?= postgres://postgres@127.0.0.1:5432/test
+
 test: lint types
-	$(BIN)/python -m pytest
+	@echo "== test suite on SQLite =="
+	env -u DATABASE_URL $(BIN)/python -m pytest
+	@if $(BIN)/python -m tests.pg_available "$(PG_TEST_URL)"; then \
+		echo "== test suite on PostgreSQL =="; \
+		DATABASE_URL="$(PG_TEST_URL)" $(BIN)/python -m pytest; \
+	elif [ "$$CI" = "true" ]; then \
+		echo "PostgreSQL is required in CI ($(PG_TEST_URL))."; exit 1; \
+	else \
+		echo "PostgreSQL not reachable at $(PG_TEST_URL): the suite ran on SQLite only."; \
+	fi
 
 lint: install
 	$(BIN)/ruff check portal tests bench

@@ -1,0 +1,1 @@
+"""Benchmarks of the portal against a bare Starlette + Jinja page; never run as tests."""

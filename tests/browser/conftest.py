@@ -1,0 +1,228 @@
+"""Browser fixtures: a live portal on a database of its own, and Chromium tabs that watch for trouble."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    ConsoleMessage,
+    Page,
+    Route,
+    sync_playwright,
+)
+from playwright.sync_api import Error as PlaywrightError
+from playwright.sync_api import Response as PageResponse
+
+from tests.conftest import create_database, drop_database
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+# The default of QUICK_EXIT_URL; the live server is started without overriding it.
+QUICK_EXIT_URL = "https://www.meteo.be/fr/belgique"
+NEUTRAL_PAGE = "<!doctype html><title>Météo</title><p>Neutral page</p>"
+VIEWPORT = {"width": 360, "height": 740}
+LOCALES = {"fr": "fr-BE", "nl": "nl-BE", "en": "en-GB"}
+REPOSITORY = Path(__file__).resolve().parents[2]
+SCREENSHOTS = REPOSITORY / "var" / "screenshots"
+SERVER_START_SECONDS = 20.0
+
+
+@dataclass(frozen=True)
+class LiveServer:
+    base_url: str
+    log: Path
+
+    def url(self, path: str) -> str:
+        return self.base_url + path
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("localhost", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def log_tail(log: Path, lines: int = 40) -> str:
+    if not log.exists():
+        return "(no log)"
+    return "\n".join(log.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
+
+
+def healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310 - our own http URL
+            return bool(response.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def run_portal(command: str, env: dict[str, str], log: Path) -> None:
+    """Run one `python -m portal` command to its end, failing with its output if it fails."""
+    result = subprocess.run(
+        [sys.executable, "-m", "portal", command],
+        env=env,
+        cwd=REPOSITORY,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    with log.open("a", encoding="utf-8") as out:
+        out.write(f"$ python -m portal {command}\n{result.stdout}{result.stderr}")
+    if result.returncode != 0:
+        pytest.fail(f"python -m portal {command} failed:\n{result.stdout}{result.stderr}")
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """The portal served by `python -m portal run` on a fresh, migrated, seeded database."""
+    var_dir = tmp_path_factory.mktemp("live")
+    database_url = asyncio.run(create_database(var_dir))
+    port = free_port()
+    env = {
+        **os.environ,
+        "PORTAL_VAR_DIR": str(var_dir),
+        "DATABASE_URL": database_url,
+        "PORT": str(port),
+        "PORTAL_ENV": "development",
+    }
+    env.pop("QUICK_EXIT_URL", None)
+    log = var_dir / "server.log"
+    process: subprocess.Popen[bytes] | None = None
+    try:
+        run_portal("migrate", env, log)
+        run_portal("seed-demo", env, log)
+        with log.open("ab") as out:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "portal", "run"],
+                env=env,
+                cwd=REPOSITORY,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        # localhost, not 127.0.0.1: passkeys refuse IP addresses.
+        base_url = f"http://localhost:{port}"
+        deadline = time.monotonic() + SERVER_START_SECONDS
+        while not healthy(base_url + "/healthz"):
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"the live server did not become healthy:\n{log_tail(log)}")
+            time.sleep(0.1)
+        yield LiveServer(base_url=base_url, log=log)
+    finally:
+        if process is not None:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        asyncio.run(drop_database(database_url))
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    if not CHROMIUM.exists():
+        message = f"Chromium is not at {CHROMIUM}: apt-get install -y chromium"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    playwright = sync_playwright().start()
+    try:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+    finally:
+        playwright.stop()
+
+
+@dataclass
+class Tab:
+    """A page of its own context, and what went wrong in it."""
+
+    page: Page
+    server: LiveServer
+    errors: list[str] = field(default_factory=list)
+    third_party: list[str] = field(default_factory=list)
+
+    def go(self, path: str) -> PageResponse | None:
+        return self.page.goto(self.server.url(path))
+
+    def problems(self) -> list[str]:
+        """Console errors, CSP violations, uncaught script errors and third-party requests."""
+        return self.errors + [f"request to a third party: {url}" for url in self.third_party]
+
+    def on_console(self, message: ConsoleMessage) -> None:
+        if message.type == "error" or "Content Security Policy" in message.text:
+            self.errors.append(f"console {message.type}: {message.text} ({message.location})")
+
+    def on_page_error(self, error: PlaywrightError) -> None:
+        self.errors.append(f"uncaught script error: {error}")
+
+
+OpenTab = Callable[..., Tab]
+
+
+@pytest.fixture
+def open_tab(browser: Browser, live_server: LiveServer) -> Iterator[OpenTab]:
+    """Open a tab at 360×740 whose browser speaks ``language``; no request leaves localhost."""
+    contexts: list[BrowserContext] = []
+    tabs: list[Tab] = []
+    portal_host = urlsplit(live_server.base_url).netloc
+
+    def open_(language: str, *, javascript: bool = True) -> Tab:
+        context = browser.new_context(
+            viewport=VIEWPORT,
+            device_scale_factor=1,
+            locale=LOCALES[language],
+            java_script_enabled=javascript,
+        )
+        contexts.append(context)
+        tab = Tab(page=context.new_page(), server=live_server)
+        tabs.append(tab)
+
+        def only_the_portal(route: Route) -> None:
+            if urlsplit(route.request.url).netloc == portal_host:
+                route.continue_()
+            else:
+                tab.third_party.append(route.request.url)
+                route.abort("blockedbyclient")
+
+        # The most recently added route is tried first: the quick exit's stub, then the guard.
+        context.route("**/*", only_the_portal)
+        context.route(
+            "https://www.meteo.be/**",
+            lambda route: route.fulfill(status=200, content_type="text/html", body=NEUTRAL_PAGE),
+        )
+        tab.page.on("console", tab.on_console)
+        tab.page.on("pageerror", tab.on_page_error)
+        return tab
+
+    yield open_
+    for context in contexts:
+        context.close()
+    problems = [problem for tab in tabs for problem in tab.problems()]
+    if problems:
+        pytest.fail("the browser reported problems:\n" + "\n".join(problems))
