@@ -28,7 +28,10 @@ SERVICES = [
 PROMISES = [
     ("Gratuit.", "Tu ne paies jamais rien."),
     ("Confidentiel.", "Ton ou ta travailleur·euse social·e est tenu·e au secret professionnel."),
-    ("Volontaire.", "Personne ne peut demander de l’aide à ta place. Tu viens parce que tu le veux."),
+    (
+        "Volontaire.",
+        "Personne ne peut demander de l’aide à ta place. Tu viens parce que tu le veux.",
+    ),
     ("Tu décides.", "Rien ne se fait sans ton accord."),
     ("Tu peux arrêter.", "Quand tu veux, sans donner de raison. Et tu peux revenir."),
 ]

@@ -19,6 +19,7 @@ HOST = "127.0.0.1"
 STARTUP_SECONDS = 30.0
 SETUP_SECONDS = 180.0
 STOP_SECONDS = 5.0
+LOG_LINES = 25
 
 # Settings that would point the portal at another database, keys or workers than the bench's own.
 FOREIGN_SETTINGS = (
@@ -76,7 +77,7 @@ def portal_environment(var_dir: Path, port: int) -> dict[str, str]:
     return env
 
 
-def _tail(path: Path, lines: int = 30) -> str:
+def _tail(path: Path, lines: int = LOG_LINES) -> str:
     try:
         return "\n".join(path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
     except OSError:
@@ -98,11 +99,13 @@ def prepare_portal_database(var_dir: Path) -> None:
                 check=False,
             )
         except subprocess.TimeoutExpired as error:
-            raise ServerError(f"python -m portal {command} took over {SETUP_SECONDS:.0f} s") from error
+            raise ServerError(
+                f"python -m portal {command} took over {SETUP_SECONDS:.0f} s"
+            ) from error
         if done.returncode != 0:
             raise ServerError(
                 f"python -m portal {command} failed ({done.returncode}):\n"
-                f"{done.stdout}{done.stderr}"
+                + "\n".join(f"{done.stdout}{done.stderr}".splitlines()[-LOG_LINES:])
             )
 
 

@@ -1,0 +1,195 @@
+"""Command line: python -m bench [--quick] [--duration S] [--concurrency N] [--json PATH]."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import signal
+import sys
+import tempfile
+from collections.abc import Callable
+from contextlib import ExitStack
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+
+import httpx
+
+from bench.load import measure
+from bench.report import Row, Run, machine_info, render_text, to_json
+from bench.servers import (
+    Server,
+    ServerError,
+    baseline_server,
+    portal_server,
+    prepare_portal_database,
+)
+from bench.sizes import first_visit, page_sizes
+from bench.targets import BASELINE, TARGETS, Prepared, Target
+
+# Signals that end the bench the way Ctrl-C does (SIGHUP: the terminal went away).
+STOP_SIGNALS = [signal.SIGTERM, *([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])]
+
+
+def progress(message: str) -> None:
+    # Progress goes to stderr so that stdout holds only the report.
+    print(message, file=sys.stderr, flush=True)
+
+
+async def measure_target(
+    target: Target, server: Server, options: argparse.Namespace
+) -> tuple[Row, Prepared | None]:
+    progress(f"measuring {target.name} ...")
+    try:
+        async with httpx.AsyncClient(base_url=server.base_url, trust_env=False) as client:
+            prepared = await target.setup(client)
+            headers = prepared.request_headers()
+            check = await client.get(target.path, headers=headers)
+    except httpx.HTTPError as error:
+        return Row(target, failure=f"setup failed: {error!r}"), None
+    if check.status_code != 200:
+        return Row(target, failure=f"GET {target.path} answered {check.status_code}"), None
+    result = await measure(
+        server.base_url,
+        target.path,
+        headers,
+        client=options.client,
+        concurrency=options.concurrency,
+        warmup=options.warmup,
+        duration=options.duration,
+        server_cpu=server.cpu_seconds,
+    )
+    return Row(target, result=result, html_bytes=len(check.content)), prepared
+
+
+async def collect(
+    servers: dict[str, Server], options: argparse.Namespace, started: datetime
+) -> Run:
+    # Inside the loop a signal must cancel the work, not raise in the middle of a callback;
+    # asyncio itself does this for Ctrl-C.
+    loop, task = asyncio.get_running_loop(), asyncio.current_task()
+    if task is not None:
+        for signum in STOP_SIGNALS:
+            loop.add_signal_handler(signum, task.cancel)
+    baseline, _ = await measure_target(BASELINE, servers["baseline"], options)
+    rows: list[Row] = []
+    public: list[tuple[Target, Prepared]] = []
+    for target in TARGETS:
+        row, prepared = await measure_target(target, servers[target.server], options)
+        rows.append(row)
+        if target.public and prepared is not None:
+            public.append((target, prepared))
+
+    progress("weighing pages and assets ...")
+    portal = servers["portal"]
+    async with httpx.AsyncClient(base_url=portal.base_url, trust_env=False) as client:
+        sizes = await page_sizes(client, public)
+    async with httpx.AsyncClient(trust_env=False) as client:
+        visit = await first_visit(client, portal.base_url, "/")
+    return Run(
+        started=started,
+        machine=machine_info(),
+        options={
+            "client": options.client,
+            "concurrency": options.concurrency,
+            "warmup": options.warmup,
+            "duration": options.duration,
+        },
+        baseline=baseline,
+        rows=rows,
+        sizes=sizes,
+        first_visit=visit,
+    )
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description="Serve the portal and a bare Starlette + Jinja page on loopback, load both "
+        "and compare; weigh the public pages and the first visit's CSS and JS.",
+    )
+    parser.add_argument("--duration", type=float, default=5.0, help="seconds measured per target")
+    parser.add_argument("--warmup", type=float, default=1.0, help="seconds of warm-up per target")
+    parser.add_argument("--concurrency", type=int, default=8, help="concurrent connections")
+    parser.add_argument(
+        "--client",
+        choices=["raw", "httpx"],
+        default="raw",
+        help="load generator: raw asyncio HTTP/1.1 (default; cheap enough not to be the "
+        "bottleneck) or httpx.AsyncClient (about 1 ms of CPU per request)",
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="a short run (1 s per target, 0.3 s warm-up)"
+    )
+    parser.add_argument("--json", type=Path, metavar="PATH", help="also write the figures here")
+    parser.add_argument(
+        "--check", action="store_true", help="exit with status 1 when a size goal is missed"
+    )
+    options = parser.parse_args(argv)
+    if options.quick:
+        options.duration, options.warmup = 1.0, 0.3
+    if options.duration <= 0 or options.warmup < 0 or options.concurrency < 1:
+        parser.error("--duration must be > 0, --warmup >= 0 and --concurrency >= 1")
+    return options
+
+
+def loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop when installed (it is, with uvicorn[standard]): the client then costs less CPU."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
+
+
+def _stop_on_signal(signum: int, frame: FrameType | None) -> None:
+    # Raising unwinds through the ExitStack, which stops the servers.
+    raise SystemExit(128 + signum)
+
+
+def stop_on_signals() -> None:
+    """Let SIGTERM and SIGHUP end the bench as Ctrl-C does, servers stopped on the way out."""
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, _stop_on_signal)
+
+
+def main(argv: list[str] | None = None) -> int:
+    options = parse_args(argv)
+    started = datetime.now(UTC)
+    stop_on_signals()
+    try:
+        with ExitStack() as stack:
+            var_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-")))
+            progress("preparing a fresh database (migrate, seed-demo) ...")
+            prepare_portal_database(var_dir)
+            progress("starting the portal and the baseline ...")
+            servers = {
+                "portal": stack.enter_context(portal_server(var_dir)),
+                "baseline": stack.enter_context(baseline_server(var_dir)),
+            }
+            with asyncio.Runner(loop_factory=loop_factory()) as runner:
+                try:
+                    run = runner.run(collect(servers, options, started))
+                finally:
+                    # Closing the loop reset its signals to the default, which would kill us
+                    # before the servers are stopped.
+                    stop_on_signals()
+    except ServerError as error:
+        print(f"bench: {error}", file=sys.stderr)
+        return 2
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        print("bench: interrupted; servers stopped.", file=sys.stderr)
+        return 130
+
+    print(render_text(run))
+    if options.json:
+        options.json.write_text(json.dumps(to_json(run), indent=2) + "\n", encoding="utf-8")
+        progress(f"figures written to {options.json}")
+    if run.failures:
+        return 1
+    return 1 if options.check and run.goals_missed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,309 @@
+"""The figures of one run, as a plain-text table for people and as JSON for later comparison."""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from bench.load import LoadResult
+from bench.servers import ROOT
+from bench.sizes import (
+    GZIP_LEVEL,
+    HTML_GOAL_BYTES,
+    JS_GOAL_BYTES,
+    LANGUAGES,
+    FirstVisit,
+    PageSize,
+    untranslated,
+)
+from bench.targets import Target
+
+# Above this share of one CPU, the load generator rather than the server sets the pace.
+CLIENT_SATURATED = 0.9
+# Other processes busy on more than this share of a CPU make the figures noisy.
+NOISY = 0.25
+
+
+@dataclass(frozen=True)
+class Row:
+    target: Target
+    result: LoadResult | None = None
+    html_bytes: int | None = None
+    failure: str | None = None
+
+
+@dataclass(frozen=True)
+class Run:
+    started: datetime
+    machine: dict[str, Any]
+    options: dict[str, Any]
+    baseline: Row
+    rows: list[Row]
+    sizes: list[PageSize]
+    first_visit: FirstVisit | None
+
+    def ratio(self, row: Row) -> float | None:
+        base = self.baseline.result
+        if row.result is None or base is None or not base.rps:
+            return None
+        return row.result.rps / base.rps
+
+    def cpu_ratio(self, row: Row) -> float | None:
+        """Baseline server CPU per request over the page's: does not depend on the client."""
+        if row.result is None or self.baseline.result is None:
+            return None
+        page = row.result.server_cpu_us_per_request
+        base = self.baseline.result.server_cpu_us_per_request
+        return base / page if page and base else None
+
+    @property
+    def failures(self) -> list[str]:
+        found = [f"{row.target.name}: {row.failure}" for row in self.all_rows if row.failure]
+        found += [
+            f"{row.target.name}: {row.result.errors} failed requests"
+            for row in self.all_rows
+            if row.result and row.result.errors
+        ]
+        found += [
+            f"{size.target} ({size.language}): status {size.status}, "
+            f"<html lang={size.served_language!r}>"
+            for size in self.sizes
+            if size.status != 200 or size.served_language != size.language
+        ]
+        if self.first_visit:
+            found += [f"not same-origin: {a.url}" for a in self.first_visit.third_party]
+            found += [f"{a.url}: status {a.status}" for a in self.first_visit.failed]
+        return found
+
+    @property
+    def goals_missed(self) -> list[str]:
+        missed = [
+            f"{size.target} ({size.language}) HTML {size.gzip_bytes:,} B > {HTML_GOAL_BYTES:,} B"
+            for size in self.sizes
+            if size.gzip_bytes > HTML_GOAL_BYTES
+        ]
+        if self.first_visit and not self.first_visit.js_ok:
+            missed.append(f"JS {self.first_visit.total('js'):,} B > {JS_GOAL_BYTES:,} B")
+        return missed
+
+    @property
+    def all_rows(self) -> list[Row]:
+        return [self.baseline, *self.rows]
+
+
+def machine_info() -> dict[str, Any]:
+    return {
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "cpu": _cpu_model(),
+        "cpus": os.cpu_count(),
+        "python": f"{platform.python_implementation()} {platform.python_version()}",
+        "commit": _commit(),
+    }
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
+            if line.lower().startswith(("model name", "hardware", "cpu model")):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass  # Not Linux: fall back on what platform knows.
+    return platform.processor() or "unknown"
+
+
+def _commit() -> str | None:
+    try:
+        done = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return done.stdout.strip() or None
+
+
+def _number(value: float | None, digits: int = 0) -> str:
+    if value is None or value != value:  # None or NaN
+        return "-"
+    return f"{value:,.{digits}f}"
+
+
+def render_text(run: Run) -> str:
+    m, o = run.machine, run.options
+    lines = [
+        f"Portail AMO benchmark, {run.started.isoformat(timespec='seconds')}",
+        f"platform: {m['platform']} ({m['machine']}), Python {m['python']}",
+        f"CPU: {m['cpu']}, {m['cpus']} logical CPUs; commit {m['commit'] or 'unknown'}",
+        f"load: {o['client']} client, {o['concurrency']} connections, "
+        f"{o['warmup']:g} s warm-up then {o['duration']:g} s per target; "
+        "one uvicorn worker per server; SQLite with the demo data",
+        "",
+        f"{'target':<18}{'rps':>8}{'p50 ms':>9}{'p99 ms':>9}{'ratio':>7}"
+        f"{'CPU us/req':>12}{'CPU ratio':>11}{'errors':>8}{'HTML B':>8}",
+    ]
+    for row in run.all_rows:
+        name = row.target.name
+        if row.result is None:
+            lines.append(f"{name:<18}FAILED: {row.failure}")
+            continue
+        r = row.result
+        lines.append(
+            f"{name:<18}{_number(r.rps):>8}{_number(r.percentile_ms(50), 1):>9}"
+            f"{_number(r.percentile_ms(99), 1):>9}{_number(run.ratio(row), 2):>7}"
+            f"{_number(r.server_cpu_us_per_request):>12}{_number(run.cpu_ratio(row), 2):>11}"
+            f"{r.errors:>8}{_number(row.html_bytes):>8}"
+        )
+    lines += [
+        "ratio = page rps / baseline rps. CPU us/req = server process CPU time per request;",
+        "CPU ratio = baseline CPU per request / page CPU per request (independent of the client).",
+    ]
+    base = run.baseline.result
+    if base and base.client_cpu_share >= CLIENT_SATURATED:
+        lines.append(
+            f"Note: the load generator used {base.client_cpu_share:.0%} of a CPU during the "
+            "baseline, so it, not the server, set the baseline's pace: the rps ratios are "
+            "upper bounds; trust the CPU ratio more."
+        )
+    noise = [r.result.other_cpu_share or 0.0 for r in run.all_rows if r.result]
+    if noise and max(noise) > NOISY:
+        lines.append(
+            f"Note: other processes kept up to {max(noise):.2f} CPUs busy during the measurements "
+            f"(of {run.machine['cpus']}): the figures are noisy; rerun on a quiet machine."
+        )
+    lines += ["", *_size_lines(run)]
+    if run.first_visit:
+        lines += ["", *_asset_lines(run.first_visit)]
+    problems = run.failures
+    lines += ["", "failures: " + ("none" if not problems else "")]
+    lines += [f"  {problem}" for problem in problems]
+    missed = run.goals_missed
+    lines += ["goals missed: " + ("none" if not missed else "")]
+    lines += [f"  {goal}" for goal in missed]
+    return "\n".join(lines)
+
+
+def _size_lines(run: Run) -> list[str]:
+    lines = [
+        f"HTML per page, gzip level {GZIP_LEVEL}, goal <= {HTML_GOAL_BYTES:,} B "
+        "(one round trip on a phone)",
+        f"{'page':<18}" + "".join(f"{lang:>13}" for lang in LANGUAGES),
+    ]
+    by_page: dict[str, dict[str, PageSize]] = {}
+    for size in run.sizes:
+        by_page.setdefault(size.target, {})[size.language] = size
+    for page, sizes in by_page.items():
+        cells = []
+        for lang in LANGUAGES:
+            found = sizes.get(lang)
+            if found is None:
+                cell = "-"
+            elif found.status != 200:
+                cell = f"status {found.status}"
+            else:
+                cell = f"{found.gzip_bytes:,} {'OK' if found.ok else 'OVER'}"
+            cells.append(f"{cell:>13}")
+        lines.append(f"{page:<18}" + "".join(cells))
+    lines += [f"Warning: {line} (catalogue missing?)" for line in untranslated(run.sizes)]
+    return lines
+
+
+def _asset_lines(visit: FirstVisit) -> list[str]:
+    lines = [f"First visit of {visit.page}: what it loads, gzip level {GZIP_LEVEL}"]
+    for asset in visit.assets:
+        # Our own addresses without the origin, whose port changes on every run.
+        where = urlsplit(asset.url)._replace(scheme="", netloc="").geturl()
+        if not asset.same_origin:
+            lines.append(f"  {asset.kind:<6}{asset.url}  THIRD PARTY, not fetched")
+        elif asset.gzip_bytes is None:
+            lines.append(f"  {asset.kind:<6}{where}  (not counted)")
+        else:
+            lines.append(
+                f"  {asset.kind:<6}{where:<48}{_number(asset.raw_bytes):>8} B"
+                f"   gzip {_number(asset.gzip_bytes):>7} B"
+            )
+    js = visit.total("js")
+    third = visit.third_party
+    lines += [
+        f"  CSS total gzip {visit.total('css'):>8,} B",
+        f"  JS total gzip  {js:>8,} B   goal <= {JS_GOAL_BYTES:,} B   "
+        f"{'OK' if visit.js_ok else 'OVER'}",
+        f"  third parties: {len(visit.assets)} addresses checked, "
+        + ("all same-origin   OK" if not third else f"{len(third)} NOT same-origin   FAIL"),
+    ]
+    return lines
+
+
+def to_json(run: Run) -> dict[str, Any]:
+    def row(r: Row) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "target": r.target.name,
+            "path": r.target.path,
+            "server": r.target.server,
+            "failure": r.failure,
+            "html_bytes": r.html_bytes,
+        }
+        if r.result:
+            data |= {
+                "requests": r.result.requests,
+                "errors": r.result.errors,
+                "seconds": r.result.seconds,
+                "rps": r.result.rps,
+                "p50_ms": r.result.percentile_ms(50),
+                "p99_ms": r.result.percentile_ms(99),
+                "ratio": run.ratio(r),
+                "server_cpu_us_per_request": r.result.server_cpu_us_per_request,
+                "cpu_ratio": run.cpu_ratio(r),
+                "client_cpu_share": r.result.client_cpu_share,
+                "other_cpu_share": r.result.other_cpu_share,
+            }
+        return data
+
+    visit = run.first_visit
+    return {
+        "date": run.started.isoformat(),
+        "machine": run.machine,
+        "options": run.options,
+        "load": [row(r) for r in run.all_rows],
+        "html": {
+            "gzip_level": GZIP_LEVEL,
+            "goal_bytes": HTML_GOAL_BYTES,
+            "pages": [
+                {
+                    "target": s.target,
+                    "path": s.path,
+                    "language": s.language,
+                    "status": s.status,
+                    "raw_bytes": s.raw_bytes,
+                    "gzip_bytes": s.gzip_bytes,
+                    "ok": s.ok,
+                }
+                for s in run.sizes
+            ],
+            "untranslated": untranslated(run.sizes),
+        },
+        "first_visit": None
+        if visit is None
+        else {
+            "page": visit.page,
+            "gzip_level": GZIP_LEVEL,
+            "css_gzip_bytes": visit.total("css"),
+            "js_gzip_bytes": visit.total("js"),
+            "js_goal_bytes": JS_GOAL_BYTES,
+            "js_ok": visit.js_ok,
+            "third_party": [a.url for a in visit.third_party],
+            "assets": [asdict(a) for a in visit.assets],
+        },
+        "failures": run.failures,
+        "goals_missed": run.goals_missed,
+    }
