@@ -1,4 +1,4 @@
-"""Browser fixtures: a live portal on a database of its own, and Chromium tabs that watch for trouble."""
+"""Browser fixtures: a live portal on its own database, and Chromium tabs that watch for trouble."""
 
 from __future__ import annotations
 
@@ -10,9 +10,11 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Protocol, TypeVar
 from urllib.parse import urlsplit
 
 import pytest
@@ -22,10 +24,10 @@ from playwright.sync_api import (
     ConsoleMessage,
     Page,
     Route,
+    ViewportSize,
     sync_playwright,
 )
 from playwright.sync_api import Error as PlaywrightError
-from playwright.sync_api import Response as PageResponse
 
 from tests.conftest import create_database, drop_database
 
@@ -42,11 +44,13 @@ CHROMIUM_ARGS = [
 # The default of QUICK_EXIT_URL; the live server is started without overriding it.
 QUICK_EXIT_URL = "https://www.meteo.be/fr/belgique"
 NEUTRAL_PAGE = "<!doctype html><title>Météo</title><p>Neutral page</p>"
-VIEWPORT = {"width": 360, "height": 740}
+VIEWPORT: ViewportSize = {"width": 360, "height": 740}
 LOCALES = {"fr": "fr-BE", "nl": "nl-BE", "en": "en-GB"}
 REPOSITORY = Path(__file__).resolve().parents[2]
 SCREENSHOTS = REPOSITORY / "var" / "screenshots"
 SERVER_START_SECONDS = 20.0
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,16 @@ class LiveServer:
 
     def url(self, path: str) -> str:
         return self.base_url + path
+
+
+def outside_playwright(work: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine to its end in a thread of its own.
+
+    Playwright's sync API leaves its event loop marked as running in this thread, so
+    ``asyncio.run`` here would refuse.
+    """
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, work).result()
 
 
 def free_port() -> int:
@@ -100,7 +114,7 @@ def run_portal(command: str, env: dict[str, str], log: Path) -> None:
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """The portal served by `python -m portal run` on a fresh, migrated, seeded database."""
     var_dir = tmp_path_factory.mktemp("live")
-    database_url = asyncio.run(create_database(var_dir))
+    database_url = outside_playwright(create_database(var_dir))
     port = free_port()
     env = {
         **os.environ,
@@ -139,10 +153,11 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
-        asyncio.run(drop_database(database_url))
+        outside_playwright(drop_database(database_url))
 
 
-@pytest.fixture(scope="session")
+# Package scope: Playwright's loop must be gone before the async tests of other packages run.
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
     if not CHROMIUM.exists():
         message = f"Chromium is not at {CHROMIUM}: apt-get install -y chromium"
@@ -166,15 +181,34 @@ class Tab:
     server: LiveServer
     errors: list[str] = field(default_factory=list)
     third_party: list[str] = field(default_factory=list)
+    failing_urls: set[str] = field(default_factory=set)
+    checked: bool = False
 
-    def go(self, path: str) -> PageResponse | None:
-        return self.page.goto(self.server.url(path))
+    def go(self, path: str, *, status: int = 200) -> None:
+        """Load a page of the portal and check its HTTP status."""
+        url = self.server.url(path)
+        if status >= 400:
+            # Chromium logs a document's own error status to the console: expected here.
+            self.failing_urls.add(url)
+        response = self.page.goto(url)
+        assert response is not None, f"no response for {url}"
+        assert response.status == status, f"{url} answered {response.status}, not {status}"
 
     def problems(self) -> list[str]:
         """Console errors, CSP violations, uncaught script errors and third-party requests."""
         return self.errors + [f"request to a third party: {url}" for url in self.third_party]
 
+    def assert_no_problems(self) -> None:
+        self.checked = True
+        problems = self.problems()
+        assert not problems, "the browser reported problems:\n" + "\n".join(problems)
+
     def on_console(self, message: ConsoleMessage) -> None:
+        if (
+            message.text.startswith("Failed to load resource")
+            and message.location.get("url") in self.failing_urls
+        ):
+            return
         if message.type == "error" or "Content Security Policy" in message.text:
             self.errors.append(f"console {message.type}: {message.text} ({message.location})")
 
@@ -182,12 +216,13 @@ class Tab:
         self.errors.append(f"uncaught script error: {error}")
 
 
-OpenTab = Callable[..., Tab]
+class OpenTab(Protocol):
+    def __call__(self, language: str, *, javascript: bool = True) -> Tab: ...
 
 
 @pytest.fixture
 def open_tab(browser: Browser, live_server: LiveServer) -> Iterator[OpenTab]:
-    """Open a tab at 360×740 whose browser speaks ``language``; no request leaves localhost."""
+    """Open a phone-sized tab whose browser speaks ``language``; no request leaves localhost."""
     contexts: list[BrowserContext] = []
     tabs: list[Tab] = []
     portal_host = urlsplit(live_server.base_url).netloc
@@ -223,6 +258,7 @@ def open_tab(browser: Browser, live_server: LiveServer) -> Iterator[OpenTab]:
     yield open_
     for context in contexts:
         context.close()
-    problems = [problem for tab in tabs for problem in tab.problems()]
+    # A safety net for a test that forgot to look; a test that looked has already failed.
+    problems = [problem for tab in tabs if not tab.checked for problem in tab.problems()]
     if problems:
         pytest.fail("the browser reported problems:\n" + "\n".join(problems))
