@@ -19,9 +19,10 @@ from tortoise.contrib.starlette import RegisterTortoise
 from portal import keys
 from portal.db import tortoise_config
 from portal.i18n import LanguageMiddleware
-from portal.pages import public
+from portal.pages import accounts, admin, public
 from portal.security.csrf import CSRFMiddleware
-from portal.security.headers import SecurityHeadersMiddleware
+from portal.security.headers import SecurityHeadersMiddleware, origin_of
+from portal.security.ratelimit import SignInThrottle
 from portal.settings import Settings, load_settings
 from portal.static_files import StaticFiles
 from portal.templating import build_templates
@@ -108,10 +109,16 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
         debug=False,
         routes=[
             *public.routes,
+            *accounts.routes,
+            *admin.routes,
             Route("/static/{path:path}", static.endpoint, name="static"),
         ],
         middleware=[
-            Middleware(SecurityHeadersMiddleware, hsts=settings.https),
+            Middleware(
+                SecurityHeadersMiddleware,
+                hsts=settings.https,
+                form_targets=[origin_of(settings.quick_exit_url)],
+            ),
             Middleware(LanguageMiddleware, default=settings.default_language),
             Middleware(CSRFMiddleware, secret_key=settings.secret_key, refusal=refuse),
             Middleware(ErrorPageMiddleware),
@@ -120,6 +127,7 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.throttle = SignInThrottle.from_url(settings.redis_url)
     app.state.templates = build_templates(
         static, {"quick_exit_url": settings.quick_exit_url, "settings": settings}
     )

@@ -141,14 +141,26 @@ class Person(Model):
     service: fields.ForeignKeyNullableRelation[Service] = fields.ForeignKeyField(
         "models.Service", related_name="staff", null=True, on_delete=fields.RESTRICT
     )
+    service_id: int | None
     partner: fields.ForeignKeyNullableRelation[Partner] = fields.ForeignKeyField(
         "models.Partner", related_name="users", null=True, on_delete=fields.RESTRICT
     )
+    partner_id: int | None
     is_active = fields.BooleanField(default=True)
     created_at = fields.DatetimeField(auto_now_add=True)
+    # The random WebAuthn user handle: never the database id, which would say how many exist.
+    user_handle = fields.CharField(max_length=64, unique=True, null=True)
 
     class Meta:
         table = "person"
+
+    @property
+    def is_subject(self) -> bool:
+        return self.role in SUBJECT_ROLES
+
+    @property
+    def is_staff(self) -> bool:
+        return self.role in STAFF_ROLES
 
 
 class Credential(Model):
@@ -158,6 +170,7 @@ class Credential(Model):
     person: fields.ForeignKeyRelation[Person] = fields.ForeignKeyField(
         "models.Person", related_name="credentials", on_delete=fields.CASCADE
     )
+    person_id: int
     kind = fields.CharEnumField(CredentialKind, max_length=10)
     label = fields.CharField(max_length=80, default="")
     # Passkeys: the credential id, its public key and the last sign count.
@@ -169,6 +182,8 @@ class Credential(Model):
     secret = fields.CharField(max_length=300, default="")
     created_at = fields.DatetimeField(auto_now_add=True)
     last_used_at = fields.DatetimeField(null=True)
+    # TOTP: the last time step accepted, so a code cannot be used twice.
+    totp_last_step = fields.BigIntField(null=True)
 
     class Meta:
         table = "credential"
@@ -182,9 +197,11 @@ class Dossier(Model):
     service: fields.ForeignKeyRelation[Service] = fields.ForeignKeyField(
         "models.Service", related_name="dossiers", on_delete=fields.RESTRICT
     )
+    service_id: int
     subject: fields.ForeignKeyRelation[Person] = fields.ForeignKeyField(
         "models.Person", related_name="dossiers", on_delete=fields.RESTRICT
     )
+    subject_id: int
     status = fields.CharEnumField(DossierStatus, max_length=10, default=DossierStatus.WAITING)
     created_at = fields.DatetimeField(auto_now_add=True)
     opened_at = fields.DatetimeField(null=True)
@@ -205,9 +222,11 @@ class Assignment(Model):
     dossier: fields.ForeignKeyRelation[Dossier] = fields.ForeignKeyField(
         "models.Dossier", related_name="assignments", on_delete=fields.CASCADE
     )
+    dossier_id: int
     worker: fields.ForeignKeyRelation[Person] = fields.ForeignKeyField(
         "models.Person", related_name="assignments", on_delete=fields.RESTRICT
     )
+    worker_id: int
     assigned_at = fields.DatetimeField(auto_now_add=True)
     ended_at = fields.DatetimeField(null=True)
 
@@ -223,6 +242,7 @@ class Request(Model):
     dossier: fields.ForeignKeyRelation[Dossier] = fields.ForeignKeyField(
         "models.Dossier", related_name="requests", on_delete=fields.CASCADE
     )
+    dossier_id: int
     asker = fields.CharEnumField(Asker, max_length=10)
     # For a relative: when the young person concerned was born (month and year only).
     concerned_birth_year = fields.SmallIntField(null=True)
@@ -247,16 +267,19 @@ class Action(Model):
     dossier: fields.ForeignKeyRelation[Dossier] = fields.ForeignKeyField(
         "models.Dossier", related_name="actions", on_delete=fields.CASCADE
     )
+    dossier_id: int
     kind = fields.CharEnumField(ActionKind, max_length=30)
     involves_third_party = fields.BooleanField()
     partner: fields.ForeignKeyNullableRelation[Partner] = fields.ForeignKeyField(
         "models.Partner", related_name="actions", null=True, on_delete=fields.RESTRICT
     )
+    partner_id: int | None
     description = fields.TextField(default="")
     status = fields.CharEnumField(ActionStatus, max_length=10)
     author: fields.ForeignKeyRelation[Person] = fields.ForeignKeyField(
         "models.Person", related_name="authored_actions", on_delete=fields.RESTRICT
     )
+    author_id: int
     answer_reason = fields.TextField(default="")
     created_at = fields.DatetimeField(auto_now_add=True)
     answered_at = fields.DatetimeField(null=True)
@@ -274,9 +297,11 @@ class Message(Model):
     dossier: fields.ForeignKeyRelation[Dossier] = fields.ForeignKeyField(
         "models.Dossier", related_name="messages", on_delete=fields.CASCADE
     )
+    dossier_id: int
     author: fields.ForeignKeyRelation[Person] = fields.ForeignKeyField(
         "models.Person", related_name="messages", on_delete=fields.RESTRICT
     )
+    author_id: int
     body = fields.TextField()
     created_at = fields.DatetimeField(auto_now_add=True)
 
@@ -292,9 +317,11 @@ class Consent(Model):
     dossier: fields.ForeignKeyRelation[Dossier] = fields.ForeignKeyField(
         "models.Dossier", related_name="consents", on_delete=fields.CASCADE
     )
+    dossier_id: int
     partner: fields.ForeignKeyRelation[Partner] = fields.ForeignKeyField(
         "models.Partner", related_name="consents", on_delete=fields.RESTRICT
     )
+    partner_id: int
     categories: fields.Field[list[str]] = fields.JSONField(default=list)
     purpose = fields.TextField(default="")
     granted_at = fields.DatetimeField(auto_now_add=True)
@@ -314,17 +341,21 @@ class Share(Model):
     dossier: fields.ForeignKeyRelation[Dossier] = fields.ForeignKeyField(
         "models.Dossier", related_name="shares", on_delete=fields.CASCADE
     )
+    dossier_id: int
     partner: fields.ForeignKeyRelation[Partner] = fields.ForeignKeyField(
         "models.Partner", related_name="shares", on_delete=fields.RESTRICT
     )
+    partner_id: int
     consent: fields.ForeignKeyRelation[Consent] = fields.ForeignKeyField(
         "models.Consent", related_name="shares", on_delete=fields.RESTRICT
     )
+    consent_id: int
     categories: fields.Field[list[str]] = fields.JSONField(default=list)
     content = fields.TextField(default="")
     shared_by: fields.ForeignKeyRelation[Person] = fields.ForeignKeyField(
         "models.Person", related_name="shares_made", on_delete=fields.RESTRICT
     )
+    shared_by_id: int
     shared_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:
@@ -338,10 +369,12 @@ class JournalEntry(Model):
     dossier: fields.ForeignKeyRelation[Dossier] = fields.ForeignKeyField(
         "models.Dossier", related_name="journal", on_delete=fields.RESTRICT
     )
+    dossier_id: int
     seq = fields.IntField()
     actor: fields.ForeignKeyNullableRelation[Person] = fields.ForeignKeyField(
         "models.Person", related_name="journal_entries", null=True, on_delete=fields.RESTRICT
     )
+    actor_id: int | None
     event = fields.CharField(max_length=40)
     at = fields.DatetimeField()
     details: fields.Field[dict[str, object]] = fields.JSONField(default=dict)
@@ -352,3 +385,94 @@ class JournalEntry(Model):
         table = "journal_entry"
         unique_together = (("dossier", "seq"),)
         indexes = (Index(fields=("dossier_id", "at")),)
+
+
+class LinkKind(StrEnum):
+    INVITATION = "invitation"
+    RECOVERY = "recovery"
+
+
+class ChallengePurpose(StrEnum):
+    REGISTER = "register"
+    AUTHENTICATE = "authenticate"
+
+
+class Session(Model):
+    """A signed-in browser. Only the hash of the random cookie value is stored."""
+
+    id = fields.BigIntField(primary_key=True)
+    token_hash = fields.CharField(max_length=64, unique=True)
+    person: fields.ForeignKeyRelation[Person] = fields.ForeignKeyField(
+        "models.Person", related_name="sessions", on_delete=fields.CASCADE
+    )
+    person_id: int
+    created_at = fields.DatetimeField(auto_now_add=True)
+    last_seen_at = fields.DatetimeField()
+    expires_at = fields.DatetimeField()
+    # Staff who gave their password but not yet their second factor.
+    second_factor_pending = fields.BooleanField(default=False)
+    device = fields.CharField(max_length=120, default="")
+    ended_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "session"
+        indexes = (Index(fields=("person_id", "ended_at")),)
+
+
+class RecoveryCode(Model):
+    """A single-use code to get back in, stored as a hash, shown once."""
+
+    id = fields.IntField(primary_key=True)
+    person: fields.ForeignKeyRelation[Person] = fields.ForeignKeyField(
+        "models.Person", related_name="recovery_codes", on_delete=fields.CASCADE
+    )
+    person_id: int
+    code_hash = fields.CharField(max_length=64, unique=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    used_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "recovery_code"
+
+
+class OneTimeLink(Model):
+    """An invitation for staff, or a recovery link given to a young person in person."""
+
+    id = fields.IntField(primary_key=True)
+    kind = fields.CharEnumField(LinkKind, max_length=12)
+    token_hash = fields.CharField(max_length=64, unique=True)
+    person: fields.ForeignKeyRelation[Person] = fields.ForeignKeyField(
+        "models.Person", related_name="links", on_delete=fields.CASCADE
+    )
+    person_id: int
+    issued_by: fields.ForeignKeyNullableRelation[Person] = fields.ForeignKeyField(
+        "models.Person", related_name="links_issued", null=True, on_delete=fields.RESTRICT
+    )
+    issued_by_id: int | None
+    created_at = fields.DatetimeField(auto_now_add=True)
+    expires_at = fields.DatetimeField()
+    used_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "one_time_link"
+
+
+class PasskeyChallenge(Model):
+    """A WebAuthn challenge: kept here, bound to one browser, single use, five minutes."""
+
+    id = fields.BigIntField(primary_key=True)
+    challenge = fields.CharField(max_length=128, unique=True)
+    purpose = fields.CharEnumField(ChallengePurpose, max_length=12)
+    browser_hash = fields.CharField(max_length=64)
+    person: fields.ForeignKeyNullableRelation[Person] = fields.ForeignKeyField(
+        "models.Person", related_name="passkey_challenges", null=True, on_delete=fields.CASCADE
+    )
+    person_id: int | None
+    # A new account waiting for its first passkey: what the person typed, nothing more.
+    pending: fields.Field[dict[str, str]] = fields.JSONField(default=dict)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    expires_at = fields.DatetimeField()
+    used_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "passkey_challenge"

@@ -40,6 +40,9 @@ class Settings:
     port: int = 8000
     workers: int = 1
     redis_url: str = ""
+    rp_id: str = "localhost"
+    rp_name: str = "Portail AMO"
+    origin: str = "http://localhost:8000"
     https: bool = False
     log_level: str = "info"
     extra: dict[str, str] = field(default_factory=dict)
@@ -102,6 +105,16 @@ def load_settings(env: Environ | None = None) -> Settings:
     if not quick_exit_url.startswith("https://"):
         raise SettingsError("QUICK_EXIT_URL must be an https:// address of a neutral site.")
 
+    host = config("HOST", default="localhost")
+    port = config("PORT", cast=int, default=8000)
+    rp_id = config("WEBAUTHN_RP_ID", default=host)
+    origin = config(
+        "WEBAUTHN_ORIGIN",
+        default=f"https://{rp_id}" if production else f"http://{rp_id}:{port}",
+    )
+    if production and not origin.startswith("https://"):
+        raise SettingsError("WEBAUTHN_ORIGIN must be an https:// address in production.")
+
     return Settings(
         env=portal_env,
         debug=config("DEBUG", cast=bool, default=False),
@@ -112,8 +125,11 @@ def load_settings(env: Environ | None = None) -> Settings:
         quick_exit_url=quick_exit_url,
         default_language=default_language,
         response_days=config("RESPONSE_DAYS", cast=int, default=3),
-        host=config("HOST", default="localhost"),
-        port=config("PORT", cast=int, default=8000),
+        host=host,
+        port=port,
+        rp_id=rp_id,
+        rp_name=config("WEBAUTHN_RP_NAME", default="Portail AMO"),
+        origin=origin,
         workers=config("WEB_CONCURRENCY", cast=int, default=1),
         redis_url=config("REDIS_URL", default=""),
         https=config("HTTPS", cast=bool, default=production),

@@ -49,7 +49,15 @@ def page_context(request: Request) -> dict[str, Any]:
         "nonce": state.get("csp_nonce", ""),
         "csrf_token": state.get("csrf_token", ""),
         "current_path": request.url.path,
+        "me": _person(state.get("session")),
     }
+
+
+def _person(session: Any) -> Any:
+    # Only a complete session (second factor given) shows a signed-in page frame.
+    if session is None or session.second_factor_pending:
+        return None
+    return session.person
 
 
 def wants_fragment(request: Request) -> bool:

@@ -27,8 +27,22 @@ from portal.settings import Settings
 TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
 TEST_JOURNAL_KEY = "test-journal-key-that-is-long-enough-0123456789"
 TABLES = [
-    "journal_entry", "share", "consent", "message", "action", "request", "assignment",
-    "dossier", "credential", "person", "partner", "service",
+    "session",
+    "recovery_code",
+    "one_time_link",
+    "passkey_challenge",
+    "journal_entry",
+    "share",
+    "consent",
+    "message",
+    "action",
+    "request",
+    "assignment",
+    "dossier",
+    "credential",
+    "person",
+    "partner",
+    "service",
 ]
 
 keys.configure(TEST_JOURNAL_KEY)
@@ -88,7 +102,7 @@ async def db(database: str) -> AsyncIterator[str]:
     conn = connections.get("default")
     if database.startswith("sqlite"):
         for table in TABLES:
-            await conn.execute_script(f'DELETE FROM "{table}"')
+            await conn.execute_script(f'DELETE FROM "{table}"')  # noqa: S608 - our own names
     else:
         await conn.execute_script(
             "TRUNCATE " + ", ".join(f'"{t}"' for t in TABLES) + " RESTART IDENTITY CASCADE"

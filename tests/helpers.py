@@ -15,6 +15,8 @@ CSRF_RE = re.compile(r'name="csrf_token" value="([0-9a-f]{64})"')
 async def csrf_token(client: httpx.AsyncClient, path: str = "/") -> str:
     """The CSRF token of this client's browser, read from a page as a browser would."""
     response = await client.get(path)
+    if response.is_redirect:
+        response = await client.get("/")
     match = CSRF_RE.search(response.text)
     assert match, f"no CSRF token on {path}"
     return match.group(1)

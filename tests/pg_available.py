@@ -11,7 +11,7 @@ async def main(url: str) -> int:
 
     try:
         conn = await asyncpg.connect(url.replace("postgres://", "postgresql://", 1), timeout=5)
-    except (OSError, asyncpg.PostgresError, asyncio.TimeoutError) as error:
+    except (TimeoutError, OSError, asyncpg.PostgresError) as error:
         print(f"PostgreSQL not reachable: {error}", file=sys.stderr)
         return 1
     await conn.close()

@@ -1,39 +1,575 @@
-"""Accounts: who may exist, and the rules for their ways in."""
+"""Accounts: who may exist, their ways in, recovery, and staff invitations."""
 
 from __future__ import annotations
 
+import re
+import secrets
+import unicodedata
+from dataclasses import dataclass
+from datetime import timedelta
+
 import pyotp
+from tortoise import timezone
 from tortoise.transactions import in_transaction
 
-from portal.domain.errors import Invalid
+from portal.domain import journal
+from portal.domain.errors import Invalid, NotAllowed, NotFound
 from portal.i18n import lazy as _l
-from portal.models import Credential, CredentialKind, Person, Role
-from portal.security.passwords import hash_password
+from portal.models import (
+    STAFF_ROLES,
+    SUBJECT_ROLES,
+    Assignment,
+    Credential,
+    CredentialKind,
+    Dossier,
+    LinkKind,
+    OneTimeLink,
+    Partner,
+    Person,
+    RecoveryCode,
+    Role,
+    Service,
+)
+from portal.security.password_policy import password_problem
+from portal.security.passwords import hash_password, verify_password
+from portal.security.tokens import new_token, token_hash
+from portal.settings import LANGUAGES
 
-STAFF_MIN_PASSWORD = 8
-SOLE_FACTOR_MIN_PASSWORD = 15
-MAX_PASSWORD = 256
+INVITATION_LIFETIME = timedelta(hours=72)
+RECOVERY_LINK_LIFETIME = timedelta(minutes=30)
+RECOVERY_CODES = 10
+# Ten groups of four from an alphabet without look-alikes: about 60 bits each.
+CODE_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
+LOGIN_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{2,39}$")
+MAX_NAME = 40
 
 
-def check_password(password: str, *, sole_factor: bool) -> None:
-    """Length only (NIST SP 800-63B): no composition rules."""
-    minimum = SOLE_FACTOR_MIN_PASSWORD if sole_factor else STAFF_MIN_PASSWORD
-    if len(password) < minimum:
-        raise Invalid("password", _l("Your password is too short."))
-    if len(password) > MAX_PASSWORD:
-        raise Invalid("password", _l("Your password is too long (256 characters at most)."))
+def clean_text(value: str) -> str:
+    """NFC, no control characters, single spaces, trimmed."""
+    value = unicodedata.normalize("NFC", value)
+    value = "".join(ch for ch in value if unicodedata.category(ch)[0] != "C")
+    return " ".join(value.split())
+
+
+def check_display_name(value: str) -> str:
+    name = clean_text(value)
+    if not name:
+        raise Invalid("display_name", _l("Tell us a first name or a nickname."))
+    if len(name) > MAX_NAME:
+        raise Invalid("display_name", _l("40 characters at most."))
+    return name
+
+
+def check_login(value: str) -> str:
+    login = clean_text(value).lower()
+    if not LOGIN_RE.match(login):
+        raise Invalid(
+            "login",
+            _l("3 to 40 characters: letters without accents, digits, dot, dash or underscore."),
+        )
+    return login
+
+
+def check_language(value: str) -> str:
+    if value not in LANGUAGES:
+        raise Invalid("language", _l("Choose French, Dutch or English."))
+    return value
+
+
+def check_new_password(password: str, *, sole_factor: bool, context: tuple[str, ...]) -> None:
+    problem = password_problem(password, sole_factor=sole_factor, context=context)
+    if problem:
+        raise Invalid("password", problem)
+
+
+def new_user_handle() -> str:
+    return secrets.token_hex(32)
+
+
+async def login_taken(login: str) -> bool:
+    return await Person.filter(login=login).exists()
+
+
+# --- Subjects ------------------------------------------------------------------------------
+
+
+@dataclass
+class NewSubject:
+    """What a young person or a relative gives to make an account: no e-mail, no phone."""
+
+    role: Role
+    display_name: str
+    language: str
+
+
+def check_new_subject(role: str, display_name: str, language: str) -> NewSubject:
+    if role not in {r.value for r in SUBJECT_ROLES}:
+        raise Invalid("role", _l("Tell us whether you are a young person or a relative."))
+    return NewSubject(
+        role=Role(role),
+        display_name=check_display_name(display_name),
+        language=check_language(language),
+    )
+
+
+async def create_subject_with_password(new: NewSubject, login: str, password: str) -> Person:
+    """A subject whose only way in is a password (at least 15 characters).
+
+    The recovery codes come right after, on the welcome page, shown once.
+    """
+    login = check_login(login)
+    check_new_password(password, sole_factor=True, context=(login, new.display_name))
+    async with in_transaction():
+        if await login_taken(login):
+            raise Invalid("login", _l("This sign-in name is already taken. Try another one."))
+        person = await Person.create(
+            role=new.role,
+            display_name=new.display_name,
+            language=new.language,
+            login=login,
+            user_handle=new_user_handle(),
+        )
+        await Credential.create(
+            person=person, kind=CredentialKind.PASSWORD, secret=hash_password(password)
+        )
+    return person
+
+
+async def create_subject_with_passkey(
+    new: NewSubject, user_handle: str, passkey: PasskeyData
+) -> Person:
+    async with in_transaction():
+        person = await Person.create(
+            role=new.role,
+            display_name=new.display_name,
+            language=new.language,
+            user_handle=user_handle,
+        )
+        await _store_passkey(person, passkey)
+    return person
+
+
+# --- Passwords and TOTP --------------------------------------------------------------------
+
+
+async def check_password_sign_in(login: str, password: str) -> Person | None:
+    """The person if the password is right. Unknown names cost the same time as wrong passwords."""
+    person = None
+    if LOGIN_RE.match(login):
+        person = await Person.filter(login=login, is_active=True).first()
+    credential = (
+        await Credential.filter(person_id=person.id, kind=CredentialKind.PASSWORD).first()
+        if person
+        else None
+    )
+    ok, new_hash = verify_password(password[:1024], credential.secret if credential else None)
+    if not ok or person is None or credential is None:
+        return None
+    now = timezone.now()
+    if new_hash:
+        # Made with older parameters: store the stronger hash now that we know the password.
+        await Credential.filter(id=credential.id).update(secret=new_hash, last_used_at=now)
+    else:
+        await Credential.filter(id=credential.id).update(last_used_at=now)
+    return person
+
+
+async def needs_second_factor(person: Person) -> bool:
+    return person.is_staff
+
+
+async def check_totp(person: Person, code: str) -> bool:
+    """A current TOTP code, never one already used (nor an earlier one)."""
+    code = "".join(code.split())
+    if not code.isdigit() or len(code) != 6:
+        return False
+    async with in_transaction():
+        credential = (
+            await Credential.filter(person_id=person.id, kind=CredentialKind.TOTP)
+            .select_for_update()
+            .first()
+        )
+        if credential is None:
+            return False
+        totp = pyotp.TOTP(credential.secret)
+        now = timezone.now()
+        step = int(now.timestamp()) // totp.interval
+        for candidate in (step, step - 1):  # the current window, and the one just before
+            if secrets.compare_digest(totp.generate_otp(candidate), code):
+                if credential.totp_last_step is not None and candidate <= credential.totp_last_step:
+                    return False
+                updated = await Credential.filter(id=credential.id).update(
+                    totp_last_step=candidate, last_used_at=now
+                )
+                return updated == 1
+    return False
+
+
+def totp_uri(person: Person, secret: str, issuer: str) -> str:
+    return pyotp.TOTP(secret).provisioning_uri(
+        name=person.login or person.display_name, issuer_name=issuer
+    )
+
+
+async def change_password(person: Person, current: str, new: str) -> None:
+    credential = await Credential.filter(person_id=person.id, kind=CredentialKind.PASSWORD).first()
+    if credential is not None:
+        ok, _ = verify_password(current[:1024], credential.secret)
+        if not ok:
+            raise Invalid("current", _l("This is not your current password."))
+    sole_factor = person.is_subject
+    check_new_password(
+        new, sole_factor=sole_factor, context=(person.login or "", person.display_name)
+    )
+    async with in_transaction():
+        if credential is None:
+            if person.login is None:
+                raise NotAllowed("a password needs a sign-in name")
+            await Credential.create(
+                person=person, kind=CredentialKind.PASSWORD, secret=hash_password(new)
+            )
+        else:
+            await Credential.filter(id=credential.id).update(secret=hash_password(new))
+
+
+async def set_login_and_password(person: Person, login: str, password: str) -> None:
+    """Add a password way in for someone who has only passkeys (a subject)."""
+    if person.login:
+        raise NotAllowed("already has a sign-in name")
+    login = check_login(login)
+    check_new_password(
+        password, sole_factor=person.is_subject, context=(login, person.display_name)
+    )
+    async with in_transaction():
+        if await login_taken(login):
+            raise Invalid("login", _l("This sign-in name is already taken. Try another one."))
+        await Person.filter(id=person.id).update(login=login)
+        person.login = login
+        await Credential.create(
+            person=person, kind=CredentialKind.PASSWORD, secret=hash_password(password)
+        )
+
+
+async def update_profile(person: Person, display_name: str, language: str) -> None:
+    name = check_display_name(display_name)
+    lang = check_language(language)
+    await Person.filter(id=person.id).update(display_name=name, language=lang)
+    person.display_name, person.language = name, lang
+
+
+# --- Recovery codes --------------------------------------------------------------------------
+
+
+def _new_code() -> str:
+    raw = "".join(secrets.choice(CODE_ALPHABET) for _ in range(12))
+    return f"{raw[:4]}-{raw[4:8]}-{raw[8:]}"
+
+
+def normalise_code(code: str) -> str:
+    raw = "".join(ch for ch in code.lower() if ch.isalnum())
+    return f"{raw[:4]}-{raw[4:8]}-{raw[8:]}" if len(raw) == 12 else ""
+
+
+async def _replace_recovery_codes(person: Person) -> list[str]:
+    await RecoveryCode.filter(person_id=person.id).delete()
+    codes = [_new_code() for _ in range(RECOVERY_CODES)]
+    await RecoveryCode.bulk_create(
+        [RecoveryCode(person_id=person.id, code_hash=token_hash(code)) for code in codes]
+    )
+    return codes
+
+
+async def regenerate_recovery_codes(person: Person) -> list[str]:
+    if not person.is_subject:
+        raise NotAllowed("recovery codes are for subjects")
+    async with in_transaction():
+        return await _replace_recovery_codes(person)
+
+
+async def use_recovery_code(code: str) -> Person | None:
+    """Sign in with a recovery code; each works once. A wrong code finds nobody."""
+    normalised = normalise_code(code)
+    if not normalised:
+        return None
+    async with in_transaction():
+        found = await RecoveryCode.filter(
+            code_hash=token_hash(normalised), used_at__isnull=True
+        ).first()
+        if found is None:
+            return None
+        # Conditional update: two uses at once, only one of them succeeds.
+        used = await RecoveryCode.filter(id=found.id, used_at__isnull=True).update(
+            used_at=timezone.now()
+        )
+        if used != 1:
+            return None
+        return await Person.filter(id=found.person_id, is_active=True).first()
+
+
+async def unused_recovery_codes(person: Person) -> int:
+    return await RecoveryCode.filter(person_id=person.id, used_at__isnull=True).count()
+
+
+# --- Passkeys ---------------------------------------------------------------------------------
+
+
+@dataclass
+class PasskeyData:
+    credential_id: bytes
+    public_key: bytes
+    sign_count: int
+    transports: list[str]
+    label: str = ""
+
+
+async def _store_passkey(person: Person, passkey: PasskeyData) -> Credential:
+    if await Credential.filter(credential_id=passkey.credential_id).exists():
+        raise Invalid("passkey", _l("This passkey is already registered."))
+    return await Credential.create(
+        person=person,
+        kind=CredentialKind.PASSKEY,
+        label=passkey.label[:80],
+        credential_id=passkey.credential_id,
+        public_key=passkey.public_key,
+        sign_count=passkey.sign_count,
+        transports=passkey.transports,
+    )
+
+
+async def add_passkey(person: Person, passkey: PasskeyData) -> Credential:
+    async with in_transaction():
+        return await _store_passkey(person, passkey)
+
+
+async def ways_in(person: Person) -> list[Credential]:
+    return await Credential.filter(person_id=person.id).order_by("created_at")
+
+
+async def remove_passkey(person: Person, credential_id: int) -> None:
+    """Remove one of one's passkeys, never the last way in."""
+    async with in_transaction():
+        await Person.select_for_update().get(id=person.id)
+        credential = await Credential.filter(
+            id=credential_id, person_id=person.id, kind=CredentialKind.PASSKEY
+        ).first()
+        if credential is None:
+            raise NotFound("no such passkey")
+        others = (
+            await Credential.filter(person_id=person.id)
+            .exclude(id=credential.id)
+            .exclude(kind=CredentialKind.TOTP)
+            .count()
+        )
+        if others == 0:
+            raise Invalid("passkey", _l("This is your only way in. Add another one first."))
+        if person.is_staff and not await _staff_keeps_two_factors(person, credential.id):
+            raise Invalid("passkey", _l("This is your only way in. Add another one first."))
+        await credential.delete()
+
+
+async def _staff_keeps_two_factors(person: Person, removing: int) -> bool:
+    remaining = await Credential.filter(person_id=person.id).exclude(id=removing)
+    kinds = {c.kind for c in remaining}
+    return (
+        CredentialKind.PASSKEY in kinds or {CredentialKind.PASSWORD, CredentialKind.TOTP} <= kinds
+    )
+
+
+# --- Staff: admins, invitations ----------------------------------------------------------------
 
 
 async def create_admin(*, login: str, display_name: str, password: str) -> str:
     """Create an admin with a password and a TOTP secret; return the secret to enrol."""
-    check_password(password, sole_factor=False)
-    if await Person.filter(login=login).exists():
-        raise Invalid("login", _l("This sign-in name is already taken."))
+    login = check_login(login)
+    name = check_display_name(display_name)
+    check_new_password(password, sole_factor=False, context=(login, name))
     secret = pyotp.random_base32()
     async with in_transaction():
-        person = await Person.create(login=login, role=Role.ADMIN, display_name=display_name)
+        if await login_taken(login):
+            raise Invalid("login", _l("This sign-in name is already taken. Try another one."))
+        person = await Person.create(
+            login=login, role=Role.ADMIN, display_name=name, user_handle=new_user_handle()
+        )
         await Credential.create(
             person=person, kind=CredentialKind.PASSWORD, secret=hash_password(password)
         )
         await Credential.create(person=person, kind=CredentialKind.TOTP, secret=secret)
     return secret
+
+
+async def invite_staff(
+    admin: Person,
+    role: str,
+    display_name: str,
+    partner_id: int | None = None,
+) -> tuple[Person, str]:
+    """An admin invites a worker, a partner user or another admin; returns the link's token."""
+    if admin.role is not Role.ADMIN:
+        raise NotAllowed("only admins invite")
+    if role not in {r.value for r in STAFF_ROLES}:
+        raise Invalid("role", _l("Choose a role."))
+    name = check_display_name(display_name)
+    partner: Partner | None = None
+    service: Service | None = None
+    if role == Role.PARTNER:
+        if partner_id is None:
+            raise Invalid("partner", _l("Choose the partner organisation."))
+        partner = await Partner.filter(id=partner_id, is_active=True).first()
+        if partner is None:
+            raise Invalid("partner", _l("Choose the partner organisation."))
+    else:
+        service = await Service.filter(id=admin.service_id).first() if admin.service_id else None
+        if service is None:
+            raise NotAllowed("an admin without a service invites only partner users")
+    token = new_token()
+    async with in_transaction():
+        person = await Person.create(
+            role=Role(role),
+            display_name=name,
+            service=service,
+            partner=partner,
+            is_active=False,
+            user_handle=new_user_handle(),
+        )
+        await OneTimeLink.create(
+            kind=LinkKind.INVITATION,
+            token_hash=token_hash(token),
+            person=person,
+            issued_by=admin,
+            expires_at=timezone.now() + INVITATION_LIFETIME,
+        )
+    return person, token
+
+
+async def find_link(token: str, kind: LinkKind) -> OneTimeLink:
+    """A link that is still valid: not used, not expired. Anything else is simply not found."""
+    if not token or len(token) > 100:
+        raise NotFound("no such link")
+    link = (
+        await OneTimeLink.filter(token_hash=token_hash(token), kind=kind, used_at__isnull=True)
+        .select_related("person")
+        .first()
+    )
+    if link is None or timezone.now() >= link.expires_at:
+        raise NotFound("no such link")
+    return link
+
+
+async def _consume(link: OneTimeLink) -> None:
+    used = await OneTimeLink.filter(id=link.id, used_at__isnull=True).update(used_at=timezone.now())
+    if used != 1:
+        raise NotFound("link already used")
+
+
+async def accept_invitation_with_password(
+    token: str, login: str, password: str
+) -> tuple[Person, str]:
+    """The invited person chooses a sign-in name and a password; returns their TOTP secret.
+
+    The account stays inactive until the first TOTP code is confirmed (``confirm_totp``).
+    """
+    link = await find_link(token, LinkKind.INVITATION)
+    person = link.person
+    login = check_login(login)
+    check_new_password(password, sole_factor=False, context=(login, person.display_name))
+    secret = pyotp.random_base32()
+    async with in_transaction():
+        if await Person.filter(login=login).exclude(id=person.id).exists():
+            raise Invalid("login", _l("This sign-in name is already taken. Try another one."))
+        await Person.filter(id=person.id).update(login=login)
+        person.login = login
+        await Credential.filter(person_id=person.id).delete()
+        await Credential.create(
+            person=person, kind=CredentialKind.PASSWORD, secret=hash_password(password)
+        )
+        await Credential.create(person=person, kind=CredentialKind.TOTP, secret=secret)
+    return person, secret
+
+
+async def confirm_invitation_totp(token: str, code: str) -> Person:
+    """The first code from the authenticator app proves the enrolment; the account opens."""
+    link = await find_link(token, LinkKind.INVITATION)
+    person = link.person
+    if not await check_totp(person, code):
+        raise Invalid(
+            "code", _l("This code is not right. Check the time on your phone and try again.")
+        )
+    async with in_transaction():
+        await _consume(link)
+        await Person.filter(id=person.id).update(is_active=True)
+        person.is_active = True
+    return person
+
+
+async def accept_invitation_with_passkey(token: str, passkey: PasskeyData) -> Person:
+    link = await find_link(token, LinkKind.INVITATION)
+    person = link.person
+    async with in_transaction():
+        await _consume(link)
+        await Credential.filter(person_id=person.id).delete()
+        await _store_passkey(person, passkey)
+        await Person.filter(id=person.id).update(is_active=True)
+        person.is_active = True
+    return person
+
+
+async def staff_list(admin: Person) -> list[Person]:
+    if admin.role is not Role.ADMIN:
+        raise NotAllowed("only admins")
+    query = Person.filter(role__in=[r.value for r in STAFF_ROLES])
+    if admin.service_id:
+        # Staff of this admin's service, and every partner user (the directory is shared).
+        from tortoise.expressions import Q
+
+        query = query.filter(Q(service_id=admin.service_id) | Q(role=Role.PARTNER))
+    return await query.select_related("partner").order_by("role", "display_name")
+
+
+async def end_staff_sessions(admin: Person, person_id: int) -> Person:
+    from portal.security.sessions import end_all_sessions
+
+    people = {p.id: p for p in await staff_list(admin)}
+    person = people.get(person_id)
+    if person is None:
+        raise NotFound("no such staff member")
+    await end_all_sessions(person.id)
+    return person
+
+
+# --- Recovery link, given in person by a worker --------------------------------------------------
+
+
+async def issue_recovery_link(worker: Person, dossier_id: int) -> str:
+    """A worker assigned to a subject's dossier gives them a 30-minute link to get back in."""
+    if worker.role is not Role.WORKER:
+        raise NotFound("no such dossier")
+    async with in_transaction():
+        dossier = await Dossier.filter(id=dossier_id, service_id=worker.service_id).first()
+        assigned = (
+            dossier
+            and await Assignment.filter(
+                dossier_id=dossier.id, worker_id=worker.id, ended_at__isnull=True
+            ).exists()
+        )
+        if dossier is None or not assigned:
+            raise NotFound("no such dossier")
+        token = new_token()
+        await OneTimeLink.create(
+            kind=LinkKind.RECOVERY,
+            token_hash=token_hash(token),
+            person_id=dossier.subject_id,
+            issued_by=worker,
+            expires_at=timezone.now() + RECOVERY_LINK_LIFETIME,
+        )
+        await journal.record(dossier, "recovery_link.issued", worker)
+    return token
+
+
+async def use_recovery_link(token: str) -> Person:
+    link = await find_link(token, LinkKind.RECOVERY)
+    async with in_transaction():
+        await _consume(link)
+        dossiers = await Dossier.filter(subject_id=link.person_id)
+        for dossier in dossiers:
+            await journal.record(dossier, "recovery_link.used", link.person)
+    return link.person

@@ -88,12 +88,14 @@ async def make_request(
         if subject.role is not Role.RELATIVE:
             raise NotAllowed("a relative asks as a relative")
         if form.concerned_birth_year is None or form.concerned_birth_month is None:
-            raise Invalid("concerned_birth", _l("Tell us the month and year of birth."))
+            raise Invalid(
+                "concerned_birth", _l("Tell us the young person’s month and year of birth.")
+            )
         check_birth(form.concerned_birth_year, form.concerned_birth_month, today, "concerned_birth")
         if not is_under_age_limit(form.concerned_birth_year, form.concerned_birth_month, today):
-            raise Invalid("concerned_birth", _l("The AMO helps about young people under 22."))
+            raise Invalid("concerned_birth", _l("The AMO helps with young people under 22."))
     if not form.themes:
-        raise Invalid("themes", _l("Choose at least one subject."))
+        raise Invalid("themes", _l("Choose at least one theme."))
     if len(form.words) > MAX_WORDS:
         raise Invalid("words", _l("At most 4,000 characters."))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from urllib.parse import urlsplit
 
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -27,18 +28,30 @@ PERMISSIONS_POLICY = (
 )
 
 
-def content_security_policy(nonce: str) -> str:
+def origin_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def content_security_policy(nonce: str, form_targets: list[str] | None = None) -> str:
+    directives = {**CSP, "form-action": [*CSP["form-action"], *(form_targets or [])]}
     return "; ".join(
-        f"{name} {' '.join(values)}".replace("{nonce}", nonce) for name, values in CSP.items()
+        f"{name} {' '.join(values)}".replace("{nonce}", nonce)
+        for name, values in directives.items()
     )
 
 
 class SecurityHeadersMiddleware:
     """Give each response its nonce and the headers; pages are never cached."""
 
-    def __init__(self, app: ASGIApp, hsts: bool = False) -> None:
+    def __init__(
+        self, app: ASGIApp, hsts: bool = False, form_targets: list[str] | None = None
+    ) -> None:
         self.app = app
         self.hsts = hsts
+        # Quick exit without JavaScript posts here, then is sent on to the neutral site:
+        # browsers check form-action on that redirect too.
+        self.form_targets = form_targets or []
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -51,7 +64,9 @@ class SecurityHeadersMiddleware:
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
-                headers["Content-Security-Policy"] = content_security_policy(nonce)
+                headers["Content-Security-Policy"] = content_security_policy(
+                    nonce, self.form_targets
+                )
                 headers["Referrer-Policy"] = "no-referrer"
                 headers["X-Content-Type-Options"] = "nosniff"
                 headers["X-Frame-Options"] = "DENY"

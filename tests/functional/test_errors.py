@@ -12,13 +12,16 @@ from starlette.routing import Route
 from portal.app import create_app
 from portal.settings import Settings
 
-TRACE_MARKERS = ("Traceback", "File \"", "RuntimeError", "line ", "portal/")
+TRACE_MARKERS = ("Traceback", 'File "', "RuntimeError", "line ", "portal/")
 
 
 @pytest.mark.parametrize(
     ("language", "words"),
-    [("fr", "Cette page n’existe pas"), ("nl", "Deze pagina bestaat niet"),
-     ("en", "This page does not exist")],
+    [
+        ("fr", "Cette page n’existe pas"),
+        ("nl", "Deze pagina bestaat niet"),
+        ("en", "This page does not exist"),
+    ],
 )
 async def test_unknown_path_gives_the_translated_404_page(
     client: httpx.AsyncClient, language: str, words: str
@@ -29,9 +32,7 @@ async def test_unknown_path_gives_the_translated_404_page(
     assert words in response.text
     assert f'<html lang="{language}">' in response.text
     assert "Quitter vite" in response.text or language != "fr"
-    assert "<script>" not in response.text.split("</head>", 1)[1].replace(
-        "<script src", ""
-    )
+    assert "<script>" not in response.text.split("</head>", 1)[1].replace("<script src", "")
     assert response.headers["content-security-policy"]
 
 
@@ -68,7 +69,8 @@ async def test_wrong_method_gives_a_kind_page(client: httpx.AsyncClient) -> None
 async def test_an_oversized_form_is_refused_before_it_is_read(client: httpx.AsyncClient) -> None:
     await client.get("/")
     response = await client.post(
-        "/langue", content=b"language=nl&x=" + b"a" * 300_000,
+        "/langue",
+        content=b"language=nl&x=" + b"a" * 300_000,
         headers={"Content-Type": "application/x-www-form-urlencoded"},
     )
     assert response.status_code == 413

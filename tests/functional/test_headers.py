@@ -21,7 +21,9 @@ def _nonce(response: httpx.Response) -> str:
 
 
 @pytest.mark.parametrize("path", PAGES)
-async def test_every_page_carries_the_security_headers(client: httpx.AsyncClient, path: str) -> None:
+async def test_every_page_carries_the_security_headers(
+    client: httpx.AsyncClient, path: str
+) -> None:
     response = await client.get(path)
     csp = response.headers["content-security-policy"]
     assert "unsafe-inline" not in csp and "unsafe-eval" not in csp

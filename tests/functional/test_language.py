@@ -1,4 +1,4 @@
-"""Choosing a language: the cookie, else Accept-Language, else French; forged values change nothing."""
+"""Choosing a language: cookie, else Accept-Language, else French. Forged values change nothing."""
 
 from __future__ import annotations
 
@@ -104,7 +104,7 @@ async def test_a_post_without_a_valid_csrf_token_is_refused(
     response = await client.post("/langue", data=data)
     assert response.status_code == 403
     assert "lang=" not in response.headers.get("set-cookie", "")
-    assert "expired" in response.text  # the kind page, in the visitor's language
+    assert "Cette page a expiré" in response.text  # the kind page, in the visitor’s language
 
 
 async def test_a_token_from_another_browser_is_refused(

@@ -68,8 +68,14 @@ async def test_urgent_page_gives_the_real_numbers_of_each_community(
 async def test_rights_page_names_each_right(client: httpx.AsyncClient) -> None:
     client.cookies.set("lang", "en")
     text = (await client.get("/droits")).text
-    for right in ("voluntary", "agreement", "professional secrecy", "read your own file",
-                  "take your agreement back", "come back"):
+    for right in (
+        "voluntary",
+        "agreement",
+        "professional secrecy",
+        "read your own file",
+        "take your agreement back",
+        "come back",
+    ):
         assert right in text
 
 

@@ -27,10 +27,27 @@ def _ids(catalogue: Catalog) -> set[str]:
 def extracted(tmp_path_factory: pytest.TempPathFactory) -> Catalog:
     out = tmp_path_factory.mktemp("pot") / "messages.pot"
     subprocess.run(
-        [sys.executable, "-m", "babel.messages.frontend", "extract", "-F", "pyproject.toml",
-         "-k", "_l", "-k", "lazy", "--no-location", "--sort-output", "--omit-header",
-         "-o", str(out), "."],
-        cwd=ROOT, check=True, capture_output=True,
+        [
+            sys.executable,
+            "-m",
+            "babel.messages.frontend",
+            "extract",
+            "-F",
+            "pyproject.toml",
+            "-k",
+            "_l",
+            "-k",
+            "lazy",
+            "--no-location",
+            "--sort-output",
+            "--omit-header",
+            "-o",
+            str(out),
+            ".",
+        ],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
     )
     return _catalogue(out)
 
@@ -52,7 +69,8 @@ def test_each_catalogue_holds_every_string(extracted: Catalog, language: str) ->
 def test_every_string_is_translated(language: str) -> None:
     catalogue = _catalogue(I18N / language / "LC_MESSAGES" / "messages.po")
     missing = [
-        m.id for m in catalogue
+        m.id
+        for m in catalogue
         if m.id and (m.fuzzy or not (all(m.string) if isinstance(m.string, tuple) else m.string))
     ]
     assert missing == [], f"{language}: {len(missing)} strings lack a translation"

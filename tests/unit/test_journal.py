@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import pytest
 from tortoise.transactions import in_transaction
 
 from portal.domain import journal
 from portal.models import Dossier, JournalEntry, Person, Role, Service
-
 
 
 async def test_entries_are_numbered_and_chained(db: str) -> None:
@@ -25,11 +23,21 @@ async def test_entries_are_numbered_and_chained(db: str) -> None:
     stored = await JournalEntry.get(id=second.id)
     # What was stored recomputes to the same MAC: nothing lost on the way to the database.
     assert stored.hash == journal.entry_mac(
-        dossier.id, stored.seq, stored.actor_id, stored.event, stored.at, stored.details,
+        dossier.id,
+        stored.seq,
+        stored.actor_id,
+        stored.event,
+        stored.at,
+        stored.details,
         stored.prev_hash,
     )
     # Any change to what an entry says gives another MAC.
     assert stored.hash != journal.entry_mac(
-        dossier.id, stored.seq, stored.actor_id, "dossier.ended", stored.at, stored.details,
+        dossier.id,
+        stored.seq,
+        stored.actor_id,
+        "dossier.ended",
+        stored.at,
+        stored.details,
         stored.prev_hash,
     )

@@ -10,7 +10,6 @@ from portal.domain.errors import Invalid, NotAllowed
 from portal.domain.requests import RequestForm, is_under_age_limit, make_request
 from portal.models import Asker, Dossier, JournalEntry, Person, Request, Role, Service, Theme
 
-
 TODAY = date(2026, 11, 23)
 
 
@@ -38,8 +37,7 @@ def _form(asker: Asker = Asker.YOUTH, **extra: object) -> RequestForm:
 
 async def test_a_young_person_asking_becomes_the_subject_of_a_waiting_dossier(db: str) -> None:
     service = await _service()
-    youth = await Person.create(role=Role.YOUTH, display_name="Lou", birth_year=2010,
-                                birth_month=3)
+    youth = await Person.create(role=Role.YOUTH, display_name="Lou", birth_year=2010, birth_month=3)
     dossier = await make_request(youth, service, _form(words="Ça ne va pas."), today=TODAY)
     assert dossier.subject_id == youth.id and dossier.status == "waiting"
     assert len(dossier.reference) == 9
@@ -67,8 +65,7 @@ async def test_a_relative_cannot_ask_as_if_they_were_the_young_person(db: str) -
 
 async def test_too_old_gets_a_refusal_and_nothing_is_stored(db: str) -> None:
     service = await _service()
-    adult = await Person.create(role=Role.YOUTH, display_name="Max", birth_year=2000,
-                                birth_month=1)
+    adult = await Person.create(role=Role.YOUTH, display_name="Max", birth_year=2000, birth_month=1)
     with pytest.raises(Invalid) as refusal:
         await make_request(adult, service, _form(), today=TODAY)
     assert refusal.value.field == "birth"
@@ -93,8 +90,7 @@ async def test_a_relative_about_an_impossible_birth_is_refused(
 
 async def test_words_longer_than_4000_characters_are_refused(db: str) -> None:
     service = await _service()
-    youth = await Person.create(role=Role.YOUTH, display_name="Lou", birth_year=2010,
-                                birth_month=3)
+    youth = await Person.create(role=Role.YOUTH, display_name="Lou", birth_year=2010, birth_month=3)
     with pytest.raises(Invalid):
         await make_request(youth, service, _form(words="a" * 4001), today=TODAY)
     assert await Dossier.all().count() == 0

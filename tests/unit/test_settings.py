@@ -39,8 +39,13 @@ def test_production_refuses_to_start_without_a_secret(tmp_path: Path, missing: s
 
 def test_production_with_everything_starts(tmp_path: Path) -> None:
     settings = load_settings(
-        {"PORTAL_ENV": "production", "SECRET_KEY": LONG, "JOURNAL_KEY": LONG,
-         "DATABASE_URL": "postgres://portal@db/portal", "PORTAL_VAR_DIR": str(tmp_path)}
+        {
+            "PORTAL_ENV": "production",
+            "SECRET_KEY": LONG,
+            "JOURNAL_KEY": LONG,
+            "DATABASE_URL": "postgres://portal@db/portal",
+            "PORTAL_VAR_DIR": str(tmp_path),
+        }
     )
     assert settings.production and settings.https
 

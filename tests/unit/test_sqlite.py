@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import subprocess
+import asyncio
 import sys
 import textwrap
 from pathlib import Path
 
-import pytest
 from tortoise import Tortoise, connections
 from tortoise.migrations.api import migrate
 
 from portal.db import tortoise_config
-
 
 WRITER = textwrap.dedent(
     """
@@ -69,18 +67,22 @@ async def test_two_processes_writing_at_once_never_see_database_is_locked(
     await _migrate_alone(url)
     count = 40
     processes = [
-        subprocess.Popen(
-            [sys.executable, "-c", WRITER, url, name, str(count)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            WRITER,
+            url,
+            name,
+            str(count),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
         )
         for name in ("a", "b")
     ]
-    results = [process.communicate(timeout=120) for process in processes]
+    results = [await asyncio.wait_for(p.communicate(), timeout=120) for p in processes]
     for out, err in results:
-        assert out.strip() == "0", err
-        assert "locked" not in err
+        assert out.decode().strip() == "0", err.decode()
+        assert b"locked" not in err
 
     from tortoise.context import TortoiseContext
 

@@ -1,26 +1,33 @@
 // Quick exit: leave at once for a neutral site, replacing this page in the history,
-// on a click or a tap, or when Shift is pressed three times in a row.
+// on a click or a tap, or when Shift is pressed three times in a row. Signed in, the
+// session is ended on the server on the way out. Listeners sit on the document, so they
+// keep working when htmx swaps the page's content.
 (function () {
   "use strict";
-  var link = document.getElementById("quick-exit");
-  if (!link) { return; }
-  var target = link.getAttribute("data-exit-url") || link.href;
 
   function leave(event) {
+    var control = document.getElementById("quick-exit");
+    if (!control) { return; }
     if (event) { event.preventDefault(); }
+    var form = control.closest("form");
+    var target = (form || control).getAttribute("data-exit-url") || control.getAttribute("href");
     document.body.classList.add("leaving");
+    if (form && navigator.sendBeacon) {
+      // Sent even as the page goes away: the server ends the session.
+      navigator.sendBeacon(form.action, new URLSearchParams(new FormData(form)));
+    }
     window.location.replace(target);
   }
 
-  link.addEventListener("click", leave);
+  document.addEventListener("click", function (event) {
+    if (event.target instanceof Element && event.target.closest("#quick-exit")) { leave(event); }
+  }, true);
 
   var presses = 0;
   var last = 0;
   document.addEventListener("keydown", function (event) {
-    if (event.key !== "Shift" || event.repeat) {
-      if (event.key !== "Shift") { presses = 0; }
-      return;
-    }
+    if (event.key !== "Shift") { presses = 0; return; }
+    if (event.repeat) { return; }
     var now = Date.now();
     presses = now - last < 1500 ? presses + 1 : 1;
     last = now;

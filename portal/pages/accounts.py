@@ -1,0 +1,647 @@
+"""Signing in and out, making an account, managing one's ways in and sessions."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from portal.domain import accounts
+from portal.domain.errors import Invalid, NotFound
+from portal.i18n import _, current_language
+from portal.models import CredentialKind, LinkKind, Person, Role
+from portal.pages.common import (
+    browser_id,
+    client_address,
+    home_for,
+    kept,
+    person_of,
+    require,
+    session_of,
+    signed_in,
+    text,
+)
+from portal.security import passkeys
+from portal.security.csrf import CSRF_COOKIE
+from portal.security.passphrases import suggest_passphrase
+from portal.security.ratelimit import SignInThrottle
+from portal.security.sessions import (
+    SESSION_COOKIE,
+    active_sessions,
+    clear_session_cookie,
+    current_session,
+    end_all_sessions,
+    end_session,
+    set_session_cookie,
+    start_session,
+)
+from portal.templating import render
+
+SUBJECT_FIELDS = ("role", "display_name", "language", "login")
+
+
+def _rp(request: Request) -> passkeys.RelyingParty:
+    settings = request.app.state.settings
+    return passkeys.RelyingParty(id=settings.rp_id, name=settings.rp_name, origin=settings.origin)
+
+
+def _throttle(request: Request) -> SignInThrottle:
+    throttle: SignInThrottle = request.app.state.throttle
+    return throttle
+
+
+async def _signed_in_response(
+    request: Request, person: Person, target: str, *, pending: bool = False
+) -> Response:
+    """Start a brand-new session (whatever cookie came in) and rotate the CSRF cookie."""
+    old = await current_session(request)
+    if old is not None:
+        await end_session(old)
+    token, _session = await start_session(
+        person, request.headers.get("user-agent", ""), second_factor_pending=pending
+    )
+    response = RedirectResponse(target, status_code=303)
+    set_session_cookie(response, token)
+    # A new CSRF cookie too: a token learnt before signing in is worth nothing after.
+    response.delete_cookie(CSRF_COOKIE, path="/", secure=True, httponly=True, samesite="lax")
+    return response
+
+
+def _json_redirect(target: str, response: Response | None = None) -> JSONResponse:
+    result = JSONResponse({"redirect": target})
+    if response is not None:
+        for name, value in response.raw_headers:
+            if name == b"set-cookie":
+                result.raw_headers.append((name, value))
+    return result
+
+
+async def _read_credential(request: Request) -> str:
+    body = await request.body()
+    if len(body) > passkeys.MAX_CREDENTIAL_JSON:
+        raise HTTPException(413)
+    try:
+        data = json.loads(body)
+        credential = data["credential"]
+    except (ValueError, KeyError, TypeError) as error:
+        raise HTTPException(400) from error
+    return json.dumps(credential)
+
+
+# --- Sign in ----------------------------------------------------------------------------------
+
+
+async def signin(request: Request) -> Response:
+    person = await signed_in(request)
+    if person is not None and request.method == "GET":
+        return RedirectResponse(home_for(person), status_code=303)
+    context: dict[str, Any] = {"values": {"login": ""}, "error": None}
+    if request.method == "GET":
+        return render(request, "accounts/signin.html", context)
+
+    form = await request.form()
+    login = text(form, "login", 100).strip().lower()
+    password = text(form, "password", 1024)
+    context["values"] = {"login": login}
+    throttle = _throttle(request)
+    address = client_address(request)
+    if not await throttle.allowed(login, address):
+        context["error"] = _("Too many tries. Wait 15 minutes, then try again.")
+        return render(request, "accounts/signin.html", context, status_code=429)
+    person = await accounts.check_password_sign_in(login, password)
+    if person is None:
+        await throttle.failed(login, address)
+        # The same words whether the name exists or not.
+        context["error"] = _("This sign-in name and password do not match.")
+        return render(request, "accounts/signin.html", context, status_code=422)
+    await throttle.succeeded(login)
+    if await accounts.needs_second_factor(person):
+        return await _signed_in_response(
+            request, person, str(request.url_for("signin.code")), pending=True
+        )
+    return await _signed_in_response(request, person, home_for(person))
+
+
+async def signin_code(request: Request) -> Response:
+    """Second step for staff who gave their password: the code from their app."""
+    session = await current_session(request)
+    if session is None or not session.second_factor_pending:
+        return RedirectResponse(request.url_for("signin"), status_code=303)
+    context: dict[str, Any] = {"error": None}
+    if request.method == "GET":
+        return render(request, "accounts/code.html", context)
+    form = await request.form()
+    person = session.person
+    throttle = _throttle(request)
+    address = client_address(request)
+    if not await throttle.allowed(person.login or "", address):
+        context["error"] = _("Too many tries. Wait 15 minutes, then try again.")
+        return render(request, "accounts/code.html", context, status_code=429)
+    if not await accounts.check_totp(person, text(form, "code", 20)):
+        await throttle.failed(person.login or "", address)
+        context["error"] = _("This code is not right. Check the time on your phone and try again.")
+        return render(request, "accounts/code.html", context, status_code=422)
+    await throttle.succeeded(person.login or "")
+    return await _signed_in_response(request, person, home_for(person))
+
+
+async def signin_passkey_options(request: Request) -> Response:
+    options = await passkeys.authentication_options(_rp(request), browser_id(request))
+    return Response(options, media_type="application/json")
+
+
+async def signin_passkey(request: Request) -> Response:
+    throttle = _throttle(request)
+    address = client_address(request)
+    if not await throttle.allowed("", address):
+        return JSONResponse(
+            {"error": _("Too many tries. Wait 15 minutes, then try again.")}, status_code=429
+        )
+    credential = await _read_credential(request)
+    try:
+        person = await passkeys.verify_authentication(_rp(request), browser_id(request), credential)
+    except passkeys.PasskeyError:
+        await throttle.failed("", address)
+        return JSONResponse(
+            {"error": _("This passkey did not work here. Try again, or use another way in.")},
+            status_code=422,
+        )
+    target = home_for(person)
+    return _json_redirect(target, await _signed_in_response(request, person, target))
+
+
+async def signin_recovery(request: Request) -> Response:
+    context: dict[str, Any] = {"error": None}
+    if request.method == "GET":
+        return render(request, "accounts/recovery.html", context)
+    form = await request.form()
+    throttle = _throttle(request)
+    address = client_address(request)
+    if not await throttle.allowed("", address):
+        context["error"] = _("Too many tries. Wait 15 minutes, then try again.")
+        return render(request, "accounts/recovery.html", context, status_code=429)
+    person = await accounts.use_recovery_code(text(form, "code", 40))
+    if person is None:
+        await throttle.failed("", address)
+        context["error"] = _("This code does not work. Each code works only once.")
+        return render(request, "accounts/recovery.html", context, status_code=422)
+    return await _signed_in_response(request, person, "/compte?secours=1")
+
+
+# --- Sign out, quick exit -----------------------------------------------------------------------
+
+
+async def _end_here(request: Request, response: Response) -> Response:
+    session = await current_session(request)
+    if session is not None:
+        await end_session(session)
+    clear_session_cookie(response)
+    response.delete_cookie(CSRF_COOKIE, path="/", secure=True, httponly=True, samesite="lax")
+    return response
+
+
+async def signout(request: Request) -> Response:
+    response = RedirectResponse("/", status_code=303)
+    # The browser forgets the pages it kept; Back then shows nothing of the signed-in pages.
+    response.headers["Clear-Site-Data"] = '"cache", "storage"'
+    return await _end_here(request, response)
+
+
+async def quick_exit(request: Request) -> Response:
+    """Quick exit: end the session on the server, then leave for the neutral site."""
+    response = RedirectResponse(request.app.state.settings.quick_exit_url, status_code=303)
+    response.headers["Clear-Site-Data"] = '"cache", "storage"'
+    return await _end_here(request, response)
+
+
+# --- New account (subjects) -------------------------------------------------------------------
+
+
+def _new_account_context(request: Request, values: dict[str, str]) -> dict[str, Any]:
+    for name in SUBJECT_FIELDS:
+        values.setdefault(name, "")
+    values["language"] = values["language"] or current_language()
+    return {"values": values, "errors": {}, "suggestion": None, "status": None}
+
+
+async def new_account(request: Request) -> Response:
+    if await signed_in(request):
+        return RedirectResponse("/compte", status_code=303)
+    if request.method == "GET":
+        return render(request, "accounts/new.html", _new_account_context(request, {}))
+    form = await request.form()
+    values = kept(form, SUBJECT_FIELDS)
+    context = _new_account_context(request, values)
+    way = text(form, "way", 20)
+    if way == "suggest":
+        context["suggestion"] = suggest_passphrase(values["language"] or current_language())
+        return render(request, "accounts/new.html", context)
+    try:
+        new = accounts.check_new_subject(values["role"], values["display_name"], values["language"])
+        if way != "password":
+            # Only reached without JavaScript: the passkey ceremony needs the browser's help.
+            raise Invalid("way", _("Passkeys need JavaScript. Choose a password instead."))
+        person = await accounts.create_subject_with_password(
+            new, values["login"], text(form, "password", 1024)
+        )
+    except Invalid as refusal:
+        context["errors"] = {refusal.field: _(refusal.message)}
+        return render(request, "accounts/new.html", context, status_code=422)
+    return await _signed_in_response(request, person, "/compte/bienvenue")
+
+
+async def new_account_passkey_options(request: Request) -> Response:
+    form = await request.form()
+    values = kept(form, SUBJECT_FIELDS)
+    try:
+        new = accounts.check_new_subject(values["role"], values["display_name"], values["language"])
+    except Invalid as refusal:
+        return JSONResponse({"field": refusal.field, "error": _(refusal.message)}, status_code=422)
+    handle = accounts.new_user_handle()
+    options = await passkeys.registration_options(
+        _rp(request),
+        browser_id(request),
+        user_handle=handle,
+        user_name=new.display_name,
+        pending={
+            "role": new.role.value,
+            "display_name": new.display_name,
+            "language": new.language,
+            "user_handle": handle,
+        },
+    )
+    return Response(options, media_type="application/json")
+
+
+async def new_account_passkey(request: Request) -> Response:
+    credential = await _read_credential(request)
+    try:
+        challenge, passkey = await passkeys.verify_registration(
+            _rp(request), browser_id(request), credential
+        )
+        pending = challenge.pending
+        if challenge.person_id is not None or not pending:
+            raise passkeys.PasskeyError("not a new-account challenge")
+        new = accounts.check_new_subject(
+            pending["role"], pending["display_name"], pending["language"]
+        )
+        passkey.label = _("Passkey")
+        person = await accounts.create_subject_with_passkey(new, pending["user_handle"], passkey)
+    except (passkeys.PasskeyError, Invalid, KeyError):
+        return JSONResponse(
+            {"error": _("The passkey could not be created. Try again, or choose a password.")},
+            status_code=422,
+        )
+    return _json_redirect(
+        "/compte/bienvenue", await _signed_in_response(request, person, "/compte/bienvenue")
+    )
+
+
+@require(Role.YOUTH, Role.RELATIVE)
+async def welcome(request: Request) -> Response:
+    person = person_of(request)
+    codes_left = await accounts.unused_recovery_codes(person)
+    return render(request, "accounts/welcome.html", {"person": person, "codes_left": codes_left})
+
+
+# --- The account page ---------------------------------------------------------------------------
+
+
+async def _account_context(request: Request, person: Person) -> dict[str, Any]:
+    credentials = await accounts.ways_in(person)
+    session = session_of(request)
+    return {
+        "person": person,
+        "passkeys": [c for c in credentials if c.kind is CredentialKind.PASSKEY],
+        "has_password": any(c.kind is CredentialKind.PASSWORD for c in credentials),
+        "has_totp": any(c.kind is CredentialKind.TOTP for c in credentials),
+        "codes_left": await accounts.unused_recovery_codes(person),
+        "sessions": await active_sessions(person.id),
+        "this_session": session.id,
+        "errors": {},
+        "values": {"display_name": person.display_name, "language": person.language, "login": ""},
+        "notice": None,
+        "recovered": request.query_params.get("secours") == "1",
+    }
+
+
+@require()
+async def account(request: Request) -> Response:
+    person = person_of(request)
+    return render(request, "accounts/account.html", await _account_context(request, person))
+
+
+async def _account_refusal(
+    request: Request, refusal: Invalid, values: dict[str, str] | None = None
+) -> Response:
+    person = person_of(request)
+    context = await _account_context(request, person)
+    context["errors"] = {refusal.field: _(refusal.message)}
+    if values:
+        context["values"].update(values)
+    return render(request, "accounts/account.html", context, status_code=422)
+
+
+@require()
+async def account_profile(request: Request) -> Response:
+    person = person_of(request)
+    form = await request.form()
+    values = kept(form, ("display_name", "language"))
+    try:
+        await accounts.update_profile(person, values["display_name"], values["language"])
+    except Invalid as refusal:
+        return await _account_refusal(request, refusal, values)
+    response = RedirectResponse("/compte", status_code=303)
+    response.set_cookie(
+        "lang", person.language, max_age=365 * 24 * 3600, secure=True, httponly=True, samesite="lax"
+    )
+    return response
+
+
+@require()
+async def account_password(request: Request) -> Response:
+    person = person_of(request)
+    form = await request.form()
+    try:
+        if person.login is None:
+            values = kept(form, ("login",))
+            await accounts.set_login_and_password(
+                person, values["login"], text(form, "new_password", 1024)
+            )
+        else:
+            await accounts.change_password(
+                person, text(form, "current", 1024), text(form, "new_password", 1024)
+            )
+    except Invalid as refusal:
+        return await _account_refusal(request, refusal, kept(form, ("login",)))
+    return RedirectResponse("/compte", status_code=303)
+
+
+@require(Role.YOUTH, Role.RELATIVE)
+async def account_codes(request: Request) -> Response:
+    """Make new recovery codes (the old ones stop working) and show them, once."""
+    person = person_of(request)
+    codes = await accounts.regenerate_recovery_codes(person)
+    return render(request, "accounts/codes.html", {"codes": codes})
+
+
+@require()
+async def account_passkey_options(request: Request) -> Response:
+    person = person_of(request)
+    if person.user_handle is None:
+        raise HTTPException(400)
+    options = await passkeys.registration_options(
+        _rp(request),
+        browser_id(request),
+        user_handle=person.user_handle,
+        user_name=person.login or person.display_name,
+        person=person,
+    )
+    return Response(options, media_type="application/json")
+
+
+@require()
+async def account_passkey(request: Request) -> Response:
+    person = person_of(request)
+    credential = await _read_credential(request)
+    try:
+        challenge, passkey = await passkeys.verify_registration(
+            _rp(request), browser_id(request), credential
+        )
+        if challenge.person_id != person.id:
+            raise passkeys.PasskeyError("challenge of someone else")
+        passkey.label = _("Passkey")
+        await accounts.add_passkey(person, passkey)
+    except (passkeys.PasskeyError, Invalid):
+        return JSONResponse(
+            {"error": _("The passkey could not be added. Try again.")}, status_code=422
+        )
+    return JSONResponse({"redirect": "/compte"})
+
+
+@require()
+async def account_passkey_remove(request: Request) -> Response:
+    person = person_of(request)
+    try:
+        credential_id = int(request.path_params["credential_id"])
+        await accounts.remove_passkey(person, credential_id)
+    except (ValueError, NotFound) as error:
+        raise HTTPException(404) from error
+    except Invalid as refusal:
+        return await _account_refusal(request, refusal)
+    return RedirectResponse("/compte", status_code=303)
+
+
+@require()
+async def account_signout_everywhere(request: Request) -> Response:
+    person = person_of(request)
+    await end_all_sessions(person.id)
+    response = RedirectResponse("/", status_code=303)
+    response.headers["Clear-Site-Data"] = '"cache", "storage"'
+    clear_session_cookie(response)
+    return response
+
+
+# --- Staff invitations and recovery links ------------------------------------------------------
+
+
+async def invitation(request: Request) -> Response:
+    token = request.path_params["token"]
+    try:
+        link = await accounts.find_link(token, LinkKind.INVITATION)
+    except NotFound as error:
+        raise HTTPException(404) from error
+    context: dict[str, Any] = {
+        "person": link.person,
+        "token": token,
+        "errors": {},
+        "values": {"login": ""},
+        "totp": None,
+    }
+    if request.method == "GET":
+        return render(request, "accounts/invitation.html", context)
+    form = await request.form()
+    context["values"] = kept(form, ("login",))
+    try:
+        person, secret = await accounts.accept_invitation_with_password(
+            token, context["values"]["login"], text(form, "password", 1024)
+        )
+    except Invalid as refusal:
+        context["errors"] = {refusal.field: _(refusal.message)}
+        return render(request, "accounts/invitation.html", context, status_code=422)
+    return _totp_step(request, person, token, secret, {})
+
+
+def _totp_step(
+    request: Request,
+    person: Person,
+    token: str,
+    secret: str,
+    errors: dict[str, str],
+    status_code: int = 200,
+) -> Response:
+    import segno
+
+    uri = accounts.totp_uri(person, secret, request.app.state.settings.rp_name)
+    qr = segno.make(uri, error="m")
+    svg = qr.svg_inline(scale=4, dark="#1b1f23", light="#ffffff", title=_("QR code to scan"))
+    spaced = " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
+    return render(
+        request,
+        "accounts/totp.html",
+        {"person": person, "token": token, "secret": spaced, "qr_svg": svg, "errors": errors},
+        status_code=status_code,
+    )
+
+
+async def invitation_code(request: Request) -> Response:
+    token = request.path_params["token"]
+    form = await request.form()
+    try:
+        person = await accounts.confirm_invitation_totp(token, text(form, "code", 20))
+    except NotFound as error:
+        raise HTTPException(404) from error
+    except Invalid as refusal:
+        link = await accounts.find_link(token, LinkKind.INVITATION)
+        from portal.models import Credential
+
+        totp = await Credential.get(person_id=link.person_id, kind=CredentialKind.TOTP)
+        return _totp_step(
+            request,
+            link.person,
+            token,
+            totp.secret,
+            {refusal.field: _(refusal.message)},
+            status_code=422,
+        )
+    return await _signed_in_response(request, person, home_for(person))
+
+
+async def invitation_passkey_options(request: Request) -> Response:
+    token = request.path_params["token"]
+    try:
+        link = await accounts.find_link(token, LinkKind.INVITATION)
+    except NotFound as error:
+        raise HTTPException(404) from error
+    person = link.person
+    if person.user_handle is None:
+        raise HTTPException(404)
+    options = await passkeys.registration_options(
+        _rp(request),
+        browser_id(request),
+        user_handle=person.user_handle,
+        user_name=person.display_name,
+        person=person,
+    )
+    return Response(options, media_type="application/json")
+
+
+async def invitation_passkey(request: Request) -> Response:
+    token = request.path_params["token"]
+    credential = await _read_credential(request)
+    try:
+        link = await accounts.find_link(token, LinkKind.INVITATION)
+        challenge, passkey = await passkeys.verify_registration(
+            _rp(request), browser_id(request), credential
+        )
+        if challenge.person_id != link.person_id:
+            raise passkeys.PasskeyError("challenge of someone else")
+        passkey.label = _("Passkey")
+        person = await accounts.accept_invitation_with_passkey(token, passkey)
+    except NotFound as error:
+        raise HTTPException(404) from error
+    except (passkeys.PasskeyError, Invalid):
+        return JSONResponse(
+            {"error": _("The passkey could not be created. Try again.")}, status_code=422
+        )
+    target = home_for(person)
+    return _json_redirect(target, await _signed_in_response(request, person, target))
+
+
+async def recovery_link(request: Request) -> Response:
+    """A link a worker gave in person: the page first, the sign-in only on a tap (POST)."""
+    token = request.path_params["token"]
+    try:
+        link = await accounts.find_link(token, LinkKind.RECOVERY)
+    except NotFound as error:
+        raise HTTPException(404) from error
+    if request.method == "GET":
+        return render(
+            request, "accounts/recovery_link.html", {"token": token, "person": link.person}
+        )
+    try:
+        person = await accounts.use_recovery_link(token)
+    except NotFound as error:
+        raise HTTPException(404) from error
+    return await _signed_in_response(request, person, "/compte?secours=1")
+
+
+routes = [
+    Route("/connexion", signin, methods=["GET", "POST"], name="signin"),
+    Route("/connexion/code", signin_code, methods=["GET", "POST"], name="signin.code"),
+    Route(
+        "/connexion/passkey/options",
+        signin_passkey_options,
+        methods=["POST"],
+        name="signin.passkey_options",
+    ),
+    Route("/connexion/passkey", signin_passkey, methods=["POST"], name="signin.passkey"),
+    Route("/connexion/secours", signin_recovery, methods=["GET", "POST"], name="signin.recovery"),
+    Route("/deconnexion", signout, methods=["POST"], name="signout"),
+    Route("/sortie", quick_exit, methods=["POST"], name="quick_exit"),
+    Route("/compte/nouveau", new_account, methods=["GET", "POST"], name="account.new"),
+    Route(
+        "/compte/nouveau/passkey/options",
+        new_account_passkey_options,
+        methods=["POST"],
+        name="account.new_passkey_options",
+    ),
+    Route(
+        "/compte/nouveau/passkey", new_account_passkey, methods=["POST"], name="account.new_passkey"
+    ),
+    Route("/compte/bienvenue", welcome, name="account.welcome"),
+    Route("/compte", account, name="account"),
+    Route("/compte/profil", account_profile, methods=["POST"], name="account.profile"),
+    Route("/compte/mot-de-passe", account_password, methods=["POST"], name="account.password"),
+    Route("/compte/codes", account_codes, methods=["POST"], name="account.codes"),
+    Route(
+        "/compte/passkeys/options",
+        account_passkey_options,
+        methods=["POST"],
+        name="account.passkey_options",
+    ),
+    Route("/compte/passkeys", account_passkey, methods=["POST"], name="account.passkey"),
+    Route(
+        "/compte/passkeys/{credential_id}/supprimer",
+        account_passkey_remove,
+        methods=["POST"],
+        name="account.passkey_remove",
+    ),
+    Route(
+        "/compte/sessions/fin",
+        account_signout_everywhere,
+        methods=["POST"],
+        name="account.signout_everywhere",
+    ),
+    Route("/invitation/{token}", invitation, methods=["GET", "POST"], name="invitation"),
+    Route("/invitation/{token}/code", invitation_code, methods=["POST"], name="invitation.code"),
+    Route(
+        "/invitation/{token}/passkey/options",
+        invitation_passkey_options,
+        methods=["POST"],
+        name="invitation.passkey_options",
+    ),
+    Route(
+        "/invitation/{token}/passkey",
+        invitation_passkey,
+        methods=["POST"],
+        name="invitation.passkey",
+    ),
+    Route("/secours/{token}", recovery_link, methods=["GET", "POST"], name="recovery_link"),
+]
+
+__all__ = ["SESSION_COOKIE", "routes"]

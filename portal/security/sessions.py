@@ -1,0 +1,141 @@
+"""Server-side sessions: a random value in a __Host- cookie, its hash in the database."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from starlette.requests import Request
+from starlette.responses import Response
+from tortoise import timezone
+
+from portal.models import Person, Session
+from portal.security.tokens import new_token, token_hash
+
+SESSION_COOKIE = "__Host-session"
+IDLE = timedelta(minutes=30)
+SUBJECT_LIFETIME = timedelta(hours=12)
+STAFF_LIFETIME = timedelta(hours=10)
+# A password given, the second factor not yet: a few minutes to type the code.
+PENDING_LIFETIME = timedelta(minutes=5)
+# Writing last_seen on every request would cost a write per page; a minute is precise enough.
+TOUCH_EVERY = timedelta(seconds=60)
+
+
+def device_label(user_agent: str) -> str:
+    """A short, human description of the browser, enough to recognise one's own phone."""
+    ua = user_agent[:400]
+    browser = next(
+        (
+            name
+            for key, name in (
+                ("Edg/", "Edge"),
+                ("Firefox/", "Firefox"),
+                ("Chrome/", "Chrome"),
+                ("Safari/", "Safari"),
+            )
+            if key in ua
+        ),
+        "",
+    )
+    system = next(
+        (
+            name
+            for key, name in (
+                ("Android", "Android"),
+                ("iPhone", "iPhone"),
+                ("iPad", "iPad"),
+                ("Windows", "Windows"),
+                ("Mac OS X", "Mac"),
+                ("Linux", "Linux"),
+            )
+            if key in ua
+        ),
+        "",
+    )
+    label = " · ".join(part for part in (browser, system) if part)
+    return label or "?"
+
+
+async def start_session(
+    person: Person, user_agent: str = "", *, second_factor_pending: bool = False
+) -> tuple[str, Session]:
+    """A new session with a new random id: never one the browser brought (no fixation)."""
+    now = timezone.now()
+    if second_factor_pending:
+        lifetime = PENDING_LIFETIME
+    else:
+        lifetime = SUBJECT_LIFETIME if person.is_subject else STAFF_LIFETIME
+    token = new_token()
+    session = await Session.create(
+        token_hash=token_hash(token),
+        person=person,
+        last_seen_at=now,
+        expires_at=now + lifetime,
+        second_factor_pending=second_factor_pending,
+        device=device_label(user_agent),
+    )
+    return token, session
+
+
+async def load_session(token: str | None) -> Session | None:
+    """The live session of this cookie, with its person; None if ended, idle or expired."""
+    if not token or len(token) > 100:
+        return None
+    session = (
+        await Session.filter(token_hash=token_hash(token), ended_at__isnull=True)
+        .select_related("person")
+        .first()
+    )
+    if session is None:
+        return None
+    now = timezone.now()
+    if (
+        now >= session.expires_at
+        or now - session.last_seen_at >= IDLE
+        or not session.person.is_active
+    ):
+        await Session.filter(id=session.id, ended_at__isnull=True).update(ended_at=now)
+        return None
+    if now - session.last_seen_at >= TOUCH_EVERY:
+        session.last_seen_at = now
+        await Session.filter(id=session.id).update(last_seen_at=now)
+    return session
+
+
+async def end_session(session: Session) -> None:
+    await Session.filter(id=session.id, ended_at__isnull=True).update(ended_at=timezone.now())
+
+
+async def end_all_sessions(person_id: int) -> int:
+    return await Session.filter(person_id=person_id, ended_at__isnull=True).update(
+        ended_at=timezone.now()
+    )
+
+
+async def active_sessions(person_id: int) -> list[Session]:
+    now = timezone.now()
+    return await Session.filter(
+        person_id=person_id,
+        ended_at__isnull=True,
+        expires_at__gt=now,
+        last_seen_at__gt=now - IDLE,
+        second_factor_pending=False,
+    ).order_by("-last_seen_at")
+
+
+def set_session_cookie(response: Response, token: str) -> None:
+    # No Max-Age: the cookie goes with the browser; the server decides when it ends.
+    response.set_cookie(SESSION_COOKIE, token, path="/", secure=True, httponly=True, samesite="lax")
+
+
+def clear_session_cookie(response: Response) -> None:
+    response.delete_cookie(SESSION_COOKIE, path="/", secure=True, httponly=True, samesite="lax")
+
+
+async def current_session(request: Request) -> Session | None:
+    """The request's session, looked up once per request."""
+    state = request.scope.setdefault("state", {})
+    if "session" not in state:
+        state["session"] = await load_session(request.cookies.get(SESSION_COOKIE))
+    session: Session | None = state["session"]
+    return session
