@@ -19,7 +19,7 @@ from tortoise.contrib.starlette import RegisterTortoise
 from portal import keys
 from portal.db import tortoise_config
 from portal.i18n import LanguageMiddleware
-from portal.pages import accounts, admin, public
+from portal.pages import accounts, admin, dossiers, public, requests, work
 from portal.security.csrf import CSRFMiddleware
 from portal.security.headers import SecurityHeadersMiddleware, origin_of
 from portal.security.ratelimit import SignInThrottle
@@ -111,6 +111,9 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
             *public.routes,
             *accounts.routes,
             *admin.routes,
+            *requests.routes,
+            *dossiers.routes,
+            *work.routes,
             Route("/static/{path:path}", static.endpoint, name="static"),
         ],
         middleware=[

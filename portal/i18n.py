@@ -7,14 +7,14 @@ import gettext as gettext_module
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from datetime import datetime
+from datetime import date, datetime
 from functools import cache
 from http.cookies import SimpleCookie
 from zoneinfo import ZoneInfo
 
 from babel import Locale
 from babel.core import negotiate_locale
-from babel.dates import format_datetime
+from babel.dates import format_date, format_datetime
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from portal.settings import LANGUAGES, ROOT
@@ -74,6 +74,11 @@ def format_when(moment: datetime, fmt: str = "EEEE d MMMM y, HH:mm") -> str:
     return format_datetime(
         moment.astimezone(BRUSSELS), fmt, locale=Locale.parse(current_language())
     )
+
+
+def format_day(day: date) -> str:
+    """A day as people read it: "mardi 24 novembre"."""
+    return format_date(day, "EEEE d MMMM", locale=Locale.parse(current_language()))
 
 
 def choose_language(cookie: str | None, accept_language: str | None, default: str) -> str:

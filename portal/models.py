@@ -209,6 +209,10 @@ class Dossier(Model):
     # The per-dossier data key, wrapped by the server's master key; gone once erased.
     wrapped_key = fields.BinaryField(null=True)
     erased_at = fields.DatetimeField(null=True)
+    # The last step (not a mere look) taken in the dossier, for the team's list.
+    last_activity_at = fields.DatetimeField(null=True)
+    # How far in its journal the subject has read, for the badge of what is new.
+    subject_seen_seq = fields.IntField(default=0, db_default=0)
 
     class Meta:
         table = "dossier"
@@ -275,6 +279,8 @@ class Action(Model):
     )
     partner_id: int | None
     description = fields.TextField(default="")
+    # Who else is involved, in the worker's words (the school, an aunt, a service).
+    third_party = fields.CharField(max_length=200, default="", db_default="")
     status = fields.CharEnumField(ActionStatus, max_length=10)
     author: fields.ForeignKeyRelation[Person] = fields.ForeignKeyField(
         "models.Person", related_name="authored_actions", on_delete=fields.RESTRICT

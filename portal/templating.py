@@ -38,6 +38,7 @@ def build_templates(static: StaticFiles, globals_: dict[str, Any]) -> Jinja2Bloc
     env.globals["static"] = static.url
     env.globals["language_names"] = i18n.LANGUAGE_NAMES
     env.filters["when"] = i18n.format_when
+    env.filters["day"] = i18n.format_day
     return Jinja2Blocks(env=env, context_processors=[page_context])
 
 

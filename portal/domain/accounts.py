@@ -42,13 +42,23 @@ RECOVERY_CODES = 10
 CODE_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
 LOGIN_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{2,39}$")
 MAX_NAME = 40
+# Line breaks, and the zero-width joiner that emoji sequences are made of.
+KEPT = frozenset({"\n", "\u200d"})
 
 
 def clean_text(value: str) -> str:
     """NFC, no control characters, single spaces, trimmed."""
     value = unicodedata.normalize("NFC", value)
-    value = "".join(ch for ch in value if unicodedata.category(ch)[0] != "C")
+    value = "".join(ch for ch in value if ch in KEPT or unicodedata.category(ch)[0] != "C")
     return " ".join(value.split())
+
+
+def clean_multiline(value: str) -> str:
+    """NFC, line breaks kept (at most two in a row), other control characters dropped."""
+    value = unicodedata.normalize("NFC", value.replace("\r\n", "\n").replace("\r", "\n"))
+    value = "".join(ch for ch in value if ch in KEPT or unicodedata.category(ch)[0] != "C")
+    value = re.sub(r"\n{3,}", "\n\n", value)
+    return "\n".join(line.rstrip() for line in value.strip().split("\n"))
 
 
 def check_display_name(value: str) -> str:
@@ -104,7 +114,9 @@ class NewSubject:
 
 def check_new_subject(role: str, display_name: str, language: str) -> NewSubject:
     if role not in {r.value for r in SUBJECT_ROLES}:
-        raise Invalid("role", _l("Tell us whether you are a young person or a relative."))
+        raise Invalid(
+            "role", _l("Tell us whether you are a young person, or a parent or relative.")
+        )
     return NewSubject(
         role=Role(role),
         display_name=check_display_name(display_name),

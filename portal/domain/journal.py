@@ -14,6 +14,8 @@ from portal import keys
 from portal.models import Dossier, JournalEntry, Person
 
 GENESIS = "0" * 64
+# Looks, not steps: they do not count as activity in the dossier.
+LOOKS = frozenset({"dossier.read", "dossier.read_refused", "share.read"})
 
 
 def entry_mac(
@@ -65,6 +67,8 @@ async def record(
     prev_hash = last["hash"] if last else GENESIS
     at = timezone.now()
     actor_id = actor.id if actor else None
+    if event not in LOOKS:
+        await Dossier.filter(id=dossier.id).update(last_activity_at=at)
     return await JournalEntry.create(
         dossier_id=dossier.id,
         seq=seq,

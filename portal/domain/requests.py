@@ -116,3 +116,80 @@ async def make_request(
         )
         await journal.record(dossier, "request.made", subject, {"service": service.id})
     return dossier
+
+
+# --- Reading the form, step by step ----------------------------------------------------------
+
+MAX_CONTACT = 200
+MAX_HOURS = 200
+
+
+def parse_int(value: str, field_name: str, message: str) -> int:
+    try:
+        number = int(value.strip())
+    except (ValueError, AttributeError) as error:
+        raise Invalid(field_name, message) from error
+    if not -10_000 < number < 10_000:
+        raise Invalid(field_name, message)
+    return number
+
+
+def check_who(asker: str, month: str, year: str, today: date) -> tuple[Asker, int, int]:
+    """Step one: who asks, and whether the AMO may help (under 22 on the day)."""
+    try:
+        who = Asker(asker)
+    except ValueError as error:
+        raise Invalid("asker", _l("Tell us who is asking.")) from error
+    birth_month = parse_int(month, "birth", _l("Choose a month."))
+    birth_year = parse_int(year, "birth", _l("Write the year with 4 digits, like 2010."))
+    check_birth(birth_year, birth_month, today, "birth")
+    return who, birth_month, birth_year
+
+
+def parse_themes(values: list[str]) -> list[Theme]:
+    themes: list[Theme] = []
+    for value in values[:20]:
+        try:
+            theme = Theme(value)
+        except ValueError as error:
+            raise Invalid("themes", _l("Choose among the themes shown.")) from error
+        if theme not in themes:
+            themes.append(theme)
+    if not themes:
+        raise Invalid("themes", _l("Choose at least one theme."))
+    return themes
+
+
+def check_words(words: str) -> str:
+    from portal.domain.accounts import clean_multiline
+
+    text = clean_multiline(words)
+    if len(text) > MAX_WORDS:
+        raise Invalid("words", _l("At most 4,000 characters."))
+    return text
+
+
+def check_contact(channel: str, details: str, hours: str) -> tuple[ContactChannel, str, str]:
+    """How to reach the person safely. Through the portal only needs nothing more."""
+    from portal.domain.accounts import clean_text
+
+    try:
+        how = ContactChannel(channel)
+    except ValueError as error:
+        raise Invalid("contact_channel", _l("Choose how we may reach you.")) from error
+    details = clean_text(details)
+    hours = clean_text(hours)
+    if len(details) > MAX_CONTACT:
+        raise Invalid("contact_details", _l("At most 200 characters."))
+    if len(hours) > MAX_HOURS:
+        raise Invalid("contact_hours", _l("At most 200 characters."))
+    if how is ContactChannel.PORTAL:
+        return how, "", ""
+    if how is ContactChannel.EMAIL:
+        if "@" not in details or " " in details or len(details) < 5:
+            raise Invalid("contact_details", _l("Write an e-mail address, like name@example.be."))
+    else:
+        digits = "".join(ch for ch in details if ch.isdigit())
+        if not 8 <= len(digits) <= 15 or any(ch not in "0123456789 +./-()" for ch in details):
+            raise Invalid("contact_details", _l("Write a phone number, like 0470 12 34 56."))
+    return how, details, hours

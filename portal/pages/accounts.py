@@ -87,7 +87,7 @@ async def _read_credential(request: Request) -> str:
     try:
         data = json.loads(body)
         credential = data["credential"]
-    except (ValueError, KeyError, TypeError) as error:
+    except (ValueError, KeyError, TypeError, RecursionError) as error:
         raise HTTPException(400) from error
     return json.dumps(credential)
 

@@ -90,6 +90,10 @@ def home_for(person: Person) -> str:
     """Where a person lands after signing in."""
     if person.role is Role.ADMIN:
         return "/admin/personnes"
+    if person.role is Role.WORKER:
+        return "/travail"
+    if person.is_subject:
+        return "/espace"
     return "/compte"
 
 

@@ -70,7 +70,7 @@ def password_problem(
     for item in context:
         needle = unicodedata.normalize("NFC", item).casefold().strip()
         if len(needle) >= _SHORTEST_CONTEXT and needle in folded:
-            return _l("Your password must not contain your sign-in name or your pseudonym.")
+            return _l("Your password must not contain your sign-in name or your nickname.")
     return None
 
 

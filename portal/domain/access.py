@@ -1,0 +1,45 @@
+"""Rule 3: who may read a dossier. Everyone else finds nothing, and their try is journaled."""
+
+from __future__ import annotations
+
+from tortoise.transactions import in_transaction
+
+from portal.domain import journal
+from portal.domain.errors import NotFound
+from portal.models import Assignment, Dossier, Person, Role
+
+
+async def is_assigned(worker: Person, dossier: Dossier) -> bool:
+    return await Assignment.filter(
+        dossier_id=dossier.id, worker_id=worker.id, ended_at__isnull=True
+    ).exists()
+
+
+async def can_read_dossier(person: Person, dossier: Dossier) -> bool:
+    """The subject, or a worker of its service while assigned to it. Nobody else, ever."""
+    if not person.is_active:
+        return False
+    if person.id == dossier.subject_id:
+        return person.is_subject
+    if person.role is Role.WORKER and person.service_id == dossier.service_id:
+        return await is_assigned(person, dossier)
+    return False
+
+
+async def readable_dossier(person: Person, reference: str) -> Dossier:
+    """The dossier with this reference if this person may read it; otherwise NotFound.
+
+    A refused try on a dossier that exists is written to its journal, so its subject sees it.
+    """
+    reference = reference.upper()[:12]
+    dossier = await Dossier.filter(reference=reference).select_related("subject").first()
+    if dossier is None:
+        raise NotFound("no such dossier")
+    if not await can_read_dossier(person, dossier):
+        async with in_transaction():
+            locked = await Dossier.select_for_update().get(id=dossier.id)
+            await journal.record(
+                locked, "dossier.read_refused", person, {"role": person.role.value}
+            )
+        raise NotFound("no such dossier")
+    return dossier

@@ -1,0 +1,185 @@
+"""Rule 4: steps with a third party are proposed, and only done once the subject agreed."""
+
+from __future__ import annotations
+
+from tortoise import timezone
+from tortoise.transactions import in_transaction
+
+from portal.domain import journal
+from portal.domain.access import readable_dossier
+from portal.domain.accounts import clean_multiline, clean_text
+from portal.domain.errors import Invalid, NotAllowed, NotFound
+from portal.i18n import lazy as _l
+from portal.models import Action, ActionKind, ActionStatus, Dossier, DossierStatus, Person, Role
+
+MAX_DESCRIPTION = 2000
+MAX_REASON = 1000
+# Steps that by their nature involve someone outside the AMO.
+THIRD_PARTY_KINDS = frozenset(
+    {
+        ActionKind.PARTNER_CONTACT,
+        ActionKind.INFORMATION_SHARED,
+        ActionKind.CONCERTATION,
+        ActionKind.RELAY,
+    }
+)
+# Steps between the subject and the worker alone, recorded directly: the subject is informed.
+DIRECT_KINDS = frozenset(
+    {
+        ActionKind.LISTENING,
+        ActionKind.INFORMATION,
+        ActionKind.ORIENTATION,
+        ActionKind.ACCOMPANIMENT,
+        ActionKind.CONCILIATION,
+        ActionKind.FAMILY_SUPPORT,
+        ActionKind.SOCIO_EDUCATIONAL,
+    }
+)
+
+
+def parse_kind(value: str) -> ActionKind:
+    try:
+        return ActionKind(value)
+    except ValueError as error:
+        raise Invalid("kind", _l("Choose the kind of step.")) from error
+
+
+async def _worker_dossier(worker: Person, reference: str) -> Dossier:
+    if worker.role is not Role.WORKER:
+        raise NotFound("workers only")
+    dossier = await readable_dossier(worker, reference)
+    if dossier.status is not DossierStatus.OPEN:
+        raise NotAllowed("the dossier is not open")
+    return dossier
+
+
+def _description(value: str) -> str:
+    text = clean_multiline(value)
+    if not text:
+        raise Invalid("description", _l("Say in a few words what this step is."))
+    if len(text) > MAX_DESCRIPTION:
+        raise Invalid("description", _l("At most 2,000 characters."))
+    return text
+
+
+async def record_action(
+    worker: Person, reference: str, kind: ActionKind, description: str
+) -> Action:
+    """A step between the subject and the worker alone: written down, the subject informed."""
+    if kind not in DIRECT_KINDS:
+        raise Invalid("kind", _l("A step with someone else must be proposed first."))
+    text = _description(description)
+    dossier = await _worker_dossier(worker, reference)
+    async with in_transaction():
+        locked = await Dossier.select_for_update().get(id=dossier.id)
+        now = timezone.now()
+        action = await Action.create(
+            dossier_id=locked.id,
+            kind=kind,
+            involves_third_party=False,
+            description=text,
+            status=ActionStatus.DONE,
+            author_id=worker.id,
+            done_at=now,
+        )
+        await journal.record(
+            locked, "action.recorded", worker, {"action": action.id, "kind": kind.value}
+        )
+    return action
+
+
+async def propose_action(
+    worker: Person,
+    reference: str,
+    kind: ActionKind,
+    description: str,
+    third_party: str,
+    partner_id: int | None = None,
+) -> Action:
+    """A step involving someone else: proposed to the subject, who agrees or declines."""
+    text = _description(description)
+    who = clean_text(third_party)
+    if not who:
+        raise Invalid("third_party", _l("Say who else is involved."))
+    if len(who) > 200:
+        raise Invalid("third_party", _l("At most 200 characters."))
+    dossier = await _worker_dossier(worker, reference)
+    async with in_transaction():
+        locked = await Dossier.select_for_update().get(id=dossier.id)
+        action = await Action.create(
+            dossier_id=locked.id,
+            kind=kind,
+            involves_third_party=True,
+            description=text,
+            third_party=who,
+            partner_id=partner_id,
+            status=ActionStatus.PROPOSED,
+            author_id=worker.id,
+        )
+        await journal.record(
+            locked, "action.proposed", worker, {"action": action.id, "kind": kind.value}
+        )
+    return action
+
+
+async def _action_of(dossier: Dossier, action_id: int) -> Action:
+    action = await Action.filter(id=action_id, dossier_id=dossier.id).select_for_update().first()
+    if action is None:
+        raise NotFound("no such action")
+    return action
+
+
+async def answer_action(
+    subject: Person, reference: str, action_id: int, agree: bool, reason: str = ""
+) -> Action:
+    """The subject agrees to a proposed step, or declines it (saying why if they want)."""
+    dossier = await readable_dossier(subject, reference)
+    if subject.id != dossier.subject_id:
+        raise NotFound("only the subject answers")
+    why = clean_multiline(reason)
+    if len(why) > MAX_REASON:
+        raise Invalid("reason", _l("At most 1,000 characters."))
+    async with in_transaction():
+        locked = await Dossier.select_for_update().get(id=dossier.id)
+        action = await _action_of(locked, action_id)
+        if action.status is not ActionStatus.PROPOSED:
+            raise NotAllowed("already answered")
+        status = ActionStatus.AGREED if agree else ActionStatus.DECLINED
+        await Action.filter(id=action.id, status=ActionStatus.PROPOSED).update(
+            status=status, answered_at=timezone.now(), answer_reason=why
+        )
+        action.status = status
+        await journal.record(
+            locked, "action.agreed" if agree else "action.declined", subject, {"action": action.id}
+        )
+    return action
+
+
+async def mark_done(worker: Person, reference: str, action_id: int) -> Action:
+    """Only an agreed step can be carried out."""
+    dossier = await _worker_dossier(worker, reference)
+    async with in_transaction():
+        locked = await Dossier.select_for_update().get(id=dossier.id)
+        action = await _action_of(locked, action_id)
+        if action.status is not ActionStatus.AGREED:
+            raise NotAllowed("only an agreed step can be done")
+        await Action.filter(id=action.id, status=ActionStatus.AGREED).update(
+            status=ActionStatus.DONE, done_at=timezone.now()
+        )
+        action.status = ActionStatus.DONE
+        await journal.record(locked, "action.done", worker, {"action": action.id})
+    return action
+
+
+async def cancel_action(worker: Person, reference: str, action_id: int) -> Action:
+    """A proposed or agreed step the worker will not take after all: it stays visible."""
+    dossier = await _worker_dossier(worker, reference)
+    async with in_transaction():
+        locked = await Dossier.select_for_update().get(id=dossier.id)
+        action = await _action_of(locked, action_id)
+        if action.status not in {ActionStatus.PROPOSED, ActionStatus.AGREED}:
+            raise NotAllowed("nothing to cancel")
+        await Action.filter(id=action.id).update(status=ActionStatus.CANCELLED)
+        action.status = ActionStatus.CANCELLED
+        await journal.record(locked, "action.cancelled", worker, {"action": action.id})
+    return action

@@ -1,0 +1,299 @@
+"""Dossiers: the workers' inbox, taking and giving a dossier, and what a page of it shows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from tortoise import timezone
+from tortoise.transactions import in_transaction
+
+from portal.domain import journal
+from portal.domain.access import is_assigned, readable_dossier
+from portal.domain.errors import Invalid, NotAllowed, NotFound
+from portal.i18n import lazy as _l
+from portal.models import (
+    Action,
+    ActionStatus,
+    Assignment,
+    Dossier,
+    DossierStatus,
+    JournalEntry,
+    Message,
+    Person,
+    Request,
+    Role,
+)
+
+TIMELINE_PAGE = 20
+THREAD_LIMIT = 50
+
+
+def add_working_days(start: date, days: int) -> date:
+    """The day ``days`` working days after ``start`` (Saturdays and Sundays do not count)."""
+    current = start
+    left = days
+    while left > 0:
+        current += timedelta(days=1)
+        if current.weekday() < 5:
+            left -= 1
+    return current
+
+
+def working_days_between(start: date, end: date) -> int:
+    count = 0
+    current = start
+    while current < end:
+        current += timedelta(days=1)
+        if current.weekday() < 5:
+            count += 1
+    return count
+
+
+# --- Workers: inbox, team, taking ---------------------------------------------------------------
+
+
+@dataclass
+class InboxItem:
+    dossier: Dossier
+    request: Request
+    waiting_days: int
+    overdue: bool
+
+
+def _require_worker(person: Person) -> None:
+    if person.role is not Role.WORKER or person.service_id is None:
+        raise NotFound("workers only")
+
+
+async def inbox(worker: Person, today: date | None = None) -> list[InboxItem]:
+    """Waiting requests of the worker's own service, oldest first, with their age.
+
+    Only what a worker needs to decide to take a request: no words, no contact details.
+    """
+    _require_worker(worker)
+    today = today or timezone.now().date()
+    dossiers = (
+        await Dossier.filter(service_id=worker.service_id, status=DossierStatus.WAITING)
+        .select_related("service")
+        .order_by("created_at")
+    )
+    requests = {
+        r.dossier_id: r
+        for r in await Request.filter(dossier_id__in=[d.id for d in dossiers]).order_by("id")
+    }
+    items = []
+    for dossier in dossiers:
+        waited = working_days_between(dossier.created_at.date(), today)
+        items.append(
+            InboxItem(
+                dossier=dossier,
+                request=requests[dossier.id],
+                waiting_days=waited,
+                overdue=waited > dossier.service.response_days,
+            )
+        )
+    return items
+
+
+@dataclass
+class TeamItem:
+    dossier: Dossier
+    workers: list[Person]
+
+
+async def team(worker: Person) -> list[TeamItem]:
+    """The service's open dossiers, who follows each, and when something last happened."""
+    _require_worker(worker)
+    dossiers = await Dossier.filter(
+        service_id=worker.service_id, status=DossierStatus.OPEN
+    ).order_by("-last_activity_at")
+    assignments = await Assignment.filter(
+        dossier_id__in=[d.id for d in dossiers], ended_at__isnull=True
+    ).select_related("worker")
+    by_dossier: dict[int, list[Person]] = {}
+    for assignment in assignments:
+        by_dossier.setdefault(assignment.dossier_id, []).append(assignment.worker)
+    return [TeamItem(dossier=d, workers=by_dossier.get(d.id, [])) for d in dossiers]
+
+
+async def colleagues(worker: Person) -> list[Person]:
+    _require_worker(worker)
+    return await Person.filter(
+        service_id=worker.service_id, role=Role.WORKER, is_active=True
+    ).order_by("display_name")
+
+
+async def find_by_reference(worker: Person, reference: str) -> Dossier:
+    """A worker looks a dossier up by its reference: within their own service only."""
+    _require_worker(worker)
+    cleaned = "".join(ch for ch in reference.upper() if ch.isalnum())
+    if len(cleaned) != 8:
+        raise Invalid("reference", _l("A reference looks like this: ABCD-2345."))
+    dossier = await Dossier.filter(
+        reference=f"{cleaned[:4]}-{cleaned[4:]}", service_id=worker.service_id
+    ).first()
+    if dossier is None:
+        raise Invalid("reference", _l("No dossier of your service has this reference."))
+    return dossier
+
+
+async def take(worker: Person, dossier_id: int) -> Dossier:
+    """The worker takes a waiting request. Two at once: one gets it, the other is told."""
+    _require_worker(worker)
+    async with in_transaction():
+        dossier = (
+            await Dossier.select_for_update()
+            .filter(id=dossier_id, service_id=worker.service_id)
+            .first()
+        )
+        if dossier is None:
+            raise NotFound("no such dossier")
+        now = timezone.now()
+        # Conditional: only the first of two simultaneous takes changes the status.
+        taken = await Dossier.filter(id=dossier.id, status=DossierStatus.WAITING).update(
+            status=DossierStatus.OPEN, opened_at=now
+        )
+        if taken != 1:
+            raise NotAllowed("already taken")
+        await Assignment.create(dossier_id=dossier.id, worker_id=worker.id)
+        dossier.status = DossierStatus.OPEN
+        await journal.record(dossier, "dossier.taken", worker)
+    return dossier
+
+
+async def assign(worker: Person, dossier_id: int, colleague_id: int) -> Dossier:
+    """Give a dossier to a colleague of the same service (a waiting one opens with it)."""
+    _require_worker(worker)
+    async with in_transaction():
+        dossier = (
+            await Dossier.select_for_update()
+            .filter(id=dossier_id, service_id=worker.service_id)
+            .first()
+        )
+        if dossier is None:
+            raise NotFound("no such dossier")
+        if dossier.status is DossierStatus.OPEN and not await is_assigned(worker, dossier):
+            raise NotFound("not assigned")
+        if dossier.status is DossierStatus.ENDED:
+            raise NotAllowed("ended")
+        colleague = await Person.filter(
+            id=colleague_id, service_id=worker.service_id, role=Role.WORKER, is_active=True
+        ).first()
+        if colleague is None:
+            raise Invalid("colleague", _l("Choose a colleague of your service."))
+        if await is_assigned(colleague, dossier):
+            raise Invalid("colleague", _l("This colleague already follows this dossier."))
+        if dossier.status is DossierStatus.WAITING:
+            await Dossier.filter(id=dossier.id).update(
+                status=DossierStatus.OPEN, opened_at=timezone.now()
+            )
+            dossier.status = DossierStatus.OPEN
+        await Assignment.create(dossier_id=dossier.id, worker_id=colleague.id)
+        await journal.record(dossier, "dossier.assigned", worker, {"to": colleague.id})
+    return dossier
+
+
+# --- What a page of the dossier shows ------------------------------------------------------------
+
+
+@dataclass
+class DossierView:
+    dossier: Dossier
+    request: Request
+    workers: list[Person]
+    messages: list[Message]
+    actions: list[Action]
+    timeline: list[JournalEntry]
+    page: int
+    has_more: bool
+    new_since: int
+
+
+async def open_dossier(reader: Person, reference: str, page: int = 1) -> DossierView:
+    """Everything a page of the dossier shows, in a fixed number of queries.
+
+    A read by anyone but the subject is written to the journal: one entry per page view.
+    """
+    dossier = await readable_dossier(reader, reference)
+    page = max(1, min(page, 10_000))
+    if reader.id != dossier.subject_id:
+        async with in_transaction():
+            locked = await Dossier.select_for_update().get(id=dossier.id)
+            await journal.record(locked, "dossier.read", reader)
+    return await _view(dossier, page)
+
+
+async def _view(dossier: Dossier, page: int) -> DossierView:
+    request = await Request.filter(dossier_id=dossier.id).order_by("-id").first()
+    if request is None:
+        raise NotFound("dossier without request")
+    assignments = await Assignment.filter(
+        dossier_id=dossier.id, ended_at__isnull=True
+    ).select_related("worker")
+    messages = list(
+        reversed(
+            await Message.filter(dossier_id=dossier.id)
+            .select_related("author")
+            .order_by("-created_at", "-id")
+            .limit(THREAD_LIMIT)
+        )
+    )
+    actions = (
+        await Action.filter(dossier_id=dossier.id)
+        .select_related("author")
+        .order_by("-created_at", "-id")
+        .limit(100)
+    )
+    entries = (
+        await JournalEntry.filter(dossier_id=dossier.id)
+        .select_related("actor")
+        .order_by("-seq")
+        .offset((page - 1) * TIMELINE_PAGE)
+        .limit(TIMELINE_PAGE + 1)
+    )
+    return DossierView(
+        dossier=dossier,
+        request=request,
+        workers=[a.worker for a in assignments],
+        messages=messages,
+        actions=list(actions),
+        timeline=list(entries[:TIMELINE_PAGE]),
+        page=page,
+        has_more=len(entries) > TIMELINE_PAGE,
+        new_since=dossier.subject_seen_seq,
+    )
+
+
+async def mark_seen(dossier: Dossier, view: DossierView) -> None:
+    """The subject saw the first page of their timeline: what is on it is no longer new."""
+    if view.page == 1 and view.timeline:
+        # Always the one conditional statement: the page's query count does not vary.
+        newest = view.timeline[0].seq
+        await Dossier.filter(id=dossier.id, subject_seen_seq__lt=newest).update(
+            subject_seen_seq=newest
+        )
+
+
+async def subject_dossiers(subject: Person) -> list[Dossier]:
+    if not subject.is_subject:
+        raise NotFound("subjects only")
+    return await Dossier.filter(subject_id=subject.id).order_by("-created_at")
+
+
+async def assigned_dossiers(worker: Person) -> list[Dossier]:
+    _require_worker(worker)
+    ids = await Assignment.filter(worker_id=worker.id, ended_at__isnull=True).values_list(
+        "dossier_id", flat=True
+    )
+    return await Dossier.filter(id__in=list(ids), status=DossierStatus.OPEN).order_by(
+        "-last_activity_at"
+    )
+
+
+def pending_answers(view: DossierView) -> list[Action]:
+    return [a for a in view.actions if a.status is ActionStatus.PROPOSED]
+
+
+def age_in_days(moment: datetime) -> int:
+    return (timezone.now() - moment).days

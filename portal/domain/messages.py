@@ -1,0 +1,31 @@
+"""Messages between the subject and the workers who follow them."""
+
+from __future__ import annotations
+
+from tortoise.transactions import in_transaction
+
+from portal.domain import journal
+from portal.domain.access import readable_dossier
+from portal.domain.accounts import clean_multiline
+from portal.domain.errors import Invalid, NotAllowed
+from portal.i18n import lazy as _l
+from portal.models import Dossier, DossierStatus, Message, Person
+
+MAX_MESSAGE = 4000
+
+
+async def send_message(author: Person, reference: str, body: str) -> Message:
+    """Write in the dossier's thread: only its subject and its assigned workers can."""
+    dossier = await readable_dossier(author, reference)
+    text = clean_multiline(body)
+    if not text:
+        raise Invalid("body", _l("Write something first."))
+    if len(text) > MAX_MESSAGE:
+        raise Invalid("body", _l("At most 4,000 characters."))
+    if dossier.status is DossierStatus.ENDED:
+        raise NotAllowed("the help has ended")
+    async with in_transaction():
+        locked = await Dossier.select_for_update().get(id=dossier.id)
+        message = await Message.create(dossier_id=locked.id, author_id=author.id, body=text)
+        await journal.record(locked, "message.sent", author, {"message": message.id})
+    return message

@@ -1,0 +1,269 @@
+"""The dossier, as its subject reads it and as an assigned worker reads and writes it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from portal.domain import actions as action_rules
+from portal.domain import dossiers
+from portal.domain.errors import Invalid, NotAllowed, NotFound
+from portal.domain.messages import send_message
+from portal.i18n import _
+from portal.models import ActionStatus, Person, Role
+from portal.pages.common import kept, person_of, require, text
+from portal.pages.timeline import kind_name, lines
+from portal.templating import render
+
+SUBJECTS = (Role.YOUTH, Role.RELATIVE)
+
+
+def _page_number(request: Request) -> int:
+    try:
+        return max(1, min(int(request.query_params.get("page", "1")), 10_000))
+    except ValueError:
+        return 1
+
+
+def _reference(request: Request) -> str:
+    return str(request.path_params["reference"])[:12]
+
+
+async def _view(request: Request, person: Person) -> dossiers.DossierView:
+    try:
+        return await dossiers.open_dossier(person, _reference(request), _page_number(request))
+    except NotFound as error:
+        raise HTTPException(404) from error
+
+
+def _context(
+    request: Request, person: Person, view: dossiers.DossierView, subject_view: bool, **extra: Any
+) -> dict[str, Any]:
+    timeline = lines(view.timeline, person, subject_view, view.new_since)
+    context: dict[str, Any] = {
+        "view": view,
+        "dossier": view.dossier,
+        "timeline": timeline,
+        "pending": dossiers.pending_answers(view),
+        "kind_name": kind_name,
+        "errors": {},
+        "values": {"body": "", "description": "", "third_party": "", "kind": ""},
+        "new_count": sum(1 for line in timeline if line.is_new),
+    }
+    context.update(extra)
+    return context
+
+
+# --- The subject ------------------------------------------------------------------------------
+
+
+@require(*SUBJECTS)
+async def space(request: Request) -> Response:
+    person = person_of(request)
+    return render(
+        request, "dossiers/space.html", {"dossiers": await dossiers.subject_dossiers(person)}
+    )
+
+
+@require(*SUBJECTS)
+async def subject_dossier(request: Request) -> Response:
+    person = person_of(request)
+    view = await _view(request, person)
+    response = render(
+        request, "dossiers/subject.html", _context(request, person, view, True), block="timeline"
+    )
+    await dossiers.mark_seen(view.dossier, view)
+    return response
+
+
+@require(*SUBJECTS)
+async def subject_message(request: Request) -> Response:
+    return await _message(request, "dossiers/subject.html", True)
+
+
+async def _message(request: Request, template: str, subject_view: bool) -> Response:
+    person = person_of(request)
+    form = await request.form()
+    body = text(form, "body", 10_000)
+    try:
+        await send_message(person, _reference(request), body)
+    except NotFound as error:
+        raise HTTPException(404) from error
+    except NotAllowed as error:
+        raise HTTPException(409) from error
+    except Invalid as refusal:
+        view = await _view(request, person)
+        context = _context(
+            request, person, view, subject_view, errors={refusal.field: _(refusal.message)}
+        )
+        context["values"]["body"] = body
+        return render(request, template, context, status_code=422)
+    return RedirectResponse(request.url.path.rsplit("/", 1)[0] + "#messages", status_code=303)
+
+
+@require(*SUBJECTS)
+async def answer(request: Request) -> Response:
+    """Agree or decline: first a confirmation page, then the answer (a POST)."""
+    person = person_of(request)
+    if request.path_params["choice"] not in {"oui", "non"}:
+        raise HTTPException(404)
+    agree = request.path_params["choice"] == "oui"
+    try:
+        action_id = int(request.path_params["action_id"])
+    except ValueError as error:
+        raise HTTPException(404) from error
+    view = await _view(request, person)
+    action = next((a for a in view.actions if a.id == action_id), None)
+    if action is None:
+        raise HTTPException(404)
+    context = {
+        "dossier": view.dossier,
+        "action": action,
+        "agree": agree,
+        "errors": {},
+        "reason": "",
+        "kind_name": kind_name,
+    }
+    if request.method == "GET":
+        if action.status is not ActionStatus.PROPOSED:
+            return RedirectResponse(f"/espace/{view.dossier.reference}", status_code=303)
+        return render(request, "dossiers/answer.html", context)
+    form = await request.form()
+    reason = text(form, "reason", 5000)
+    try:
+        await action_rules.answer_action(person, view.dossier.reference, action_id, agree, reason)
+    except NotAllowed:
+        # Already answered (a double tap): the first answer stands.
+        return RedirectResponse(f"/espace/{view.dossier.reference}", status_code=303)
+    except Invalid as refusal:
+        context.update(errors={refusal.field: _(refusal.message)}, reason=reason)
+        return render(request, "dossiers/answer.html", context, status_code=422)
+    return RedirectResponse(f"/espace/{view.dossier.reference}#actions", status_code=303)
+
+
+# --- The worker -------------------------------------------------------------------------------
+
+
+@require(Role.WORKER)
+async def worker_dossier(request: Request) -> Response:
+    person = person_of(request)
+    view = await _view(request, person)
+    return render(
+        request,
+        "dossiers/worker.html",
+        await _worker_context(request, person, view),
+        block="timeline",
+    )
+
+
+async def _worker_context(
+    request: Request, person: Person, view: dossiers.DossierView, **extra: Any
+) -> dict[str, Any]:
+    context = _context(request, person, view, False, **extra)
+    context["colleagues"] = [
+        c for c in await dossiers.colleagues(person) if c.id not in {w.id for w in view.workers}
+    ]
+    context["direct_kinds"] = sorted(action_rules.DIRECT_KINDS, key=lambda k: k.value)
+    context["third_party_kinds"] = sorted(
+        set(action_rules.DIRECT_KINDS | action_rules.THIRD_PARTY_KINDS), key=lambda k: k.value
+    )
+    return context
+
+
+@require(Role.WORKER)
+async def worker_message(request: Request) -> Response:
+    return await _message(request, "dossiers/worker.html", False)
+
+
+async def _worker_refusal(request: Request, refusal: Invalid, values: dict[str, str]) -> Response:
+    person = person_of(request)
+    view = await _view(request, person)
+    context = await _worker_context(
+        request, person, view, errors={refusal.field: _(refusal.message)}
+    )
+    context["values"].update(values)
+    return render(request, "dossiers/worker.html", context, status_code=422)
+
+
+@require(Role.WORKER)
+async def worker_action(request: Request) -> Response:
+    """Record a step done with the subject alone, or propose one that involves someone else."""
+    person = person_of(request)
+    form = await request.form()
+    values = kept(form, ("kind", "description", "third_party", "mode"))
+    try:
+        kind = action_rules.parse_kind(values["kind"])
+        if values["mode"] == "propose":
+            await action_rules.propose_action(
+                person, _reference(request), kind, values["description"], values["third_party"]
+            )
+        else:
+            await action_rules.record_action(
+                person, _reference(request), kind, values["description"]
+            )
+    except NotFound as error:
+        raise HTTPException(404) from error
+    except NotAllowed as error:
+        raise HTTPException(409) from error
+    except Invalid as refusal:
+        return await _worker_refusal(request, refusal, values)
+    return RedirectResponse(f"/travail/dossiers/{_reference(request)}#actions", status_code=303)
+
+
+@require(Role.WORKER)
+async def worker_action_step(request: Request) -> Response:
+    person = person_of(request)
+    try:
+        action_id = int(request.path_params["action_id"])
+        if request.path_params["step"] not in {"fait", "annuler"}:
+            raise NotFound("no such step")
+        if request.path_params["step"] == "fait":
+            await action_rules.mark_done(person, _reference(request), action_id)
+        else:
+            await action_rules.cancel_action(person, _reference(request), action_id)
+    except (ValueError, NotFound) as error:
+        raise HTTPException(404) from error
+    except NotAllowed as error:
+        raise HTTPException(409) from error
+    return RedirectResponse(f"/travail/dossiers/{_reference(request)}#actions", status_code=303)
+
+
+routes = [
+    Route("/espace", space, name="space"),
+    Route("/espace/{reference}", subject_dossier, name="dossier.subject"),
+    Route(
+        "/espace/{reference}/messages",
+        subject_message,
+        methods=["POST"],
+        name="dossier.subject_message",
+    ),
+    Route(
+        "/espace/{reference}/demarches/{action_id}/{choice:str}",
+        answer,
+        methods=["GET", "POST"],
+        name="dossier.answer",
+    ),
+    Route("/travail/dossiers/{reference}", worker_dossier, name="dossier.worker"),
+    Route(
+        "/travail/dossiers/{reference}/messages",
+        worker_message,
+        methods=["POST"],
+        name="dossier.worker_message",
+    ),
+    Route(
+        "/travail/dossiers/{reference}/demarches",
+        worker_action,
+        methods=["POST"],
+        name="dossier.worker_action",
+    ),
+    Route(
+        "/travail/dossiers/{reference}/demarches/{action_id}/{step:str}",
+        worker_action_step,
+        methods=["POST"],
+        name="dossier.worker_action_step",
+    ),
+]

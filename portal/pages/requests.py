@@ -1,0 +1,397 @@
+"""Asking for help: a few short steps that work without JavaScript and keep what was typed.
+
+Nothing is stored until the last step: earlier answers travel in the form itself, so a person
+who is not eligible, or who stops half-way, leaves no trace.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.routing import Route
+from tortoise import timezone
+from tortoise.transactions import in_transaction
+
+from portal.domain import accounts
+from portal.domain import requests as rules
+from portal.domain.dossiers import add_working_days
+from portal.domain.errors import Invalid, NotAllowed
+from portal.i18n import _, current_language, lazy, ngettext
+from portal.models import Asker, Dossier, Person, Role, Service, Theme
+from portal.pages.common import browser_id, person_of, require, signed_in, text
+from portal.security import passkeys
+from portal.templating import render
+
+STEPS = ("who", "service", "about", "contact", "account")
+FIELDS = (
+    "asker",
+    "birth_month",
+    "birth_year",
+    "service",
+    "commune",
+    "words",
+    "contact_channel",
+    "contact_details",
+    "contact_hours",
+    "display_name",
+    "language",
+    "login",
+)
+FLAGS = ("no_voicemail", "others_read_messages")
+WRONG_ACCOUNT = {
+    Role.YOUTH: lazy("Your account is for a young person. A parent makes their own account."),
+    Role.RELATIVE: lazy(
+        "Your account is for a parent or a relative. A young person makes their own account."
+    ),
+}
+WRONG_ACCOUNT = {
+    Role.YOUTH: lazy("Your account is for a young person. A parent makes their own account."),
+    Role.RELATIVE: lazy(
+        "Your account is for a parent or a relative. A young person makes their own account."
+    ),
+}
+
+
+def _values(form: FormData | None) -> dict[str, Any]:
+    values: dict[str, Any] = {name: text(form, name, 5000) if form else "" for name in FIELDS}
+    values["themes"] = [str(t)[:30] for t in form.getlist("themes")][:20] if form else []
+    for flag in FLAGS:
+        values[flag] = bool(form and form.get(flag))
+    if not values["language"]:
+        values["language"] = current_language()
+    return values
+
+
+async def _services() -> list[Service]:
+    return await Service.all().order_by("name")
+
+
+def _steps_for(services: list[Service]) -> list[str]:
+    # One service on this installation: nothing to choose.
+    return [s for s in STEPS if s != "service" or len(services) > 1]
+
+
+async def _check_step(
+    step: str, values: dict[str, Any], services: list[Service], person: Person | None
+) -> None:
+    """Validate one step; raise Invalid with the field and a kind message."""
+    today = timezone.now().date()
+    if step == "who":
+        asker, month, year = rules.check_who(
+            values["asker"], values["birth_month"], values["birth_year"], today
+        )
+        if person is not None and person.is_subject and person.role.value != asker.value:
+            raise Invalid("asker", WRONG_ACCOUNT[person.role])
+        if not rules.is_under_age_limit(year, month, today):
+            raise NotEligible()
+    elif step == "service":
+        if not any(str(s.id) == values["service"] for s in services):
+            raise Invalid("service", _("Choose the service you want to ask."))
+    elif step == "about":
+        rules.parse_themes(values["themes"])
+        rules.check_words(values["words"])
+    elif step == "contact":
+        rules.check_contact(
+            values["contact_channel"], values["contact_details"], values["contact_hours"]
+        )
+
+
+class NotEligible(Exception):
+    """Over 22: a kind answer pointing elsewhere, and nothing stored."""
+
+
+def _context(
+    values: dict[str, Any],
+    step: str,
+    steps: list[str],
+    services: list[Service],
+    person: Person | None,
+    errors: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    commune = values["commune"].strip().lower()
+    shown = [s for s in services if not commune or any(commune in c.lower() for c in s.communes)]
+    return {
+        "values": values,
+        "step": step,
+        "steps": steps,
+        "number": steps.index(step) + 1,
+        "services": shown,
+        "all_services": services,
+        "themes": list(Theme),
+        "errors": errors or {},
+        "person": person,
+        "max_words": rules.MAX_WORDS,
+        "years": range(timezone.now().year, timezone.now().year - 23, -1),
+        "suggestion": None,
+    }
+
+
+async def ask(request: Request) -> Response:
+    person = await signed_in(request)
+    if person is not None and not person.is_subject:
+        # Rule 1: a worker, a partner or an admin cannot open a dossier for someone else.
+        return render(request, "requests/staff.html", {}, status_code=403)
+    services = await _services()
+    steps = _steps_for(services)
+    if request.method == "GET":
+        values = _values(None)
+        if person is not None and person.birth_year and person.role is Role.YOUTH:
+            values.update(
+                asker="youth",
+                birth_month=str(person.birth_month or ""),
+                birth_year=str(person.birth_year),
+            )
+        if len(services) == 1:
+            values["service"] = str(services[0].id)
+        return render(
+            request, "requests/form.html", _context(values, "who", steps, services, person)
+        )
+
+    form = await request.form()
+    values = _values(form)
+    if len(services) == 1:
+        values["service"] = str(services[0].id)
+    step = text(form, "step", 20)
+    if step not in steps:
+        step = "who"
+    index = steps.index(step)
+    go = text(form, "go", 20)
+
+    if go == "back":
+        previous = steps[max(0, index - 1)]
+        return render(
+            request,
+            "requests/form.html",
+            _context(values, previous, steps, services, person),
+            block="step",
+        )
+    if go == "filter":
+        return render(
+            request,
+            "requests/form.html",
+            _context(values, step, steps, services, person),
+            block="step",
+        )
+    if go == "suggest":
+        from portal.security.passphrases import suggest_passphrase
+
+        context = _context(values, step, steps, services, person)
+        context["suggestion"] = suggest_passphrase(values["language"])
+        return render(request, "requests/form.html", context, block="step")
+
+    # Every step up to this one is checked again: hidden fields can be forged.
+    for name in steps[: index + 1]:
+        try:
+            await _check_step(name, values, services, person)
+        except NotEligible:
+            return render(request, "requests/not_eligible.html", {"asker": values["asker"]})
+        except Invalid as refusal:
+            return render(
+                request,
+                "requests/form.html",
+                _context(
+                    values, name, steps, services, person, {refusal.field: _(refusal.message)}
+                ),
+                status_code=422,
+                block="step",
+            )
+    if step != "account":
+        return render(
+            request,
+            "requests/form.html",
+            _context(values, steps[index + 1], steps, services, person),
+            block="step",
+        )
+
+    # The last step: send, making the account on the way if needed.
+    try:
+        if person is None:
+            if go != "password":
+                raise Invalid("way", _("Passkeys need JavaScript. Choose a password instead."))
+            dossier, person = await _send_with_new_account(values, text(form, "password", 1024))
+            response = await _signed_in_redirect(request, person, dossier)
+            return response
+        dossier = await _send(person, values)
+    except Invalid as refusal:
+        return render(
+            request,
+            "requests/form.html",
+            _context(
+                values, "account", steps, services, person, {refusal.field: _(refusal.message)}
+            ),
+            status_code=422,
+            block="step",
+        )
+    return RedirectResponse(f"/espace/{dossier.reference}/envoye", status_code=303)
+
+
+def _form_of(values: dict[str, Any]) -> rules.RequestForm:
+    asker = Asker(values["asker"])
+    channel, details, hours = rules.check_contact(
+        values["contact_channel"], values["contact_details"], values["contact_hours"]
+    )
+    month = int(values["birth_month"])
+    year = int(values["birth_year"])
+    return rules.RequestForm(
+        asker=asker,
+        themes=rules.parse_themes(values["themes"]),
+        words=rules.check_words(values["words"]),
+        contact_channel=channel,
+        contact_details=details,
+        contact_hours=hours,
+        no_voicemail=values["no_voicemail"],
+        others_read_messages=values["others_read_messages"],
+        concerned_birth_year=year if asker is Asker.RELATIVE else None,
+        concerned_birth_month=month if asker is Asker.RELATIVE else None,
+    )
+
+
+async def _send(person: Person, values: dict[str, Any]) -> Dossier:
+    form = _form_of(values)
+    service = await Service.get(id=int(values["service"]))
+    async with in_transaction():
+        if form.asker is Asker.YOUTH:
+            month, year = int(values["birth_month"]), int(values["birth_year"])
+            await Person.filter(id=person.id).update(birth_year=year, birth_month=month)
+            person.birth_year, person.birth_month = year, month
+        try:
+            return await rules.make_request(person, service, form)
+        except NotAllowed as refusal:
+            raise Invalid("asker", _("Your account cannot make this request.")) from refusal
+
+
+async def _send_with_new_account(values: dict[str, Any], password: str) -> tuple[Dossier, Person]:
+    role = "youth" if values["asker"] == "youth" else "relative"
+    new = accounts.check_new_subject(role, values["display_name"], values["language"])
+    async with in_transaction():
+        # One transaction: a refused request leaves no account behind, and the reverse.
+        person = await accounts.create_subject_with_password(new, values["login"], password)
+        dossier = await _send(person, values)
+    return dossier, person
+
+
+async def _signed_in_redirect(request: Request, person: Person, dossier: Dossier) -> Response:
+    from portal.pages.accounts import _signed_in_response
+
+    return await _signed_in_response(request, person, f"/espace/{dossier.reference}/envoye")
+
+
+async def ask_passkey_options(request: Request) -> Response:
+    """The passkey variant of the last step: check everything, then start the ceremony."""
+    form = await request.form()
+    values = _values(form)
+    services = await _services()
+    if len(services) == 1:
+        values["service"] = str(services[0].id)
+    try:
+        for name in _steps_for(services)[:-1]:
+            await _check_step(name, values, services, None)
+        role = "youth" if values["asker"] == "youth" else "relative"
+        new = accounts.check_new_subject(role, values["display_name"], values["language"])
+    except NotEligible:
+        return JSONResponse({"error": _("The AMO helps young people under 22.")}, status_code=422)
+    except Invalid as refusal:
+        return JSONResponse({"field": refusal.field, "error": _(refusal.message)}, status_code=422)
+    handle = accounts.new_user_handle()
+    pending = {key: value for key, value in values.items() if key not in {"login"}}
+    pending["themes"] = ",".join(values["themes"])
+    pending.update({f: "1" if values[f] else "" for f in FLAGS})
+    pending.update(role=role, user_handle=handle)
+    settings = request.app.state.settings
+    options = await passkeys.registration_options(
+        passkeys.RelyingParty(settings.rp_id, settings.rp_name, settings.origin),
+        browser_id(request),
+        user_handle=handle,
+        user_name=new.display_name,
+        pending=pending,
+    )
+    return Response(options, media_type="application/json")
+
+
+async def ask_passkey(request: Request) -> Response:
+    from portal.pages.accounts import _json_redirect, _read_credential, _signed_in_response
+
+    credential = await _read_credential(request)
+    settings = request.app.state.settings
+    try:
+        challenge, passkey = await passkeys.verify_registration(
+            passkeys.RelyingParty(settings.rp_id, settings.rp_name, settings.origin),
+            browser_id(request),
+            credential,
+        )
+        pending = dict(challenge.pending)
+        if challenge.person_id is not None or "asker" not in pending:
+            raise passkeys.PasskeyError("not a request challenge")
+        values: dict[str, Any] = dict(pending)
+        values["themes"] = [t for t in pending.get("themes", "").split(",") if t]
+        for flag in FLAGS:
+            values[flag] = bool(pending.get(flag))
+        new = accounts.check_new_subject(
+            pending["role"], pending["display_name"], pending["language"]
+        )
+        passkey.label = _("Passkey")
+        async with in_transaction():
+            person = await accounts.create_subject_with_passkey(
+                new, pending["user_handle"], passkey
+            )
+            dossier = await _send(person, values)
+    except (passkeys.PasskeyError, Invalid, KeyError, ValueError):
+        return JSONResponse(
+            {"error": _("The passkey could not be created. Try again, or choose a password.")},
+            status_code=422,
+        )
+    target = f"/espace/{dossier.reference}/envoye"
+    return _json_redirect(target, await _signed_in_response(request, person, target))
+
+
+async def count_words(request: Request) -> Response:
+    """The character counter, for htmx: how much room is left, said politely."""
+    form = await request.form()
+    used = len(text(form, "words", 10_000))
+    left = rules.MAX_WORDS - used
+    if left >= 0:
+        message = ngettext("%(count)s character left.", "%(count)s characters left.", left)
+        message = message % {"count": left}
+    else:
+        message = ngettext(
+            "%(count)s character too many.", "%(count)s characters too many.", -left
+        ) % {"count": -left}
+    return HTMLResponse(message)
+
+
+@require(Role.YOUTH, Role.RELATIVE)
+async def sent(request: Request) -> Response:
+    from starlette.exceptions import HTTPException
+
+    from portal.domain.access import readable_dossier
+    from portal.domain.errors import NotFound
+
+    person = person_of(request)
+    try:
+        dossier = await readable_dossier(person, request.path_params["reference"])
+    except NotFound as error:
+        raise HTTPException(404) from error
+    service = await Service.get(id=dossier.service_id)
+    answer_by = add_working_days(dossier.created_at.date(), service.response_days)
+    return render(
+        request,
+        "requests/sent.html",
+        {"dossier": dossier, "service": service, "answer_by": answer_by},
+    )
+
+
+routes = [
+    Route("/demande", ask, methods=["GET", "POST"], name="request"),
+    Route("/demande/compter", count_words, methods=["POST"], name="request.count"),
+    Route(
+        "/demande/passkey/options",
+        ask_passkey_options,
+        methods=["POST"],
+        name="request.passkey_options",
+    ),
+    Route("/demande/passkey", ask_passkey, methods=["POST"], name="request.passkey"),
+    Route("/espace/{reference}/envoye", sent, name="request.sent"),
+]

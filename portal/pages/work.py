@@ -1,0 +1,143 @@
+"""The workers' side: the inbox of waiting requests, the team's dossiers, finding one."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from portal.domain import accounts, dossiers
+from portal.domain.access import readable_dossier
+from portal.domain.errors import Invalid, NotAllowed, NotFound
+from portal.i18n import _
+from portal.models import Role
+from portal.pages.common import person_of, require, text
+from portal.templating import render
+
+
+async def _inbox_context(request: Request, **extra: Any) -> dict[str, Any]:
+    worker = person_of(request)
+    context: dict[str, Any] = {
+        "items": await dossiers.inbox(worker),
+        "mine": await dossiers.assigned_dossiers(worker),
+        "colleagues": await dossiers.colleagues(worker),
+        "errors": {},
+        "notice": None,
+        "reference": "",
+    }
+    context.update(extra)
+    return context
+
+
+@require(Role.WORKER)
+async def inbox(request: Request) -> Response:
+    return render(request, "work/inbox.html", await _inbox_context(request), block="inbox")
+
+
+@require(Role.WORKER)
+async def take(request: Request) -> Response:
+    worker = person_of(request)
+    try:
+        dossier = await dossiers.take(worker, int(request.path_params["dossier_id"]))
+    except (ValueError, NotFound) as error:
+        raise HTTPException(404) from error
+    except NotAllowed:
+        notice = _("A colleague took this request just before you. It is in the team's list.")
+        return render(
+            request,
+            "work/inbox.html",
+            await _inbox_context(request, notice=notice),
+            status_code=409,
+            block="inbox",
+        )
+    return RedirectResponse(f"/travail/dossiers/{dossier.reference}", status_code=303)
+
+
+@require(Role.WORKER)
+async def assign(request: Request) -> Response:
+    worker = person_of(request)
+    form = await request.form()
+    try:
+        dossier_id = int(request.path_params["dossier_id"])
+        colleague_id = int(text(form, "colleague", 20) or "0")
+        dossier = await dossiers.assign(worker, dossier_id, colleague_id)
+    except (ValueError, NotFound) as error:
+        raise HTTPException(404) from error
+    except NotAllowed:
+        notice = _("This dossier can no longer be given to someone.")
+        return render(
+            request,
+            "work/inbox.html",
+            await _inbox_context(request, notice=notice),
+            status_code=409,
+        )
+    except Invalid as refusal:
+        return render(
+            request,
+            "work/inbox.html",
+            await _inbox_context(request, errors={refusal.field: _(refusal.message)}),
+            status_code=422,
+        )
+    back = text(form, "back", 200)
+    if back.startswith("/travail/dossiers/"):
+        return RedirectResponse(f"/travail/dossiers/{dossier.reference}", status_code=303)
+    return RedirectResponse("/travail", status_code=303)
+
+
+@require(Role.WORKER)
+async def team(request: Request) -> Response:
+    worker = person_of(request)
+    return render(request, "work/team.html", {"items": await dossiers.team(worker)})
+
+
+@require(Role.WORKER)
+async def find(request: Request) -> Response:
+    worker = person_of(request)
+    form = await request.form()
+    reference = text(form, "reference", 40)
+    try:
+        dossier = await dossiers.find_by_reference(worker, reference)
+    except Invalid as refusal:
+        return render(
+            request,
+            "work/inbox.html",
+            await _inbox_context(
+                request, errors={refusal.field: _(refusal.message)}, reference=reference
+            ),
+            status_code=422,
+        )
+    if dossier.status.value == "waiting":
+        notice = _("This request is waiting in the inbox below: take it to read it.")
+        return render(request, "work/inbox.html", await _inbox_context(request, notice=notice))
+    return RedirectResponse(f"/travail/dossiers/{dossier.reference}", status_code=303)
+
+
+@require(Role.WORKER)
+async def recovery_link(request: Request) -> Response:
+    """Give the subject, in person, a link to get back into their account (30 minutes)."""
+    worker = person_of(request)
+    try:
+        dossier = await readable_dossier(worker, str(request.path_params["reference"])[:12])
+        token = await accounts.issue_recovery_link(worker, dossier.id)
+    except NotFound as error:
+        raise HTTPException(404) from error
+    link = str(request.url_for("recovery_link", token=token))
+    return render(request, "work/recovery_link.html", {"dossier": dossier, "link": link})
+
+
+routes = [
+    Route("/travail", inbox, name="work.inbox"),
+    Route("/travail/equipe", team, name="work.team"),
+    Route("/travail/chercher", find, methods=["POST"], name="work.find"),
+    Route("/travail/demandes/{dossier_id}/prendre", take, methods=["POST"], name="work.take"),
+    Route("/travail/demandes/{dossier_id}/confier", assign, methods=["POST"], name="work.assign"),
+    Route(
+        "/travail/dossiers/{reference}/lien-de-secours",
+        recovery_link,
+        methods=["POST"],
+        name="work.recovery_link",
+    ),
+]
