@@ -10,7 +10,7 @@ from jinja2_fragments.starlette import Jinja2Blocks
 from starlette.requests import Request
 from starlette.responses import Response
 
-from portal import i18n
+from portal import i18n, labels
 from portal.static_files import StaticFiles
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
@@ -39,6 +39,8 @@ def build_templates(static: StaticFiles, globals_: dict[str, Any]) -> Jinja2Bloc
     env.globals["language_names"] = i18n.LANGUAGE_NAMES
     env.filters["when"] = i18n.format_when
     env.filters["day"] = i18n.format_day
+    env.filters["themes"] = labels.theme_names
+    env.globals["theme_name"] = labels.theme_name
     return Jinja2Blocks(env=env, context_processors=[page_context])
 
 

@@ -44,7 +44,8 @@ def _who(entry: JournalEntry, viewer: Person) -> str:
         return _("You")
     if actor.is_subject:
         return actor.display_name
-    return _("%(name)s, from the AMO") % {"name": actor.display_name}
+    # The comma closes the apposition: "Amina, from the AMO, read your dossier."
+    return _("%(name)s, from the AMO,") % {"name": actor.display_name}
 
 
 def describe(entry: JournalEntry, viewer: Person, subject_view: bool) -> str:
