@@ -19,7 +19,7 @@ from tortoise.contrib.starlette import RegisterTortoise
 from portal import keys
 from portal.db import tortoise_config
 from portal.i18n import LanguageMiddleware
-from portal.pages import accounts, admin, dossiers, public, requests, work
+from portal.pages import accounts, admin, consent, dossiers, partners, public, requests, work
 from portal.security.csrf import CSRFMiddleware
 from portal.security.headers import SecurityHeadersMiddleware, origin_of
 from portal.security.ratelimit import SignInThrottle
@@ -114,6 +114,8 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
             *requests.routes,
             *dossiers.routes,
             *work.routes,
+            *consent.routes,
+            *partners.routes,
             Route("/static/{path:path}", static.endpoint, name="static"),
         ],
         middleware=[

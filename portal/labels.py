@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from portal.i18n import _
+from portal.models import ActionKind, Category, Sector
 
 
 def theme_name(value: str) -> str:
@@ -22,3 +23,52 @@ def theme_name(value: str) -> str:
 
 def theme_names(values: list[str]) -> str:
     return ", ".join(theme_name(v) for v in values)
+
+
+def kind_name(kind: ActionKind | str) -> str:
+    names = {
+        "listening": _("listening"),
+        "information": _("information"),
+        "orientation": _("orientation"),
+        "accompaniment": _("accompaniment"),
+        "conciliation": _("conciliation"),
+        "family_support": _("family support"),
+        "socio_educational": _("socio-educational support"),
+        "partner_contact": _("contact with someone else"),
+        "information_shared": _("information shared"),
+        "concertation": _("meeting with partners"),
+        "relay": _("relay to another service"),
+    }
+    value = kind.value if isinstance(kind, ActionKind) else kind
+    return names.get(value, value)
+
+
+def category_name(value: str) -> str:
+    names = {
+        "identity": _("who I am and how to reach me"),
+        "request": _("my request"),
+        "actions": _("the steps taken"),
+        "messages": _("the messages"),
+        "items": _("a summary the social worker shows me first"),
+    }
+    return names.get(value, value)
+
+
+def sector_name(value: str) -> str:
+    names = {
+        "saj": _("Youth-aid service (SAJ)"),
+        "spj": _("Youth-protection service (SPJ)"),
+        "youth_court": _("Youth court"),
+        "cpas": _("Public social welfare centre (CPAS)"),
+        "school": _("School or school guidance centre"),
+        "health": _("Health"),
+        "youth_organisation": _("Youth organisation"),
+        "municipal": _("Municipal service"),
+        "other_amo": _("Another AMO"),
+        "other": _("Other"),
+    }
+    return names.get(value, value)
+
+
+CATEGORIES = list(Category)
+SECTORS = list(Sector)

@@ -86,6 +86,16 @@ class Sector(StrEnum):
     OTHER = "other"
 
 
+class Category(StrEnum):
+    """Kinds of information a subject may allow a partner to receive."""
+
+    IDENTITY = "identity"
+    REQUEST = "request"
+    ACTIONS = "actions"
+    MESSAGES = "messages"
+    ITEMS = "items"
+
+
 class CredentialKind(StrEnum):
     PASSKEY = "passkey"
     PASSWORD = "password"  # noqa: S105 - the name of a kind, not a secret
@@ -334,6 +344,9 @@ class Consent(Model):
     expires_at = fields.DatetimeField(null=True)
     until_end_of_help = fields.BooleanField(default=False)
     revoked_at = fields.DatetimeField(null=True)
+    # Expiry needs no background job (a consent past its time is simply not active); the
+    # journal entry for it is written the first time anyone looks after that moment.
+    expiry_recorded = fields.BooleanField(default=False, db_default=False)
 
     class Meta:
         table = "consent"
@@ -358,6 +371,11 @@ class Share(Model):
     consent_id: int
     categories: fields.Field[list[str]] = fields.JSONField(default=list)
     content = fields.TextField(default="")
+    # For a concertation meeting or a relay: the step this share belongs to.
+    action: fields.ForeignKeyNullableRelation[Action] = fields.ForeignKeyField(
+        "models.Action", related_name="shares", null=True, on_delete=fields.RESTRICT
+    )
+    action_id: int | None
     shared_by: fields.ForeignKeyRelation[Person] = fields.ForeignKeyField(
         "models.Person", related_name="shares_made", on_delete=fields.RESTRICT
     )
@@ -482,3 +500,23 @@ class PasskeyChallenge(Model):
 
     class Meta:
         table = "passkey_challenge"
+
+
+class ActionPartner(Model):
+    """A partner taking part in a step: the several partners of a concertation meeting."""
+
+    id = fields.IntField(primary_key=True)
+    action: fields.ForeignKeyRelation[Action] = fields.ForeignKeyField(
+        "models.Action", related_name="partners", on_delete=fields.CASCADE
+    )
+    action_id: int
+    partner: fields.ForeignKeyRelation[Partner] = fields.ForeignKeyField(
+        "models.Partner", related_name="action_links", on_delete=fields.RESTRICT
+    )
+    partner_id: int
+    # Recorded afterwards: was this partner there.
+    attended = fields.BooleanField(null=True)
+
+    class Meta:
+        table = "action_partner"
+        unique_together = (("action", "partner"),)

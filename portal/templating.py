@@ -41,6 +41,9 @@ def build_templates(static: StaticFiles, globals_: dict[str, Any]) -> Jinja2Bloc
     env.filters["day"] = i18n.format_day
     env.filters["themes"] = labels.theme_names
     env.globals["theme_name"] = labels.theme_name
+    env.globals["kind_name"] = labels.kind_name
+    env.globals["category_name"] = labels.category_name
+    env.globals["sector_name"] = labels.sector_name
     return Jinja2Blocks(env=env, context_processors=[page_context])
 
 

@@ -27,6 +27,7 @@ from portal.settings import Settings
 TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
 TEST_JOURNAL_KEY = "test-journal-key-that-is-long-enough-0123456789"
 TABLES = [
+    "action_partner",
     "session",
     "recovery_code",
     "one_time_link",

@@ -10,7 +10,17 @@ from portal.domain.access import readable_dossier
 from portal.domain.accounts import clean_multiline, clean_text
 from portal.domain.errors import Invalid, NotAllowed, NotFound
 from portal.i18n import lazy as _l
-from portal.models import Action, ActionKind, ActionStatus, Dossier, DossierStatus, Person, Role
+from portal.models import (
+    Action,
+    ActionKind,
+    ActionPartner,
+    ActionStatus,
+    Dossier,
+    DossierStatus,
+    Partner,
+    Person,
+    Role,
+)
 
 MAX_DESCRIPTION = 2000
 MAX_REASON = 1000
@@ -94,15 +104,29 @@ async def propose_action(
     kind: ActionKind,
     description: str,
     third_party: str,
-    partner_id: int | None = None,
+    partner_ids: list[int] | None = None,
 ) -> Action:
-    """A step involving someone else: proposed to the subject, who agrees or declines."""
+    """A step involving someone else: proposed to the subject, who agrees or declines.
+
+    The someone else is named in words (the school, an aunt) or chosen in the partner
+    directory; a concertation meeting names one or more partners.
+    """
     text = _description(description)
     who = clean_text(third_party)
-    if not who:
-        raise Invalid("third_party", _l("Say who else is involved."))
     if len(who) > 200:
         raise Invalid("third_party", _l("At most 200 characters."))
+    wanted = list(dict.fromkeys(partner_ids or []))[:10]
+    partners = await Partner.filter(id__in=wanted, is_active=True) if wanted else []
+    if len(partners) != len(wanted):
+        raise Invalid("partners", _l("Choose partners of the directory."))
+    if kind in {ActionKind.CONCERTATION, ActionKind.RELAY} and not partners:
+        raise Invalid("partners", _l("Choose the partner or partners from the directory."))
+    if kind is ActionKind.RELAY and len(partners) > 1:
+        raise Invalid("partners", _l("A relay goes to one partner."))
+    if not who and not partners:
+        raise Invalid("third_party", _l("Say who else is involved."))
+    if not who:
+        who = ", ".join(p.name for p in partners)[:200]
     dossier = await _worker_dossier(worker, reference)
     async with in_transaction():
         locked = await Dossier.select_for_update().get(id=dossier.id)
@@ -112,10 +136,12 @@ async def propose_action(
             involves_third_party=True,
             description=text,
             third_party=who,
-            partner_id=partner_id,
+            partner_id=partners[0].id if len(partners) == 1 else None,
             status=ActionStatus.PROPOSED,
             author_id=worker.id,
         )
+        for partner in partners:
+            await ActionPartner.create(action_id=action.id, partner_id=partner.id)
         await journal.record(
             locked, "action.proposed", worker, {"action": action.id, "kind": kind.value}
         )
@@ -182,4 +208,54 @@ async def cancel_action(worker: Person, reference: str, action_id: int) -> Actio
         await Action.filter(id=action.id).update(status=ActionStatus.CANCELLED)
         action.status = ActionStatus.CANCELLED
         await journal.record(locked, "action.cancelled", worker, {"action": action.id})
+    return action
+
+
+async def record_meeting(
+    worker: Person, reference: str, action_id: int, attended: list[int], categories: list[str]
+) -> Action:
+    """A concertation meeting took place: who was there, and what was shared with them.
+
+    Shared secrecy: only what the subject allowed, and only with the partners whose active
+    consent covers it. One partner without it, and nothing is recorded at all.
+    """
+    from portal.domain.consent import covering, parse_categories
+    from portal.models import Consent, Share
+
+    dossier = await _worker_dossier(worker, reference)
+    wanted = parse_categories(categories)
+    async with in_transaction():
+        locked = await Dossier.select_for_update().get(id=dossier.id)
+        action = await _action_of(locked, action_id)
+        if action.kind is not ActionKind.CONCERTATION or action.status is not ActionStatus.AGREED:
+            raise NotAllowed("only an agreed concertation meeting is recorded")
+        links = {link.partner_id: link for link in await ActionPartner.filter(action_id=action.id)}
+        present = [pid for pid in dict.fromkeys(attended) if pid in links]
+        if not present or len(present) != len(set(attended)):
+            raise Invalid("attended", _l("Tick the partners who were there."))
+        for partner_id in present:
+            consents = await Consent.filter(dossier_id=locked.id, partner_id=partner_id)
+            check = covering(consents, wanted)
+            if not check.allowed or check.consent is None:
+                raise NotAllowed("a partner has no active consent for this")
+            share = await Share.create(
+                dossier_id=locked.id,
+                partner_id=partner_id,
+                consent_id=check.consent.id,
+                categories=[c.value for c in wanted],
+                action_id=action.id,
+                content=action.description,
+                shared_by_id=worker.id,
+            )
+            await journal.record(
+                locked,
+                "share.made",
+                worker,
+                {"share": share.id, "partner": partner_id, "categories": [c.value for c in wanted]},
+            )
+        for partner_id, link in links.items():
+            await ActionPartner.filter(id=link.id).update(attended=partner_id in present)
+        await Action.filter(id=action.id).update(status=ActionStatus.DONE, done_at=timezone.now())
+        action.status = ActionStatus.DONE
+        await journal.record(locked, "action.done", worker, {"action": action.id})
     return action

@@ -20,6 +20,7 @@ from portal.models import (
     DossierStatus,
     JournalEntry,
     Message,
+    Partner,
     Person,
     Request,
     Role,
@@ -208,6 +209,7 @@ class DossierView:
     page: int
     has_more: bool
     new_since: int
+    partner_names: dict[int, str]
 
 
 async def open_dossier(reader: Person, reference: str, page: int = 1) -> DossierView:
@@ -252,16 +254,23 @@ async def _view(dossier: Dossier, page: int) -> DossierView:
         .offset((page - 1) * TIMELINE_PAGE)
         .limit(TIMELINE_PAGE + 1)
     )
+    timeline = list(entries[:TIMELINE_PAGE])
+    mentioned = [e.details.get("partner") for e in timeline]
+    partner_ids = [pid for pid in mentioned if isinstance(pid, int)]
+    # Always one query, even with no partner named: the page's count does not vary.
+    rows = await Partner.filter(id__in=[*partner_ids, 0]).values_list("id", "name")
+    names = {int(row[0]): str(row[1]) for row in rows}
     return DossierView(
         dossier=dossier,
         request=request,
         workers=[a.worker for a in assignments],
         messages=messages,
         actions=list(actions),
-        timeline=list(entries[:TIMELINE_PAGE]),
+        timeline=timeline,
         page=page,
         has_more=len(entries) > TIMELINE_PAGE,
         new_since=dossier.subject_seen_seq,
+        partner_names=names,
     )
 
 

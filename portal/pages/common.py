@@ -94,6 +94,8 @@ def home_for(person: Person) -> str:
         return "/travail"
     if person.is_subject:
         return "/espace"
+    if person.role is Role.PARTNER:
+        return "/partenaire"
     return "/compte"
 
 

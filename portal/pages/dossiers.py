@@ -11,12 +11,14 @@ from starlette.routing import Route
 
 from portal.domain import actions as action_rules
 from portal.domain import dossiers
+from portal.domain import partners as directory
 from portal.domain.errors import Invalid, NotAllowed, NotFound
 from portal.domain.messages import send_message
 from portal.i18n import _
+from portal.labels import kind_name
 from portal.models import ActionStatus, Person, Role
 from portal.pages.common import kept, person_of, require, text
-from portal.pages.timeline import kind_name, lines
+from portal.pages.timeline import lines
 from portal.templating import render
 
 SUBJECTS = (Role.YOUTH, Role.RELATIVE)
@@ -43,7 +45,7 @@ async def _view(request: Request, person: Person) -> dossiers.DossierView:
 def _context(
     request: Request, person: Person, view: dossiers.DossierView, subject_view: bool, **extra: Any
 ) -> dict[str, Any]:
-    timeline = lines(view.timeline, person, subject_view, view.new_since)
+    timeline = lines(view.timeline, person, subject_view, view.new_since, view.partner_names)
     context: dict[str, Any] = {
         "view": view,
         "dossier": view.dossier,
@@ -167,6 +169,7 @@ async def _worker_context(
     context["colleagues"] = [
         c for c in await dossiers.colleagues(person) if c.id not in {w.id for w in view.workers}
     ]
+    context["partners"] = await directory.search()
     context["direct_kinds"] = sorted(action_rules.DIRECT_KINDS, key=lambda k: k.value)
     context["third_party_kinds"] = sorted(
         set(action_rules.DIRECT_KINDS | action_rules.THIRD_PARTY_KINDS), key=lambda k: k.value
@@ -198,8 +201,14 @@ async def worker_action(request: Request) -> Response:
     try:
         kind = action_rules.parse_kind(values["kind"])
         if values["mode"] == "propose":
+            partner_ids = [int(str(v)) for v in form.getlist("partners") if str(v).isdigit()][:10]
             await action_rules.propose_action(
-                person, _reference(request), kind, values["description"], values["third_party"]
+                person,
+                _reference(request),
+                kind,
+                values["description"],
+                values["third_party"],
+                partner_ids,
             )
         else:
             await action_rules.record_action(

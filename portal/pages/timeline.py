@@ -6,25 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from portal.i18n import _, format_when
-from portal.models import ActionKind, JournalEntry, Person
-
-
-def kind_name(kind: ActionKind | str) -> str:
-    names = {
-        "listening": _("listening"),
-        "information": _("information"),
-        "orientation": _("orientation"),
-        "accompaniment": _("accompaniment"),
-        "conciliation": _("conciliation"),
-        "family_support": _("family support"),
-        "socio_educational": _("socio-educational support"),
-        "partner_contact": _("contact with someone else"),
-        "information_shared": _("information shared"),
-        "concertation": _("meeting with partners"),
-        "relay": _("relay to another service"),
-    }
-    value = kind.value if isinstance(kind, ActionKind) else kind
-    return names.get(value, value)
+from portal.labels import kind_name
+from portal.models import JournalEntry, Person
 
 
 @dataclass
@@ -48,7 +31,9 @@ def _who(entry: JournalEntry, viewer: Person) -> str:
     return _("%(name)s, from the AMO,") % {"name": actor.display_name}
 
 
-def describe(entry: JournalEntry, viewer: Person, subject_view: bool) -> str:
+def describe(
+    entry: JournalEntry, viewer: Person, subject_view: bool, partners: dict[int, str] | None = None
+) -> str:
     """One entry as a sentence: the subject reads "your dossier", a worker "this dossier"."""
     me = entry.actor_id == viewer.id
     who = _who(entry, viewer)
@@ -96,6 +81,25 @@ def describe(entry: JournalEntry, viewer: Person, subject_view: bool) -> str:
         return _("%(who)s carried out an agreed step.") % {"who": who}
     if event == "action.cancelled":
         return _("%(who)s cancelled a step. It will not be done.") % {"who": who}
+    partner_id = entry.details.get("partner")
+    partner = (partners or {}).get(partner_id if isinstance(partner_id, int) else 0, "")
+    partner = partner or _("a partner")
+    if event == "consent.granted":
+        return _("%(who)s allowed %(partner)s to receive information.") % {
+            "who": who,
+            "partner": partner,
+        }
+    if event == "consent.revoked":
+        return _("%(who)s took back the agreement given to %(partner)s.") % {
+            "who": who,
+            "partner": partner,
+        }
+    if event == "consent.expired":
+        return _("The agreement given to %(partner)s has ended.") % {"partner": partner}
+    if event == "share.made":
+        return _("%(who)s passed information on to %(partner)s.") % {"who": who, "partner": partner}
+    if event == "share.read":
+        return _("%(partner)s opened what was passed on to it.") % {"partner": partner}
     if event == "recovery_link.issued":
         return _("%(who)s gave a link to get back into the account.") % {"who": who}
     if event == "recovery_link.used":
@@ -104,15 +108,19 @@ def describe(entry: JournalEntry, viewer: Person, subject_view: bool) -> str:
 
 
 def lines(
-    entries: list[JournalEntry], viewer: Person, subject_view: bool, seen_seq: int
+    entries: list[JournalEntry],
+    viewer: Person,
+    subject_view: bool,
+    seen_seq: int,
+    partners: dict[int, str] | None = None,
 ) -> list[Line]:
     return [
         Line(
-            text=describe(entry, viewer, subject_view),
+            text=describe(entry, viewer, subject_view, partners),
             when=format_when(entry.at, "EEEE d MMMM, HH:mm"),
             at=entry.at,
             is_new=subject_view and entry.seq > seen_seq and entry.actor_id != viewer.id,
-            is_look=entry.event in {"dossier.read", "dossier.read_refused"},
+            is_look=entry.event in {"dossier.read", "dossier.read_refused", "share.read"},
         )
         for entry in entries
     ]

@@ -1,0 +1,513 @@
+"""Rule 6: nothing reaches a partner without the subject's active consent, per kind of information.
+
+A consent is never edited: it is granted, then revoked or expired; a new grant is a new
+consent. Sharing checks the consent and writes the share in one transaction, holding the
+dossier's row, the same row a revoke holds: a revoke racing a share cannot leak.
+"""
+
+from __future__ import annotations
+
+import calendar
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from tortoise import timezone
+from tortoise.expressions import Q
+from tortoise.transactions import in_transaction
+
+from portal.domain import journal
+from portal.domain.access import readable_dossier
+from portal.domain.accounts import clean_text
+from portal.domain.errors import Invalid, NotAllowed, NotFound
+from portal.i18n import lazy as _l
+from portal.labels import category_name, kind_name, theme_names
+from portal.models import (
+    Action,
+    ActionKind,
+    ActionPartner,
+    ActionStatus,
+    Category,
+    Consent,
+    Dossier,
+    DossierStatus,
+    Message,
+    Partner,
+    Person,
+    Request,
+    Role,
+    Share,
+)
+
+DURATIONS = ("until_stop", "1_month", "3_months", "end_of_help")
+MAX_PURPOSE = 300
+# Kinds of steps whose description can be shared as an "item": a summary the subject read.
+ITEM_KINDS = frozenset({ActionKind.INFORMATION_SHARED, ActionKind.RELAY, ActionKind.CONCERTATION})
+
+
+def add_months(moment: datetime, months: int) -> datetime:
+    """The same day ``months`` later, or the month's last day when it has no such day."""
+    month_index = moment.month - 1 + months
+    year = moment.year + month_index // 12
+    month = month_index % 12 + 1
+    day = min(moment.day, calendar.monthrange(year, month)[1])
+    return moment.replace(year=year, month=month, day=day)
+
+
+def is_active(consent: Consent, now: datetime | None = None) -> bool:
+    now = now or timezone.now()
+    if consent.revoked_at is not None:
+        return False
+    return consent.expires_at is None or now < consent.expires_at
+
+
+def parse_categories(values: list[str]) -> list[Category]:
+    categories: list[Category] = []
+    for value in values[:10]:
+        try:
+            category = Category(value)
+        except ValueError as error:
+            raise Invalid(
+                "categories", _l("Choose among the kinds of information shown.")
+            ) from error
+        if category not in categories:
+            categories.append(category)
+    if not categories:
+        raise Invalid("categories", _l("Choose at least one kind of information."))
+    return sorted(categories, key=list(Category).index)
+
+
+def check_duration(value: str) -> str:
+    if value not in DURATIONS:
+        raise Invalid("duration", _l("Choose for how long."))
+    return value
+
+
+def check_purpose(value: str) -> str:
+    purpose = clean_text(value)
+    if not purpose:
+        raise Invalid("purpose", _l("Say in one sentence what it is for."))
+    if len(purpose) > MAX_PURPOSE:
+        raise Invalid("purpose", _l("At most 300 characters."))
+    return purpose
+
+
+async def _subject_dossier(subject: Person, reference: str) -> Dossier:
+    dossier = await readable_dossier(subject, reference)
+    if subject.id != dossier.subject_id:
+        raise NotFound("only the subject decides")
+    return dossier
+
+
+async def record_expiries(dossier: Dossier) -> None:
+    """Journal the consents of this dossier that reached their end since anyone last looked."""
+    now = timezone.now()
+    due = await Consent.filter(
+        dossier_id=dossier.id,
+        revoked_at__isnull=True,
+        expiry_recorded=False,
+        expires_at__lte=now,
+    )
+    if not due:
+        return
+    async with in_transaction():
+        locked = await Dossier.select_for_update().get(id=dossier.id)
+        for consent in due:
+            marked = await Consent.filter(id=consent.id, expiry_recorded=False).update(
+                expiry_recorded=True
+            )
+            if marked == 1:
+                await journal.record(
+                    locked,
+                    "consent.expired",
+                    None,
+                    {"consent": consent.id, "partner": consent.partner_id},
+                )
+
+
+# --- The subject's page ------------------------------------------------------------------------
+
+
+@dataclass
+class PartnerConsents:
+    partner: Partner
+    active: list[Consent] = field(default_factory=list)
+    past: list[Consent] = field(default_factory=list)
+    shares: list[Share] = field(default_factory=list)
+    proposed_by_worker: bool = False
+
+
+async def consent_page(subject: Person, reference: str) -> tuple[Dossier, list[PartnerConsents]]:
+    """Every partner involved in the dossier: proposed in a step, or consented to before."""
+    dossier = await _subject_dossier(subject, reference)
+    await record_expiries(dossier)
+    return dossier, await partners_involved(dossier)
+
+
+async def partners_involved(dossier: Dossier) -> list[PartnerConsents]:
+    now = timezone.now()
+    step_partners: list[Any] = [
+        *await Action.filter(dossier_id=dossier.id, partner_id__isnull=False).values_list(
+            "partner_id", flat=True
+        ),
+        *await ActionPartner.filter(action__dossier_id=dossier.id).values_list(
+            "partner_id", flat=True
+        ),
+    ]
+    from_steps = {int(pid) for pid in step_partners if pid is not None}
+    consents = await Consent.filter(dossier_id=dossier.id).order_by("-granted_at")
+    shares = await Share.filter(dossier_id=dossier.id).order_by("-shared_at")
+    ids = from_steps | {c.partner_id for c in consents}
+    partners = {p.id: p for p in await Partner.filter(id__in=list(ids))}
+    result: dict[int, PartnerConsents] = {
+        pid: PartnerConsents(partner=partners[pid], proposed_by_worker=pid in from_steps)
+        for pid in sorted(ids, key=lambda i: partners[i].name)
+    }
+    for consent in consents:
+        group = result[consent.partner_id]
+        (group.active if is_active(consent, now) else group.past).append(consent)
+    for share in shares:
+        if share.partner_id in result:
+            result[share.partner_id].shares.append(share)
+    return list(result.values())
+
+
+async def grant(
+    subject: Person,
+    reference: str,
+    partner_id: int,
+    categories: list[str],
+    duration: str,
+    purpose: str,
+) -> Consent:
+    """The subject allows one partner to receive some kinds of information, for a while."""
+    dossier = await _subject_dossier(subject, reference)
+    chosen = parse_categories(categories)
+    how_long = check_duration(duration)
+    why = check_purpose(purpose)
+    partner = await Partner.filter(id=partner_id, is_active=True).first()
+    if partner is None:
+        raise Invalid("partner", _l("This service is not in the directory."))
+    if dossier.status is DossierStatus.ENDED:
+        raise NotAllowed("the help has ended")
+    now = timezone.now()
+    expires_at = None
+    if how_long == "1_month":
+        expires_at = add_months(now, 1)
+    elif how_long == "3_months":
+        expires_at = add_months(now, 3)
+    async with in_transaction():
+        locked = await Dossier.select_for_update().get(id=dossier.id)
+        consent = await Consent.create(
+            dossier_id=locked.id,
+            partner_id=partner.id,
+            categories=[c.value for c in chosen],
+            purpose=why,
+            granted_at=now,
+            expires_at=expires_at,
+            until_end_of_help=how_long == "end_of_help",
+        )
+        await journal.record(
+            locked,
+            "consent.granted",
+            subject,
+            {
+                "consent": consent.id,
+                "partner": partner.id,
+                "categories": [c.value for c in chosen],
+                "duration": how_long,
+            },
+        )
+    return consent
+
+
+async def revoke(subject: Person, reference: str, consent_id: int) -> Consent:
+    """Revoking is as easy as granting, and takes effect at once.
+
+    The steps that involve this partner and wait for an answer or a worker are cancelled, and
+    the workers see it in the journal.
+    """
+    dossier = await _subject_dossier(subject, reference)
+    async with in_transaction():
+        locked = await Dossier.select_for_update().get(id=dossier.id)
+        consent = await Consent.filter(id=consent_id, dossier_id=locked.id).first()
+        if consent is None:
+            raise NotFound("no such consent")
+        if consent.revoked_at is not None:
+            raise NotAllowed("already revoked")
+        return await _revoke_locked(locked, consent, subject)
+
+
+async def _revoke_locked(dossier: Dossier, consent: Consent, actor: Person | None) -> Consent:
+    now = timezone.now()
+    await Consent.filter(id=consent.id, revoked_at__isnull=True).update(revoked_at=now)
+    consent.revoked_at = now
+    await journal.record(
+        dossier, "consent.revoked", actor, {"consent": consent.id, "partner": consent.partner_id}
+    )
+    open_steps = await Action.filter(
+        Q(partner_id=consent.partner_id) | Q(partners__partner_id=consent.partner_id),
+        dossier_id=dossier.id,
+        status__in=[ActionStatus.PROPOSED, ActionStatus.AGREED],
+    ).distinct()
+    for step in open_steps:
+        await Action.filter(id=step.id).update(status=ActionStatus.CANCELLED)
+        await journal.record(
+            dossier, "action.cancelled", actor, {"action": step.id, "because": "consent.revoked"}
+        )
+    return consent
+
+
+async def revoke_all(dossier: Dossier, actor: Person | None) -> int:
+    """Used when the help ends: every active consent stops. The caller holds the dossier row."""
+    now = timezone.now()
+    count = 0
+    for consent in await Consent.filter(dossier_id=dossier.id, revoked_at__isnull=True):
+        if consent.expires_at is None or consent.expires_at > now:
+            await _revoke_locked(dossier, consent, actor)
+            count += 1
+    return count
+
+
+# --- Receipts (after ISO/IEC TS 27560 and the Kantara consent receipt) ------------------------
+
+
+async def consent_of(subject: Person, reference: str, consent_id: int) -> tuple[Dossier, Consent]:
+    dossier = await _subject_dossier(subject, reference)
+    await record_expiries(dossier)
+    consent = (
+        await Consent.filter(id=consent_id, dossier_id=dossier.id)
+        .select_related("partner", "dossier__service")
+        .first()
+    )
+    if consent is None:
+        raise NotFound("no such consent")
+    return dossier, consent
+
+
+def receipt(consent: Consent, subject: Person, withdraw_url: str) -> dict[str, Any]:
+    """The consent receipt as data: who, which partner, what, why, when, until when, how to stop."""
+    service = consent.dossier.service
+    partner = consent.partner
+    state = "active" if is_active(consent) else ("revoked" if consent.revoked_at else "expired")
+    return {
+        "version": "KI-CR-v1.1.0 / ISO/IEC TS 27560:2023 (fields)",
+        "receipt_id": f"{consent.dossier.reference}-{consent.id}",
+        "language": subject.language,
+        "consent_timestamp": consent.granted_at.isoformat(),
+        "collection_method": "web portal, by the data subject",
+        "pii_principal_id": subject.display_name,
+        "pii_controllers": [
+            {
+                "name": service.name,
+                "address": service.address,
+                "phone": service.phone,
+            }
+        ],
+        "recipient": {
+            "name": partner.name,
+            "sector": partner.sector.value,
+            "bound_by_professional_secrecy": partner.bound_by_secrecy,
+            "code_of_ethics": partner.ethics_code,
+            "adheres_to_youth_aid_code_of_ethics": partner.adheres_youth_code,
+        },
+        "purposes": [
+            {
+                "purpose": consent.purpose,
+                "pii_categories": consent.categories,
+                "consent_type": "explicit",
+                "third_party_disclosure": True,
+            }
+        ],
+        "expires": consent.expires_at.isoformat() if consent.expires_at else None,
+        "until_end_of_help": consent.until_end_of_help,
+        "state": state,
+        "revoked": consent.revoked_at.isoformat() if consent.revoked_at else None,
+        "how_to_withdraw": withdraw_url,
+    }
+
+
+# --- Workers sharing ----------------------------------------------------------------------------
+
+
+@dataclass
+class ShareCheck:
+    allowed: bool
+    consent: Consent | None
+    missing: list[Category]
+
+
+def covering(
+    consents: list[Consent], wanted: list[Category], now: datetime | None = None
+) -> ShareCheck:
+    """One active consent must cover every kind of information of the share."""
+    now = now or timezone.now()
+    best: Consent | None = None
+    missing = list(wanted)
+    for consent in consents:
+        if not is_active(consent, now):
+            continue
+        lacking = [c for c in wanted if c.value not in consent.categories]
+        if not lacking:
+            return ShareCheck(True, consent, [])
+        if len(lacking) < len(missing):
+            best, missing = consent, lacking
+    return ShareCheck(False, best, missing)
+
+
+async def _content(dossier: Dossier, categories: list[Category], item: Action | None) -> str:
+    """What the partner will read: a snapshot of the chosen kinds of information."""
+    parts: list[str] = []
+    request = await Request.filter(dossier_id=dossier.id).order_by("-id").first()
+    subject = await Person.get(id=dossier.subject_id)
+    for category in categories:
+        if category is Category.IDENTITY:
+            lines = [f"{subject.display_name}"]
+            if request and request.contact_channel.value != "portal":
+                lines.append(f"{request.contact_channel.value}: {request.contact_details}")
+                if request.contact_hours:
+                    lines.append(request.contact_hours)
+                if request.no_voicemail:
+                    lines.append("no voicemail")
+            parts.append(f"[{category_name('identity')}]\n" + "\n".join(lines))
+        elif category is Category.REQUEST and request:
+            parts.append(
+                f"[{category_name('request')}]\n"
+                + theme_names(request.themes)
+                + "\n"
+                + request.words
+            )
+        elif category is Category.ACTIONS:
+            steps = await Action.filter(dossier_id=dossier.id).order_by("created_at")
+            parts.append(
+                f"[{category_name('actions')}]\n"
+                + "\n".join(f"- {kind_name(s.kind)}: {s.description}" for s in steps)
+            )
+        elif category is Category.MESSAGES:
+            messages = (
+                await Message.filter(dossier_id=dossier.id)
+                .select_related("author")
+                .order_by("created_at")
+            )
+            parts.append(
+                f"[{category_name('messages')}]\n"
+                + "\n".join(f"- {m.author.display_name}: {m.body}" for m in messages)
+            )
+        elif category is Category.ITEMS and item is not None:
+            parts.append(f"[{category_name('items')}]\n" + item.description)
+    return "\n\n".join(parts)
+
+
+async def share(
+    worker: Person,
+    reference: str,
+    partner_id: int,
+    categories: list[str],
+    item_id: int | None = None,
+) -> Share:
+    """Share with a partner what an active consent covers. Anything else is refused, unstored."""
+    if worker.role is not Role.WORKER:
+        raise NotFound("workers only")
+    dossier = await readable_dossier(worker, reference)
+    wanted = parse_categories(categories)
+    partner = await Partner.filter(id=partner_id, is_active=True).first()
+    if partner is None:
+        raise Invalid("partner", _l("Choose a partner of the directory."))
+    async with in_transaction():
+        # The dossier's row, held until the share is written: a revoke waits, or went first.
+        locked = await Dossier.select_for_update().get(id=dossier.id)
+        if locked.status is not DossierStatus.OPEN:
+            raise NotAllowed("the dossier is not open")
+        item: Action | None = None
+        if Category.ITEMS in wanted:
+            item = await Action.filter(
+                id=item_id or 0,
+                dossier_id=locked.id,
+                kind__in=list(ITEM_KINDS),
+                status__in=[ActionStatus.AGREED, ActionStatus.DONE],
+            ).first()
+            if item is None:
+                raise Invalid("item", _l("Choose a summary the young person has agreed to."))
+        consents = await Consent.filter(dossier_id=locked.id, partner_id=partner.id)
+        check = covering(consents, wanted)
+        if not check.allowed or check.consent is None:
+            raise NotAllowed("no active consent covers this share")
+        record = await Share.create(
+            dossier_id=locked.id,
+            partner_id=partner.id,
+            consent_id=check.consent.id,
+            categories=[c.value for c in wanted],
+            content=await _content(locked, wanted, item),
+            shared_by_id=worker.id,
+            action_id=item.id if item else None,
+        )
+        await journal.record(
+            locked,
+            "share.made",
+            worker,
+            {
+                "share": record.id,
+                "partner": partner.id,
+                "categories": [c.value for c in wanted],
+            },
+        )
+    return record
+
+
+async def check_share(
+    worker: Person, reference: str, partner_id: int, categories: list[str]
+) -> ShareCheck:
+    """What a share would need, to explain a refusal before anything is attempted."""
+    dossier = await readable_dossier(worker, reference)
+    wanted = parse_categories(categories)
+    consents = await Consent.filter(dossier_id=dossier.id, partner_id=partner_id)
+    return covering(consents, wanted)
+
+
+# --- Partner users -----------------------------------------------------------------------------
+
+
+def _visible(now: datetime) -> Q:
+    return Q(consent__revoked_at__isnull=True) & (
+        Q(consent__expires_at__isnull=True) | Q(consent__expires_at__gt=now)
+    )
+
+
+async def partner_inbox(partner_user: Person) -> list[Share]:
+    """What was shared with this user's organisation, while the consent is still active."""
+    if partner_user.role is not Role.PARTNER or partner_user.partner_id is None:
+        raise NotFound("partner users only")
+    now = timezone.now()
+    return (
+        await Share.filter(_visible(now), partner_id=partner_user.partner_id)
+        .select_related("dossier")
+        .order_by("-shared_at")
+    )
+
+
+async def partner_read(partner_user: Person, share_id: int) -> Share:
+    """One share, read by a partner user: the look is written in the subject's journal."""
+    if partner_user.role is not Role.PARTNER or partner_user.partner_id is None:
+        raise NotFound("partner users only")
+    async with in_transaction():
+        now = timezone.now()
+        found = (
+            await Share.filter(_visible(now), id=share_id, partner_id=partner_user.partner_id)
+            .select_related("dossier", "partner")
+            .first()
+        )
+        if found is None:
+            raise NotFound("no such share")
+        locked = await Dossier.select_for_update().get(id=found.dossier_id)
+        # Checked again under the dossier's row: a revoke that just committed wins.
+        consent = await Consent.get(id=found.consent_id)
+        if not is_active(consent, now):
+            raise NotFound("consent no longer active")
+        await journal.record(
+            locked, "share.read", partner_user, {"share": found.id, "partner": found.partner_id}
+        )
+    return found
+
+
+def expires_in(consent: Consent) -> timedelta | None:
+    return consent.expires_at - timezone.now() if consent.expires_at else None

@@ -1,0 +1,367 @@
+"""Consent pages: the subject decides who sees what; workers share only what is allowed."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from portal.domain import actions as action_rules
+from portal.domain import consent as rules
+from portal.domain import partners as directory
+from portal.domain.access import readable_dossier
+from portal.domain.errors import Invalid, NotAllowed, NotFound
+from portal.i18n import _
+from portal.labels import CATEGORIES
+from portal.models import Action, ActionKind, ActionPartner, ActionStatus, Partner, Role
+from portal.pages.common import person_of, require, text
+from portal.templating import render
+
+SUBJECTS = (Role.YOUTH, Role.RELATIVE)
+
+
+def _ref(request: Request) -> str:
+    return str(request.path_params["reference"])[:12]
+
+
+def _int(value: Any) -> int:
+    try:
+        return int(str(value))
+    except ValueError as error:
+        raise HTTPException(404) from error
+
+
+# --- The subject ------------------------------------------------------------------------------
+
+
+@require(*SUBJECTS)
+async def consents(request: Request) -> Response:
+    person = person_of(request)
+    try:
+        dossier, groups = await rules.consent_page(person, _ref(request))
+    except NotFound as error:
+        raise HTTPException(404) from error
+    return render(request, "consent/page.html", {"dossier": dossier, "groups": groups})
+
+
+@require(*SUBJECTS)
+async def choose_partner(request: Request) -> Response:
+    """The subject picks a service from the directory, seeing its guarantees first."""
+    person = person_of(request)
+    try:
+        dossier = await readable_dossier(person, _ref(request))
+    except NotFound as error:
+        raise HTTPException(404) from error
+    if dossier.subject_id != person.id:
+        raise HTTPException(404)
+    partners = await directory.search()
+    return render(request, "consent/directory.html", {"dossier": dossier, "partners": partners})
+
+
+def _grant_values(form: Any = None) -> dict[str, Any]:
+    if form is None:
+        return {"categories": [], "duration": "", "purpose": ""}
+    return {
+        "categories": [str(c)[:20] for c in form.getlist("categories")][:10],
+        "duration": text(form, "duration", 20),
+        "purpose": text(form, "purpose", 2000),
+    }
+
+
+@require(*SUBJECTS)
+async def grant(request: Request) -> Response:
+    """Grant in two steps: choose, then see exactly what will be possible, then confirm."""
+    person = person_of(request)
+    partner_id = _int(request.path_params["partner_id"])
+    try:
+        dossier = await readable_dossier(person, _ref(request))
+        if dossier.subject_id != person.id:
+            raise NotFound("subject only")
+        partner = await directory.get_partner(partner_id)
+    except NotFound as error:
+        raise HTTPException(404) from error
+    context: dict[str, Any] = {
+        "dossier": dossier,
+        "partner": partner,
+        "values": _grant_values(),
+        "errors": {},
+        "categories": CATEGORIES,
+        "durations": rules.DURATIONS,
+        "confirm": False,
+    }
+    if request.method == "GET":
+        return render(request, "consent/grant.html", context)
+    form = await request.form()
+    values = _grant_values(form)
+    context["values"] = values
+    try:
+        rules.parse_categories(values["categories"])
+        rules.check_duration(values["duration"])
+        rules.check_purpose(values["purpose"])
+        if text(form, "step", 10) != "confirm":
+            context["confirm"] = True
+            return render(request, "consent/grant.html", context)
+        consent = await rules.grant(
+            person,
+            dossier.reference,
+            partner.id,
+            values["categories"],
+            values["duration"],
+            values["purpose"],
+        )
+    except Invalid as refusal:
+        context["errors"] = {refusal.field: _(refusal.message)}
+        return render(request, "consent/grant.html", context, status_code=422)
+    except NotAllowed as error:
+        raise HTTPException(409) from error
+    return RedirectResponse(
+        f"/espace/{dossier.reference}/consentements/{consent.id}", status_code=303
+    )
+
+
+@require(*SUBJECTS)
+async def revoke(request: Request) -> Response:
+    person = person_of(request)
+    consent_id = _int(request.path_params["consent_id"])
+    try:
+        dossier, consent = await rules.consent_of(person, _ref(request), consent_id)
+    except NotFound as error:
+        raise HTTPException(404) from error
+    if request.method == "GET":
+        if not rules.is_active(consent):
+            return RedirectResponse(f"/espace/{dossier.reference}/partenaires", status_code=303)
+        return render(request, "consent/revoke.html", {"dossier": dossier, "consent": consent})
+    try:
+        await rules.revoke(person, dossier.reference, consent.id)
+    except NotAllowed:
+        pass  # already revoked (a double tap): it stays revoked
+    except NotFound as error:
+        raise HTTPException(404) from error
+    return RedirectResponse(
+        f"/espace/{dossier.reference}/consentements/{consent.id}", status_code=303
+    )
+
+
+@require(*SUBJECTS)
+async def receipt(request: Request) -> Response:
+    person = person_of(request)
+    consent_id = _int(request.path_params["consent_id"])
+    try:
+        dossier, consent = await rules.consent_of(person, _ref(request), consent_id)
+    except NotFound as error:
+        raise HTTPException(404) from error
+    withdraw = str(
+        request.url_for("consent.revoke", reference=dossier.reference, consent_id=consent.id)
+    )
+    data = rules.receipt(consent, person, withdraw)
+    if request.path_params.get("format", "json") != "json":
+        raise HTTPException(404)
+    if "format" in request.path_params:
+        return Response(
+            json.dumps(data, ensure_ascii=False, indent=2),
+            media_type="application/json",
+            headers={
+                "Content-Disposition": f'attachment; filename="consent-{data["receipt_id"]}.json"'
+            },
+        )
+    return render(
+        request,
+        "consent/receipt.html",
+        {
+            "dossier": dossier,
+            "consent": consent,
+            "receipt": data,
+            "active": rules.is_active(consent),
+        },
+    )
+
+
+# --- Workers ----------------------------------------------------------------------------------
+
+
+async def _share_context(request: Request, reference: str, **extra: Any) -> dict[str, Any]:
+    worker = person_of(request)
+    dossier = await readable_dossier(worker, reference)
+    items = await Action.filter(
+        dossier_id=dossier.id,
+        kind__in=list(rules.ITEM_KINDS),
+        status__in=[ActionStatus.AGREED, ActionStatus.DONE],
+    ).order_by("-created_at")
+    meetings = await Action.filter(
+        dossier_id=dossier.id, kind=ActionKind.CONCERTATION, status=ActionStatus.AGREED
+    ).order_by("-created_at")
+    links = await ActionPartner.filter(action_id__in=[m.id for m in meetings]).select_related(
+        "partner"
+    )
+    context: dict[str, Any] = {
+        "dossier": dossier,
+        "partners": await directory.search(),
+        "categories": CATEGORIES,
+        "items": items,
+        "meetings": [
+            (m, [link.partner for link in links if link.action_id == m.id]) for m in meetings
+        ],
+        "values": {"partner": "", "categories": [], "item": ""},
+        "errors": {},
+        "refusal": None,
+    }
+    context.update(extra)
+    return context
+
+
+@require(Role.WORKER)
+async def share(request: Request) -> Response:
+    worker = person_of(request)
+    reference = _ref(request)
+    try:
+        if request.method == "GET":
+            return render(request, "consent/share.html", await _share_context(request, reference))
+        form = await request.form()
+        partner_value = text(form, "partner", 20)
+        item_value = text(form, "item", 20)
+        categories = [str(c)[:20] for c in form.getlist("categories")][:10]
+        values: dict[str, Any] = {
+            "partner": partner_value,
+            "categories": categories,
+            "item": item_value,
+        }
+        partner_id = int(partner_value) if partner_value.isdigit() else 0
+        item_id = int(item_value) if item_value.isdigit() else None
+        try:
+            await rules.share(worker, reference, partner_id, categories, item_id)
+        except Invalid as refusal:
+            return render(
+                request,
+                "consent/share.html",
+                await _share_context(
+                    request, reference, values=values, errors={refusal.field: _(refusal.message)}
+                ),
+                status_code=422,
+            )
+        except NotAllowed:
+            check = await rules.check_share(worker, reference, partner_id, categories)
+            partner = await Partner.filter(id=partner_id).first()
+            return render(
+                request,
+                "consent/share.html",
+                await _share_context(
+                    request,
+                    reference,
+                    values=values,
+                    refusal={"partner": partner, "missing": check.missing},
+                ),
+                status_code=409,
+            )
+    except NotFound as error:
+        raise HTTPException(404) from error
+    return RedirectResponse(f"/travail/dossiers/{reference}?partage=1", status_code=303)
+
+
+@require(Role.WORKER)
+async def propose_share(request: Request) -> Response:
+    """A refused share becomes a proposal: the young person decides."""
+    worker = person_of(request)
+    reference = _ref(request)
+    form = await request.form()
+    partner_id = _int(text(form, "partner", 20) or "0")
+    try:
+        partner = await directory.get_partner(partner_id)
+        await action_rules.propose_action(
+            worker,
+            reference,
+            ActionKind.INFORMATION_SHARED,
+            _("Share information with %(partner)s. You choose what, on the page of your partners.")
+            % {"partner": partner.name},
+            "",
+            [partner.id],
+        )
+    except NotFound as error:
+        raise HTTPException(404) from error
+    except (Invalid, NotAllowed) as error:
+        raise HTTPException(409) from error
+    return RedirectResponse(f"/travail/dossiers/{reference}#actions", status_code=303)
+
+
+@require(Role.WORKER)
+async def record_meeting(request: Request) -> Response:
+    worker = person_of(request)
+    reference = _ref(request)
+    form = await request.form()
+    attended = [int(str(v)) for v in form.getlist("attended") if str(v).isdigit()][:10]
+    categories = [str(c)[:20] for c in form.getlist("categories")][:10]
+    try:
+        await action_rules.record_meeting(
+            worker, reference, _int(request.path_params["action_id"]), attended, categories
+        )
+    except NotFound as error:
+        raise HTTPException(404) from error
+    except Invalid as refusal:
+        return render(
+            request,
+            "consent/share.html",
+            await _share_context(request, reference, errors={refusal.field: _(refusal.message)}),
+            status_code=422,
+        )
+    except NotAllowed:
+        return render(
+            request,
+            "consent/share.html",
+            await _share_context(
+                request,
+                reference,
+                errors={
+                    "attended": _(
+                        "A partner who was there has no active consent for this. "
+                        "Nothing was recorded."
+                    )
+                },
+            ),
+            status_code=409,
+        )
+    return RedirectResponse(f"/travail/dossiers/{reference}#actions", status_code=303)
+
+
+routes = [
+    Route("/espace/{reference}/partenaires", consents, name="consent.page"),
+    Route("/espace/{reference}/partenaires/annuaire", choose_partner, name="consent.directory"),
+    Route(
+        "/espace/{reference}/partenaires/{partner_id}/accord",
+        grant,
+        methods=["GET", "POST"],
+        name="consent.grant",
+    ),
+    Route("/espace/{reference}/consentements/{consent_id}", receipt, name="consent.receipt"),
+    Route(
+        "/espace/{reference}/consentements/{consent_id}/recu.{format:str}",
+        receipt,
+        name="consent.receipt_file",
+    ),
+    Route(
+        "/espace/{reference}/consentements/{consent_id}/retirer",
+        revoke,
+        methods=["GET", "POST"],
+        name="consent.revoke",
+    ),
+    Route(
+        "/travail/dossiers/{reference}/partager",
+        share,
+        methods=["GET", "POST"],
+        name="consent.share",
+    ),
+    Route(
+        "/travail/dossiers/{reference}/partager/proposer",
+        propose_share,
+        methods=["POST"],
+        name="consent.propose_share",
+    ),
+    Route(
+        "/travail/dossiers/{reference}/reunions/{action_id}",
+        record_meeting,
+        methods=["POST"],
+        name="consent.record_meeting",
+    ),
+]

@@ -1,0 +1,137 @@
+"""Consent through the app: the subject grants and revokes, workers share, partners read."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+from starlette.applications import Starlette
+
+from portal.domain.dossiers import take
+from portal.domain.requests import RequestForm, make_request
+from portal.models import Asker, Consent, Dossier, JournalEntry, Person, Role, Share, Theme
+from tests import factories
+from tests.helpers import csrf_token
+
+
+async def _setup() -> tuple[Dossier, Person]:
+    service = await factories.service()
+    amina = await factories.staff("amina", service_=service, name="Amina")
+    lou = await factories.youth()
+    dossier = await make_request(lou, service, RequestForm(
+        asker=Asker.YOUTH, themes=[Theme.SCHOOL], words="L’école me stresse."))
+    await take(amina, dossier.id)
+    school = await factories.partner("Athénée", secrecy=False)
+    await factories.staff("prof", Role.PARTNER, partner_=school)
+    return dossier, amina
+
+
+def _client(app: Starlette) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                             base_url="https://testserver")
+
+
+async def test_grant_share_read_revoke_read_again(client: httpx.AsyncClient,
+                                                  app: Starlette) -> None:
+    dossier, _amina = await _setup()
+    school_id = (await Person.get(login="prof")).partner_id
+    ref = dossier.reference
+
+    # The young person sees the secrecy notice before anything, then grants in two steps.
+    await factories.sign_in(client, "lou")
+    grant_page = await client.get(f"/espace/{ref}/partenaires/{school_id}/accord")
+    assert grant_page.status_code == 200
+    assert "pas tenu au secret" in grant_page.text or "not bound" in grant_page.text.lower()
+    token = await csrf_token(client, f"/espace/{ref}")
+    form = {"csrf_token": token, "categories": ["request"], "duration": "1_month",
+            "purpose": "Que l’école comprenne mes absences"}
+    confirm = await client.post(f"/espace/{ref}/partenaires/{school_id}/accord", data=form)
+    assert confirm.status_code == 200 and 'name="step" value="confirm"' in confirm.text
+    assert await Consent.all().count() == 0
+    granted = await client.post(f"/espace/{ref}/partenaires/{school_id}/accord",
+                                data={**form, "step": "confirm"})
+    assert granted.status_code == 303
+    consent = await Consent.get()
+    receipt = await client.get(granted.headers["location"])
+    assert "Athénée" in receipt.text
+    download = await client.get(f"/espace/{ref}/consentements/{consent.id}/recu.json")
+    data = json.loads(download.text)
+    assert data["recipient"]["name"] == "Athénée"
+    assert data["purposes"][0]["pii_categories"] == ["request"]
+    assert data["how_to_withdraw"].endswith(f"/consentements/{consent.id}/retirer")
+    assert "attachment" in download.headers["content-disposition"]
+
+    async with _client(app) as amina, _client(app) as prof:
+        await factories.sign_in_staff(amina, "amina")
+        token_a = await csrf_token(amina, f"/travail/dossiers/{ref}")
+        refused = await amina.post(f"/travail/dossiers/{ref}/partager", data={
+            "csrf_token": token_a, "partner": str(school_id),
+            "categories": ["request", "messages"]})
+        assert refused.status_code == 409
+        assert await Share.all().count() == 0
+        shared = await amina.post(f"/travail/dossiers/{ref}/partager", data={
+            "csrf_token": token_a, "partner": str(school_id), "categories": ["request"]})
+        assert shared.status_code == 303
+        share = await Share.get()
+
+        await factories.sign_in_staff(prof, "prof")
+        inbox = await prof.get("/partenaire")
+        assert f"/partenaire/partages/{share.id}" in inbox.text
+        read = await prof.get(f"/partenaire/partages/{share.id}")
+        assert read.status_code == 200 and "L’école me stresse." in read.text
+
+        # The young person revokes: one tap, one confirmation.
+        confirm_revoke = await client.get(f"/espace/{ref}/consentements/{consent.id}/retirer")
+        assert confirm_revoke.status_code == 200
+        revoked = await client.post(f"/espace/{ref}/consentements/{consent.id}/retirer",
+                                    data={"csrf_token": token})
+        assert revoked.status_code == 303
+        again = await prof.get(f"/partenaire/partages/{share.id}")
+        assert again.status_code == 404 and "L’école me stresse." not in again.text
+        assert f"/partenaire/partages/{share.id}" not in (await prof.get("/partenaire")).text
+
+    page = await client.get(f"/espace/{ref}/partenaires")
+    assert "Athénée" in page.text  # what was already passed on stays listed
+    assert page.text.count("share") >= 0
+    events = await JournalEntry.filter(dossier=dossier).values_list("event", flat=True)
+    for event in ("consent.granted", "share.made", "share.read", "consent.revoked"):
+        assert event in events
+    timeline = await client.get(f"/espace/{ref}")
+    assert "Athénée" in timeline.text or "partenaire" in timeline.text.lower()
+
+
+async def test_nobody_else_reaches_the_consent_pages(client: httpx.AsyncClient) -> None:
+    dossier, _amina = await _setup()
+    ref = dossier.reference
+    service = await factories.service("AMO Deux")
+    await factories.staff("tom", service_=service)
+    await factories.youth("sam", "Sam", Role.RELATIVE)
+    await factories.staff("admin", Role.ADMIN, service_=service)
+    paths = [f"/espace/{ref}/partenaires", f"/espace/{ref}/partenaires/annuaire",
+             f"/travail/dossiers/{ref}/partager"]
+    for login in ("sam", "tom", "admin", "prof"):
+        client.cookies.clear()
+        if login == "sam":
+            await factories.sign_in(client, login)
+        else:
+            await factories.sign_in_staff(client, login)
+        for path in paths:
+            assert (await client.get(path)).status_code == 404, (login, path)
+
+
+async def test_a_forged_partner_or_category_is_refused_with_a_message(
+    client: httpx.AsyncClient,
+) -> None:
+    dossier, _ = await _setup()
+    ref = dossier.reference
+    school_id = (await Person.get(login="prof")).partner_id
+    await factories.sign_in(client, "lou")
+    token = await csrf_token(client, f"/espace/{ref}")
+    assert (await client.get(f"/espace/{ref}/partenaires/99999/accord")).status_code == 404
+    assert (await client.get(f"/espace/{ref}/partenaires/abc/accord")).status_code == 404
+    bad = await client.post(f"/espace/{ref}/partenaires/{school_id}/accord", data={
+        "csrf_token": token, "categories": ["everything"], "duration": "forever",
+        "purpose": "x", "step": "confirm"})
+    assert bad.status_code == 422
+    assert 'class="error' in bad.text
+    assert await Consent.all().count() == 0
