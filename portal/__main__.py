@@ -1,10 +1,11 @@
-"""Command line: python -m portal run | migrate | seed-demo | create-admin."""
+"""Command line: python -m portal run | migrate | seed-demo | create-admin | verify-journal ..."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import getpass
+import os
 import sys
 from collections.abc import Awaitable, Callable
 
@@ -60,6 +61,49 @@ async def create_admin(settings: Settings, login: str, name: str) -> int:
     return await with_orm(settings, work)
 
 
+async def verify_journal(settings: Settings) -> int:
+    from portal.domain.journal import verify_all
+
+    async def work() -> int:
+        checked, breaks = await verify_all()
+        for found in breaks:
+            where = f"entry {found.seq}" if found.seq is not None else "its end"
+            print(f"dossier #{found.dossier_id}: {where} {found.reason}")
+        print(f"{checked} journals checked, {len(breaks)} broken.")
+        return 1 if breaks else 0
+
+    return await with_orm(settings, work)
+
+
+async def rotate_master_key(settings: Settings, new_key: str) -> int:
+    """Rewrap every dossier key with a new master key; no text is touched."""
+    from tortoise.transactions import in_transaction
+
+    from portal.models import Dossier
+    from portal.security.crypto import parse_master_key, rewrap
+
+    old = parse_master_key(settings.master_key)
+    try:
+        new = parse_master_key(new_key)
+    except ValueError:
+        print("NEW_MASTER_KEY must be 32 random bytes in base64.", file=sys.stderr)
+        return 2
+
+    async def work() -> int:
+        count = 0
+        async with in_transaction():
+            for dossier in await Dossier.filter(wrapped_key__isnull=False).select_for_update():
+                if dossier.wrapped_key is None:
+                    continue
+                wrapped = rewrap(old, new, dossier.id, bytes(dossier.wrapped_key))
+                await Dossier.filter(id=dossier.id).update(wrapped_key=wrapped)
+                count += 1
+        print(f"{count} dossier keys rewrapped. Now set MASTER_KEY to the new key and restart.")
+        return 0
+
+    return await with_orm(settings, work)
+
+
 def run(settings: Settings) -> int:
     import uvicorn
 
@@ -84,14 +128,24 @@ def main(argv: list[str] | None = None) -> int:
     admin = commands.add_parser("create-admin", help="create an admin account")
     admin.add_argument("login")
     admin.add_argument("--name", default="Admin")
+    commands.add_parser("verify-journal", help="check every dossier's journal chain")
+    commands.add_parser("new-master-key", help="print a new random master key")
+    commands.add_parser(
+        "rotate-master-key", help="rewrap every dossier key with NEW_MASTER_KEY (environment)"
+    )
     args = parser.parse_args(argv)
 
+    if args.command == "new-master-key":
+        from portal.security.crypto import new_master_key
+
+        print(new_master_key())
+        return 0
     try:
         settings = load_settings()
     except SettingsError as error:
         print(f"Cannot start: {error}", file=sys.stderr)
         return 2
-    keys.configure(settings.journal_key)
+    keys.configure(settings.journal_key, settings.master_key)
 
     if args.command == "run":
         return run(settings)
@@ -101,6 +155,10 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(seed_demo(settings))
     if args.command == "create-admin":
         return asyncio.run(create_admin(settings, args.login, args.name))
+    if args.command == "verify-journal":
+        return asyncio.run(verify_journal(settings))
+    if args.command == "rotate-master-key":
+        return asyncio.run(rotate_master_key(settings, os.environ.get("NEW_MASTER_KEY", "")))
     return 2
 
 

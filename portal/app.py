@@ -19,7 +19,17 @@ from tortoise.contrib.starlette import RegisterTortoise
 from portal import keys
 from portal.db import tortoise_config
 from portal.i18n import LanguageMiddleware
-from portal.pages import accounts, admin, consent, dossiers, partners, public, requests, work
+from portal.pages import (
+    accounts,
+    admin,
+    consent,
+    dossiers,
+    ending,
+    partners,
+    public,
+    requests,
+    work,
+)
 from portal.security.csrf import CSRFMiddleware
 from portal.security.headers import SecurityHeadersMiddleware, origin_of
 from portal.security.ratelimit import SignInThrottle
@@ -91,7 +101,7 @@ class ErrorPageMiddleware:
 def create_app(settings: Settings | None = None, *, manage_database: bool = True) -> Starlette:
     """Build the portal. Tests pass ``manage_database=False`` and provide the ORM themselves."""
     settings = settings or load_settings()
-    keys.configure(settings.journal_key)
+    keys.configure(settings.journal_key, settings.master_key)
     static = StaticFiles()
 
     @asynccontextmanager
@@ -116,6 +126,7 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
             *work.routes,
             *consent.routes,
             *partners.routes,
+            *ending.routes,
             Route("/static/{path:path}", static.endpoint, name="static"),
         ],
         middleware=[

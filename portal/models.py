@@ -223,6 +223,11 @@ class Dossier(Model):
     last_activity_at = fields.DatetimeField(null=True)
     # How far in its journal the subject has read, for the badge of what is new.
     subject_seen_seq = fields.IntField(default=0, db_default=0)
+    # Why the subject ended the help, if they said (sealed with the dossier's key).
+    end_reason = fields.TextField(default="", db_default="")
+    # The journal's last entry and a MAC over it: deleting the newest entries shows.
+    journal_seq = fields.IntField(default=0, db_default=0)
+    journal_head = fields.CharField(max_length=64, default="", db_default="")
 
     class Meta:
         table = "dossier"

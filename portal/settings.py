@@ -33,6 +33,8 @@ class Settings:
     database_url: str = ""
     secret_key: str = ""
     journal_key: str = ""
+    master_key: str = ""
+    inactive_days: int = 90
     quick_exit_url: str = "https://www.meteo.be/fr/belgique"
     default_language: str = "fr"
     response_days: int = 3
@@ -87,6 +89,28 @@ def load_settings(env: Environ | None = None) -> Settings:
             )
         journal_key = _secret_from_file(var_dir / "journal_key")
 
+    master_key = config("MASTER_KEY", default="")
+    if not master_key:
+        if production:
+            raise SettingsError(
+                "MASTER_KEY is required when PORTAL_ENV=production: it wraps every dossier's "
+                "key. Generate one with: python -m portal new-master-key"
+            )
+        path = var_dir / "master_key"
+        if not path.exists():
+            from portal.security.crypto import new_master_key
+
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(new_master_key(), encoding="utf-8")
+            path.chmod(0o600)
+        master_key = path.read_text(encoding="utf-8").strip()
+    try:
+        from portal.security.crypto import parse_master_key
+
+        parse_master_key(master_key)
+    except ValueError as error:
+        raise SettingsError("MASTER_KEY must be 32 random bytes in base64.") from error
+
     database_url = config("DATABASE_URL", default="")
     if not database_url:
         if production:
@@ -122,6 +146,8 @@ def load_settings(env: Environ | None = None) -> Settings:
         database_url=database_url,
         secret_key=secret_key,
         journal_key=journal_key,
+        master_key=master_key,
+        inactive_days=config("INACTIVE_DAYS", cast=int, default=90),
         quick_exit_url=quick_exit_url,
         default_language=default_language,
         response_days=config("RESPONSE_DAYS", cast=int, default=3),

@@ -26,6 +26,7 @@ from portal.settings import Settings
 
 TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
 TEST_JOURNAL_KEY = "test-journal-key-that-is-long-enough-0123456789"
+TEST_MASTER_KEY = "dGVzdC1tYXN0ZXIta2V5LTMyLWJ5dGVzLWxvbmchISE"
 TABLES = [
     "action_partner",
     "session",
@@ -46,7 +47,7 @@ TABLES = [
     "service",
 ]
 
-keys.configure(TEST_JOURNAL_KEY)
+keys.configure(TEST_JOURNAL_KEY, TEST_MASTER_KEY)
 
 
 def on_postgres() -> bool:
@@ -118,6 +119,7 @@ def settings(tmp_path: Path, database: str) -> Settings:
         database_url=database,
         secret_key=TEST_SECRET,
         journal_key=TEST_JOURNAL_KEY,
+        master_key=TEST_MASTER_KEY,
     )
 
 

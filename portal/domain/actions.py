@@ -5,6 +5,7 @@ from __future__ import annotations
 from tortoise import timezone
 from tortoise.transactions import in_transaction
 
+from portal import keys
 from portal.domain import journal
 from portal.domain.access import readable_dossier
 from portal.domain.accounts import clean_multiline, clean_text
@@ -87,7 +88,7 @@ async def record_action(
             dossier_id=locked.id,
             kind=kind,
             involves_third_party=False,
-            description=text,
+            description=keys.box(locked).seal(text, "action.description"),
             status=ActionStatus.DONE,
             author_id=worker.id,
             done_at=now,
@@ -134,8 +135,8 @@ async def propose_action(
             dossier_id=locked.id,
             kind=kind,
             involves_third_party=True,
-            description=text,
-            third_party=who,
+            description=keys.box(locked).seal(text, "action.description"),
+            third_party=keys.box(locked).seal(who, "action.third_party"),
             partner_id=partners[0].id if len(partners) == 1 else None,
             status=ActionStatus.PROPOSED,
             author_id=worker.id,
@@ -172,7 +173,9 @@ async def answer_action(
             raise NotAllowed("already answered")
         status = ActionStatus.AGREED if agree else ActionStatus.DECLINED
         await Action.filter(id=action.id, status=ActionStatus.PROPOSED).update(
-            status=status, answered_at=timezone.now(), answer_reason=why
+            status=status,
+            answered_at=timezone.now(),
+            answer_reason=keys.box(locked).seal(why, "action.answer_reason"),
         )
         action.status = status
         await journal.record(
@@ -229,6 +232,7 @@ async def record_meeting(
         action = await _action_of(locked, action_id)
         if action.kind is not ActionKind.CONCERTATION or action.status is not ActionStatus.AGREED:
             raise NotAllowed("only an agreed concertation meeting is recorded")
+        box = keys.box(locked)
         links = {link.partner_id: link for link in await ActionPartner.filter(action_id=action.id)}
         present = [pid for pid in dict.fromkeys(attended) if pid in links]
         if not present or len(present) != len(set(attended)):
@@ -244,7 +248,9 @@ async def record_meeting(
                 consent_id=check.consent.id,
                 categories=[c.value for c in wanted],
                 action_id=action.id,
-                content=action.description,
+                content=box.seal(
+                    box.open(action.description, "action.description"), "share.content"
+                ),
                 shared_by_id=worker.id,
             )
             await journal.record(

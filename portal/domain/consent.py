@@ -16,6 +16,7 @@ from tortoise import timezone
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
+from portal import keys
 from portal.domain import journal
 from portal.domain.access import readable_dossier
 from portal.domain.accounts import clean_text
@@ -156,6 +157,7 @@ async def partners_involved(dossier: Dossier) -> list[PartnerConsents]:
     ]
     from_steps = {int(pid) for pid in step_partners if pid is not None}
     consents = await Consent.filter(dossier_id=dossier.id).order_by("-granted_at")
+    keys.open_fields(keys.box(dossier), consents, "consent", ("purpose",))
     shares = await Share.filter(dossier_id=dossier.id).order_by("-shared_at")
     ids = from_steps | {c.partner_id for c in consents}
     partners = {p.id: p for p in await Partner.filter(id__in=list(ids))}
@@ -202,7 +204,7 @@ async def grant(
             dossier_id=locked.id,
             partner_id=partner.id,
             categories=[c.value for c in chosen],
-            purpose=why,
+            purpose=keys.box(locked).seal(why, "consent.purpose"),
             granted_at=now,
             expires_at=expires_at,
             until_end_of_help=how_long == "end_of_help",
@@ -282,6 +284,7 @@ async def consent_of(subject: Person, reference: str, consent_id: int) -> tuple[
     )
     if consent is None:
         raise NotFound("no such consent")
+    keys.open_fields(keys.box(dossier), [consent], "consent", ("purpose",))
     return dossier, consent
 
 
@@ -358,7 +361,10 @@ def covering(
 async def _content(dossier: Dossier, categories: list[Category], item: Action | None) -> str:
     """What the partner will read: a snapshot of the chosen kinds of information."""
     parts: list[str] = []
+    box = keys.box(dossier)
     request = await Request.filter(dossier_id=dossier.id).order_by("-id").first()
+    if request:
+        keys.open_fields(box, [request], "request", ("words", "contact_details", "contact_hours"))
     subject = await Person.get(id=dossier.subject_id)
     for category in categories:
         if category is Category.IDENTITY:
@@ -379,6 +385,7 @@ async def _content(dossier: Dossier, categories: list[Category], item: Action | 
             )
         elif category is Category.ACTIONS:
             steps = await Action.filter(dossier_id=dossier.id).order_by("created_at")
+            keys.open_fields(box, steps, "action", ("description",))
             parts.append(
                 f"[{category_name('actions')}]\n"
                 + "\n".join(f"- {kind_name(s.kind)}: {s.description}" for s in steps)
@@ -389,12 +396,15 @@ async def _content(dossier: Dossier, categories: list[Category], item: Action | 
                 .select_related("author")
                 .order_by("created_at")
             )
+            keys.open_fields(box, messages, "message", ("body",))
             parts.append(
                 f"[{category_name('messages')}]\n"
                 + "\n".join(f"- {m.author.display_name}: {m.body}" for m in messages)
             )
         elif category is Category.ITEMS and item is not None:
-            parts.append(f"[{category_name('items')}]\n" + item.description)
+            parts.append(
+                f"[{category_name('items')}]\n" + box.open(item.description, "action.description")
+            )
     return "\n\n".join(parts)
 
 
@@ -437,7 +447,7 @@ async def share(
             partner_id=partner.id,
             consent_id=check.consent.id,
             categories=[c.value for c in wanted],
-            content=await _content(locked, wanted, item),
+            content=keys.box(locked).seal(await _content(locked, wanted, item), "share.content"),
             shared_by_id=worker.id,
             action_id=item.id if item else None,
         )
@@ -506,6 +516,7 @@ async def partner_read(partner_user: Person, share_id: int) -> Share:
         await journal.record(
             locked, "share.read", partner_user, {"share": found.id, "partner": found.partner_id}
         )
+    keys.open_fields(keys.box(locked), [found], "share", ("content",))
     return found
 
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from tortoise import timezone
 from tortoise.transactions import in_transaction
 
+from portal import keys
 from portal.domain import journal
 from portal.domain.access import is_assigned, readable_dossier
 from portal.domain.errors import Invalid, NotAllowed, NotFound
@@ -254,6 +256,21 @@ async def _view(dossier: Dossier, page: int) -> DossierView:
         .offset((page - 1) * TIMELINE_PAGE)
         .limit(TIMELINE_PAGE + 1)
     )
+    if dossier.wrapped_key is not None:
+        box = keys.box(dossier)
+        keys.open_fields(box, [request], "request", ("words", "contact_details", "contact_hours"))
+        keys.open_fields(box, messages, "message", ("body",))
+        keys.open_fields(box, actions, "action", ("description", "third_party", "answer_reason"))
+    else:
+        # Erased: the sealed texts are noise now; show nothing of them.
+        blank: list[tuple[Any, tuple[str, ...]]] = [
+            (request, ("words", "contact_details", "contact_hours")),
+            *((m, ("body",)) for m in messages),
+            *((a, ("description", "third_party", "answer_reason")) for a in actions),
+        ]
+        for obj, fields in blank:
+            for field_name in fields:
+                setattr(obj, field_name, "")
     timeline = list(entries[:TIMELINE_PAGE])
     mentioned = [e.details.get("partner") for e in timeline]
     partner_ids = [pid for pid in mentioned if isinstance(pid, int)]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -67,9 +68,8 @@ async def record(
     prev_hash = last["hash"] if last else GENESIS
     at = timezone.now()
     actor_id = actor.id if actor else None
-    if event not in LOOKS:
-        await Dossier.filter(id=dossier.id).update(last_activity_at=at)
-    return await JournalEntry.create(
+    mac = entry_mac(dossier.id, seq, actor_id, event, at, details, prev_hash)
+    entry = await JournalEntry.create(
         dossier_id=dossier.id,
         seq=seq,
         actor_id=actor_id,
@@ -77,5 +77,76 @@ async def record(
         at=at,
         details=details,
         prev_hash=prev_hash,
-        hash=entry_mac(dossier.id, seq, actor_id, event, at, details, prev_hash),
+        hash=mac,
     )
+    head: dict[str, Any] = {"journal_seq": seq, "journal_head": head_mac(dossier.id, seq, mac)}
+    if event not in LOOKS:
+        head["last_activity_at"] = at
+    await Dossier.filter(id=dossier.id).update(**head)
+    return entry
+
+
+def head_mac(dossier_id: int, seq: int, last_hash: str) -> str:
+    """A MAC over the newest entry, kept on the dossier: removing the newest entries shows."""
+    payload = f"head:{dossier_id}:{seq}:{last_hash}".encode()
+    return hmac.new(keys.journal_key(), payload, hashlib.sha256).hexdigest()
+
+
+@dataclass
+class Break:
+    dossier_id: int
+    seq: int | None
+    reason: str
+
+
+async def verify_dossier(dossier: Dossier) -> Break | None:
+    """Walk one chain from the start; return the first broken place, or None."""
+    expected_prev = GENESIS
+    expected_seq = 1
+    last_hash = GENESIS
+    rows = await JournalEntry.filter(dossier_id=dossier.id).order_by("seq", "id")
+    for entry in rows:
+        if entry.seq != expected_seq:
+            return Break(
+                dossier.id,
+                entry.seq,
+                f"entry {expected_seq} is missing or out of order (found {entry.seq})",
+            )
+        if entry.prev_hash != expected_prev:
+            return Break(dossier.id, entry.seq, "does not follow the entry before it")
+        mac = entry_mac(
+            dossier.id,
+            entry.seq,
+            entry.actor_id,
+            entry.event,
+            entry.at,
+            entry.details,
+            entry.prev_hash,
+        )
+        if not hmac.compare_digest(mac, entry.hash):
+            return Break(dossier.id, entry.seq, "was changed after it was written")
+        expected_prev = last_hash = entry.hash
+        expected_seq += 1
+    count = expected_seq - 1
+    if dossier.journal_seq != count:
+        return Break(
+            dossier.id,
+            count + 1 if count < dossier.journal_seq else None,
+            f"the dossier says {dossier.journal_seq} entries, the journal has {count}",
+        )
+    if count and not hmac.compare_digest(
+        head_mac(dossier.id, count, last_hash), dossier.journal_head
+    ):
+        return Break(dossier.id, count, "the newest entry is not the one last written")
+    return None
+
+
+async def verify_all() -> tuple[int, list[Break]]:
+    """Check every dossier's chain; return how many were checked and what broke."""
+    breaks: list[Break] = []
+    dossiers = await Dossier.all().order_by("id")
+    for dossier in dossiers:
+        found = await verify_dossier(dossier)
+        if found:
+            breaks.append(found)
+    return len(dossiers), breaks

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from tortoise.transactions import in_transaction
 
+from portal import keys
 from portal.domain import journal
 from portal.domain.access import readable_dossier
 from portal.domain.accounts import clean_multiline
@@ -26,6 +27,7 @@ async def send_message(author: Person, reference: str, body: str) -> Message:
         raise NotAllowed("the help has ended")
     async with in_transaction():
         locked = await Dossier.select_for_update().get(id=dossier.id)
-        message = await Message.create(dossier_id=locked.id, author_id=author.id, body=text)
+        sealed = keys.box(locked).seal(text, "message.body")
+        message = await Message.create(dossier_id=locked.id, author_id=author.id, body=sealed)
         await journal.record(locked, "message.sent", author, {"message": message.id})
     return message

@@ -9,6 +9,7 @@ from datetime import date
 from tortoise import timezone
 from tortoise.transactions import in_transaction
 
+from portal import keys
 from portal.domain import journal
 from portal.domain.errors import Invalid, NotAllowed
 from portal.i18n import lazy as _l
@@ -37,6 +38,28 @@ def is_under_age_limit(birth_year: int, birth_month: int, today: date) -> bool:
     month of their 22nd birthday they are still taken as 21.
     """
     return (today.year, today.month) <= (birth_year + AGE_LIMIT, birth_month)
+
+
+async def make_request_in(
+    dossier: Dossier, subject: Person, form: RequestForm, event: str
+) -> Request:
+    """Store a request in a dossier, its texts sealed; the caller holds the transaction."""
+    box = keys.box(dossier)
+    request = await Request.create(
+        dossier=dossier,
+        asker=form.asker,
+        concerned_birth_year=form.concerned_birth_year,
+        concerned_birth_month=form.concerned_birth_month,
+        themes=[theme.value for theme in form.themes],
+        words=box.seal(form.words, "request.words"),
+        contact_channel=form.contact_channel,
+        contact_details=box.seal(form.contact_details, "request.contact_details"),
+        contact_hours=box.seal(form.contact_hours, "request.contact_hours"),
+        no_voicemail=form.no_voicemail,
+        others_read_messages=form.others_read_messages,
+    )
+    await journal.record(dossier, event, subject, {"service": dossier.service_id})
+    return request
 
 
 def check_birth(year: int, month: int, today: date, field_name: str) -> None:
@@ -101,20 +124,10 @@ async def make_request(
 
     async with in_transaction():
         dossier = await Dossier.create(reference=new_reference(), service=service, subject=subject)
-        await Request.create(
-            dossier=dossier,
-            asker=form.asker,
-            concerned_birth_year=form.concerned_birth_year,
-            concerned_birth_month=form.concerned_birth_month,
-            themes=[theme.value for theme in form.themes],
-            words=form.words,
-            contact_channel=form.contact_channel,
-            contact_details=form.contact_details,
-            contact_hours=form.contact_hours,
-            no_voicemail=form.no_voicemail,
-            others_read_messages=form.others_read_messages,
-        )
-        await journal.record(dossier, "request.made", subject, {"service": service.id})
+        # The dossier's own key, wrapped by the master key: every text below is sealed with it.
+        dossier.wrapped_key = keys.new_wrapped_key(dossier.id)
+        await Dossier.filter(id=dossier.id).update(wrapped_key=dossier.wrapped_key)
+        await make_request_in(dossier, subject, form, "request.made")
     return dossier
 
 

@@ -191,9 +191,13 @@ async def _share_context(request: Request, reference: str, **extra: Any) -> dict
         kind__in=list(rules.ITEM_KINDS),
         status__in=[ActionStatus.AGREED, ActionStatus.DONE],
     ).order_by("-created_at")
+    from portal import keys
+
+    keys.open_fields(keys.box(dossier), items, "action", ("description",))
     meetings = await Action.filter(
         dossier_id=dossier.id, kind=ActionKind.CONCERTATION, status=ActionStatus.AGREED
     ).order_by("-created_at")
+    keys.open_fields(keys.box(dossier), meetings, "action", ("description",))
     links = await ActionPartner.filter(action_id__in=[m.id for m in meetings]).select_related(
         "partner"
     )
@@ -274,7 +278,7 @@ async def propose_share(request: Request) -> Response:
             worker,
             reference,
             ActionKind.INFORMATION_SHARED,
-            _("Share information with %(partner)s. You choose what, on the page of your partners.")
+            _("Share information with %(partner)s. You choose what, on the page “Who sees what”.")
             % {"partner": partner.name},
             "",
             [partner.id],

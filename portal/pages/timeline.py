@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from portal.i18n import _, format_when
+from portal.i18n import _, format_when, lazy
 from portal.labels import kind_name
 from portal.models import JournalEntry, Person
 
@@ -31,77 +31,112 @@ def _who(entry: JournalEntry, viewer: Person) -> str:
     return _("%(name)s, from the AMO,") % {"name": actor.display_name}
 
 
+# For each event: what the reader reads when they did it ("You …"), and when someone else did.
+# Whole sentences, so that each language conjugates them its own way.
+SENTENCES: dict[str, tuple[str, str]] = {
+    "request.made": (lazy("You asked for help."), lazy("%(who)s asked for help.")),
+    "dossier.assigned": (
+        lazy("You asked a colleague to follow this dossier too."),
+        lazy("%(who)s asked a colleague to follow this dossier too."),
+    ),
+    "message.sent": (lazy("You wrote a message."), lazy("%(who)s wrote a message.")),
+    "action.recorded": (
+        lazy("You wrote down a step: %(kind)s."),
+        lazy("%(who)s wrote down a step: %(kind)s."),
+    ),
+    "action.proposed": (
+        lazy("You proposed a step with someone else. It waits for an answer."),
+        lazy("%(who)s proposed a step with someone else. It waits for an answer."),
+    ),
+    "action.agreed": (
+        lazy("You agreed to a proposed step."),
+        lazy("%(who)s agreed to a proposed step."),
+    ),
+    "action.declined": (
+        lazy("You said no to a proposed step."),
+        lazy("%(who)s said no to a proposed step."),
+    ),
+    "action.done": (
+        lazy("You carried out an agreed step."),
+        lazy("%(who)s carried out an agreed step."),
+    ),
+    "action.cancelled": (
+        lazy("You cancelled a step. It will not be done."),
+        lazy("%(who)s cancelled a step. It will not be done."),
+    ),
+    "consent.granted": (
+        lazy("You allowed %(partner)s to receive information."),
+        lazy("%(who)s allowed %(partner)s to receive information."),
+    ),
+    "consent.revoked": (
+        lazy("You took back the agreement given to %(partner)s."),
+        lazy("%(who)s took back the agreement given to %(partner)s."),
+    ),
+    "share.made": (
+        lazy("You passed information on to %(partner)s."),
+        lazy("%(who)s passed information on to %(partner)s."),
+    ),
+    "dossier.ended": (lazy("You ended the help."), lazy("%(who)s ended the help.")),
+    "dossier.closed": (
+        lazy("You closed the dossier after a long time without news."),
+        lazy("%(who)s closed the dossier after a long time without news."),
+    ),
+    "dossier.reopened": (
+        lazy("You came back with a new request."),
+        lazy("%(who)s came back with a new request."),
+    ),
+    "dossier.exported": (
+        lazy("You downloaded your dossier."),
+        lazy("%(who)s downloaded the dossier."),
+    ),
+    "recovery_link.issued": (
+        lazy("You gave a link to get back into the account."),
+        lazy("%(who)s gave a link to get back into the account."),
+    ),
+}
+
+
 def describe(
     entry: JournalEntry, viewer: Person, subject_view: bool, partners: dict[int, str] | None = None
 ) -> str:
     """One entry as a sentence: the subject reads "your dossier", a worker "this dossier"."""
     me = entry.actor_id == viewer.id
     who = _who(entry, viewer)
-    kind = kind_name(str(entry.details.get("kind", "")))
+    partner_id = entry.details.get("partner")
+    partner = (partners or {}).get(partner_id if isinstance(partner_id, int) else 0, "")
+    values = {
+        "who": who,
+        "kind": kind_name(str(entry.details.get("kind", ""))),
+        "partner": partner or _("a partner"),
+    }
     event = entry.event
-    if event == "request.made":
-        return _("You asked for help.") if me else _("%(who)s asked for help.") % {"who": who}
+    if event in SENTENCES:
+        yours, theirs = SENTENCES[event]
+        return _(yours if me else theirs) % values
     if event == "dossier.taken":
+        if me:
+            return _("You took this dossier.")
         if subject_view:
-            return _("%(who)s now follows your dossier.") % {"who": who}
-        return _("%(who)s took this dossier.") % {"who": who}
-    if event == "dossier.assigned":
-        return _("%(who)s asked a colleague to follow this dossier too.") % {"who": who}
+            return _("%(who)s now follows your dossier.") % values
+        return _("%(who)s took this dossier.") % values
     if event == "dossier.read":
+        if me:
+            return _("You read this dossier.")
         if subject_view:
-            return _("%(who)s read your dossier.") % {"who": who}
-        return _("%(who)s read this dossier.") % {"who": who}
+            return _("%(who)s read your dossier.") % values
+        return _("%(who)s read this dossier.") % values
     if event == "dossier.read_refused":
         if subject_view:
             return _(
                 "Someone who does not follow you tried to open your dossier. They saw nothing."
             )
         return _("Someone without access tried to open this dossier and saw nothing.")
-    if event == "message.sent":
-        return _("You wrote a message.") if me else _("%(who)s wrote a message.") % {"who": who}
-    if event == "action.recorded":
-        return _("%(who)s wrote down a step: %(kind)s.") % {"who": who, "kind": kind}
-    if event == "action.proposed":
-        return _("%(who)s proposed a step with someone else. It waits for an answer.") % {
-            "who": who
-        }
-    if event == "action.agreed":
-        return (
-            _("You agreed to a proposed step.")
-            if me
-            else _("%(who)s agreed to a proposed step.") % {"who": who}
-        )
-    if event == "action.declined":
-        return (
-            _("You said no to a proposed step.")
-            if me
-            else _("%(who)s said no to a proposed step.") % {"who": who}
-        )
-    if event == "action.done":
-        return _("%(who)s carried out an agreed step.") % {"who": who}
-    if event == "action.cancelled":
-        return _("%(who)s cancelled a step. It will not be done.") % {"who": who}
-    partner_id = entry.details.get("partner")
-    partner = (partners or {}).get(partner_id if isinstance(partner_id, int) else 0, "")
-    partner = partner or _("a partner")
-    if event == "consent.granted":
-        return _("%(who)s allowed %(partner)s to receive information.") % {
-            "who": who,
-            "partner": partner,
-        }
-    if event == "consent.revoked":
-        return _("%(who)s took back the agreement given to %(partner)s.") % {
-            "who": who,
-            "partner": partner,
-        }
     if event == "consent.expired":
-        return _("The agreement given to %(partner)s has ended.") % {"partner": partner}
-    if event == "share.made":
-        return _("%(who)s passed information on to %(partner)s.") % {"who": who, "partner": partner}
+        return _("The agreement given to %(partner)s has ended.") % values
     if event == "share.read":
-        return _("%(partner)s opened what was passed on to it.") % {"partner": partner}
-    if event == "recovery_link.issued":
-        return _("%(who)s gave a link to get back into the account.") % {"who": who}
+        return _("%(partner)s opened what was passed on to it.") % values
+    if event == "dossier.erased":
+        return _("The dossier was erased: its content can no longer be read.")
     if event == "recovery_link.used":
         return _("The link to get back into the account was used.")
     return _("Something happened in the dossier.")

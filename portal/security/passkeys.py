@@ -57,6 +57,8 @@ async def _new_challenge(
     person: Person | None = None,
     pending: dict[str, str] | None = None,
 ) -> None:
+    # Old challenges go: an abandoned new account's typing is not kept beyond an hour.
+    await PasskeyChallenge.filter(expires_at__lt=timezone.now() - timedelta(hours=1)).delete()
     await PasskeyChallenge.create(
         challenge=bytes_to_base64url(challenge),
         purpose=purpose,
@@ -79,8 +81,9 @@ async def _take_challenge(
     ).first()
     if found is None or timezone.now() >= found.expires_at:
         raise PasskeyError("unknown, used or expired challenge")
+    # Burnt and emptied: what a new account had typed does not stay here.
     used = await PasskeyChallenge.filter(id=found.id, used_at__isnull=True).update(
-        used_at=timezone.now()
+        used_at=timezone.now(), pending={}
     )
     if used != 1:
         raise PasskeyError("challenge already used")

@@ -9,6 +9,7 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
+from portal import keys
 from portal.domain import journal
 from portal.models import (
     Action,
@@ -67,7 +68,8 @@ async def test_a_young_person_asks_and_gets_a_waiting_dossier(client: httpx.Asyn
     assert dossier.status is DossierStatus.WAITING
     assert dossier.subject.login == "lou" and dossier.subject.birth_year == 2010
     request = await Request.get(dossier=dossier)
-    assert request.themes == ["school", "family"] and request.words == ABOUT["words"]
+    assert request.themes == ["school", "family"]
+    assert keys.box(dossier).open(request.words, "request.words") == ABOUT["words"]
     sent = await client.get(response.headers["location"])
     assert sent.status_code == 200
     assert "3 jours ouvrables" in sent.text or "3 working days" in sent.text

@@ -51,8 +51,9 @@ async def test_a_share_needs_an_active_consent_covering_every_kind(db: str) -> N
         await rules.share(amina, dossier.reference, julie.partner_id, ["request", "messages"])
     assert await Share.all().count() == 0
     shared = await rules.share(amina, dossier.reference, julie.partner_id, ["request"])
-    assert "Je n’ai plus d’argent." in shared.content
+    assert "Je n’ai plus d’argent." not in shared.content  # sealed in the database
     assert [s.id for s in await rules.partner_inbox(julie)] == [shared.id]
+    assert "Je n’ai plus d’argent." in (await rules.partner_read(julie, shared.id)).content
 
 
 async def test_revoking_takes_effect_in_the_same_request(db: str) -> None:

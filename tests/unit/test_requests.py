@@ -6,6 +6,7 @@ from datetime import date
 
 import pytest
 
+from portal import keys
 from portal.domain.errors import Invalid, NotAllowed
 from portal.domain.requests import RequestForm, is_under_age_limit, make_request
 from portal.models import Asker, Dossier, JournalEntry, Person, Request, Role, Service, Theme
@@ -41,7 +42,9 @@ async def test_a_young_person_asking_becomes_the_subject_of_a_waiting_dossier(db
     dossier = await make_request(youth, service, _form(words="Ça ne va pas."), today=TODAY)
     assert dossier.subject_id == youth.id and dossier.status == "waiting"
     assert len(dossier.reference) == 9
-    assert (await Request.get(dossier=dossier)).words == "Ça ne va pas."
+    stored = await Request.get(dossier=dossier)
+    assert "Ça ne va pas." not in stored.words  # sealed with the dossier's key
+    assert keys.box(dossier).open(stored.words, "request.words") == "Ça ne va pas."
     entries = await JournalEntry.filter(dossier=dossier)
     assert [e.event for e in entries] == ["request.made"]
 

@@ -9,6 +9,7 @@ import pytest
 from portal.settings import SettingsError, load_settings
 
 LONG = "x" * 40
+MASTER = "dGVzdC1tYXN0ZXIta2V5LTMyLWJ5dGVzLWxvbmchISE"
 
 
 def test_development_makes_its_secrets_once_under_var(tmp_path: Path) -> None:
@@ -22,13 +23,14 @@ def test_development_makes_its_secrets_once_under_var(tmp_path: Path) -> None:
     assert first.port == 8000 and first.host == "localhost"
 
 
-@pytest.mark.parametrize("missing", ["SECRET_KEY", "JOURNAL_KEY", "DATABASE_URL"])
+@pytest.mark.parametrize("missing", ["SECRET_KEY", "JOURNAL_KEY", "MASTER_KEY", "DATABASE_URL"])
 def test_production_refuses_to_start_without_a_secret(tmp_path: Path, missing: str) -> None:
     env = {
         "PORTAL_ENV": "production",
         "PORTAL_VAR_DIR": str(tmp_path),
         "SECRET_KEY": LONG,
         "JOURNAL_KEY": LONG,
+        "MASTER_KEY": MASTER,
         "DATABASE_URL": "postgres://portal@db/portal",
     }
     del env[missing]
@@ -43,6 +45,7 @@ def test_production_with_everything_starts(tmp_path: Path) -> None:
             "PORTAL_ENV": "production",
             "SECRET_KEY": LONG,
             "JOURNAL_KEY": LONG,
+            "MASTER_KEY": MASTER,
             "DATABASE_URL": "postgres://portal@db/portal",
             "PORTAL_VAR_DIR": str(tmp_path),
         }
@@ -56,6 +59,7 @@ def test_production_with_everything_starts(tmp_path: Path) -> None:
         ("PORTAL_ENV", "staging"),
         ("SECRET_KEY", "short"),
         ("DEFAULT_LANGUAGE", "de"),
+        ("MASTER_KEY", "too-short"),
         ("QUICK_EXIT_URL", "javascript:alert(1)"),
         ("QUICK_EXIT_URL", "http://example.org"),
     ],

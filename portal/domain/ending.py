@@ -1,0 +1,209 @@
+"""Rule 7: the subject ends the help at any time, comes back, takes their data, erases it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from tortoise import timezone
+from tortoise.transactions import in_transaction
+
+from portal import keys
+from portal.domain import journal
+from portal.domain.access import is_assigned, readable_dossier
+from portal.domain.accounts import clean_multiline
+from portal.domain.consent import revoke_all
+from portal.domain.errors import Invalid, NotAllowed, NotFound
+from portal.domain.requests import RequestForm, is_under_age_limit, make_request_in
+from portal.i18n import lazy as _l
+from portal.models import (
+    Action,
+    ActionStatus,
+    Asker,
+    Assignment,
+    Consent,
+    Dossier,
+    DossierStatus,
+    JournalEntry,
+    Message,
+    Person,
+    Request,
+    Role,
+    Share,
+)
+
+MAX_REASON = 1000
+
+
+async def _own(subject: Person, reference: str) -> Dossier:
+    dossier = await readable_dossier(subject, reference)
+    if dossier.subject_id != subject.id:
+        raise NotFound("only the subject")
+    return dossier
+
+
+async def _end_locked(dossier: Dossier, actor: Person, event: str, details: dict[str, Any]) -> None:
+    """What ending means, all in the caller's transaction: consents, steps, status."""
+    await revoke_all(dossier, actor)
+    pending = await Action.filter(
+        dossier_id=dossier.id, status__in=[ActionStatus.PROPOSED, ActionStatus.AGREED]
+    )
+    for step in pending:
+        await Action.filter(id=step.id).update(status=ActionStatus.CANCELLED)
+        await journal.record(
+            dossier, "action.cancelled", actor, {"action": step.id, "because": event}
+        )
+    await Dossier.filter(id=dossier.id).update(status=DossierStatus.ENDED, ended_at=timezone.now())
+    dossier.status = DossierStatus.ENDED
+    await journal.record(dossier, event, actor, details)
+
+
+async def end_help(subject: Person, reference: str, reason: str = "") -> Dossier:
+    """One confirmation, no reason needed. Every consent and pending step stops with it."""
+    dossier = await _own(subject, reference)
+    why = clean_multiline(reason)
+    if len(why) > MAX_REASON:
+        raise Invalid("reason", _l("At most 1,000 characters."))
+    async with in_transaction():
+        locked = await Dossier.select_for_update().get(id=dossier.id)
+        if locked.status is DossierStatus.ENDED:
+            raise NotAllowed("already ended")
+        if why and locked.wrapped_key is not None:
+            await Dossier.filter(id=locked.id).update(
+                end_reason=keys.box(locked).seal(why, "dossier.end_reason")
+            )
+        await _end_locked(locked, subject, "dossier.ended", {"reason_given": bool(why)})
+    return locked
+
+
+async def close_inactive(
+    worker: Person, reference: str, message: str, inactive_days: int
+) -> Dossier:
+    """A worker closes a dossier where nothing happened for a while, telling the subject first."""
+    if worker.role is not Role.WORKER:
+        raise NotFound("workers only")
+    dossier = await readable_dossier(worker, reference)
+    text = clean_multiline(message)
+    if not text:
+        raise Invalid("message", _l("Write a word for the young person: they read it first."))
+    if len(text) > 4000:
+        raise Invalid("message", _l("At most 4,000 characters."))
+    async with in_transaction():
+        locked = await Dossier.select_for_update().get(id=dossier.id)
+        if locked.status is not DossierStatus.OPEN or not await is_assigned(worker, locked):
+            raise NotAllowed("not open")
+        last = locked.last_activity_at or locked.created_at
+        if timezone.now() - last < timedelta(days=inactive_days):
+            raise Invalid("message", _l("This dossier is not inactive: it cannot be closed."))
+        sealed = keys.box(locked).seal(text, "message.body")
+        note = await Message.create(dossier_id=locked.id, author_id=worker.id, body=sealed)
+        await journal.record(locked, "message.sent", worker, {"message": note.id})
+        await _end_locked(locked, worker, "dossier.closed", {"inactive_days": inactive_days})
+    return locked
+
+
+async def reopen(subject: Person, reference: str, form: RequestForm) -> Dossier:
+    """Come back: a new request in the same dossier, which waits again with its history."""
+    dossier = await _own(subject, reference)
+    today = timezone.now().date()
+    if subject.role is Role.YOUTH:
+        if subject.birth_year is None or not is_under_age_limit(
+            subject.birth_year, subject.birth_month or 0, today
+        ):
+            raise Invalid("birth", _l("The AMO helps young people under 22."))
+    else:
+        last = await Request.filter(dossier_id=dossier.id).order_by("-id").first()
+        form.asker = Asker.RELATIVE
+        if (
+            last is None
+            or last.concerned_birth_year is None
+            or not is_under_age_limit(
+                last.concerned_birth_year, last.concerned_birth_month or 0, today
+            )
+        ):
+            raise Invalid("birth", _l("The AMO helps with young people under 22."))
+        form.concerned_birth_year = last.concerned_birth_year
+        form.concerned_birth_month = last.concerned_birth_month
+    async with in_transaction():
+        locked = await Dossier.select_for_update().get(id=dossier.id)
+        if locked.status is not DossierStatus.ENDED or locked.erased_at is not None:
+            raise NotAllowed("only an ended dossier comes back")
+        await Assignment.filter(dossier_id=locked.id, ended_at__isnull=True).update(
+            ended_at=timezone.now()
+        )
+        await Dossier.filter(id=locked.id).update(
+            status=DossierStatus.WAITING, ended_at=None, opened_at=None
+        )
+        locked.status = DossierStatus.WAITING
+        await make_request_in(locked, subject, form, "dossier.reopened")
+    return locked
+
+
+async def erase(subject: Person, reference: str) -> Dossier:
+    """Crypto-shredding: the dossier's key is destroyed and its texts are unreadable for good.
+
+    What stays says nothing about the person: month, themes, durations, the journal's events.
+    """
+    dossier = await _own(subject, reference)
+    async with in_transaction():
+        locked = await Dossier.select_for_update().get(id=dossier.id)
+        if locked.status is not DossierStatus.ENDED:
+            raise NotAllowed("end the help first")
+        if locked.erased_at is not None:
+            raise NotAllowed("already erased")
+        await Dossier.filter(id=locked.id).update(wrapped_key=None, erased_at=timezone.now())
+        locked.wrapped_key = None
+        await journal.record(locked, "dossier.erased", subject)
+    return locked
+
+
+# --- Export (GDPR art. 15 and 20) ----------------------------------------------------------------
+
+
+@dataclass
+class Export:
+    dossier: Dossier
+    requests: list[Request]
+    messages: list[Message]
+    actions: list[Action]
+    consents: list[Consent]
+    shares: list[Share]
+    journal: list[JournalEntry]
+
+
+async def export(subject: Person, reference: str) -> Export:
+    """Everything the dossier holds, for its subject only; the export itself is journaled."""
+    dossier = await _own(subject, reference)
+    if dossier.wrapped_key is None:
+        raise NotAllowed("erased")
+    async with in_transaction():
+        locked = await Dossier.select_for_update().get(id=dossier.id)
+        await journal.record(locked, "dossier.exported", subject)
+    box = keys.box(dossier)
+    requests = await Request.filter(dossier_id=dossier.id).order_by("id")
+    keys.open_fields(box, requests, "request", ("words", "contact_details", "contact_hours"))
+    messages = (
+        await Message.filter(dossier_id=dossier.id)
+        .select_related("author")
+        .order_by("created_at", "id")
+    )
+    keys.open_fields(box, messages, "message", ("body",))
+    actions = (
+        await Action.filter(dossier_id=dossier.id)
+        .select_related("author")
+        .order_by("created_at", "id")
+    )
+    keys.open_fields(box, actions, "action", ("description", "third_party", "answer_reason"))
+    consents = (
+        await Consent.filter(dossier_id=dossier.id).select_related("partner").order_by("granted_at")
+    )
+    keys.open_fields(box, consents, "consent", ("purpose",))
+    shares = (
+        await Share.filter(dossier_id=dossier.id).select_related("partner").order_by("shared_at")
+    )
+    keys.open_fields(box, shares, "share", ("content",))
+    entries = (
+        await JournalEntry.filter(dossier_id=dossier.id).select_related("actor").order_by("seq")
+    )
+    return Export(dossier, requests, messages, actions, consents, shares, entries)

@@ -1,0 +1,267 @@
+"""Ending the help, coming back, taking one's data, erasing it; a worker closing a quiet dossier."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from portal.domain import ending as rules
+from portal.domain import requests as request_rules
+from portal.domain.access import readable_dossier
+from portal.domain.errors import Invalid, NotAllowed, NotFound
+from portal.i18n import _, current_language
+from portal.labels import category_name, kind_name, theme_names
+from portal.models import Asker, Dossier, Role
+from portal.pages.common import person_of, require, text
+from portal.pages.timeline import describe
+from portal.templating import render
+
+SUBJECTS = (Role.YOUTH, Role.RELATIVE)
+
+
+def _ref(request: Request) -> str:
+    return str(request.path_params["reference"])[:12]
+
+
+async def _own(request: Request) -> Dossier:
+    person = person_of(request)
+    try:
+        dossier = await readable_dossier(person, _ref(request))
+    except NotFound as error:
+        raise HTTPException(404) from error
+    if dossier.subject_id != person.id:
+        raise HTTPException(404)
+    return dossier
+
+
+@require(*SUBJECTS)
+async def end(request: Request) -> Response:
+    dossier = await _own(request)
+    context: dict[str, Any] = {"dossier": dossier, "errors": {}, "reason": ""}
+    if request.method == "GET":
+        if dossier.status.value == "ended":
+            return RedirectResponse(f"/espace/{dossier.reference}", status_code=303)
+        return render(request, "ending/end.html", context)
+    form = await request.form()
+    reason = text(form, "reason", 5000)
+    try:
+        await rules.end_help(person_of(request), dossier.reference, reason)
+    except NotAllowed:
+        pass  # already ended (a double tap): it stays ended
+    except Invalid as refusal:
+        context.update(errors={refusal.field: _(refusal.message)}, reason=reason)
+        return render(request, "ending/end.html", context, status_code=422)
+    return RedirectResponse(f"/espace/{dossier.reference}/fin", status_code=303)
+
+
+@require(*SUBJECTS)
+async def ended(request: Request) -> Response:
+    dossier = await _own(request)
+    if dossier.status.value != "ended":
+        return RedirectResponse(f"/espace/{dossier.reference}", status_code=303)
+    return render(request, "ending/ended.html", {"dossier": dossier})
+
+
+@require(*SUBJECTS)
+async def come_back(request: Request) -> Response:
+    dossier = await _own(request)
+    values: dict[str, Any] = {
+        "themes": [],
+        "words": "",
+        "contact_channel": "portal",
+        "contact_details": "",
+        "contact_hours": "",
+        "no_voicemail": False,
+        "others_read_messages": False,
+    }
+    context: dict[str, Any] = {"dossier": dossier, "values": values, "errors": {}}
+    if dossier.status.value != "ended" or dossier.erased_at is not None:
+        raise HTTPException(404)
+    if request.method == "GET":
+        return render(request, "ending/come_back.html", context)
+    form = await request.form()
+    values.update(
+        themes=[str(t)[:30] for t in form.getlist("themes")][:20],
+        words=text(form, "words", 5000),
+        contact_channel=text(form, "contact_channel", 20),
+        contact_details=text(form, "contact_details", 500),
+        contact_hours=text(form, "contact_hours", 500),
+        no_voicemail=bool(form.get("no_voicemail")),
+        others_read_messages=bool(form.get("others_read_messages")),
+    )
+    person = person_of(request)
+    try:
+        channel, details, hours = request_rules.check_contact(
+            values["contact_channel"], values["contact_details"], values["contact_hours"]
+        )
+        request_form = request_rules.RequestForm(
+            asker=Asker.YOUTH if person.role is Role.YOUTH else Asker.RELATIVE,
+            themes=request_rules.parse_themes(values["themes"]),
+            words=request_rules.check_words(values["words"]),
+            contact_channel=channel,
+            contact_details=details,
+            contact_hours=hours,
+            no_voicemail=values["no_voicemail"],
+            others_read_messages=values["others_read_messages"],
+        )
+        await rules.reopen(person, dossier.reference, request_form)
+    except Invalid as refusal:
+        context["errors"] = {refusal.field: _(refusal.message)}
+        return render(request, "ending/come_back.html", context, status_code=422)
+    except NotAllowed as error:
+        raise HTTPException(409) from error
+    return RedirectResponse(f"/espace/{dossier.reference}/envoye", status_code=303)
+
+
+@require(*SUBJECTS)
+async def export(request: Request) -> Response:
+    person = person_of(request)
+    dossier = await _own(request)
+    try:
+        data = await rules.export(person, dossier.reference)
+    except NotAllowed as error:
+        raise HTTPException(404) from error
+    if request.path_params.get("format", "html") == "json":
+        payload = _export_json(data, person.display_name)
+        return Response(
+            json.dumps(payload, ensure_ascii=False, indent=2),
+            media_type="application/json",
+            headers={
+                "Content-Disposition": f'attachment; filename="dossier-{dossier.reference}.json"'
+            },
+        )
+    if "format" in request.path_params:
+        raise HTTPException(404)
+    lines = [(e, describe(e, person, True)) for e in data.journal]
+    return render(request, "ending/export.html", {"data": data, "lines": lines})
+
+
+def _export_json(data: rules.Export, name: str) -> dict[str, Any]:
+    """The whole dossier as data, in the subject's language (GDPR art. 15 and 20)."""
+    return {
+        "language": current_language(),
+        "dossier": {
+            "reference": data.dossier.reference,
+            "status": data.dossier.status.value,
+            "created": data.dossier.created_at.isoformat(),
+            "ended": data.dossier.ended_at.isoformat() if data.dossier.ended_at else None,
+        },
+        "subject": name,
+        "requests": [
+            {
+                "date": r.created_at.isoformat(),
+                "themes": theme_names(r.themes),
+                "words": r.words,
+                "contact": r.contact_channel.value,
+                "contact_details": r.contact_details,
+                "contact_hours": r.contact_hours,
+                "do_not_leave_a_message": r.no_voicemail,
+                "someone_else_reads_messages": r.others_read_messages,
+            }
+            for r in data.requests
+        ],
+        "messages": [
+            {"date": m.created_at.isoformat(), "from": m.author.display_name, "text": m.body}
+            for m in data.messages
+        ],
+        "steps": [
+            {
+                "date": a.created_at.isoformat(),
+                "kind": kind_name(a.kind),
+                "what": a.description,
+                "with": a.third_party,
+                "status": a.status.value,
+                "your_reason": a.answer_reason,
+            }
+            for a in data.actions
+        ],
+        "consents": [
+            {
+                "partner": c.partner.name,
+                "kinds": [category_name(k) for k in c.categories],
+                "purpose": c.purpose,
+                "given": c.granted_at.isoformat(),
+                "until": c.expires_at.isoformat() if c.expires_at else None,
+                "taken_back": c.revoked_at.isoformat() if c.revoked_at else None,
+            }
+            for c in data.consents
+        ],
+        "shares": [
+            {
+                "partner": s.partner.name,
+                "date": s.shared_at.isoformat(),
+                "kinds": [category_name(k) for k in s.categories],
+                "content": s.content,
+            }
+            for s in data.shares
+        ],
+        "journal": [
+            {
+                "seq": e.seq,
+                "date": e.at.isoformat(),
+                "event": e.event,
+                "in_words": describe(e, data.dossier.subject, True),
+                "hash": e.hash,
+            }
+            for e in data.journal
+        ],
+    }
+
+
+@require(*SUBJECTS)
+async def erase(request: Request) -> Response:
+    """Two confirmations, the consequence in plain words, then the key is destroyed."""
+    dossier = await _own(request)
+    if dossier.status.value != "ended" or dossier.erased_at is not None:
+        return render(
+            request,
+            "ending/erase.html",
+            {"dossier": dossier, "step": "refused"},
+            status_code=409 if request.method == "POST" else 200,
+        )
+    if request.method == "GET":
+        return render(request, "ending/erase.html", {"dossier": dossier, "step": "first"})
+    form = await request.form()
+    if text(form, "confirm", 20) != "second":
+        return render(request, "ending/erase.html", {"dossier": dossier, "step": "second"})
+    try:
+        await rules.erase(person_of(request), dossier.reference)
+    except NotAllowed as error:
+        raise HTTPException(409) from error
+    return RedirectResponse(f"/espace/{dossier.reference}", status_code=303)
+
+
+@require(Role.WORKER)
+async def close(request: Request) -> Response:
+    worker = person_of(request)
+    form = await request.form()
+    try:
+        await rules.close_inactive(
+            worker,
+            _ref(request),
+            text(form, "message", 5000),
+            request.app.state.settings.inactive_days,
+        )
+    except NotFound as error:
+        raise HTTPException(404) from error
+    except (Invalid, NotAllowed) as error:
+        raise HTTPException(409) from error
+    return RedirectResponse("/travail", status_code=303)
+
+
+routes = [
+    Route("/espace/{reference}/arreter", end, methods=["GET", "POST"], name="ending.end"),
+    Route("/espace/{reference}/fin", ended, name="ending.ended"),
+    Route(
+        "/espace/{reference}/revenir", come_back, methods=["GET", "POST"], name="ending.come_back"
+    ),
+    Route("/espace/{reference}/export", export, name="ending.export"),
+    Route("/espace/{reference}/export.{format:str}", export, name="ending.export_file"),
+    Route("/espace/{reference}/effacer", erase, methods=["GET", "POST"], name="ending.erase"),
+    Route("/travail/dossiers/{reference}/fermer", close, methods=["POST"], name="ending.close"),
+]

@@ -1,0 +1,106 @@
+"""Per-dossier encryption: every free text of a dossier is sealed with the dossier's own key.
+
+The dossier key is wrapped by the server's master key and stored beside the dossier.
+Erasing a dossier destroys its wrapped key: its texts, and every backup of them, can no
+longer be read by anyone (crypto-shredding). Rotating the master key rewraps the dossier
+keys and touches no text.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+PREFIX = "enc1:"
+KEY_ID_BYTES = 8
+NONCE_BYTES = 12
+
+
+class Erased(Exception):
+    """The dossier's key is gone: its content cannot be read any more."""
+
+
+class CryptoError(Exception):
+    """A sealed value or a wrapped key does not open with the keys we have."""
+
+
+def parse_master_key(value: str) -> bytes:
+    """A master key as written in settings: 32 bytes, base64 (urlsafe or standard)."""
+    try:
+        raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+    except (ValueError, TypeError) as error:
+        raise ValueError("MASTER_KEY must be 32 bytes in base64") from error
+    if len(raw) != 32:
+        raise ValueError("MASTER_KEY must be 32 bytes in base64")
+    return raw
+
+
+def new_master_key() -> str:
+    return base64.urlsafe_b64encode(os.urandom(32)).decode().rstrip("=")
+
+
+def key_id(master: bytes) -> bytes:
+    return hashlib.sha256(b"portal-master-key-id:" + master).digest()[:KEY_ID_BYTES]
+
+
+def _aad(dossier_id: int, purpose: str) -> bytes:
+    return f"portal:{purpose}:{dossier_id}".encode()
+
+
+def wrap(master: bytes, dossier_id: int, data_key: bytes) -> bytes:
+    nonce = os.urandom(NONCE_BYTES)
+    sealed = AESGCM(master).encrypt(nonce, data_key, _aad(dossier_id, "dossier-key"))
+    return key_id(master) + nonce + sealed
+
+
+def unwrap(master: bytes, dossier_id: int, wrapped: bytes) -> bytes:
+    if wrapped[:KEY_ID_BYTES] != key_id(master):
+        raise CryptoError("the dossier key was wrapped by another master key")
+    nonce = wrapped[KEY_ID_BYTES : KEY_ID_BYTES + NONCE_BYTES]
+    try:
+        return AESGCM(master).decrypt(
+            nonce, wrapped[KEY_ID_BYTES + NONCE_BYTES :], _aad(dossier_id, "dossier-key")
+        )
+    except InvalidTag as error:
+        raise CryptoError("the dossier key does not open") from error
+
+
+def rewrap(old: bytes, new: bytes, dossier_id: int, wrapped: bytes) -> bytes:
+    return wrap(new, dossier_id, unwrap(old, dossier_id, wrapped))
+
+
+class Box:
+    """Seals and opens the texts of one dossier. Each text is bound to its place (AAD)."""
+
+    def __init__(self, dossier_id: int, data_key: bytes) -> None:
+        self.dossier_id = dossier_id
+        self._aead = AESGCM(data_key)
+
+    def seal(self, text: str, place: str) -> str:
+        if text == "":
+            return ""
+        nonce = os.urandom(NONCE_BYTES)
+        sealed = self._aead.encrypt(nonce, text.encode("utf-8"), _aad(self.dossier_id, place))
+        return PREFIX + base64.b64encode(nonce + sealed).decode("ascii")
+
+    def open(self, value: str, place: str) -> str:
+        if value == "":
+            return ""
+        if not value.startswith(PREFIX):
+            raise CryptoError("not a sealed value")
+        raw = base64.b64decode(value[len(PREFIX) :])
+        try:
+            plain = self._aead.decrypt(
+                raw[:NONCE_BYTES], raw[NONCE_BYTES:], _aad(self.dossier_id, place)
+            )
+        except InvalidTag as error:
+            raise CryptoError("a sealed value does not open") from error
+        return plain.decode("utf-8")
+
+
+def new_data_key() -> bytes:
+    return AESGCM.generate_key(bit_length=256)
