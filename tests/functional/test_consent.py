@@ -18,8 +18,11 @@ async def _setup() -> tuple[Dossier, Person]:
     service = await factories.service()
     amina = await factories.staff("amina", service_=service, name="Amina")
     lou = await factories.youth()
-    dossier = await make_request(lou, service, RequestForm(
-        asker=Asker.YOUTH, themes=[Theme.SCHOOL], words="L’école me stresse."))
+    dossier = await make_request(
+        lou,
+        service,
+        RequestForm(asker=Asker.YOUTH, themes=[Theme.SCHOOL], words="L’école me stresse."),
+    )
     await take(amina, dossier.id)
     school = await factories.partner("Athénée", secrecy=False)
     await factories.staff("prof", Role.PARTNER, partner_=school)
@@ -27,12 +30,12 @@ async def _setup() -> tuple[Dossier, Person]:
 
 
 def _client(app: Starlette) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                             base_url="https://testserver")
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="https://testserver")
 
 
-async def test_grant_share_read_revoke_read_again(client: httpx.AsyncClient,
-                                                  app: Starlette) -> None:
+async def test_grant_share_read_revoke_read_again(
+    client: httpx.AsyncClient, app: Starlette
+) -> None:
     dossier, _amina = await _setup()
     school_id = (await Person.get(login="prof")).partner_id
     ref = dossier.reference
@@ -43,13 +46,18 @@ async def test_grant_share_read_revoke_read_again(client: httpx.AsyncClient,
     assert grant_page.status_code == 200
     assert "n’est pas tenu au secret professionnel" in grant_page.text
     token = await csrf_token(client, f"/espace/{ref}")
-    form = {"csrf_token": token, "categories": ["request"], "duration": "1_month",
-            "purpose": "Que l’école comprenne mes absences"}
+    form = {
+        "csrf_token": token,
+        "categories": ["request"],
+        "duration": "1_month",
+        "purpose": "Que l’école comprenne mes absences",
+    }
     confirm = await client.post(f"/espace/{ref}/partenaires/{school_id}/accord", data=form)
     assert confirm.status_code == 200 and 'name="step" value="confirm"' in confirm.text
     assert await Consent.all().count() == 0
-    granted = await client.post(f"/espace/{ref}/partenaires/{school_id}/accord",
-                                data={**form, "step": "confirm"})
+    granted = await client.post(
+        f"/espace/{ref}/partenaires/{school_id}/accord", data={**form, "step": "confirm"}
+    )
     assert granted.status_code == 303
     consent = await Consent.get()
     receipt = await client.get(granted.headers["location"])
@@ -64,13 +72,20 @@ async def test_grant_share_read_revoke_read_again(client: httpx.AsyncClient,
     async with _client(app) as amina, _client(app) as prof:
         await factories.sign_in_staff(amina, "amina")
         token_a = await csrf_token(amina, f"/travail/dossiers/{ref}")
-        refused = await amina.post(f"/travail/dossiers/{ref}/partager", data={
-            "csrf_token": token_a, "partner": str(school_id),
-            "categories": ["request", "messages"]})
+        refused = await amina.post(
+            f"/travail/dossiers/{ref}/partager",
+            data={
+                "csrf_token": token_a,
+                "partner": str(school_id),
+                "categories": ["request", "messages"],
+            },
+        )
         assert refused.status_code == 409
         assert await Share.all().count() == 0
-        shared = await amina.post(f"/travail/dossiers/{ref}/partager", data={
-            "csrf_token": token_a, "partner": str(school_id), "categories": ["request"]})
+        shared = await amina.post(
+            f"/travail/dossiers/{ref}/partager",
+            data={"csrf_token": token_a, "partner": str(school_id), "categories": ["request"]},
+        )
         assert shared.status_code == 303
         share = await Share.get()
 
@@ -83,8 +98,9 @@ async def test_grant_share_read_revoke_read_again(client: httpx.AsyncClient,
         # The young person revokes: one tap, one confirmation.
         confirm_revoke = await client.get(f"/espace/{ref}/consentements/{consent.id}/retirer")
         assert confirm_revoke.status_code == 200
-        revoked = await client.post(f"/espace/{ref}/consentements/{consent.id}/retirer",
-                                    data={"csrf_token": token})
+        revoked = await client.post(
+            f"/espace/{ref}/consentements/{consent.id}/retirer", data={"csrf_token": token}
+        )
         assert revoked.status_code == 303
         again = await prof.get(f"/partenaire/partages/{share.id}")
         assert again.status_code == 404 and "L’école me stresse." not in again.text
@@ -107,8 +123,11 @@ async def test_nobody_else_reaches_the_consent_pages(client: httpx.AsyncClient) 
     await factories.staff("tom", service_=service)
     await factories.youth("sam", "Sam", Role.RELATIVE)
     await factories.staff("admin", Role.ADMIN, service_=service)
-    paths = [f"/espace/{ref}/partenaires", f"/espace/{ref}/partenaires/annuaire",
-             f"/travail/dossiers/{ref}/partager"]
+    paths = [
+        f"/espace/{ref}/partenaires",
+        f"/espace/{ref}/partenaires/annuaire",
+        f"/travail/dossiers/{ref}/partager",
+    ]
     for login in ("sam", "tom", "admin", "prof"):
         client.cookies.clear()
         if login == "sam":
@@ -129,9 +148,16 @@ async def test_a_forged_partner_or_category_is_refused_with_a_message(
     token = await csrf_token(client, f"/espace/{ref}")
     assert (await client.get(f"/espace/{ref}/partenaires/99999/accord")).status_code == 404
     assert (await client.get(f"/espace/{ref}/partenaires/abc/accord")).status_code == 404
-    bad = await client.post(f"/espace/{ref}/partenaires/{school_id}/accord", data={
-        "csrf_token": token, "categories": ["everything"], "duration": "forever",
-        "purpose": "x", "step": "confirm"})
+    bad = await client.post(
+        f"/espace/{ref}/partenaires/{school_id}/accord",
+        data={
+            "csrf_token": token,
+            "categories": ["everything"],
+            "duration": "forever",
+            "purpose": "x",
+            "step": "confirm",
+        },
+    )
     assert bad.status_code == 422
     assert 'class="error' in bad.text
     assert await Consent.all().count() == 0

@@ -32,8 +32,11 @@ async def _setup() -> tuple[Dossier, Person, Person, Person]:
     service = await factories.service()
     amina = await factories.staff("amina", service_=service)
     lou = await factories.youth()
-    dossier = await make_request(lou, service, RequestForm(
-        asker=Asker.YOUTH, themes=[Theme.MONEY], words="Je n’ai plus d’argent."))
+    dossier = await make_request(
+        lou,
+        service,
+        RequestForm(asker=Asker.YOUTH, themes=[Theme.MONEY], words="Je n’ai plus d’argent."),
+    )
     await take(amina, dossier.id)
     cpas = await factories.partner("CPAS")
     julie = await factories.staff("julie", Role.PARTNER, partner_=cpas)
@@ -45,8 +48,14 @@ async def test_a_share_needs_an_active_consent_covering_every_kind(db: str) -> N
     assert julie.partner_id is not None
     with pytest.raises(NotAllowed):
         await rules.share(amina, dossier.reference, julie.partner_id, ["request"])
-    await rules.grant(lou, dossier.reference, julie.partner_id, ["request"], "until_stop",
-                      "Pour l’aide financière")
+    await rules.grant(
+        lou,
+        dossier.reference,
+        julie.partner_id,
+        ["request"],
+        "until_stop",
+        "Pour l’aide financière",
+    )
     with pytest.raises(NotAllowed):
         await rules.share(amina, dossier.reference, julie.partner_id, ["request", "messages"])
     assert await Share.all().count() == 0
@@ -59,8 +68,9 @@ async def test_a_share_needs_an_active_consent_covering_every_kind(db: str) -> N
 async def test_revoking_takes_effect_in_the_same_request(db: str) -> None:
     dossier, lou, amina, julie = await _setup()
     assert julie.partner_id is not None
-    consent = await rules.grant(lou, dossier.reference, julie.partner_id, ["request"],
-                                "1_month", "Pour l’aide")
+    consent = await rules.grant(
+        lou, dossier.reference, julie.partner_id, ["request"], "1_month", "Pour l’aide"
+    )
     shared = await rules.share(amina, dossier.reference, julie.partner_id, ["request"])
     await rules.partner_read(julie, shared.id)
     await rules.revoke(lou, dossier.reference, consent.id)
@@ -76,13 +86,15 @@ async def test_revoking_takes_effect_in_the_same_request(db: str) -> None:
 async def test_a_revoked_consent_is_never_active_again(db: str) -> None:
     dossier, lou, _amina, julie = await _setup()
     assert julie.partner_id is not None
-    consent = await rules.grant(lou, dossier.reference, julie.partner_id, ["request"],
-                                "until_stop", "Pour l’aide")
+    consent = await rules.grant(
+        lou, dossier.reference, julie.partner_id, ["request"], "until_stop", "Pour l’aide"
+    )
     await rules.revoke(lou, dossier.reference, consent.id)
     with pytest.raises(NotAllowed):
         await rules.revoke(lou, dossier.reference, consent.id)
-    again = await rules.grant(lou, dossier.reference, julie.partner_id, ["request"],
-                              "until_stop", "Pour l’aide")
+    again = await rules.grant(
+        lou, dossier.reference, julie.partner_id, ["request"], "until_stop", "Pour l’aide"
+    )
     assert again.id != consent.id
     old = await Consent.get(id=consent.id)
     assert old.revoked_at is not None and not rules.is_active(old)
@@ -91,15 +103,17 @@ async def test_a_revoked_consent_is_never_active_again(db: str) -> None:
 async def test_expiry_takes_effect_at_the_exact_time_without_a_job(db: str) -> None:
     dossier, lou, amina, julie = await _setup()
     assert julie.partner_id is not None
-    consent = await rules.grant(lou, dossier.reference, julie.partner_id, ["request"],
-                                "1_month", "Pour l’aide")
+    consent = await rules.grant(
+        lou, dossier.reference, julie.partner_id, ["request"], "1_month", "Pour l’aide"
+    )
     shared = await rules.share(amina, dossier.reference, julie.partner_id, ["request"])
     assert consent.expires_at is not None
     assert rules.is_active(consent, consent.expires_at - timedelta(microseconds=1))
     assert not rules.is_active(consent, consent.expires_at)
     # Move the end to a moment just past: nothing runs, and yet nothing is readable.
     await Consent.filter(id=consent.id).update(
-        expires_at=timezone.now() - timedelta(milliseconds=1))
+        expires_at=timezone.now() - timedelta(milliseconds=1)
+    )
     with pytest.raises(NotFound):
         await rules.partner_read(julie, shared.id)
     with pytest.raises(NotAllowed):
@@ -119,8 +133,9 @@ async def test_fifty_shares_racing_a_revoke_leave_none_after_it(db: str) -> None
     dossier, lou, amina, julie = await _setup()
     assert julie.partner_id is not None
     partner_id = julie.partner_id
-    consent = await rules.grant(lou, dossier.reference, partner_id, ["request"], "until_stop",
-                                "Pour l’aide")
+    consent = await rules.grant(
+        lou, dossier.reference, partner_id, ["request"], "until_stop", "Pour l’aide"
+    )
 
     async def attempt() -> Share | Exception:
         try:
@@ -141,16 +156,22 @@ async def test_fifty_shares_racing_a_revoke_leave_none_after_it(db: str) -> None
     assert all(isinstance(r, Share | NotAllowed) for r in outcomes)
     assert len(shares) == sum(isinstance(r, Share) for r in outcomes)
     # The journal agrees: no share is recorded after the revoke.
-    events = await JournalEntry.filter(dossier=dossier).order_by("seq").values_list(
-        "event", flat=True)
+    events = (
+        await JournalEntry.filter(dossier=dossier).order_by("seq").values_list("event", flat=True)
+    )
     revoke_at = events.index("consent.revoked")
     assert "share.made" not in events[revoke_at:]
 
 
 @pytest.mark.parametrize(
     ("categories", "duration", "purpose"),
-    [([], "until_stop", "x"), (["hack"], "until_stop", "x"), (["request"], "forever", "x"),
-     (["request"], "until_stop", ""), (["request"], "until_stop", "x" * 301)],
+    [
+        ([], "until_stop", "x"),
+        (["hack"], "until_stop", "x"),
+        (["request"], "forever", "x"),
+        (["request"], "until_stop", ""),
+        (["request"], "until_stop", "x" * 301),
+    ],
 )
 async def test_forged_grants_are_refused_and_nothing_is_stored(
     db: str, categories: list[str], duration: str, purpose: str
@@ -158,8 +179,7 @@ async def test_forged_grants_are_refused_and_nothing_is_stored(
     dossier, lou, _amina, julie = await _setup()
     assert julie.partner_id is not None
     with pytest.raises(Invalid):
-        await rules.grant(lou, dossier.reference, julie.partner_id, categories, duration,
-                          purpose)
+        await rules.grant(lou, dossier.reference, julie.partner_id, categories, duration, purpose)
     with pytest.raises(Invalid):
         await rules.grant(lou, dossier.reference, 999_999, ["request"], "until_stop", "x")
     assert await Consent.all().count() == 0
@@ -169,12 +189,14 @@ async def test_forged_grants_are_refused_and_nothing_is_stored(
 async def test_only_the_subject_grants_or_revokes(db: str, who: str) -> None:
     dossier, lou, amina, julie = await _setup()
     assert julie.partner_id is not None
-    consent = await rules.grant(lou, dossier.reference, julie.partner_id, ["request"],
-                                "until_stop", "Pour l’aide")
+    consent = await rules.grant(
+        lou, dossier.reference, julie.partner_id, ["request"], "until_stop", "Pour l’aide"
+    )
     person = {"amina": amina, "julie": julie}.get(who) or await factories.youth("noa", "Noa")
     with pytest.raises(NotFound):
-        await rules.grant(person, dossier.reference, julie.partner_id, ["messages"],
-                          "until_stop", "x")
+        await rules.grant(
+            person, dossier.reference, julie.partner_id, ["messages"], "until_stop", "x"
+        )
     with pytest.raises(NotFound):
         await rules.revoke(person, dossier.reference, consent.id)
     assert rules.is_active(await Consent.get(id=consent.id))
@@ -198,10 +220,17 @@ async def test_revoking_cancels_the_steps_waiting_with_that_partner(db: str) -> 
 
     dossier, lou, amina, julie = await _setup()
     assert julie.partner_id is not None
-    step = await propose_action(amina, dossier.reference, ActionKind.PARTNER_CONTACT,
-                                "Appeler le CPAS", "", [julie.partner_id])
-    consent = await rules.grant(lou, dossier.reference, julie.partner_id, ["identity"],
-                                "until_stop", "Pour être appelée")
+    step = await propose_action(
+        amina,
+        dossier.reference,
+        ActionKind.PARTNER_CONTACT,
+        "Appeler le CPAS",
+        "",
+        [julie.partner_id],
+    )
+    consent = await rules.grant(
+        lou, dossier.reference, julie.partner_id, ["identity"], "until_stop", "Pour être appelée"
+    )
     await rules.revoke(lou, dossier.reference, consent.id)
     from portal.models import Action
 
@@ -214,17 +243,26 @@ async def test_a_meeting_shares_only_with_partners_who_consented(db: str) -> Non
     dossier, lou, amina, julie = await _setup()
     assert julie.partner_id is not None
     school = await factories.partner("École", secrecy=False)
-    meeting = await propose_action(amina, dossier.reference, ActionKind.CONCERTATION,
-                                   "Réunion sur l’école", "", [julie.partner_id, school.id])
+    meeting = await propose_action(
+        amina,
+        dossier.reference,
+        ActionKind.CONCERTATION,
+        "Réunion sur l’école",
+        "",
+        [julie.partner_id, school.id],
+    )
     await answer_action(lou, dossier.reference, meeting.id, True)
-    await rules.grant(lou, dossier.reference, julie.partner_id, ["actions"], "until_stop",
-                      "Pour la réunion")
+    await rules.grant(
+        lou, dossier.reference, julie.partner_id, ["actions"], "until_stop", "Pour la réunion"
+    )
     with pytest.raises(NotAllowed):
-        await record_meeting(amina, dossier.reference, meeting.id,
-                             [julie.partner_id, school.id], ["actions"])
+        await record_meeting(
+            amina, dossier.reference, meeting.id, [julie.partner_id, school.id], ["actions"]
+        )
     assert await Share.all().count() == 0
-    done = await record_meeting(amina, dossier.reference, meeting.id, [julie.partner_id],
-                                ["actions"])
+    done = await record_meeting(
+        amina, dossier.reference, meeting.id, [julie.partner_id], ["actions"]
+    )
     assert done.status is ActionStatus.DONE
     assert await Share.filter(partner_id=julie.partner_id).count() == 1
     assert await Share.filter(partner_id=school.id).count() == 0
