@@ -317,6 +317,18 @@ async def assigned_dossiers(worker: Person) -> list[Dossier]:
     )
 
 
+async def recently_ended(worker: Person, days: int = 30) -> list[Dossier]:
+    """Dossiers this worker followed that ended lately: this is how the worker is told."""
+    _require_worker(worker)
+    ids = await Assignment.filter(worker_id=worker.id, ended_at__isnull=True).values_list(
+        "dossier_id", flat=True
+    )
+    since = timezone.now() - timedelta(days=days)
+    return await Dossier.filter(
+        id__in=list(ids), status=DossierStatus.ENDED, ended_at__gte=since
+    ).order_by("-ended_at")
+
+
 def pending_answers(view: DossierView) -> list[Action]:
     return [a for a in view.actions if a.status is ActionStatus.PROPOSED]
 

@@ -159,3 +159,15 @@ def test_production_refuses_to_start_without_the_journal_key(tmp_path: Path) -> 
     assert result.returncode == 2
     assert "JOURNAL_KEY is required" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+async def test_the_workers_are_told_when_the_help_ends(client: httpx.AsyncClient) -> None:
+    dossier = await _dossier()
+    from portal.domain.ending import end_help
+    from portal.models import Person
+
+    await end_help(await Person.get(login="lou"), dossier.reference)
+    await factories.sign_in_staff(client, "amina")
+    inbox = await client.get("/travail")
+    assert dossier.reference in inbox.text
+    assert "Aide arrêtée" in inbox.text or "Help ended" in inbox.text
