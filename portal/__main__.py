@@ -129,6 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     admin.add_argument("login")
     admin.add_argument("--name", default="Admin")
     commands.add_parser("verify-journal", help="check every dossier's journal chain")
+    commands.add_parser("demo-code", help="print the current two-factor code of the demo staff")
     commands.add_parser("new-master-key", help="print a new random master key")
     commands.add_parser(
         "rotate-master-key", help="rewrap every dossier key with NEW_MASTER_KEY (environment)"
@@ -155,6 +156,16 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(seed_demo(settings))
     if args.command == "create-admin":
         return asyncio.run(create_admin(settings, args.login, args.name))
+    if args.command == "demo-code":
+        if settings.production:
+            print("There are no demo accounts in production.", file=sys.stderr)
+            return 2
+        import pyotp
+
+        from portal.demo import DEMO_TOTP
+
+        print(pyotp.TOTP(DEMO_TOTP).now())
+        return 0
     if args.command == "verify-journal":
         return asyncio.run(verify_journal(settings))
     if args.command == "rotate-master-key":
