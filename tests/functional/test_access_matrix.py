@@ -1,0 +1,328 @@
+"""Every route of the app against every role, built from the app's own route table.
+
+A route nobody classified fails this test, so a new route is covered the day it is added.
+Refused calls must change nothing in the database (a refused look at a dossier is journaled,
+by design: that entry is the only trace allowed).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from starlette.applications import Starlette
+from starlette.routing import Route
+
+from portal.domain import consent as consent_rules
+from portal.domain.actions import propose_action
+from portal.domain.dossiers import take
+from portal.domain.requests import RequestForm, make_request
+from portal.models import (
+    Action,
+    ActionKind,
+    Asker,
+    Consent,
+    Credential,
+    Dossier,
+    JournalEntry,
+    Message,
+    OneTimeLink,
+    Partner,
+    Person,
+    RecoveryCode,
+    Request,
+    Role,
+    Service,
+    Share,
+    Theme,
+)
+from tests import factories
+from tests.helpers import csrf_token
+
+ROLES = (
+    "anonymous",
+    "subject",
+    "other_subject",
+    "parent",
+    "worker",
+    "other_worker",
+    "partner",
+    "other_partner",
+    "admin",
+)
+SUBJECTS = {"subject", "other_subject", "parent"}
+WORKERS = {"worker", "other_worker"}
+PARTNERS = {"partner", "other_partner"}
+
+
+@dataclass
+class Rule:
+    """Who gets what on GET; POST by anyone else is refused and changes nothing."""
+
+    allowed: set[str]
+    ok: int = 200
+    # What the allowed get when it is not 200 for a reason of state (an open dossier's "ended").
+    special: dict[str, int] | None = None
+    # Pages anyone may load (forms), but only some may post to.
+    public_get: bool = False
+
+
+OWNER = {"subject"}
+ANY_SUBJECT = SUBJECTS
+ANY_WORKER = WORKERS
+SIGNED_IN = set(ROLES) - {"anonymous"}
+EVERYONE = set(ROLES)
+
+# The classification of every route; a route missing here makes the test fail.
+ACCESS: dict[str, Rule] = {
+    "home": Rule(EVERYONE),
+    "rights": Rule(EVERYONE),
+    "data": Rule(EVERYONE),
+    "urgent": Rule(EVERYONE),
+    "healthz": Rule(EVERYONE),
+    "static": Rule(EVERYONE),
+    "language": Rule(EVERYONE, public_get=True),
+    "signin": Rule({"anonymous"}, public_get=True),
+    "signin.code": Rule(set(), public_get=True),
+    "signin.passkey_options": Rule(EVERYONE, public_get=True),
+    "signin.passkey": Rule(EVERYONE, public_get=True),
+    "signin.recovery": Rule(EVERYONE, public_get=True),
+    "signout": Rule(EVERYONE, public_get=True),
+    "quick_exit": Rule(EVERYONE, public_get=True),
+    "account.new": Rule({"anonymous"}, public_get=True),
+    "account.new_passkey_options": Rule(EVERYONE, public_get=True),
+    "account.new_passkey": Rule(EVERYONE, public_get=True),
+    "account.welcome": Rule(ANY_SUBJECT),
+    "account": Rule(SIGNED_IN),
+    "account.profile": Rule(SIGNED_IN),
+    "account.password": Rule(SIGNED_IN),
+    "account.codes": Rule(ANY_SUBJECT),
+    "account.passkey_options": Rule(SIGNED_IN),
+    "account.passkey": Rule(SIGNED_IN),
+    "account.passkey_remove": Rule(SIGNED_IN),
+    "account.signout_everywhere": Rule(SIGNED_IN),
+    "invitation": Rule(set(), public_get=True),
+    "invitation.code": Rule(set(), public_get=True),
+    "invitation.passkey_options": Rule(set(), public_get=True),
+    "invitation.passkey": Rule(set(), public_get=True),
+    "recovery_link": Rule(set(), public_get=True),
+    "admin.staff": Rule({"admin"}),
+    "admin.invite": Rule({"admin"}),
+    "admin.end_sessions": Rule({"admin"}),
+    "request": Rule({"anonymous", *SUBJECTS}, public_get=True),
+    "request.count": Rule(EVERYONE, public_get=True),
+    "request.passkey_options": Rule(EVERYONE, public_get=True),
+    "request.passkey": Rule(EVERYONE, public_get=True),
+    "request.sent": Rule(OWNER),
+    "space": Rule(ANY_SUBJECT),
+    "dossier.subject": Rule(OWNER),
+    "dossier.subject_message": Rule(OWNER),
+    "dossier.answer": Rule(OWNER),
+    "dossier.worker": Rule({"worker"}),
+    "dossier.worker_message": Rule({"worker"}),
+    "dossier.worker_action": Rule({"worker"}),
+    "dossier.worker_action_step": Rule({"worker"}),
+    "work.inbox": Rule(ANY_WORKER),
+    "work.team": Rule(ANY_WORKER),
+    "work.find": Rule(ANY_WORKER),
+    "work.take": Rule(ANY_WORKER),
+    "work.assign": Rule({"worker"}),
+    "work.recovery_link": Rule({"worker"}),
+    "consent.page": Rule(OWNER),
+    "consent.directory": Rule(OWNER),
+    "consent.grant": Rule(OWNER),
+    "consent.receipt": Rule(OWNER),
+    "consent.receipt_file": Rule(OWNER),
+    "consent.revoke": Rule(OWNER),
+    "consent.share": Rule({"worker"}),
+    "consent.propose_share": Rule({"worker"}),
+    "consent.record_meeting": Rule({"worker"}),
+    "partners.admin": Rule({"admin"}),
+    "partners.create": Rule({"admin"}),
+    "partners.edit": Rule({"admin"}),
+    "partners.update": Rule({"admin"}),
+    "partners.search": Rule(ANY_WORKER),
+    "partners.inbox": Rule(PARTNERS),
+    "partners.share": Rule({"partner"}),
+    # The owner's dossier is open: "ended" sends back, "come back" does not exist yet.
+    "ending.end": Rule(OWNER),
+    "ending.ended": Rule(OWNER, special={"subject": 303}),
+    "ending.come_back": Rule(OWNER, special={"subject": 404}),
+    "ending.export": Rule(OWNER),
+    "ending.export_file": Rule(OWNER),
+    "ending.erase": Rule(OWNER),
+    "ending.close": Rule({"worker"}),
+}
+
+# Statuses that mean "refused" on a GET, per kind of visitor.
+SIGNED_IN_ELSEWHERE = {303, 403, 404}
+
+
+@dataclass
+class World:
+    dossier: Dossier
+    action: Action
+    consent: Consent
+    share: Share
+    partner: Partner
+    staff_member: Person
+
+
+async def _world() -> World:
+    service = await factories.service()
+    amina = await factories.staff("amina", service_=service)
+    tom = await factories.staff("tom", service_=service)
+    await factories.staff("admin", Role.ADMIN, service_=service)
+    cpas = await factories.partner("CPAS")
+    school = await factories.partner("École", secrecy=False)
+    await factories.staff("cpas", Role.PARTNER, partner_=cpas)
+    await factories.staff("prof", Role.PARTNER, partner_=school)
+    lou = await factories.youth("lou", "Lou")
+    noa = await factories.youth("noa", "Noa")
+    await factories.youth("sam", "Sam", Role.RELATIVE)
+    dossier = await make_request(
+        lou, service, RequestForm(asker=Asker.YOUTH, themes=[Theme.SCHOOL], words="Secret de Lou")
+    )
+    await make_request(noa, service, RequestForm(asker=Asker.YOUTH, themes=[Theme.MONEY]))
+    await take(amina, dossier.id)
+    action = await propose_action(
+        amina, dossier.reference, ActionKind.PARTNER_CONTACT, "Appeler le CPAS", "", [cpas.id]
+    )
+    consent = await consent_rules.grant(
+        lou, dossier.reference, cpas.id, ["request"], "until_stop", "Pour l’aide"
+    )
+    share = await consent_rules.share(amina, dossier.reference, cpas.id, ["request"])
+    return World(dossier, action, consent, share, cpas, tom)
+
+
+def _path(route: Route, world: World, static_css: str) -> str:
+    values: dict[str, Any] = {
+        "reference": world.dossier.reference,
+        "action_id": world.action.id,
+        "consent_id": world.consent.id,
+        "share_id": world.share.id,
+        "partner_id": world.partner.id,
+        "person_id": world.staff_member.id,
+        "dossier_id": world.dossier.id,
+        "credential_id": 999_999,
+        "token": "x" * 43,
+        "format": "json",
+        "choice": "oui",
+        "step": "fait",
+        "path": static_css,
+    }
+    path = route.path
+    for name in route.param_convertors:
+        path = path.replace("{" + name + ":str}", str(values[name]))
+        path = path.replace("{" + name + ":path}", str(values[name]))
+        path = path.replace("{" + name + "}", str(values[name]))
+    return path
+
+
+async def _snapshot() -> dict[str, Any]:
+    """What a refused call must not change (a journaled refused look aside)."""
+    return {
+        "people": await Person.all()
+        .order_by("id")
+        .values_list("id", "display_name", "language", "is_active"),
+        "credentials": await Credential.all().order_by("id").values_list("id", "secret"),
+        "codes": await RecoveryCode.all().count(),
+        "links": await OneTimeLink.all().count(),
+        "dossiers": await Dossier.all().order_by("id").values_list("id", "status", "erased_at"),
+        "requests": await Request.all().count(),
+        "messages": await Message.all().count(),
+        "actions": await Action.all().order_by("id").values_list("id", "status"),
+        "consents": await Consent.all().order_by("id").values_list("id", "revoked_at"),
+        "shares": await Share.all().count(),
+        "partners": await Partner.all().order_by("id").values_list("id", "name", "is_active"),
+        "services": await Service.all().count(),
+        "journal": await JournalEntry.exclude(event__in=["dossier.read_refused"]).count(),
+    }
+
+
+async def _clients(app: Starlette) -> dict[str, httpx.AsyncClient]:
+    def client() -> httpx.AsyncClient:
+        return httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="https://testserver"
+        )
+
+    clients = {role: client() for role in ROLES}
+    logins = {"subject": "lou", "other_subject": "noa", "parent": "sam"}
+    staff = {
+        "worker": "amina",
+        "other_worker": "tom",
+        "partner": "cpas",
+        "other_partner": "prof",
+        "admin": "admin",
+    }
+    for role, login in logins.items():
+        assert (await factories.sign_in(clients[role], login)).status_code == 303
+    for role, login in staff.items():
+        assert (await factories.sign_in_staff(clients[role], login)).status_code == 303
+    return clients
+
+
+async def test_every_route_against_every_role(app: Starlette, db: str) -> None:
+    world = await _world()
+    clients = await _clients(app)
+    routes = [r for r in app.routes if isinstance(r, Route)]
+    unclassified = sorted(r.name for r in routes if r.name not in ACCESS)
+    assert unclassified == [], f"classify these routes in ACCESS: {unclassified}"
+    tried = 0
+    failures: list[str] = []
+    tokens = {role: await csrf_token(c) for role, c in clients.items()}
+    # The fingerprinted name of the stylesheet, as pages link it.
+    static_css = app.state.templates.env.globals["static"]("css/site.css").removeprefix("/static/")
+    try:
+        for route in routes:
+            rule = ACCESS[route.name]
+            path = _path(route, world, static_css)
+            methods = route.methods or set()
+            for role in ROLES:
+                client = clients[role]
+                if "GET" in methods:
+                    tried += 1
+                    status = (await client.get(path)).status_code
+                    _check_get(route.name, rule, role, status, failures)
+                if "POST" not in methods:
+                    continue
+                # Without a CSRF token: 403 and nothing changed, for everyone.
+                before = await _snapshot()
+                tried += 1
+                status = (await client.post(path, data={"x": "1"})).status_code
+                if status != 403:
+                    failures.append(f"POST {route.name} as {role} without CSRF: {status}")
+                if rule.public_get or role in rule.allowed:
+                    continue
+                # With a valid token, as a role that may not: refused, nothing changed.
+                tried += 1
+                status = (
+                    await client.post(path, data={"csrf_token": tokens[role], "body": "intrusion"})
+                ).status_code
+                expected = {303} if role == "anonymous" else {403, 404, 405}
+                if status not in expected:
+                    failures.append(f"POST {route.name} as {role}: {status}")
+                if await _snapshot() != before:
+                    failures.append(f"POST {route.name} as {role} changed the database")
+    finally:
+        for client in clients.values():
+            await client.aclose()
+    print(f"\naccess matrix: {tried} combinations of route, role and method tried")
+    assert failures == [], "\n".join(failures)
+
+
+def _check_get(name: str, rule: Rule, role: str, status: int, failures: list[str]) -> None:
+    if rule.public_get:
+        if status >= 500:
+            failures.append(f"GET {name} as {role}: {status}")
+        return
+    if role in rule.allowed:
+        expected = (rule.special or {}).get(role, rule.ok)
+        if status != expected:
+            failures.append(f"GET {name} as {role}: {status}, expected {expected}")
+    elif role == "anonymous":
+        if status != 303:
+            failures.append(f"GET {name} as anonymous: {status}, expected 303 to sign in")
+    elif status not in {404}:
+        failures.append(f"GET {name} as {role}: {status}, expected 404")
