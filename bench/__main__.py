@@ -16,8 +16,9 @@ from types import FrameType
 
 import httpx
 
+from bench.data import BenchData, journal_lengths
 from bench.load import measure
-from bench.report import Row, Run, machine_info, render_text, to_json
+from bench.report import JournalLength, Row, Run, machine_info, render_text, to_json
 from bench.servers import (
     Server,
     ServerError,
@@ -25,8 +26,8 @@ from bench.servers import (
     portal_server,
     prepare_portal_database,
 )
-from bench.sizes import first_visit, page_sizes
-from bench.targets import BASELINE, TARGETS, Prepared, Target
+from bench.sizes import PageSize, first_visit, page_sizes
+from bench.targets import BASELINE, Prepared, SetupError, Target, all_targets
 
 # Signals that end the bench the way Ctrl-C does (SIGHUP: the terminal went away).
 STOP_SIGNALS = [signal.SIGTERM, *([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])]
@@ -35,6 +36,16 @@ STOP_SIGNALS = [signal.SIGTERM, *([signal.SIGHUP] if hasattr(signal, "SIGHUP") e
 def progress(message: str) -> None:
     # Progress goes to stderr so that stdout holds only the report.
     print(message, file=sys.stderr, flush=True)
+
+
+def server_log(server: Server) -> str:
+    """The end of the server's log, indented, to show with a failure (empty if none)."""
+    tail = server.log_tail().strip()
+    if not tail:
+        return ""
+    return f"\n    {server.name} log, last lines:\n" + "\n".join(
+        f"      {line}" for line in tail.splitlines()
+    )
 
 
 async def measure_target(
@@ -46,10 +57,11 @@ async def measure_target(
             prepared = await target.setup(client)
             headers = prepared.request_headers()
             check = await client.get(target.path, headers=headers)
-    except httpx.HTTPError as error:
-        return Row(target, failure=f"setup failed: {error!r}"), None
+    except (httpx.HTTPError, SetupError) as error:
+        return Row(target, failure=f"setup failed: {error}{server_log(server)}"), None
     if check.status_code != 200:
-        return Row(target, failure=f"GET {target.path} answered {check.status_code}"), None
+        failure = f"GET {target.path} answered {check.status_code}"
+        return Row(target, failure=failure + server_log(server)), None
     result = await measure(
         server.base_url,
         target.path,
@@ -60,11 +72,19 @@ async def measure_target(
         duration=options.duration,
         server_cpu=server.cpu_seconds,
     )
-    return Row(target, result=result, html_bytes=len(check.content)), prepared
+    # Failed requests during the load: the server's log tells why (a traceback, a lock).
+    load_failure = f"after the load:{server_log(server)}" if result.errors else None
+    return Row(target, result=result, html_bytes=len(check.content), failure=load_failure), prepared
+
+
+async def weigh(target: Target, server: Server, prepared: Prepared) -> list[PageSize]:
+    progress(f"weighing {target.name} ...")
+    async with httpx.AsyncClient(base_url=server.base_url, trust_env=False) as client:
+        return await page_sizes(client, [(target, prepared)])
 
 
 async def collect(
-    servers: dict[str, Server], options: argparse.Namespace, started: datetime
+    servers: dict[str, Server], data: BenchData, options: argparse.Namespace, started: datetime
 ) -> Run:
     # Inside the loop a signal must cancel the work, not raise in the middle of a callback;
     # asyncio itself does this for Ctrl-C.
@@ -74,19 +94,22 @@ async def collect(
             loop.add_signal_handler(signum, task.cancel)
     baseline, _ = await measure_target(BASELINE, servers["baseline"], options)
     rows: list[Row] = []
-    public: list[tuple[Target, Prepared]] = []
-    for target in TARGETS:
-        row, prepared = await measure_target(target, servers[target.server], options)
+    sizes: list[PageSize] = []
+    for target in all_targets(data):
+        server = servers[target.server]
+        row, prepared = await measure_target(target, server, options)
         rows.append(row)
-        if target.public and prepared is not None:
-            public.append((target, prepared))
+        # Weighed at once: a later target may change the page (a worker's view is journaled).
+        if target.weigh and prepared is not None:
+            sizes += await weigh(target, server, prepared)
 
-    progress("weighing pages and assets ...")
+    progress("weighing the first visit's assets ...")
     portal = servers["portal"]
-    async with httpx.AsyncClient(base_url=portal.base_url, trust_env=False) as client:
-        sizes = await page_sizes(client, public)
     async with httpx.AsyncClient(trust_env=False) as client:
         visit = await first_visit(client, portal.base_url, "/")
+    dossiers = [data.short, data.long]
+    after = journal_lengths(data.database_path, [d.reference for d in dossiers])
+    journals = [JournalLength(d.reference, d.entries, after.get(d.reference)) for d in dossiers]
     return Run(
         started=started,
         machine=machine_info(),
@@ -100,6 +123,7 @@ async def collect(
         rows=rows,
         sizes=sizes,
         first_visit=visit,
+        journals=journals,
     )
 
 
@@ -161,8 +185,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with ExitStack() as stack:
             var_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-")))
-            progress("preparing a fresh database (migrate, seed-demo) ...")
-            prepare_portal_database(var_dir)
+            progress("preparing a fresh database (migrate, seed-demo, bench.data) ...")
+            data = prepare_portal_database(var_dir)
             progress("starting the portal and the baseline ...")
             servers = {
                 "portal": stack.enter_context(portal_server(var_dir)),
@@ -170,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
             }
             with asyncio.Runner(loop_factory=loop_factory()) as runner:
                 try:
-                    run = runner.run(collect(servers, options, started))
+                    run = runner.run(collect(servers, data, options, started))
                 finally:
                     # Closing the loop reset its signals to the default, which would kill us
                     # before the servers are stopped.

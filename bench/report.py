@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import platform
 import subprocess
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,10 @@ from bench.targets import Target
 CLIENT_SATURATED = 0.9
 # Other processes busy on more than this share of a CPU make the figures noisy.
 NOISY = 0.25
+# A dossier page with a long journal may be at most this much slower than with a short one.
+JOURNAL_GOAL = 1.5
+NAME_WIDTH = 24
+TIMES = "\N{MULTIPLICATION SIGN}"  # Spelt out: ruff takes the sign for a confusable x.
 
 
 @dataclass(frozen=True)
@@ -39,6 +43,39 @@ class Row:
 
 
 @dataclass(frozen=True)
+class JournalLength:
+    """A bench dossier's journal: entries before the load, and after (None: not read)."""
+
+    reference: str
+    before: int
+    after: int | None
+
+
+@dataclass(frozen=True)
+class JournalComparison:
+    """The same page on the longest journal against the shortest: latency must stay flat."""
+
+    page: str
+    short: Row
+    long: Row
+
+    def ratio(self, percent: float) -> float | None:
+        if self.short.result is None or self.long.result is None:
+            return None
+        short = self.short.result.percentile_ms(percent)
+        long = self.long.result.percentile_ms(percent)
+        return long / short if short else None
+
+    @property
+    def missed(self) -> list[str]:
+        return [
+            f"p{percent}"
+            for percent in (50, 99)
+            if (ratio := self.ratio(percent)) is None or ratio > JOURNAL_GOAL
+        ]
+
+
+@dataclass(frozen=True)
 class Run:
     started: datetime
     machine: dict[str, Any]
@@ -47,6 +84,20 @@ class Run:
     rows: list[Row]
     sizes: list[PageSize]
     first_visit: FirstVisit | None
+    journals: list[JournalLength] = field(default_factory=list)
+
+    @property
+    def journal_comparisons(self) -> list[JournalComparison]:
+        by_page: dict[str, list[Row]] = {}
+        for row in self.rows:
+            if row.target.page is not None and row.target.journal is not None:
+                by_page.setdefault(row.target.page, []).append(row)
+        found = []
+        for page, rows in by_page.items():
+            ordered = sorted(rows, key=lambda row: row.target.journal or 0)
+            if len(ordered) > 1:
+                found.append(JournalComparison(page, ordered[0], ordered[-1]))
+        return found
 
     def ratio(self, row: Row) -> float | None:
         base = self.baseline.result
@@ -90,6 +141,12 @@ class Run:
         ]
         if self.first_visit and not self.first_visit.js_ok:
             missed.append(f"JS {self.first_visit.total('js'):,} B > {JS_GOAL_BYTES:,} B")
+        missed += [
+            f"{c.page}: {c.long.target.name} vs {c.short.target.name} latency "
+            f"({', '.join(c.missed)}) > {JOURNAL_GOAL:g}x"
+            for c in self.journal_comparisons
+            if c.missed
+        ]
         return missed
 
     @property
@@ -147,19 +204,19 @@ def render_text(run: Run) -> str:
         f"CPU: {m['cpu']}, {m['cpus']} logical CPUs; commit {m['commit'] or 'unknown'}",
         f"load: {o['client']} client, {o['concurrency']} connections, "
         f"{o['warmup']:g} s warm-up then {o['duration']:g} s per target; "
-        "one uvicorn worker per server; SQLite with the demo data",
+        "one uvicorn worker per server; SQLite with the demo data and the bench's dossiers",
         "",
-        f"{'target':<18}{'rps':>8}{'p50 ms':>9}{'p99 ms':>9}{'ratio':>7}"
+        f"{'target':<{NAME_WIDTH}}{'rps':>8}{'p50 ms':>9}{'p99 ms':>9}{'ratio':>7}"
         f"{'CPU us/req':>12}{'CPU ratio':>11}{'errors':>8}{'HTML B':>8}",
     ]
     for row in run.all_rows:
         name = row.target.name
         if row.result is None:
-            lines.append(f"{name:<18}FAILED: {row.failure}")
+            lines.append(f"{name:<{NAME_WIDTH}}FAILED: {row.failure}")
             continue
         r = row.result
         lines.append(
-            f"{name:<18}{_number(r.rps):>8}{_number(r.percentile_ms(50), 1):>9}"
+            f"{name:<{NAME_WIDTH}}{_number(r.rps):>8}{_number(r.percentile_ms(50), 1):>9}"
             f"{_number(r.percentile_ms(99), 1):>9}{_number(run.ratio(row), 2):>7}"
             f"{_number(r.server_cpu_us_per_request):>12}{_number(run.cpu_ratio(row), 2):>11}"
             f"{r.errors:>8}{_number(row.html_bytes):>8}"
@@ -181,6 +238,7 @@ def render_text(run: Run) -> str:
             f"Note: other processes kept up to {max(noise):.2f} CPUs busy during the measurements "
             f"(of {run.machine['cpus']}): the figures are noisy; rerun on a quiet machine."
         )
+    lines += _journal_lines(run)
     lines += ["", *_size_lines(run)]
     if run.first_visit:
         lines += ["", *_asset_lines(run.first_visit)]
@@ -193,11 +251,37 @@ def render_text(run: Run) -> str:
     return "\n".join(lines)
 
 
+def _journal_lines(run: Run) -> list[str]:
+    lines = []
+    for c in run.journal_comparisons:
+        p50, p99 = c.ratio(50), c.ratio(99)
+        verdict = "OVER" if c.missed else "OK"
+        lines.append(
+            f"journal {_journal_name(c.long)} vs {_journal_name(c.short)} latency, {c.page}: "
+            f"p50 {TIMES}{_number(p50, 2)}, p99 {TIMES}{_number(p99, 2)} "
+            f"(goal ≤ {JOURNAL_GOAL:g}{TIMES})   {verdict}"
+        )
+    if run.journals:
+        lengths = ", ".join(
+            f"{j.reference} {j.before:,} → {'?' if j.after is None else f'{j.after:,}'}"
+            for j in run.journals
+        )
+        lines.append(
+            f"journal entries before → after the run: {lengths} "
+            "(each worker view appends one; the subject's views append none)"
+        )
+    return ["", *lines] if lines else []
+
+
+def _journal_name(row: Row) -> str:
+    return row.target.name.rsplit(" ", 1)[-1]
+
+
 def _size_lines(run: Run) -> list[str]:
     lines = [
         f"HTML per page, gzip level {GZIP_LEVEL}, goal <= {HTML_GOAL_BYTES:,} B "
         "(one round trip on a phone)",
-        f"{'page':<18}" + "".join(f"{lang:>13}" for lang in LANGUAGES),
+        f"{'page':<{NAME_WIDTH}}" + "".join(f"{lang:>13}" for lang in LANGUAGES),
     ]
     by_page: dict[str, dict[str, PageSize]] = {}
     for size in run.sizes:
@@ -213,7 +297,7 @@ def _size_lines(run: Run) -> list[str]:
             else:
                 cell = f"{found.gzip_bytes:,} {'OK' if found.ok else 'OVER'}"
             cells.append(f"{cell:>13}")
-        lines.append(f"{page:<18}" + "".join(cells))
+        lines.append(f"{page:<{NAME_WIDTH}}" + "".join(cells))
     lines += [f"Warning: {line} (catalogue missing?)" for line in untranslated(run.sizes)]
     return lines
 
@@ -303,6 +387,23 @@ def to_json(run: Run) -> dict[str, Any]:
             "js_ok": visit.js_ok,
             "third_party": [a.url for a in visit.third_party],
             "assets": [asdict(a) for a in visit.assets],
+        },
+        "journal": {
+            "goal_ratio": JOURNAL_GOAL,
+            "comparisons": [
+                {
+                    "page": c.page,
+                    "short": c.short.target.name,
+                    "long": c.long.target.name,
+                    "short_entries": c.short.target.journal,
+                    "long_entries": c.long.target.journal,
+                    "p50_ratio": c.ratio(50),
+                    "p99_ratio": c.ratio(99),
+                    "ok": not c.missed,
+                }
+                for c in run.journal_comparisons
+            ],
+            "lengths": [asdict(j) for j in run.journals],
         },
         "failures": run.failures,
         "goals_missed": run.goals_missed,

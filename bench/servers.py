@@ -14,6 +14,8 @@ from pathlib import Path
 
 import httpx
 
+from bench.data import MANIFEST, BenchData
+
 ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
 STARTUP_SECONDS = 30.0
@@ -44,6 +46,11 @@ class Server:
     name: str
     base_url: str
     process: subprocess.Popen[bytes]
+    log: Path
+
+    def log_tail(self, lines: int = LOG_LINES) -> str:
+        """The end of the server's output: its tracebacks when a page failed."""
+        return _tail(self.log, lines)
 
     def cpu_seconds(self) -> float | None:
         """User + system CPU time of the server process so far (Linux /proc), else None."""
@@ -84,13 +91,19 @@ def _tail(path: Path, lines: int = LOG_LINES) -> str:
         return "(no log)"
 
 
-def prepare_portal_database(var_dir: Path) -> None:
-    """Build a fresh SQLite database with the real migrations and the demo data."""
+def prepare_portal_database(var_dir: Path) -> BenchData:
+    """Build a fresh SQLite database: the real migrations, the demo data, the bench's dossiers."""
     env = portal_environment(var_dir, port=0)
-    for command in ("migrate", "seed-demo"):
+    manifest = var_dir / MANIFEST
+    for command in (
+        ["portal", "migrate"],
+        ["portal", "seed-demo"],
+        ["bench.data", "--out", str(manifest)],
+    ):
+        shown = " ".join(["python -m", *command])
         try:
             done = subprocess.run(
-                [sys.executable, "-m", "portal", command],
+                [sys.executable, "-m", *command],
                 cwd=ROOT,
                 env=env,
                 capture_output=True,
@@ -99,14 +112,13 @@ def prepare_portal_database(var_dir: Path) -> None:
                 check=False,
             )
         except subprocess.TimeoutExpired as error:
-            raise ServerError(
-                f"python -m portal {command} took over {SETUP_SECONDS:.0f} s"
-            ) from error
+            raise ServerError(f"{shown} took over {SETUP_SECONDS:.0f} s") from error
         if done.returncode != 0:
             raise ServerError(
-                f"python -m portal {command} failed ({done.returncode}):\n"
+                f"{shown} failed ({done.returncode}):\n"
                 + "\n".join(f"{done.stdout}{done.stderr}".splitlines()[-LOG_LINES:])
             )
+    return BenchData.read(manifest)
 
 
 @contextmanager
@@ -126,7 +138,7 @@ def serve(
             start_new_session=True,
         )
     try:
-        server = Server(name=name, base_url=f"http://{HOST}:{port}", process=process)
+        server = Server(name=name, base_url=f"http://{HOST}:{port}", process=process, log=log)
         _wait_until_ready(server, ready_path, log)
         yield server
     finally:
