@@ -1,0 +1,210 @@
+"""Staff: invitations by an admin, two factors from the first sign-in, the partner directory."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import httpx
+import pyotp
+from starlette.applications import Starlette
+from tortoise import timezone
+
+from portal.models import Credential, CredentialKind, OneTimeLink, Partner, Person, Role, Session
+from tests import factories
+from tests.helpers import csrf_token
+
+
+async def _admin(client: httpx.AsyncClient) -> Person:
+    service = await factories.service()
+    admin = await factories.staff("admin", Role.ADMIN, service_=service)
+    assert (await factories.sign_in_staff(client, "admin")).status_code == 303
+    return admin
+
+
+async def _invite(client: httpx.AsyncClient, **form: str) -> str:
+    token = await csrf_token(client, "/admin/personnes")
+    data = {"csrf_token": token, "role": "worker", "display_name": "Nadia", "partner": ""}
+    data.update(form)
+    page = await client.post("/admin/personnes/inviter", data=data)
+    assert page.status_code == 200, page.text
+    match = re.search(r"https://testserver/invitation/([\w-]{43})", page.text)
+    assert match
+    return match.group(1)
+
+
+def _other(app: Starlette) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="https://testserver")
+
+
+async def test_an_invited_worker_chooses_a_password_and_enrols_totp(
+    client: httpx.AsyncClient, app: Starlette
+) -> None:
+    await _admin(client)
+    link = await _invite(client)
+    nadia = await Person.get(display_name="Nadia")
+    assert not nadia.is_active and nadia.role is Role.WORKER
+    # Only the hash of the link's token is kept.
+    assert not await OneTimeLink.filter(token_hash=link).exists()
+
+    async with _other(app) as new:
+        page = await new.get(f"/invitation/{link}")
+        assert page.status_code == 200
+        token = await csrf_token(new, f"/invitation/{link}")
+        step = await new.post(
+            f"/invitation/{link}", data={"csrf_token": token, "login": "nadia", "password": "short"}
+        )
+        assert step.status_code == 422
+        step = await new.post(
+            f"/invitation/{link}",
+            data={"csrf_token": token, "login": "nadia", "password": "nadia-is-here-2026"},
+        )
+        assert step.status_code == 422  # the password holds the sign-in name
+        step = await new.post(
+            f"/invitation/{link}",
+            data={"csrf_token": token, "login": "nadia", "password": "rivière-calme-2026"},
+        )
+        assert step.status_code == 200 and "<svg" in step.text
+        secret = (await Credential.get(person=nadia, kind=CredentialKind.TOTP)).secret
+        wrong = await new.post(
+            f"/invitation/{link}/code", data={"csrf_token": token, "code": "000000"}
+        )
+        assert wrong.status_code == 422
+        assert not (await Person.get(id=nadia.id)).is_active
+        done = await new.post(
+            f"/invitation/{link}/code", data={"csrf_token": token, "code": pyotp.TOTP(secret).now()}
+        )
+        assert done.status_code == 303 and done.headers["location"] == "/travail"
+        assert (await Person.get(id=nadia.id)).is_active
+        # The link worked once.
+        assert (await new.get(f"/invitation/{link}")).status_code == 404
+
+
+async def test_an_expired_invitation_opens_nothing(
+    client: httpx.AsyncClient, app: Starlette
+) -> None:
+    await _admin(client)
+    link = await _invite(client)
+    await OneTimeLink.all().update(expires_at=timezone.now() - timedelta(seconds=1))
+    async with _other(app) as new:
+        assert (await new.get(f"/invitation/{link}")).status_code == 404
+        token = await csrf_token(new)
+        refused = await new.post(
+            f"/invitation/{link}",
+            data={"csrf_token": token, "login": "nadia", "password": "rivière-calme-2026"},
+        )
+        assert refused.status_code == 404
+    assert await Credential.filter(person__display_name="Nadia").count() == 0
+
+
+async def test_invitations_last_72_hours(client: httpx.AsyncClient) -> None:
+    await _admin(client)
+    await _invite(client)
+    link = await OneTimeLink.get()
+    hours = (link.expires_at - link.created_at).total_seconds() / 3600
+    assert round(hours) == 72
+
+
+async def test_a_partner_user_belongs_to_a_partner(client: httpx.AsyncClient) -> None:
+    await _admin(client)
+    token = await csrf_token(client, "/admin/personnes")
+    refused = await client.post(
+        "/admin/personnes/inviter",
+        data={"csrf_token": token, "role": "partner", "display_name": "Julie", "partner": ""},
+    )
+    assert refused.status_code == 422 and 'value="Julie"' in refused.text
+    forged = await client.post(
+        "/admin/personnes/inviter",
+        data={"csrf_token": token, "role": "youth", "display_name": "Julie", "partner": ""},
+    )
+    assert forged.status_code == 422
+    cpas = await factories.partner("CPAS")
+    await _invite(client, role="partner", display_name="Julie", partner=str(cpas.id))
+    assert (await Person.get(display_name="Julie")).partner_id == cpas.id
+
+
+async def test_an_admin_ends_a_staff_members_sessions(
+    client: httpx.AsyncClient, app: Starlette
+) -> None:
+    admin = await _admin(client)
+    amina = await factories.staff("amina", service_=await factories.service("AMO"), name="Amina")
+    await Person.filter(id=amina.id).update(service_id=admin.service_id)
+    async with _other(app) as desk:
+        await factories.sign_in_staff(desk, "amina")
+        assert (await desk.get("/travail")).status_code == 200
+        token = await csrf_token(client, "/admin/personnes")
+        ended = await client.post(
+            f"/admin/personnes/{amina.id}/sessions/fin", data={"csrf_token": token}
+        )
+        assert ended.status_code == 303
+        assert (await desk.get("/travail")).status_code == 303
+    assert await Session.filter(person=amina, ended_at__isnull=True).count() == 0
+
+
+async def test_the_directory_keeps_guarantees_and_refuses_bad_input(
+    client: httpx.AsyncClient,
+) -> None:
+    await _admin(client)
+    token = await csrf_token(client, "/admin/partenaires")
+    bad = await client.post(
+        "/admin/partenaires/nouveau",
+        data={
+            "csrf_token": token,
+            "name": "Maison de jeunes",
+            "sector": "casino",
+            "communes": "Namur",
+            "description": "<b>hi</b>",
+        },
+    )
+    assert bad.status_code == 422 and 'value="Maison de jeunes"' in bad.text
+    assert await Partner.all().count() == 0
+    ok = await client.post(
+        "/admin/partenaires/nouveau",
+        data={
+            "csrf_token": token,
+            "name": "Maison de jeunes",
+            "sector": "youth_organisation",
+            "communes": "Namur, Jambes",
+            "bound_by_secrecy": "1",
+            "adheres_youth_code": "1",
+            "ethics_code": "Code de déontologie de l’aide à la jeunesse",
+            "description": "Un lieu pour se retrouver.",
+            "contact": "081 00 00 09",
+            "is_active": "1",
+        },
+    )
+    assert ok.status_code == 303
+    partner = await Partner.get(name="Maison de jeunes")
+    assert partner.bound_by_secrecy and partner.communes == ["Namur", "Jambes"]
+
+
+async def test_workers_find_a_relay_by_guarantees(client: httpx.AsyncClient) -> None:
+    service = await factories.service()
+    await factories.staff("amina", service_=service)
+    await Partner.create(
+        name="Partenaire Alpha",
+        sector="school",
+        communes=["Namur"],
+        bound_by_secrecy=True,
+        adheres_youth_code=False,
+    )
+    await Partner.create(
+        name="Partenaire Bravo",
+        sector="saj",
+        communes=["Namur"],
+        bound_by_secrecy=True,
+        adheres_youth_code=True,
+    )
+    await Partner.create(
+        name="Partenaire Charlie",
+        sector="youth_organisation",
+        communes=["Liège"],
+        bound_by_secrecy=False,
+    )
+    await factories.sign_in_staff(client, "amina")
+    found = await client.get("/travail/annuaire?secrecy=1&youth_code=1&commune=namur")
+    assert "Partenaire Bravo" in found.text
+    assert "Partenaire Alpha" not in found.text and "Partenaire Charlie" not in found.text
+    bad = await client.get("/travail/annuaire?sector=nope")
+    assert bad.status_code == 200 and 'class="error' in bad.text
+    assert "Partenaire Bravo" not in bad.text
