@@ -15,6 +15,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 from tortoise.contrib.starlette import RegisterTortoise
+from tortoise.exceptions import DBConnectionError, OperationalError
 
 from portal import keys
 from portal.db import tortoise_config
@@ -39,7 +40,7 @@ from portal.templating import build_templates
 
 log = logging.getLogger("portal")
 
-ERROR_TEMPLATES = {404: "errors/404.html", 500: "errors/500.html"}
+ERROR_TEMPLATES = {404: "errors/404.html", 500: "errors/500.html", 503: "errors/503.html"}
 
 
 def error_page(request: Request, status: int) -> Response:
@@ -90,6 +91,15 @@ class ErrorPageMiddleware:
 
         try:
             await self.app(scope, receive, watch)
+        except (DBConnectionError, OperationalError, OSError, ConnectionError):
+            # The database is away (cut, read-only, disk full): say so kindly, and the
+            # transaction that was under way has been rolled back, so nothing is half-written.
+            log.exception("database unavailable in %s %s", scope["method"], scope["path"])
+            if started:
+                raise
+            response = error_page(Request(scope, receive), 503)
+            response.headers["Retry-After"] = "30"
+            await response(scope, receive, send)
         except Exception:
             log.exception("unhandled error in %s %s", scope["method"], scope["path"])
             if started:

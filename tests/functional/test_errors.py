@@ -75,3 +75,24 @@ async def test_an_oversized_form_is_refused_before_it_is_read(client: httpx.Asyn
     )
     assert response.status_code == 413
     assert "lang=" not in response.headers.get("set-cookie", "")
+
+
+async def test_the_database_away_gives_a_kind_503_without_a_trace(
+    settings: Settings, db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tortoise.exceptions import DBConnectionError
+
+    from portal.models import Service
+
+    async def cut(*args: object, **kwargs: object) -> None:
+        raise DBConnectionError("connection refused by 10.0.0.5:5432")
+
+    monkeypatch.setattr(Service, "all", lambda: type("Q", (), {"order_by": lambda *a: cut()})())
+    app = create_app(settings, manage_database=False)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="https://testserver") as c:
+        response = await c.get("/")
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "30"
+    assert "10.0.0.5" not in response.text and "Traceback" not in response.text
+    assert "<html lang=" in response.text
