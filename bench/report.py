@@ -30,6 +30,8 @@ CLIENT_SATURATED = 0.9
 NOISY = 0.25
 # A dossier page with a long journal may be at most this much slower than with a short one.
 JOURNAL_GOAL = 1.5
+# Below this many requests a nearest-rank p99 is just the slowest one: shown, not judged.
+P99_SAMPLES = 100
 NAME_WIDTH = 24
 TIMES = "\N{MULTIPLICATION SIGN}"  # Spelt out: ruff takes the sign for a confusable x.
 
@@ -67,10 +69,27 @@ class JournalComparison:
         return long / short if short else None
 
     @property
+    def cpu_ratio(self) -> float | None:
+        """Server CPU per request, long over short: steadier than latency on a busy machine."""
+        if self.short.result is None or self.long.result is None:
+            return None
+        short = self.short.result.server_cpu_us_per_request
+        long = self.long.result.server_cpu_us_per_request
+        return long / short if short and long else None
+
+    @property
+    def p99_judged(self) -> bool:
+        return all(
+            row.result is not None and len(row.result.latencies) >= P99_SAMPLES
+            for row in (self.short, self.long)
+        )
+
+    @property
     def missed(self) -> list[str]:
+        judged = (50, 99) if self.p99_judged else (50,)
         return [
             f"p{percent}"
-            for percent in (50, 99)
+            for percent in judged
             if (ratio := self.ratio(percent)) is None or ratio > JOURNAL_GOAL
         ]
 
@@ -259,7 +278,9 @@ def _journal_lines(run: Run) -> list[str]:
         lines.append(
             f"journal {_journal_name(c.long)} vs {_journal_name(c.short)} latency, {c.page}: "
             f"p50 {TIMES}{_number(p50, 2)}, p99 {TIMES}{_number(p99, 2)} "
-            f"(goal ≤ {JOURNAL_GOAL:g}{TIMES})   {verdict}"
+            f"(goal ≤ {JOURNAL_GOAL:g}{TIMES})   {verdict}; "
+            f"server CPU/request {TIMES}{_number(c.cpu_ratio, 2)}"
+            + ("" if c.p99_judged else f"; p99 not judged (< {P99_SAMPLES} requests)")
         )
     if run.journals:
         lengths = ", ".join(
@@ -399,6 +420,7 @@ def to_json(run: Run) -> dict[str, Any]:
                     "long_entries": c.long.target.journal,
                     "p50_ratio": c.ratio(50),
                     "p99_ratio": c.ratio(99),
+                    "cpu_per_request_ratio": c.cpu_ratio,
                     "ok": not c.missed,
                 }
                 for c in run.journal_comparisons
