@@ -104,3 +104,20 @@ def json_body_limit(request: Request) -> int:
 
 
 Context = dict[str, Any]
+
+
+async def own_dossier(request: Request) -> Any:
+    """The dossier of the URL's reference, for its subject only; anyone else gets 404."""
+    from starlette.exceptions import HTTPException
+
+    from portal.domain.access import readable_dossier
+    from portal.domain.errors import NotFound
+
+    person = person_of(request)
+    try:
+        dossier = await readable_dossier(person, str(request.path_params["reference"])[:12])
+    except NotFound as error:
+        raise HTTPException(404) from error
+    if dossier.subject_id != person.id:
+        raise HTTPException(404)
+    return dossier

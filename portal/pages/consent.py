@@ -18,7 +18,7 @@ from portal.domain.errors import Invalid, NotAllowed, NotFound
 from portal.i18n import _
 from portal.labels import CATEGORIES
 from portal.models import Action, ActionKind, ActionPartner, ActionStatus, Partner, Role
-from portal.pages.common import person_of, require, text
+from portal.pages.common import own_dossier, person_of, require, text
 from portal.templating import render
 
 SUBJECTS = (Role.YOUTH, Role.RELATIVE)
@@ -51,13 +51,7 @@ async def consents(request: Request) -> Response:
 @require(*SUBJECTS)
 async def choose_partner(request: Request) -> Response:
     """The subject picks a service from the directory, seeing its guarantees first."""
-    person = person_of(request)
-    try:
-        dossier = await readable_dossier(person, _ref(request))
-    except NotFound as error:
-        raise HTTPException(404) from error
-    if dossier.subject_id != person.id:
-        raise HTTPException(404)
+    dossier = await own_dossier(request)
     partners = await directory.search()
     return render(request, "consent/directory.html", {"dossier": dossier, "partners": partners})
 

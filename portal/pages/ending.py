@@ -12,12 +12,11 @@ from starlette.routing import Route
 
 from portal.domain import ending as rules
 from portal.domain import requests as request_rules
-from portal.domain.access import readable_dossier
 from portal.domain.errors import Invalid, NotAllowed, NotFound
 from portal.i18n import _, current_language
 from portal.labels import category_name, kind_name, theme_names
 from portal.models import Asker, Dossier, Role
-from portal.pages.common import person_of, require, text
+from portal.pages.common import own_dossier, person_of, require, text
 from portal.pages.timeline import describe
 from portal.templating import render
 
@@ -29,13 +28,7 @@ def _ref(request: Request) -> str:
 
 
 async def _own(request: Request) -> Dossier:
-    person = person_of(request)
-    try:
-        dossier = await readable_dossier(person, _ref(request))
-    except NotFound as error:
-        raise HTTPException(404) from error
-    if dossier.subject_id != person.id:
-        raise HTTPException(404)
+    dossier: Dossier = await own_dossier(request)
     return dossier
 
 
