@@ -104,25 +104,60 @@ async def rotate_master_key(settings: Settings, new_key: str) -> int:
     return await with_orm(settings, work)
 
 
-def run(settings: Settings) -> int:
+def run(settings: Settings, *, workers: int = 1) -> int:
     import uvicorn
+
+    from portal.ops import logging_config
 
     uvicorn.run(
         "portal.asgi:app",
         host=settings.host,
         port=settings.port,
-        log_level=settings.log_level,
+        workers=workers,
+        log_config=logging_config(settings.log_level),
+        access_log=False,
         proxy_headers=True,
+        forwarded_allow_ips=os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"),
         server_header=False,
         date_header=False,
     )
     return 0
 
 
+async def check_ready(settings: Settings) -> str | None:
+    """Why the portal cannot serve yet, in words; None when it can."""
+    from portal.ops import pending_migrations
+
+    try:
+        await Tortoise.init(config=tortoise_config(settings.database_url))
+        pending = await pending_migrations()
+    except Exception as error:
+        return f"The database does not answer ({type(error).__name__}). Check DATABASE_URL."
+    finally:
+        await Tortoise.close_connections()
+    if pending:
+        return (
+            "The database is not up to date: run `python -m portal migrate` first "
+            f"(pending: {', '.join(pending)})."
+        )
+    return None
+
+
+def serve(settings: Settings, workers: int | None) -> int:
+    """Production: several worker processes, after checking the database is there and ready."""
+    problem = asyncio.run(check_ready(settings))
+    if problem:
+        print(f"Cannot start: {problem}", file=sys.stderr)
+        return 2
+    return run(settings, workers=workers or settings.workers or (os.cpu_count() or 1))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m portal")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("run", help="serve the portal (one process; see README for production)")
+    serve_parser = commands.add_parser("serve", help="production: several worker processes")
+    serve_parser.add_argument("--workers", type=int, default=None)
     commands.add_parser("migrate", help="apply the database migrations")
     commands.add_parser("seed-demo", help="load the demo data once")
     admin = commands.add_parser("create-admin", help="create an admin account")
@@ -150,6 +185,8 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.command == "run":
         return run(settings)
+    if args.command == "serve":
+        return serve(settings, args.workers)
     if args.command == "migrate":
         return asyncio.run(migrate(settings))
     if args.command == "seed-demo":

@@ -20,6 +20,7 @@ from tortoise.exceptions import DBConnectionError, OperationalError
 from portal import keys
 from portal.db import tortoise_config
 from portal.i18n import LanguageMiddleware
+from portal.ops import RequestIdMiddleware
 from portal.pages import (
     accounts,
     admin,
@@ -140,6 +141,7 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
             Route("/static/{path:path}", static.endpoint, name="static"),
         ],
         middleware=[
+            Middleware(RequestIdMiddleware),
             Middleware(
                 SecurityHeadersMiddleware,
                 hsts=settings.https,

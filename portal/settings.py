@@ -156,7 +156,7 @@ def load_settings(env: Environ | None = None) -> Settings:
         rp_id=rp_id,
         rp_name=config("WEBAUTHN_RP_NAME", default="Portail AMO"),
         origin=origin,
-        workers=config("WEB_CONCURRENCY", cast=int, default=1),
+        workers=config("WEB_CONCURRENCY", cast=int, default=0),
         redis_url=config("REDIS_URL", default=""),
         https=config("HTTPS", cast=bool, default=production),
         log_level=config("LOG_LEVEL", default="info"),

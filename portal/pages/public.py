@@ -12,6 +12,7 @@ from tortoise import connections
 
 from portal.i18n import LANGUAGE_COOKIE
 from portal.models import Service
+from portal.ops import pending_migrations
 from portal.settings import LANGUAGES
 from portal.templating import render
 
@@ -62,11 +63,23 @@ async def choose_language(request: Request) -> Response:
 
 
 async def healthz(request: Request) -> Response:
+    """Alive: the process answers and its database too."""
     try:
         await connections.get("default").execute_query("SELECT 1")
     except Exception:
         return JSONResponse({"status": "unavailable"}, status_code=503)
     return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    """Ready: the database answers and every migration on disk is applied."""
+    try:
+        pending = await pending_migrations()
+    except Exception:
+        return JSONResponse({"status": "database unavailable"}, status_code=503)
+    if pending:
+        return JSONResponse({"status": "migrations pending", "pending": pending}, status_code=503)
+    return JSONResponse({"status": "ready"})
 
 
 routes = [
@@ -76,4 +89,5 @@ routes = [
     Route("/urgence", urgent, name="urgent"),
     Route("/langue", choose_language, methods=["POST"], name="language"),
     Route("/healthz", healthz, name="healthz"),
+    Route("/readyz", readyz, name="readyz"),
 ]
