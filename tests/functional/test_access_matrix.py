@@ -81,6 +81,7 @@ ACCESS: dict[str, Rule] = {
     "data": Rule(EVERYONE),
     "urgent": Rule(EVERYONE),
     "healthz": Rule(EVERYONE),
+    "readyz": Rule(EVERYONE),
     "static": Rule(EVERYONE),
     "language": Rule(EVERYONE, public_get=True),
     "signin": Rule({"anonymous"}, public_get=True),
