@@ -157,6 +157,6 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
     app.state.settings = settings
     app.state.throttle = SignInThrottle.from_url(settings.redis_url)
     app.state.templates = build_templates(
-        static, {"quick_exit_url": settings.quick_exit_url, "settings": settings}
+        static, {"quick_exit_url": settings.quick_exit_url, "settings": settings}, app.routes
     )
     return app
