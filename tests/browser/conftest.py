@@ -12,6 +12,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -220,9 +221,9 @@ class OpenTab(Protocol):
     def __call__(self, language: str, *, javascript: bool = True) -> Tab: ...
 
 
-@pytest.fixture
-def open_tab(browser: Browser, live_server: LiveServer) -> Iterator[OpenTab]:
-    """Open a phone-sized tab whose browser speaks ``language``; no request leaves localhost."""
+@contextmanager
+def tab_opener(browser: Browser, live_server: LiveServer) -> Iterator[OpenTab]:
+    """Open phone-sized tabs in ``browser``; close them at the end and report unseen problems."""
     contexts: list[BrowserContext] = []
     tabs: list[Tab] = []
     portal_host = urlsplit(live_server.base_url).netloc
@@ -262,3 +263,29 @@ def open_tab(browser: Browser, live_server: LiveServer) -> Iterator[OpenTab]:
     problems = [problem for tab in tabs if not tab.checked for problem in tab.problems()]
     if problems:
         pytest.fail("the browser reported problems:\n" + "\n".join(problems))
+
+
+@pytest.fixture
+def open_tab(browser: Browser, live_server: LiveServer) -> Iterator[OpenTab]:
+    """Open a phone-sized tab whose browser speaks ``language``; no request leaves localhost."""
+    with tab_opener(browser, live_server) as open_:
+        yield open_
+
+
+@pytest.fixture(scope="package")
+def bfcache_browser(browser: Browser) -> Iterator[Browser]:
+    """Chromium with its back/forward cache on, as on a phone (Playwright turns it off)."""
+    other = browser.browser_type.launch(
+        executable_path=str(CHROMIUM),
+        args=CHROMIUM_ARGS,
+        ignore_default_args=["--disable-back-forward-cache"],
+    )
+    yield other
+    other.close()
+
+
+@pytest.fixture
+def open_bfcache_tab(bfcache_browser: Browser, live_server: LiveServer) -> Iterator[OpenTab]:
+    """Like ``open_tab``, in the browser whose back/forward cache is on."""
+    with tab_opener(bfcache_browser, live_server) as open_:
+        yield open_
