@@ -35,6 +35,7 @@ from portal.pages import (
 from portal.security.csrf import CSRFMiddleware
 from portal.security.headers import SecurityHeadersMiddleware, origin_of
 from portal.security.ratelimit import SignInThrottle
+from portal.security.sessions import SessionMiddleware
 from portal.settings import Settings, load_settings
 from portal.static_files import StaticFiles
 from portal.templating import build_templates
@@ -150,6 +151,7 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
             Middleware(LanguageMiddleware, default=settings.default_language),
             Middleware(CSRFMiddleware, secret_key=settings.secret_key, refusal=refuse),
             Middleware(ErrorPageMiddleware),
+            Middleware(SessionMiddleware),
         ],
         exception_handlers={HTTPException: http_error, 500: last_resort},
         lifespan=lifespan,

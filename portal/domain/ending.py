@@ -86,7 +86,13 @@ async def close_inactive(
     dossier = await readable_dossier(worker, reference)
     text = clean_multiline(message)
     if not text:
-        raise Invalid("message", _l("Write a word for the young person: they read it first."))
+        raise Invalid(
+            "message",
+            _l(
+                "Write a few words for the young person (or the parent): "
+                "they will read them in their dossier."
+            ),
+        )
     if len(text) > 4000:
         raise Invalid("message", _l("At most 4,000 characters."))
     async with in_transaction():
@@ -95,7 +101,10 @@ async def close_inactive(
             raise NotAllowed("not open")
         last = locked.last_activity_at or locked.created_at
         if timezone.now() - last < timedelta(days=inactive_days):
-            raise Invalid("message", _l("This dossier is not inactive: it cannot be closed."))
+            raise Invalid(
+                "message",
+                _l("Something happened in this dossier recently: it cannot be closed yet."),
+            )
         sealed = keys.box(locked).seal(text, "message.body")
         note = await Message.create(dossier_id=locked.id, author_id=worker.id, body=sealed)
         await journal.record(locked, "message.sent", worker, {"message": note.id})

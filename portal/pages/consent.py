@@ -272,8 +272,9 @@ async def propose_share(request: Request) -> Response:
             worker,
             reference,
             ActionKind.INFORMATION_SHARED,
-            _("Share information with %(partner)s. You choose what, on the page “Who sees what”.")
-            % {"partner": partner.name},
+            # Stored as typed by no one in particular: the partner's name, which reads the same
+            # in every language; the kind of step says what it is about.
+            partner.name,
             "",
             [partner.id],
         )

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import timedelta
+from http.cookies import SimpleCookie
 
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 from tortoise import timezone
 
 from portal.models import Person, Session
@@ -139,3 +142,28 @@ async def current_session(request: Request) -> Session | None:
         state["session"] = await load_session(request.cookies.get(SESSION_COOKIE))
     session: Session | None = state["session"]
     return session
+
+
+class SessionMiddleware:
+    """Look the session up once per request (pages, not static files), for every page's frame.
+
+    The header of a public page shows whether one is signed in, and its quick exit must end
+    the session: so even the public pages need to know.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and not scope["path"].startswith("/static/"):
+            token = None
+            for name, value in scope["headers"]:
+                if name == b"cookie":
+                    jar: SimpleCookie = SimpleCookie()
+                    with contextlib.suppress(Exception):
+                        jar.load(value.decode("latin-1"))
+                    if SESSION_COOKIE in jar:
+                        token = jar[SESSION_COOKIE].value
+            state = scope.setdefault("state", {})
+            state["session"] = await load_session(token) if token else None
+        await self.app(scope, receive, send)

@@ -170,4 +170,4 @@ async def test_the_workers_are_told_when_the_help_ends(client: httpx.AsyncClient
     await factories.sign_in_staff(client, "amina")
     inbox = await client.get("/travail")
     assert dossier.reference in inbox.text
-    assert "Aide arrêtée" in inbox.text or "Help ended" in inbox.text
+    assert "Aide terminée" in inbox.text
