@@ -1,16 +1,61 @@
-"""SQLite as `make run` opens it: the pragmas, and two processes writing to one file at once."""
+"""SQLite as `make run` opens it: the pragmas, and two processes writing to one file at once.
+
+Each check runs in a process of its own: initialising the ORM for another database inside
+the test process would rebind the models, whatever backend the rest of the suite uses.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 import textwrap
 from pathlib import Path
 
-from tortoise import Tortoise, connections
-from tortoise.migrations.api import migrate
+PRAGMAS = textwrap.dedent(
+    """
+    import asyncio, json, sys
+    from tortoise import Tortoise, connections
+    from portal.db import tortoise_config
 
-from portal.db import tortoise_config
+    async def main(url: str) -> None:
+        await Tortoise.init(config=tortoise_config(url))
+        try:
+            found = {}
+            for name in ("journal_mode", "foreign_keys", "synchronous", "busy_timeout"):
+                rows = await connections.get("default").execute_query_dict(f"PRAGMA {name}")
+                found[name] = next(iter(rows[0].values()))
+            print(json.dumps(found))
+        finally:
+            await Tortoise.close_connections()
+
+    asyncio.run(main(sys.argv[1]))
+    """
+)
+
+MIGRATE_AND_COUNT = textwrap.dedent(
+    """
+    import asyncio, json, sys
+    from tortoise import Tortoise, connections
+    from tortoise.migrations.api import migrate
+    from portal.db import tortoise_config
+
+    async def main(url: str, action: str) -> None:
+        try:
+            if action == "migrate":
+                await migrate(config=tortoise_config(url))
+                print("[]")
+                return
+            await Tortoise.init(config=tortoise_config(url))
+            rows = await connections.get("default").execute_query_dict(
+                "SELECT name FROM service ORDER BY name")
+            print(json.dumps([row["name"] for row in rows]))
+        finally:
+            await Tortoise.close_connections()
+
+    asyncio.run(main(sys.argv[1], sys.argv[2]))
+    """
+)
 
 WRITER = textwrap.dedent(
     """
@@ -42,29 +87,36 @@ WRITER = textwrap.dedent(
 )
 
 
-async def _pragma(name: str) -> object:
-    rows = await connections.get("default").execute_query_dict(f"PRAGMA {name}")
-    return next(iter(rows[0].values()))
+async def _python(script: str, *args: str) -> tuple[str, str]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        script,
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), timeout=120)
+    assert process.returncode == 0, err.decode()
+    return out.decode(), err.decode()
 
 
 async def test_sqlite_is_opened_with_the_pragmas_we_rely_on(tmp_path: Path) -> None:
-    # A separate ORM context, so this runs whatever backend the rest of the suite uses.
-    from tortoise.context import TortoiseContext
-
-    url = f"sqlite://{tmp_path / 'pragmas.sqlite3'}"
-    async with TortoiseContext() as ctx:
-        await ctx.init(config=tortoise_config(url))
-        assert await _pragma("journal_mode") == "wal"
-        assert await _pragma("foreign_keys") == 1
-        assert await _pragma("synchronous") == 1  # NORMAL
-        assert await _pragma("busy_timeout") == 5000
+    out, _ = await _python(PRAGMAS, f"sqlite://{tmp_path / 'pragmas.sqlite3'}")
+    found = json.loads(out)
+    assert found == {
+        "journal_mode": "wal",
+        "foreign_keys": 1,
+        "synchronous": 1,
+        "busy_timeout": 5000,
+    }
 
 
 async def test_two_processes_writing_at_once_never_see_database_is_locked(
     tmp_path: Path,
 ) -> None:
     url = f"sqlite://{tmp_path / 'shared.sqlite3'}"
-    await _migrate_alone(url)
+    await _python(MIGRATE_AND_COUNT, url, "migrate")
     count = 40
     processes = [
         await asyncio.create_subprocess_exec(
@@ -83,22 +135,6 @@ async def test_two_processes_writing_at_once_never_see_database_is_locked(
     for out, err in results:
         assert out.decode().strip() == "0", err.decode()
         assert b"locked" not in err
-
-    from tortoise.context import TortoiseContext
-
-    async with TortoiseContext() as ctx:
-        await ctx.init(config=tortoise_config(url))
-        rows = await connections.get("default").execute_query_dict(
-            "SELECT name FROM service ORDER BY name"
-        )
-    names = {row["name"] for row in rows}
+    names, _ = await _python(MIGRATE_AND_COUNT, url, "count")
     # Each process saw its own previous writes: exactly one row per step, none lost.
-    assert names == {f"{p}-{i}" for p in ("a", "b") for i in range(count)}
-
-
-async def _migrate_alone(url: str) -> None:
-    from tortoise.context import TortoiseContext
-
-    async with TortoiseContext():
-        await migrate(config=tortoise_config(url))
-        await Tortoise.close_connections()
+    assert set(json.loads(names)) == {f"{p}-{i}" for p in ("a", "b") for i in range(count)}
