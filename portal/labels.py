@@ -43,7 +43,16 @@ def kind_name(kind: ActionKind | str) -> str:
     return names.get(value, value)
 
 
-def category_name(value: str) -> str:
+def category_name(value: str, subject_view: bool = True) -> str:
+    """The kinds of information in the subject's own words, or as a worker says them."""
+    if not subject_view:
+        return {
+            "identity": _("who they are and how to reach them"),
+            "request": _("their request"),
+            "actions": _("the steps taken"),
+            "messages": _("the messages"),
+            "items": _("a summary they read first"),
+        }.get(value, value)
     names = {
         "identity": _("who I am and how to reach me"),
         "request": _("my request"),

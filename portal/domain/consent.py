@@ -516,7 +516,11 @@ async def partner_read(partner_user: Person, share_id: int) -> Share:
         await journal.record(
             locked, "share.read", partner_user, {"share": found.id, "partner": found.partner_id}
         )
-    keys.open_fields(keys.box(locked), [found], "share", ("content",))
+    box = keys.box(locked)
+    keys.open_fields(box, [found], "share", ("content",))
+    # What the partner may use it for, and until when: the subject's own terms.
+    keys.open_fields(box, [consent], "consent", ("purpose",))
+    found.consent = consent
     return found
 
 
