@@ -424,3 +424,22 @@ async def test_a_direct_step_is_recorded_without_asking(client: httpx.AsyncClien
     )
     assert forged.status_code == 422
     assert await Action.all().count() == 1
+
+
+async def test_with_several_services_the_person_chooses_one_by_commune(
+    client: httpx.AsyncClient,
+) -> None:
+    from portal.models import Service
+
+    namur = await Service.create(name="AMO Namur", communes=["Namur", "Jambes"])
+    await Service.create(name="AMO Liège", communes=["Liège"])
+    values: dict[str, Any] = {**STEP_ONE, **ABOUT, **CONTACT}
+    after_who = await _post_step(client, "who", values)
+    assert "AMO Namur" in after_who.text and "AMO Liège" in after_who.text
+    found = await _post_step(client, "service", {**values, "commune": "jambes"}, go="filter")
+    assert "AMO Namur" in found.text and "AMO Liège" not in found.text
+    none = await _post_step(client, "service", {**values, "service": "999"})
+    assert none.status_code == 422
+    chosen = await _post_step(client, "service", {**values, "service": str(namur.id)})
+    assert chosen.status_code == 200 and 'name="themes"' in chosen.text
+    assert await Dossier.all().count() == 0

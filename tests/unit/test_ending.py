@@ -315,3 +315,31 @@ def test_no_code_updates_or_deletes_a_journal_row() -> None:
     )
     offenders = [str(p) for p in root.rglob("*.py") if pattern.search(p.read_text())]
     assert offenders == []
+
+
+async def test_a_worker_closes_only_a_quiet_dossier_and_tells_the_subject_first(db: str) -> None:
+    from datetime import timedelta
+
+    from tortoise import timezone
+
+    from portal.domain.errors import Invalid
+    from portal.models import Message
+
+    dossier, _lou, amina, julie = await _setup()
+    with pytest.raises(Invalid):
+        await ending.close_inactive(amina, dossier.reference, "Je ferme ?", 90)
+    await Dossier.filter(id=dossier.id).update(last_activity_at=timezone.now() - timedelta(days=91))
+    with pytest.raises(Invalid):
+        await ending.close_inactive(amina, dossier.reference, "   ", 90)
+    with pytest.raises(NotFound):
+        await ending.close_inactive(julie, dossier.reference, "Je ferme", 90)
+    await ending.close_inactive(amina, dossier.reference, "On n’a plus de nouvelles.", 90)
+    closed = await Dossier.get(id=dossier.id)
+    assert closed.status is DossierStatus.ENDED
+    note = await Message.filter(dossier=dossier).order_by("-id").first()
+    assert note is not None
+    assert keys.box(closed).open(note.body, "message.body") == "On n’a plus de nouvelles."
+    events = (
+        await JournalEntry.filter(dossier=dossier).order_by("seq").values_list("event", flat=True)
+    )
+    assert events[-2:] == ["message.sent", "dossier.closed"]
