@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -19,6 +21,7 @@ from tortoise.exceptions import DBConnectionError, OperationalError
 
 from portal import keys
 from portal.db import tortoise_config
+from portal.domain import notices
 from portal.i18n import LanguageMiddleware
 from portal.ops import RequestIdMiddleware
 from portal.pages import (
@@ -27,6 +30,7 @@ from portal.pages import (
     consent,
     dossiers,
     ending,
+    figures,
     partners,
     public,
     requests,
@@ -110,6 +114,18 @@ class ErrorPageMiddleware:
             await error_page(request, 500)(scope, receive, send)
 
 
+def mailer_of(settings: Settings) -> notices.Mailer:
+    return notices.Mailer(
+        host=settings.smtp_host,
+        port=settings.smtp_port,
+        sender=settings.smtp_from,
+        site_url=settings.origin,
+        username=settings.smtp_username,
+        password=settings.smtp_password,
+        starttls=settings.smtp_starttls,
+    )
+
+
 def create_app(settings: Settings | None = None, *, manage_database: bool = True) -> Starlette:
     """Build the portal. Tests pass ``manage_database=False`` and provide the ORM themselves."""
     settings = settings or load_settings()
@@ -118,11 +134,21 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        if manage_database:
-            async with RegisterTortoise(app, config=tortoise_config(settings.database_url)):
-                yield
-        else:
+        if not manage_database:
             yield
+            return
+        async with RegisterTortoise(app, config=tortoise_config(settings.database_url)):
+            sender = None
+            if settings.smtp_host:
+                # E-mails go from a background task: a slow mail server never slows a page.
+                sender = asyncio.create_task(notices.run_sender(mailer_of(settings)))
+            try:
+                yield
+            finally:
+                if sender is not None:
+                    sender.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await sender
 
     def refuse(scope: Scope, status: int) -> Response:
         return error_page(Request(scope), status)
@@ -133,6 +159,7 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
             *public.routes,
             *accounts.routes,
             *admin.routes,
+            *figures.routes,
             *requests.routes,
             *dossiers.routes,
             *work.routes,

@@ -160,6 +160,11 @@ class Person(Model):
     created_at = fields.DatetimeField(auto_now_add=True)
     # The random WebAuthn user handle: never the database id, which would say how many exist.
     user_handle = fields.CharField(max_length=64, unique=True, null=True)
+    # Optional: an address for neutral notices, only if the person gave one and chose them.
+    email = fields.CharField(max_length=254, default="", db_default="")
+    notify_by_email = fields.BooleanField(default=False, db_default=False)
+    # Until when the person has seen what is new (the count on every signed-in page).
+    news_seen_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "person"
@@ -525,3 +530,22 @@ class ActionPartner(Model):
     class Meta:
         table = "action_partner"
         unique_together = (("action", "partner"),)
+
+
+class Notice(Model):
+    """An e-mail to send: neutral words only, retried until it goes, never in a request."""
+
+    id = fields.BigIntField(primary_key=True)
+    person: fields.ForeignKeyRelation[Person] = fields.ForeignKeyField(
+        "models.Person", related_name="notices", on_delete=fields.CASCADE
+    )
+    person_id: int
+    created_at = fields.DatetimeField(auto_now_add=True)
+    next_try_at = fields.DatetimeField()
+    attempts = fields.SmallIntField(default=0)
+    sent_at = fields.DatetimeField(null=True)
+    given_up_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "notice"
+        indexes = (Index(fields=("sent_at", "given_up_at", "next_try_at")),)

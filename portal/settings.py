@@ -34,7 +34,15 @@ class Settings:
     secret_key: str = ""
     journal_key: str = ""
     master_key: str = ""
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_from: str = ""
+    smtp_username: str = ""
+    smtp_password: str = ""
+    smtp_starttls: bool = False
     inactive_days: int = 90
+    # How long an ended dossier is kept before it is erased (apply-retention); 0: never.
+    retention_days: int = 365
     quick_exit_url: str = "https://www.meteo.be/fr/belgique"
     default_language: str = "fr"
     response_days: int = 3
@@ -121,6 +129,13 @@ def load_settings(env: Environ | None = None) -> Settings:
         var_dir.mkdir(parents=True, exist_ok=True)
         database_url = f"sqlite://{var_dir / 'portal.sqlite3'}"
 
+    try:
+        retention_days = config("RETENTION_DAYS", cast=int, default=365)
+    except ValueError:
+        retention_days = -1
+    if retention_days < 0:
+        raise SettingsError("RETENTION_DAYS must be a number of days, or 0 to keep forever.")
+
     default_language = config("DEFAULT_LANGUAGE", default="fr")
     if default_language not in LANGUAGES:
         raise SettingsError(f"DEFAULT_LANGUAGE must be one of {', '.join(LANGUAGES)}.")
@@ -147,7 +162,14 @@ def load_settings(env: Environ | None = None) -> Settings:
         secret_key=secret_key,
         journal_key=journal_key,
         master_key=master_key,
+        smtp_host=config("SMTP_HOST", default=""),
+        smtp_port=config("SMTP_PORT", cast=int, default=25),
+        smtp_from=config("SMTP_FROM", default=f"portail@{host}"),
+        smtp_username=config("SMTP_USERNAME", default=""),
+        smtp_password=config("SMTP_PASSWORD", default=""),
+        smtp_starttls=config("SMTP_STARTTLS", cast=bool, default=False),
         inactive_days=config("INACTIVE_DAYS", cast=int, default=90),
+        retention_days=retention_days,
         quick_exit_url=quick_exit_url,
         default_language=default_language,
         response_days=config("RESPONSE_DAYS", cast=int, default=3),

@@ -77,6 +77,7 @@ def page_context(request: Request) -> dict[str, Any]:
         "me": _person(state.get("session")),
         # Any session, even one waiting for its second factor, is ended by the quick exit.
         "has_session": state.get("session") is not None,
+        "news": state.get("news", 0),
     }
 
 

@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from portal.domain import accounts
+from portal.domain import accounts, notices
 from portal.domain.errors import Invalid, NotFound
 from portal.i18n import _, current_language
 from portal.models import CredentialKind, LinkKind, Person, Role
@@ -323,7 +323,12 @@ async def _account_context(request: Request, person: Person) -> dict[str, Any]:
         "sessions": await active_sessions(person.id),
         "this_session": session.id,
         "errors": {},
-        "values": {"display_name": person.display_name, "language": person.language, "login": ""},
+        "values": {
+            "display_name": person.display_name,
+            "language": person.language,
+            "login": "",
+            "email": person.email,
+        },
         "notice": None,
         "recovered": request.query_params.get("secours") == "1",
     }
@@ -433,6 +438,19 @@ async def account_passkey_remove(request: Request) -> Response:
         raise HTTPException(404) from error
     except Invalid as refusal:
         return await _account_refusal(request, refusal)
+    return RedirectResponse("/compte", status_code=303)
+
+
+@require()
+async def account_notices(request: Request) -> Response:
+    """An optional address for neutral e-mails: only if the person gives one and wants them."""
+    person = person_of(request)
+    form = await request.form()
+    email = text(form, "email", 300)
+    try:
+        await notices.set_email_notices(person, email, bool(form.get("notify")))
+    except Invalid as refusal:
+        return await _account_refusal(request, refusal, {"email": email})
     return RedirectResponse("/compte", status_code=303)
 
 
@@ -621,6 +639,7 @@ routes = [
         methods=["POST"],
         name="account.passkey_remove",
     ),
+    Route("/compte/avis", account_notices, methods=["POST"], name="account.notices"),
     Route(
         "/compte/sessions/fin",
         account_signout_everywhere,

@@ -14,6 +14,7 @@ from portal.domain import dossiers
 from portal.domain import partners as directory
 from portal.domain.errors import Invalid, NotAllowed, NotFound
 from portal.domain.messages import send_message
+from portal.domain.notices import mark_news_seen
 from portal.i18n import _
 from portal.labels import kind_name
 from portal.models import ActionStatus, Person, Role
@@ -22,6 +23,12 @@ from portal.pages.timeline import lines
 from portal.templating import render
 
 SUBJECTS = (Role.YOUTH, Role.RELATIVE)
+
+
+async def seen_news(request: Request, person: Person) -> None:
+    """The person is looking: what was new is seen, and the header of this page says so."""
+    await mark_news_seen(person)
+    request.scope["state"]["news"] = 0
 
 
 def _page_number(request: Request) -> int:
@@ -66,6 +73,7 @@ def _context(
 @require(*SUBJECTS)
 async def space(request: Request) -> Response:
     person = person_of(request)
+    await seen_news(request, person)
     return render(
         request, "dossiers/space.html", {"dossiers": await dossiers.subject_dossiers(person)}
     )
@@ -74,6 +82,7 @@ async def space(request: Request) -> Response:
 @require(*SUBJECTS)
 async def subject_dossier(request: Request) -> Response:
     person = person_of(request)
+    await seen_news(request, person)
     view = await _view(request, person)
     response = render(
         request, "dossiers/subject.html", _context(request, person, view, True), block="timeline"

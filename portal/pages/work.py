@@ -35,6 +35,9 @@ async def _inbox_context(request: Request, **extra: Any) -> dict[str, Any]:
 
 @require(Role.WORKER)
 async def inbox(request: Request) -> Response:
+    from portal.pages.dossiers import seen_news
+
+    await seen_news(request, person_of(request))
     return render(request, "work/inbox.html", await _inbox_context(request), block="inbox")
 
 

@@ -1,0 +1,244 @@
+"""Telling people, safely: a count of what is new, and optional neutral e-mails.
+
+An e-mail says only that there is something new: never the service, never the content, so
+that a phone or a mailbox read by someone else gives nothing away. It goes only to people who
+gave an address and asked for it, is sent by a background task (never in a request), and is
+retried with growing pauses until it goes or the portal gives up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from typing import Any
+
+from tortoise import timezone
+from tortoise.expressions import Q, Subquery
+
+from portal.domain.accounts import clean_text
+from portal.domain.errors import Invalid
+from portal.i18n import _, lazy, use_language
+from portal.models import (
+    Assignment,
+    Dossier,
+    DossierStatus,
+    JournalEntry,
+    Notice,
+    Person,
+    Role,
+)
+
+log = logging.getLogger("portal.notices")
+
+LOOKS = frozenset({"dossier.read", "dossier.read_refused", "share.read", "dossier.exported"})
+# Events a subject does that their workers should hear about.
+SUBJECT_NEWS = frozenset(
+    {
+        "message.sent",
+        "action.agreed",
+        "action.declined",
+        "dossier.ended",
+        "consent.revoked",
+        "dossier.reopened",
+    }
+)
+RETRY_AFTER = (
+    timedelta(minutes=1),
+    timedelta(minutes=5),
+    timedelta(minutes=15),
+    timedelta(hours=1),
+    timedelta(hours=3),
+    timedelta(hours=12),
+)
+MAX_EMAIL = 254
+
+
+def check_email(value: str) -> str:
+    email = clean_text(value)
+    if not email:
+        return ""
+    local, at, domain = email.rpartition("@")
+    if (
+        not at
+        or not local
+        or "." not in domain
+        or len(email) > MAX_EMAIL
+        or any(c in email for c in " <>,;:\"'()[]\\")
+    ):
+        raise Invalid("email", lazy("Write an e-mail address, like name@example.be."))
+    return email
+
+
+async def set_email_notices(person: Person, email: str, wanted: bool) -> None:
+    address = check_email(email)
+    if wanted and not address:
+        raise Invalid("email", lazy("To get e-mails, give an address."))
+    await Person.filter(id=person.id).update(email=address, notify_by_email=wanted)
+    person.email, person.notify_by_email = address, wanted
+
+
+# --- The count of what is new ----------------------------------------------------------------
+
+
+async def news_count(person: Person) -> int:
+    """How many steps by others happened in this person's dossiers since they last looked."""
+    since = person.news_seen_at or person.created_at
+    query = JournalEntry.filter(at__gt=since).exclude(event__in=list(LOOKS))
+    query = query.filter(Q(actor_id__isnull=True) | ~Q(actor_id=person.id))
+    if person.is_subject:
+        return await query.filter(dossier__subject_id=person.id).count()
+    if person.role is Role.WORKER:
+        mine = Subquery(
+            Assignment.filter(worker_id=person.id, ended_at__isnull=True).values("dossier_id")
+        )
+        return await query.filter(
+            Q(dossier_id__in=mine)
+            | Q(
+                event="request.made",
+                dossier__service_id=person.service_id,
+                dossier__status=DossierStatus.WAITING,
+            )
+        ).count()
+    return 0
+
+
+async def mark_news_seen(person: Person) -> None:
+    now = timezone.now()
+    await Person.filter(id=person.id).update(news_seen_at=now)
+    person.news_seen_at = now
+
+
+# --- Queueing, inside the transaction of the event ------------------------------------------
+
+
+async def enqueue_for_event(dossier: Dossier, event: str, actor: Person | None) -> None:
+    """Queue a notice for whoever should hear of this event and asked for e-mails."""
+    if event in LOOKS:
+        return
+    actor_id = actor.id if actor else None
+    recipients: list[Any] = []
+    if actor_id != dossier.subject_id:
+        recipients.append(dossier.subject_id)
+    if event == "request.made" or event == "dossier.reopened":
+        recipients += await Person.filter(
+            service_id=dossier.service_id, role=Role.WORKER, is_active=True
+        ).values_list("id", flat=True)
+    elif event in SUBJECT_NEWS and actor_id == dossier.subject_id:
+        recipients += await Assignment.filter(
+            dossier_id=dossier.id, ended_at__isnull=True
+        ).values_list("worker_id", flat=True)
+    wanted = (
+        await Person.filter(
+            id__in=[r for r in recipients if r != actor_id], notify_by_email=True, is_active=True
+        )
+        .exclude(email="")
+        .values_list("id", flat=True)
+    )
+    if not wanted:
+        return
+    # One notice waiting per person is enough: it only says there is something new.
+    waiting = set(
+        await Notice.filter(
+            person_id__in=list(wanted), sent_at__isnull=True, given_up_at__isnull=True
+        ).values_list("person_id", flat=True)
+    )
+    now = timezone.now()
+    for person_id in wanted:
+        if person_id not in waiting:
+            await Notice.create(person_id=person_id, next_try_at=now)
+
+
+# --- Sending, in the background ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Mailer:
+    host: str
+    port: int
+    sender: str
+    site_url: str
+    username: str = ""
+    password: str = ""
+    starttls: bool = False
+
+
+def neutral_message(person: Person, mailer: Mailer) -> EmailMessage:
+    with use_language(person.language):
+        message = EmailMessage()
+        message["From"] = mailer.sender
+        message["To"] = person.email
+        message["Subject"] = _("Something new")
+        if person.is_subject:
+            text = _("You have something new in your space.")
+        else:
+            text = _("There is something new for you on the portal.")
+        message.set_content(f"{text}\n\n{mailer.site_url}\n")
+    return message
+
+
+async def send_due(mailer: Mailer, now: datetime | None = None, batch: int = 20) -> int:
+    """Send what is due; return how many went. Safe to run from several processes at once."""
+    import aiosmtplib
+
+    now = now or timezone.now()
+    sent = 0
+    due = (
+        await Notice.filter(sent_at__isnull=True, given_up_at__isnull=True, next_try_at__lte=now)
+        .select_related("person")
+        .order_by("next_try_at")
+        .limit(batch)
+    )
+    for notice in due:
+        # Claim it: another process may be looking at the same notice.
+        claimed = await Notice.filter(
+            id=notice.id, sent_at__isnull=True, attempts=notice.attempts
+        ).update(attempts=notice.attempts + 1, next_try_at=now + _pause(notice.attempts))
+        if claimed != 1:
+            continue
+        person = notice.person
+        if not person.notify_by_email or not person.email:
+            await Notice.filter(id=notice.id).update(given_up_at=now)
+            continue
+        try:
+            await aiosmtplib.send(
+                neutral_message(person, mailer),
+                hostname=mailer.host,
+                port=mailer.port,
+                username=mailer.username or None,
+                password=mailer.password or None,
+                start_tls=mailer.starttls,
+                timeout=20,
+            )
+        except (aiosmtplib.SMTPException, OSError) as error:
+            # The address is personal: the log says which notice, never to whom.
+            log.warning(
+                "notice %s not sent (attempt %s): %s",
+                notice.id,
+                notice.attempts + 1,
+                type(error).__name__,
+            )
+            if notice.attempts + 1 >= len(RETRY_AFTER) + 1:
+                await Notice.filter(id=notice.id).update(given_up_at=now)
+            continue
+        await Notice.filter(id=notice.id).update(sent_at=timezone.now())
+        sent += 1
+    return sent
+
+
+def _pause(attempts: int) -> timedelta:
+    return RETRY_AFTER[min(attempts, len(RETRY_AFTER) - 1)]
+
+
+async def run_sender(mailer: Mailer, interval: float = 30.0) -> None:
+    """The background task of each process: send what is due, then wait a while."""
+    while True:
+        try:
+            await send_due(mailer)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("the notice sender failed; it tries again later")
+        await asyncio.sleep(interval)

@@ -1,0 +1,166 @@
+"""Telling people safely: a count of what is new, and neutral e-mails through a real SMTP server."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import Iterator
+from datetime import timedelta
+from email import message_from_bytes
+from email.message import Message as EmailMessage
+
+import httpx
+import pytest
+from aiosmtpd.controller import Controller
+from tortoise import timezone
+
+from portal.domain import notices
+from portal.domain.dossiers import take
+from portal.domain.messages import send_message
+from portal.domain.requests import RequestForm, make_request
+from portal.models import Asker, Dossier, Notice, Person, Theme
+from tests import factories
+from tests.helpers import csrf_token
+
+
+class Inbox:
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+
+    async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
+        self.messages.append(message_from_bytes(envelope.content))  # type: ignore[attr-defined]
+        return "250 OK"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[Inbox, int]]:
+    inbox = Inbox()
+    port = _free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield inbox, port
+    finally:
+        controller.stop()
+
+
+def _mailer(port: int) -> notices.Mailer:
+    return notices.Mailer(
+        host="127.0.0.1", port=port, sender="portail@localhost", site_url="https://aide.example.be"
+    )
+
+
+async def _dossier() -> tuple[Dossier, Person, Person]:
+    service = await factories.service("AMO Secrète du Centre")
+    amina = await factories.staff("amina", service_=service)
+    lou = await factories.youth()
+    dossier = await make_request(
+        lou,
+        service,
+        RequestForm(asker=Asker.YOUTH, themes=[Theme.FAMILY], words="Chez moi ça crie"),
+    )
+    await take(amina, dossier.id)
+    return dossier, lou, amina
+
+
+async def test_the_header_counts_what_is_new_until_it_is_seen(client: httpx.AsyncClient) -> None:
+    dossier, _lou, amina = await _dossier()
+    await factories.sign_in(client, "lou")
+    await client.get("/espace")
+    await send_message(amina, dossier.reference, "Bonjour")
+    await send_message(amina, dossier.reference, "Tu es là ?")
+    page = await client.get("/compte")
+    assert '<span class="badge">2<' in page.text
+    await client.get("/espace")
+    assert 'class="badge"' not in (await client.get("/compte")).text
+
+
+async def test_an_address_is_optional_and_checked(client: httpx.AsyncClient) -> None:
+    await factories.youth()
+    await factories.sign_in(client, "lou")
+    token = await csrf_token(client, "/compte")
+    bad = await client.post(
+        "/compte/avis", data={"csrf_token": token, "email": "pas une adresse", "notify": "1"}
+    )
+    assert bad.status_code == 422 and 'value="pas une adresse"' in bad.text
+    empty = await client.post(
+        "/compte/avis", data={"csrf_token": token, "email": "", "notify": "1"}
+    )
+    assert empty.status_code == 422
+    ok = await client.post(
+        "/compte/avis", data={"csrf_token": token, "email": "lou@example.be", "notify": "1"}
+    )
+    assert ok.status_code == 303
+    lou = await Person.get(login="lou")
+    assert lou.email == "lou@example.be" and lou.notify_by_email
+
+
+async def test_a_neutral_email_goes_once_for_several_news(smtp: tuple[Inbox, int], db: str) -> None:
+    inbox, port = smtp
+    dossier, lou, amina = await _dossier()
+    await notices.set_email_notices(lou, "lou@example.be", True)
+    await send_message(amina, dossier.reference, "Un message très personnel")
+    await send_message(amina, dossier.reference, "Et un autre")
+    assert await Notice.filter(person=lou, sent_at__isnull=True).count() == 1
+    assert await notices.send_due(_mailer(port)) == 1
+    await asyncio.sleep(0.2)
+    assert len(inbox.messages) == 1
+    mail = inbox.messages[0]
+    body = mail.get_payload(decode=True).decode()  # type: ignore[union-attr]
+    text = f"{mail['Subject']}\n{body}"
+    assert "Tu as du nouveau sur ton espace." in body
+    for secret in ("AMO", "Secrète", "personnel", "Amina", "Lou", "crie", dossier.reference):
+        assert secret not in text
+    assert mail["To"] == "lou@example.be"
+    # Nothing more to send.
+    assert await notices.send_due(_mailer(port)) == 0
+
+
+async def test_workers_are_told_of_new_requests_and_answers(
+    smtp: tuple[Inbox, int], db: str
+) -> None:
+    inbox, port = smtp
+    dossier, lou, amina = await _dossier()
+    await notices.set_email_notices(amina, "amina@amo.example.be", True)
+    await send_message(lou, dossier.reference, "Merci")
+    await notices.send_due(_mailer(port))
+    await asyncio.sleep(0.2)
+    assert [m["To"] for m in inbox.messages] == ["amina@amo.example.be"]
+
+
+async def test_nobody_is_written_to_without_asking(smtp: tuple[Inbox, int], db: str) -> None:
+    inbox, port = smtp
+    dossier, lou, amina = await _dossier()
+    await Person.filter(id=lou.id).update(email="lou@example.be")  # an address, no wish
+    await send_message(amina, dossier.reference, "Bonjour")
+    assert await Notice.all().count() == 0
+    assert await notices.send_due(_mailer(port)) == 0
+    assert inbox.messages == []
+
+
+async def test_a_server_away_is_retried_later_and_never_blocks_a_request(
+    smtp: tuple[Inbox, int], db: str
+) -> None:
+    inbox, port = smtp
+    dossier, lou, amina = await _dossier()
+    await notices.set_email_notices(lou, "lou@example.be", True)
+    # The message is written at once: the e-mail waits in the queue.
+    await send_message(amina, dossier.reference, "Bonjour")
+    closed = _free_port()
+    assert await notices.send_due(_mailer(closed)) == 0
+    notice = await Notice.get(person=lou)
+    assert notice.attempts == 1 and notice.sent_at is None
+    assert notice.next_try_at > timezone.now()
+    # Not before its time…
+    assert await notices.send_due(_mailer(port)) == 0
+    # …then it goes.
+    later = timezone.now() + timedelta(minutes=2)
+    assert await notices.send_due(_mailer(port), now=later) == 1
+    await asyncio.sleep(0.2)
+    assert len(inbox.messages) == 1
