@@ -8,6 +8,7 @@ import getpass
 import os
 import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 from tortoise import Tortoise
 
@@ -104,6 +105,23 @@ async def rotate_master_key(settings: Settings, new_key: str) -> int:
     return await with_orm(settings, work)
 
 
+async def apply_retention(settings: Settings, dry_run: bool) -> int:
+    from tortoise import timezone
+
+    from portal.domain.retention import erase_expired
+
+    if settings.retention_days == 0:
+        print("RETENTION_DAYS is 0: dossiers are kept until their subject erases them.")
+        return 0
+
+    async def work() -> int:
+        report = await erase_expired(timezone.now(), settings.retention_days, dry_run=dry_run)
+        print(report.summary(dry_run))
+        return 0
+
+    return await with_orm(settings, work)
+
+
 def run(settings: Settings, *, workers: int = 1) -> int:
     import uvicorn
 
@@ -169,6 +187,22 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser(
         "rotate-master-key", help="rewrap every dossier key with NEW_MASTER_KEY (environment)"
     )
+    backup = commands.add_parser("backup", help="copy the whole database to a file")
+    backup.add_argument("--to", type=Path, help="file or folder (default: var/backups/)")
+    restore = commands.add_parser("restore", help="replace the whole database by a backup")
+    restore.add_argument("path", type=Path)
+    restore.add_argument("--yes", action="store_true", help="yes, replace what is there")
+    retention = commands.add_parser(
+        "apply-retention",
+        help="erase the dossiers ended more than RETENTION_DAYS ago (for cron, daily)",
+        description="Erase (crypto-shred) every dossier whose help ended more than "
+        "RETENTION_DAYS ago; 0 keeps them. The subject is told first, in their journal "
+        "(the portal sends nothing): when a dossier comes within 30 days of its erasure, a "
+        "notice with the date is written there once. A dossier is erased only once its "
+        "notice is at least 30 days old; coming back before then keeps it. Running it again "
+        "does nothing more. It prints counts, nothing about anyone.",
+    )
+    retention.add_argument("--dry-run", action="store_true", help="say what it would do")
     args = parser.parse_args(argv)
 
     if args.command == "new-master-key":
@@ -207,6 +241,14 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(verify_journal(settings))
     if args.command == "rotate-master-key":
         return asyncio.run(rotate_master_key(settings, os.environ.get("NEW_MASTER_KEY", "")))
+    if args.command in {"backup", "restore"}:
+        from portal import backup as backups
+
+        if args.command == "backup":
+            return backups.backup_command(settings.database_url, settings.var_dir, args.to)
+        return backups.restore_command(settings.database_url, args.path, args.yes)
+    if args.command == "apply-retention":
+        return asyncio.run(apply_retention(settings, args.dry_run))
     return 2
 
 

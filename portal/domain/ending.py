@@ -161,10 +161,22 @@ async def erase(subject: Person, reference: str) -> Dossier:
             raise NotAllowed("end the help first")
         if locked.erased_at is not None:
             raise NotAllowed("already erased")
-        await Dossier.filter(id=locked.id).update(wrapped_key=None, erased_at=timezone.now())
-        locked.wrapped_key = None
-        await journal.record(locked, "dossier.erased", subject)
+        await erase_locked(locked, subject)
     return locked
+
+
+async def erase_locked(
+    locked: Dossier, actor: Person | None, details: dict[str, Any] | None = None
+) -> None:
+    """Destroy the key of a dossier the caller holds locked, and journal it in that transaction.
+
+    The actor is None when the portal itself erases (retention).
+    """
+    now = timezone.now()
+    await Dossier.filter(id=locked.id).update(wrapped_key=None, erased_at=now)
+    locked.wrapped_key = None
+    locked.erased_at = now
+    await journal.record(locked, "dossier.erased", actor, details)
 
 
 # --- Export (GDPR art. 15 and 20) ----------------------------------------------------------------

@@ -136,10 +136,39 @@ def describe(
     if event == "share.read":
         return _("%(partner)s opened what was passed on to it.") % values
     if event == "dossier.erased":
+        if entry.details.get("because") == "retention":
+            return _(
+                "The portal erased the dossier, because the help ended long ago: "
+                "its content can no longer be read."
+            )
         return _("The dossier was erased: its content can no longer be read.")
+    if event == "retention.notice":
+        values["date"] = _erase_date(entry)
+        if subject_view:
+            return (
+                _(
+                    "The portal will erase this dossier on %(date)s, because the help ended "
+                    "long ago. Come back before then to keep it."
+                )
+                % values
+            )
+        return (
+            _("The portal will erase this dossier on %(date)s, because the help ended long ago.")
+            % values
+        )
     if event == "recovery_link.used":
         return _("The link to get back into the account was used.")
     return _("Something happened in the dossier.")
+
+
+def _erase_date(entry: JournalEntry) -> str:
+    """The day a retention notice announced, as people read it."""
+    announced = entry.details.get("erase_after")
+    try:
+        moment = datetime.fromisoformat(announced) if isinstance(announced, str) else None
+    except ValueError:
+        moment = None
+    return format_when(moment or entry.at, "EEEE d MMMM y")
 
 
 def lines(
