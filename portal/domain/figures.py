@@ -203,7 +203,7 @@ def parse_period(first: str, last: str, today_month: date | None = None) -> Peri
     if end > current:
         raise Invalid("to", _l("The last month cannot be after this month."))
     if start > end:
-        raise Invalid("from", _l("The first month must come before the last one."))
+        raise Invalid("from", _l("The first month cannot be after the last one."))
     period = Period(start, end)
     if len(period.months) > MAX_MONTHS:
         raise Invalid("from", _l("Choose at most 36 months."))

@@ -92,7 +92,7 @@ def _label(table: str, key: str) -> str:
         "ended_first": _("Ended by the person before an answer"),
         "ended": _("Ended by the person who asked"),
         "closed": _("Closed by a worker after a long silence"),
-        "erased": _("Erased at the person’s request"),
+        "erased": _("Erased, at the person’s request or by the portal"),
     }
     return names.get(key, key)
 
@@ -114,7 +114,7 @@ def _texts(data: rules.Figures) -> dict[str, tuple[str, str, str]]:
     return {
         "months": (
             _("Requests per month"),
-            _("Every request counts, coming back too."),
+            _("Every request counts, including when someone comes back."),
             _("Month"),
         ),
         "themes": (

@@ -176,7 +176,7 @@ async def test_a_bad_period_gets_a_kind_answer_and_keeps_what_was_typed(
     assert 'aria-invalid="true"' in page.text and 'role="img"' not in page.text
     backwards = await client.get(PAGE, params={"from": "2026-02", "to": "2025-11"})
     assert backwards.status_code == 422
-    assert "The first month must come before the last one." in backwards.text
+    assert "The first month cannot be after the last one." in backwards.text
     assert (await client.get(EXPORT, params={"from": "<script>"})).status_code == 422
     chosen = await client.get(PAGE, params={"from": "2025-11", "to": "2026-01"})
     assert chosen.status_code == 200
