@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import calendar
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from tortoise import timezone
@@ -522,7 +522,3 @@ async def partner_read(partner_user: Person, share_id: int) -> Share:
     keys.open_fields(box, [consent], "consent", ("purpose",))
     found.consent = consent
     return found
-
-
-def expires_in(consent: Consent) -> timedelta | None:
-    return consent.expires_at - timezone.now() if consent.expires_at else None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from tortoise import timezone
@@ -331,7 +331,3 @@ async def recently_ended(worker: Person, days: int = 30) -> list[Dossier]:
 
 def pending_answers(view: DossierView) -> list[Action]:
     return [a for a in view.actions if a.status is ActionStatus.PROPOSED]
-
-
-def age_in_days(moment: datetime) -> int:
-    return (timezone.now() - moment).days

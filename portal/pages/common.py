@@ -99,13 +99,6 @@ def home_for(person: Person) -> str:
     return "/compte"
 
 
-def json_body_limit(request: Request) -> int:
-    return int(request.headers.get("content-length") or 0)
-
-
-Context = dict[str, Any]
-
-
 async def own_dossier(request: Request) -> Any:
     """The dossier of the URL's reference, for its subject only; anyone else gets 404."""
     from starlette.exceptions import HTTPException

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
 from tortoise import timezone
 from webauthn import (
@@ -223,9 +222,3 @@ async def verify_authentication(rp: RelyingParty, browser_id: str, credential_js
         sign_count=verified.new_sign_count, last_used_at=timezone.now()
     )
     return person
-
-
-def options_for_page(options_json: str) -> dict[str, Any]:
-    """The options as a dict, to pass to a template's data attribute."""
-    result: dict[str, Any] = json.loads(options_json)
-    return result
