@@ -1,4 +1,4 @@
-"""An async load generator: a fixed number of keep-alive connections for a fixed time."""
+"""An async load generator (keep-alive GETs); run as a module: the mixed load of bench.stress."""
 
 from __future__ import annotations
 
@@ -231,3 +231,12 @@ async def measure(
 
         gets = [get] * concurrency
         return await _measure(client, gets, lambda _: None, warmup, duration, server_cpu)
+
+
+if __name__ == "__main__":
+    # `python -m bench.load`: the mixed load on `portal serve` (this module is its generator).
+    import sys
+
+    from bench.stress import main
+
+    sys.exit(main())
