@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+from asyncpg import exceptions as asyncpg_errors
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -17,7 +18,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 from tortoise.contrib.starlette import RegisterTortoise
-from tortoise.exceptions import DBConnectionError, OperationalError
+from tortoise.exceptions import DBConnectionError, OperationalError, TransactionManagementError
 
 from portal import keys
 from portal.db import tortoise_config
@@ -45,6 +46,19 @@ from portal.static_files import StaticFiles
 from portal.templating import build_templates
 
 log = logging.getLogger("portal")
+
+# What a database that is away raises: Tortoise's own errors, and asyncpg's that Tortoise lets
+# through when a connection dies mid-query (a cut network, a restarting server).
+DATABASE_AWAY = (
+    DBConnectionError,
+    OperationalError,
+    TransactionManagementError,
+    asyncpg_errors.InterfaceError,
+    asyncpg_errors.PostgresConnectionError,
+    asyncpg_errors.CannotConnectNowError,
+    OSError,
+    ConnectionError,
+)
 
 ERROR_TEMPLATES = {404: "errors/404.html", 500: "errors/500.html", 503: "errors/503.html"}
 
@@ -97,7 +111,7 @@ class ErrorPageMiddleware:
 
         try:
             await self.app(scope, receive, watch)
-        except (DBConnectionError, OperationalError, OSError, ConnectionError):
+        except DATABASE_AWAY:
             # The database is away (cut, read-only, disk full): say so kindly, and the
             # transaction that was under way has been rolled back, so nothing is half-written.
             log.exception("database unavailable in %s %s", scope["method"], scope["path"])

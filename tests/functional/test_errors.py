@@ -96,3 +96,24 @@ async def test_the_database_away_gives_a_kind_503_without_a_trace(
     assert response.headers["retry-after"] == "30"
     assert "10.0.0.5" not in response.text and "Traceback" not in response.text
     assert "<html lang=" in response.text
+
+
+@pytest.mark.parametrize("name", ["ConnectionDoesNotExistError", "InterfaceError"])
+async def test_a_postgresql_connection_dying_mid_query_gives_503(
+    settings: Settings, db: str, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    from asyncpg import exceptions as asyncpg_errors
+
+    from portal.models import Service
+
+    error = getattr(asyncpg_errors, name)
+
+    async def cut(*args: object, **kwargs: object) -> None:
+        raise error("connection was closed in the middle of operation")
+
+    monkeypatch.setattr(Service, "all", lambda: type("Q", (), {"order_by": lambda *a: cut()})())
+    app = create_app(settings, manage_database=False)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="https://testserver") as c:
+        response = await c.get("/")
+    assert response.status_code == 503
