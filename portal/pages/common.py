@@ -99,6 +99,11 @@ def home_for(person: Person) -> str:
     return "/compte"
 
 
+def reference_of(request: Request) -> str:
+    """The dossier reference in the URL, cut to the longest a reference can be."""
+    return str(request.path_params["reference"])[:12]
+
+
 async def own_dossier(request: Request) -> Any:
     """The dossier of the URL's reference, for its subject only; anyone else gets 404."""
     from starlette.exceptions import HTTPException
@@ -108,7 +113,7 @@ async def own_dossier(request: Request) -> Any:
 
     person = person_of(request)
     try:
-        dossier = await readable_dossier(person, str(request.path_params["reference"])[:12])
+        dossier = await readable_dossier(person, reference_of(request))
     except NotFound as error:
         raise HTTPException(404) from error
     if dossier.subject_id != person.id:

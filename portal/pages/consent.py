@@ -17,15 +17,20 @@ from portal.domain.access import readable_dossier
 from portal.domain.errors import Invalid, NotAllowed, NotFound
 from portal.i18n import _
 from portal.labels import CATEGORIES
-from portal.models import Action, ActionKind, ActionPartner, ActionStatus, Partner, Role
-from portal.pages.common import own_dossier, person_of, require, text
+from portal.models import (
+    Action,
+    ActionKind,
+    ActionPartner,
+    ActionStatus,
+    Consent,
+    Dossier,
+    Partner,
+    Role,
+)
+from portal.pages.common import own_dossier, person_of, reference_of, require, text
 from portal.templating import render
 
 SUBJECTS = (Role.YOUTH, Role.RELATIVE)
-
-
-def _ref(request: Request) -> str:
-    return str(request.path_params["reference"])[:12]
 
 
 def _int(value: Any) -> int:
@@ -42,7 +47,7 @@ def _int(value: Any) -> int:
 async def consents(request: Request) -> Response:
     person = person_of(request)
     try:
-        dossier, groups = await rules.consent_page(person, _ref(request))
+        dossier, groups = await rules.consent_page(person, reference_of(request))
     except NotFound as error:
         raise HTTPException(404) from error
     return render(request, "consent/page.html", {"dossier": dossier, "groups": groups})
@@ -71,10 +76,8 @@ async def grant(request: Request) -> Response:
     """Grant in two steps: choose, then see exactly what will be possible, then confirm."""
     person = person_of(request)
     partner_id = _int(request.path_params["partner_id"])
+    dossier = await own_dossier(request)
     try:
-        dossier = await readable_dossier(person, _ref(request))
-        if dossier.subject_id != person.id:
-            raise NotFound("subject only")
         partner = await directory.get_partner(partner_id)
     except NotFound as error:
         raise HTTPException(404) from error
@@ -117,14 +120,20 @@ async def grant(request: Request) -> Response:
     )
 
 
+async def _consent(request: Request) -> tuple[Dossier, Consent]:
+    """The consent of the URL, for the subject of its dossier only; anyone else gets 404."""
+    try:
+        return await rules.consent_of(
+            person_of(request), reference_of(request), _int(request.path_params["consent_id"])
+        )
+    except NotFound as error:
+        raise HTTPException(404) from error
+
+
 @require(*SUBJECTS)
 async def revoke(request: Request) -> Response:
     person = person_of(request)
-    consent_id = _int(request.path_params["consent_id"])
-    try:
-        dossier, consent = await rules.consent_of(person, _ref(request), consent_id)
-    except NotFound as error:
-        raise HTTPException(404) from error
+    dossier, consent = await _consent(request)
     if request.method == "GET":
         if not rules.is_active(consent):
             return RedirectResponse(f"/espace/{dossier.reference}/partenaires", status_code=303)
@@ -143,11 +152,7 @@ async def revoke(request: Request) -> Response:
 @require(*SUBJECTS)
 async def receipt(request: Request) -> Response:
     person = person_of(request)
-    consent_id = _int(request.path_params["consent_id"])
-    try:
-        dossier, consent = await rules.consent_of(person, _ref(request), consent_id)
-    except NotFound as error:
-        raise HTTPException(404) from error
+    dossier, consent = await _consent(request)
     withdraw = str(
         request.url_for("consent.revoke", reference=dossier.reference, consent_id=consent.id)
     )
@@ -214,7 +219,7 @@ async def _share_context(request: Request, reference: str, **extra: Any) -> dict
 @require(Role.WORKER)
 async def share(request: Request) -> Response:
     worker = person_of(request)
-    reference = _ref(request)
+    reference = reference_of(request)
     try:
         if request.method == "GET":
             return render(request, "consent/share.html", await _share_context(request, reference))
@@ -263,7 +268,7 @@ async def share(request: Request) -> Response:
 async def propose_share(request: Request) -> Response:
     """A refused share becomes a proposal: the young person decides."""
     worker = person_of(request)
-    reference = _ref(request)
+    reference = reference_of(request)
     form = await request.form()
     partner_id = _int(text(form, "partner", 20) or "0")
     try:
@@ -288,7 +293,7 @@ async def propose_share(request: Request) -> Response:
 @require(Role.WORKER)
 async def record_meeting(request: Request) -> Response:
     worker = person_of(request)
-    reference = _ref(request)
+    reference = reference_of(request)
     form = await request.form()
     attended = [int(str(v)) for v in form.getlist("attended") if str(v).isdigit()][:10]
     categories = [str(c)[:20] for c in form.getlist("categories")][:10]

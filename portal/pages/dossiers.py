@@ -18,7 +18,7 @@ from portal.domain.notices import mark_news_seen
 from portal.i18n import _
 from portal.labels import kind_name
 from portal.models import ActionStatus, Person, Role
-from portal.pages.common import kept, person_of, require, text
+from portal.pages.common import kept, person_of, reference_of, require, text
 from portal.pages.timeline import lines
 from portal.templating import render
 
@@ -38,13 +38,9 @@ def _page_number(request: Request) -> int:
         return 1
 
 
-def _reference(request: Request) -> str:
-    return str(request.path_params["reference"])[:12]
-
-
 async def _view(request: Request, person: Person) -> dossiers.DossierView:
     try:
-        return await dossiers.open_dossier(person, _reference(request), _page_number(request))
+        return await dossiers.open_dossier(person, reference_of(request), _page_number(request))
     except NotFound as error:
         raise HTTPException(404) from error
 
@@ -101,7 +97,7 @@ async def _message(request: Request, template: str, subject_view: bool) -> Respo
     form = await request.form()
     body = text(form, "body", 10_000)
     try:
-        await send_message(person, _reference(request), body)
+        await send_message(person, reference_of(request), body)
     except NotFound as error:
         raise HTTPException(404) from error
     except NotAllowed as error:
@@ -213,7 +209,7 @@ async def worker_action(request: Request) -> Response:
             partner_ids = [int(str(v)) for v in form.getlist("partners") if str(v).isdigit()][:10]
             await action_rules.propose_action(
                 person,
-                _reference(request),
+                reference_of(request),
                 kind,
                 values["description"],
                 values["third_party"],
@@ -221,7 +217,7 @@ async def worker_action(request: Request) -> Response:
             )
         else:
             await action_rules.record_action(
-                person, _reference(request), kind, values["description"]
+                person, reference_of(request), kind, values["description"]
             )
     except NotFound as error:
         raise HTTPException(404) from error
@@ -229,7 +225,7 @@ async def worker_action(request: Request) -> Response:
         raise HTTPException(409) from error
     except Invalid as refusal:
         return await _worker_refusal(request, refusal, values)
-    return RedirectResponse(f"/travail/dossiers/{_reference(request)}#actions", status_code=303)
+    return RedirectResponse(f"/travail/dossiers/{reference_of(request)}#actions", status_code=303)
 
 
 @require(Role.WORKER)
@@ -240,14 +236,14 @@ async def worker_action_step(request: Request) -> Response:
         if request.path_params["step"] not in {"fait", "annuler"}:
             raise NotFound("no such step")
         if request.path_params["step"] == "fait":
-            await action_rules.mark_done(person, _reference(request), action_id)
+            await action_rules.mark_done(person, reference_of(request), action_id)
         else:
-            await action_rules.cancel_action(person, _reference(request), action_id)
+            await action_rules.cancel_action(person, reference_of(request), action_id)
     except (ValueError, NotFound) as error:
         raise HTTPException(404) from error
     except NotAllowed as error:
         raise HTTPException(409) from error
-    return RedirectResponse(f"/travail/dossiers/{_reference(request)}#actions", status_code=303)
+    return RedirectResponse(f"/travail/dossiers/{reference_of(request)}#actions", status_code=303)
 
 
 routes = [

@@ -16,15 +16,11 @@ from portal.domain.errors import Invalid, NotAllowed, NotFound
 from portal.i18n import _, current_language
 from portal.labels import category_name, kind_name, theme_names
 from portal.models import Asker, Dossier, Role
-from portal.pages.common import own_dossier, person_of, require, text
+from portal.pages.common import own_dossier, person_of, reference_of, require, text
 from portal.pages.timeline import describe
 from portal.templating import render
 
 SUBJECTS = (Role.YOUTH, Role.RELATIVE)
-
-
-def _ref(request: Request) -> str:
-    return str(request.path_params["reference"])[:12]
 
 
 async def _own(request: Request) -> Dossier:
@@ -236,7 +232,7 @@ async def close(request: Request) -> Response:
     try:
         await rules.close_inactive(
             worker,
-            _ref(request),
+            reference_of(request),
             text(form, "message", 5000),
             request.app.state.settings.inactive_days,
         )

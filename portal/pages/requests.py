@@ -21,7 +21,7 @@ from portal.domain.dossiers import add_working_days
 from portal.domain.errors import Invalid, NotAllowed
 from portal.i18n import _, current_language, lazy, ngettext
 from portal.models import Asker, Dossier, Person, Role, Service, Theme
-from portal.pages.common import browser_id, person_of, require, signed_in, text
+from portal.pages.common import browser_id, own_dossier, require, signed_in, text
 from portal.security import passkeys
 from portal.templating import render
 
@@ -364,16 +364,7 @@ async def count_words(request: Request) -> Response:
 
 @require(Role.YOUTH, Role.RELATIVE)
 async def sent(request: Request) -> Response:
-    from starlette.exceptions import HTTPException
-
-    from portal.domain.access import readable_dossier
-    from portal.domain.errors import NotFound
-
-    person = person_of(request)
-    try:
-        dossier = await readable_dossier(person, request.path_params["reference"])
-    except NotFound as error:
-        raise HTTPException(404) from error
+    dossier = await own_dossier(request)
     service = await Service.get(id=dossier.service_id)
     answer_by = add_working_days(dossier.created_at.date(), service.response_days)
     return render(

@@ -14,7 +14,7 @@ from portal.domain.access import readable_dossier
 from portal.domain.errors import Invalid, NotAllowed, NotFound
 from portal.i18n import _
 from portal.models import Role
-from portal.pages.common import person_of, require, text
+from portal.pages.common import person_of, reference_of, require, text
 from portal.templating import render
 
 
@@ -124,7 +124,7 @@ async def recovery_link(request: Request) -> Response:
     """Give the subject, in person, a link to get back into their account (30 minutes)."""
     worker = person_of(request)
     try:
-        dossier = await readable_dossier(worker, str(request.path_params["reference"])[:12])
+        dossier = await readable_dossier(worker, reference_of(request))
         token = await accounts.issue_recovery_link(worker, dossier.id)
     except NotFound as error:
         raise HTTPException(404) from error
