@@ -18,6 +18,7 @@ from typing import Any
 from tortoise import timezone
 from tortoise.expressions import Q, Subquery
 
+from portal.domain import journal
 from portal.domain.accounts import clean_text
 from portal.domain.errors import Invalid
 from portal.i18n import _, lazy, use_language
@@ -33,7 +34,8 @@ from portal.models import (
 
 log = logging.getLogger("portal.notices")
 
-LOOKS = frozenset({"dossier.read", "dossier.read_refused", "share.read", "dossier.exported"})
+# Looks at a dossier are not news, and neither is one's own download of it.
+NOT_NEWS = journal.LOOKS | {"dossier.exported"}
 # Events a subject does that their workers should hear about.
 SUBJECT_NEWS = frozenset(
     {
@@ -86,7 +88,7 @@ async def set_email_notices(person: Person, email: str, wanted: bool) -> None:
 async def news_count(person: Person) -> int:
     """How many steps by others happened in this person's dossiers since they last looked."""
     since = person.news_seen_at or person.created_at
-    query = JournalEntry.filter(at__gt=since).exclude(event__in=list(LOOKS))
+    query = JournalEntry.filter(at__gt=since).exclude(event__in=list(NOT_NEWS))
     query = query.filter(Q(actor_id__isnull=True) | ~Q(actor_id=person.id))
     if person.is_subject:
         return await query.filter(dossier__subject_id=person.id).count()
@@ -116,7 +118,7 @@ async def mark_news_seen(person: Person) -> None:
 
 async def enqueue_for_event(dossier: Dossier, event: str, actor: Person | None) -> None:
     """Queue a notice for whoever should hear of this event and asked for e-mails."""
-    if event in LOOKS:
+    if event in NOT_NEWS:
         return
     actor_id = actor.id if actor else None
     recipients: list[Any] = []

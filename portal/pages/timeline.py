@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from portal.domain.journal import LOOKS
 from portal.i18n import _, format_when, lazy
 from portal.labels import kind_name
 from portal.models import JournalEntry, Person
@@ -184,7 +185,7 @@ def lines(
             when=format_when(entry.at, "EEEE d MMMM, HH:mm"),
             at=entry.at,
             is_new=subject_view and entry.seq > seen_seq and entry.actor_id != viewer.id,
-            is_look=entry.event in {"dossier.read", "dossier.read_refused", "share.read"},
+            is_look=entry.event in LOOKS,
         )
         for entry in entries
     ]
