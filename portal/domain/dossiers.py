@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any
+from functools import cache
+from typing import Any, TypeVar
 
-from tortoise import timezone
+from tortoise import Model, timezone
 from tortoise.transactions import in_transaction
 
-from portal import keys
+from portal import keys, reads
 from portal.domain import journal
 from portal.domain.access import is_assigned, readable_dossier
 from portal.domain.errors import Invalid, NotAllowed, NotFound
@@ -22,7 +23,6 @@ from portal.models import (
     DossierStatus,
     JournalEntry,
     Message,
-    Partner,
     Person,
     Request,
     Role,
@@ -30,6 +30,9 @@ from portal.models import (
 
 TIMELINE_PAGE = 20
 THREAD_LIMIT = 50
+# The newest steps shown; older ones stay in the journal and the export.
+ACTION_LIMIT = 100
+M = TypeVar("M", bound=Model)
 
 
 def add_working_days(start: date, days: int) -> date:
@@ -228,33 +231,69 @@ async def open_dossier(reader: Person, reference: str, page: int = 1) -> Dossier
     return await _view(dossier, page)
 
 
+@cache
+def _page_sql() -> dict[str, str]:
+    """The statements of a dossier's page (see portal.reads: this runs on every view)."""
+    return {
+        "request": reads.statement(
+            "SELECT {r} FROM request r WHERE r.dossier_id = ? ORDER BY r.id DESC LIMIT 1",
+            r=Request,
+        ),
+        "workers": reads.statement(
+            "SELECT {p} FROM assignment a JOIN person p ON p.id = a.worker_id"
+            " WHERE a.dossier_id = ? AND a.ended_at IS NULL ORDER BY a.id",
+            p=Person,
+        ),
+        "messages": reads.statement(
+            "SELECT {m}, {p} FROM message m LEFT JOIN person p ON p.id = m.author_id"
+            " WHERE m.dossier_id = ? ORDER BY m.created_at DESC, m.id DESC LIMIT ?",
+            m=Message,
+            p=Person,
+        ),
+        "actions": reads.statement(
+            "SELECT {x}, {p} FROM action x LEFT JOIN person p ON p.id = x.author_id"
+            " WHERE x.dossier_id = ? ORDER BY x.created_at DESC, x.id DESC LIMIT ?",
+            x=Action,
+            p=Person,
+        ),
+        "timeline": reads.statement(
+            "SELECT {e}, {p} FROM journal_entry e LEFT JOIN person p ON p.id = e.actor_id"
+            " WHERE e.dossier_id = ? ORDER BY e.seq DESC LIMIT ? OFFSET ?",
+            e=JournalEntry,
+            p=Person,
+        ),
+    }
+
+
+def _with_author(model: type[M], relation: str, rows: list[reads.Row]) -> list[M]:
+    """Rows of ``model`` followed by the person columns of ``relation`` (an outer join)."""
+    found = []
+    for row in rows:
+        obj = reads.build(model, row)
+        if obj is not None:
+            reads.attach(obj, relation, reads.build(Person, row, reads.width(model)))
+            found.append(obj)
+    return found
+
+
 async def _view(dossier: Dossier, page: int) -> DossierView:
-    request = await Request.filter(dossier_id=dossier.id).order_by("-id").first()
-    if request is None:
+    sql = _page_sql()
+    requests = reads.build_all(Request, await reads.rows(sql["request"], [dossier.id]))
+    if not requests:
         raise NotFound("dossier without request")
-    assignments = await Assignment.filter(
-        dossier_id=dossier.id, ended_at__isnull=True
-    ).select_related("worker")
-    messages = list(
-        reversed(
-            await Message.filter(dossier_id=dossier.id)
-            .select_related("author")
-            .order_by("-created_at", "-id")
-            .limit(THREAD_LIMIT)
-        )
+    request = requests[0]
+    workers = reads.build_all(Person, await reads.rows(sql["workers"], [dossier.id]))
+    newest_first = await reads.rows(sql["messages"], [dossier.id, THREAD_LIMIT])
+    messages = _with_author(Message, "author", list(reversed(newest_first)))
+    actions = _with_author(
+        Action, "author", await reads.rows(sql["actions"], [dossier.id, ACTION_LIMIT])
     )
-    actions = (
-        await Action.filter(dossier_id=dossier.id)
-        .select_related("author")
-        .order_by("-created_at", "-id")
-        .limit(100)
-    )
-    entries = (
-        await JournalEntry.filter(dossier_id=dossier.id)
-        .select_related("actor")
-        .order_by("-seq")
-        .offset((page - 1) * TIMELINE_PAGE)
-        .limit(TIMELINE_PAGE + 1)
+    entries = _with_author(
+        JournalEntry,
+        "actor",
+        await reads.rows(
+            sql["timeline"], [dossier.id, TIMELINE_PAGE + 1, (page - 1) * TIMELINE_PAGE]
+        ),
     )
     if dossier.wrapped_key is not None:
         box = keys.box(dossier)
@@ -275,14 +314,18 @@ async def _view(dossier: Dossier, page: int) -> DossierView:
     mentioned = [e.details.get("partner") for e in timeline]
     partner_ids = [pid for pid in mentioned if isinstance(pid, int)]
     # Always one query, even with no partner named: the page's count does not vary.
-    rows = await Partner.filter(id__in=[*partner_ids, 0]).values_list("id", "name")
+    wanted = sorted({*partner_ids, 0})
+    rows = await reads.rows(
+        reads.statement("SELECT id, name FROM partner WHERE id IN ({marks})", marks=len(wanted)),
+        wanted,
+    )
     names = {int(row[0]): str(row[1]) for row in rows}
     return DossierView(
         dossier=dossier,
         request=request,
-        workers=[a.worker for a in assignments],
+        workers=workers,
         messages=messages,
-        actions=list(actions),
+        actions=actions,
         timeline=timeline,
         page=page,
         has_more=len(entries) > TIMELINE_PAGE,
@@ -293,8 +336,8 @@ async def _view(dossier: Dossier, page: int) -> DossierView:
 
 async def mark_seen(dossier: Dossier, view: DossierView) -> None:
     """The subject saw the first page of their timeline: what is on it is no longer new."""
-    if view.page == 1 and view.timeline:
-        # Always the one conditional statement: the page's query count does not vary.
+    if view.page == 1 and view.timeline and view.timeline[0].seq > view.new_since:
+        # Conditional, should another view of the same dossier have gone further meanwhile.
         newest = view.timeline[0].seq
         await Dossier.filter(id=dossier.id, subject_seen_seq__lt=newest).update(
             subject_seen_seq=newest

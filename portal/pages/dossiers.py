@@ -27,8 +27,11 @@ SUBJECTS = (Role.YOUTH, Role.RELATIVE)
 
 async def seen_news(request: Request, person: Person) -> None:
     """The person is looking: what was new is seen, and the header of this page says so."""
-    await mark_news_seen(person)
-    request.scope["state"]["news"] = 0
+    state = request.scope["state"]
+    if state.get("news"):
+        # Nothing new, nothing to write: a page view is then a read only.
+        await mark_news_seen(person)
+    state["news"] = 0
 
 
 def _page_number(request: Request) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from datetime import timedelta
+from functools import cache
 from http.cookies import SimpleCookie
 
 from starlette.requests import Request
@@ -11,6 +12,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 from tortoise import timezone
 
+from portal import reads
 from portal.models import Person, Session
 from portal.security.tokens import new_token, token_hash
 
@@ -80,17 +82,25 @@ async def start_session(
     return token, session
 
 
+@cache
+def _session_sql() -> str:
+    return reads.statement(
+        "SELECT {s}, {p} FROM session s JOIN person p ON p.id = s.person_id"
+        " WHERE s.token_hash = ? AND s.ended_at IS NULL",
+        s=Session,
+        p=Person,
+    )
+
+
 async def load_session(token: str | None) -> Session | None:
     """The live session of this cookie, with its person; None if ended, idle or expired."""
     if not token or len(token) > 100:
         return None
-    session = (
-        await Session.filter(token_hash=token_hash(token), ended_at__isnull=True)
-        .select_related("person")
-        .first()
-    )
+    found = await reads.rows(_session_sql(), [token_hash(token)])
+    session = reads.build(Session, found[0]) if found else None
     if session is None:
         return None
+    reads.attach(session, "person", reads.build(Person, found[0], reads.width(Session)))
     now = timezone.now()
     if (
         now >= session.expires_at
