@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -48,11 +49,13 @@ from portal.templating import build_templates
 log = logging.getLogger("portal")
 
 # What a database that is away raises: Tortoise's own errors, and asyncpg's that Tortoise lets
-# through when a connection dies mid-query (a cut network, a restarting server).
+# through when a connection dies mid-query (a cut network, a restarting server); sqlite3's own
+# for a file that fails (read-only, disk full) where Tortoise does not wrap it.
 DATABASE_AWAY = (
     DBConnectionError,
     OperationalError,
     TransactionManagementError,
+    sqlite3.OperationalError,
     asyncpg_errors.InterfaceError,
     asyncpg_errors.PostgresConnectionError,
     asyncpg_errors.CannotConnectNowError,

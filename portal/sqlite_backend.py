@@ -1,32 +1,153 @@
-"""SQLite client whose transactions take the write lock at BEGIN.
+"""SQLite client whose transactions take the write lock at BEGIN and survive a failing file.
 
 Tortoise starts SQLite transactions with a plain (deferred) ``BEGIN``. When two processes share
 one file, a deferred transaction that reads then writes cannot wait for the lock and fails at
 once with "database is locked". ``BEGIN IMMEDIATE`` takes the write lock up front, so the
 second process waits its turn (``busy_timeout``) instead of failing.
+
+The file itself can fail under a running server: made read-only, its disk full, an I/O error.
+Each process keeps one connection, so it must not stay broken after the file is repaired. A
+connection opened while the file was read-only stays read-only for good (SQLite fell back to
+opening it read-only), so after any such error the connection is closed and the next query
+opens a new one. A transaction whose COMMIT failed is rolled back, never left open for the
+next BEGIN to commit, and the lock that serialises this process's queries is always released.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import sqlite3
-from typing import Any
+from typing import Any, cast
 
-from tortoise.backends.base.client import TransactionContext
+import aiosqlite
+from tortoise.backends.base.client import (
+    ConnectionWrapper,
+    TransactionalDBClient,
+    TransactionContext,
+)
 from tortoise.backends.sqlite.client import (
     SqliteClient,
     SqliteTransactionContext,
     SqliteTransactionWrapper,
 )
-from tortoise.exceptions import TransactionManagementError
+from tortoise.connection import get_connections
+from tortoise.exceptions import DBConnectionError, OperationalError, TransactionManagementError
+
+log = logging.getLogger("portal.db")
+
+# Primary result codes that say the file, not the query, failed: the connection is not to be
+# trusted after them. "database is locked" (BUSY) is not one: it is another process's turn.
+FILE_FAULTS = frozenset(
+    {
+        sqlite3.SQLITE_READONLY,
+        sqlite3.SQLITE_IOERR,
+        sqlite3.SQLITE_FULL,
+        sqlite3.SQLITE_CANTOPEN,
+        sqlite3.SQLITE_CORRUPT,
+        sqlite3.SQLITE_NOTADB,
+    }
+)
+
+
+def file_fault(error: BaseException | None) -> sqlite3.Error | None:
+    """The SQLite error behind ``error`` when it says the file failed, else None."""
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, sqlite3.Error):
+            code = getattr(error, "sqlite_errorcode", None)
+            return error if code is not None and code & 0xFF in FILE_FAULTS else None
+        # Tortoise wraps the sqlite3 error: as its argument, its cause or its context.
+        inner = error.args[0] if error.args else None
+        error = (
+            inner if isinstance(inner, BaseException) else (error.__cause__ or error.__context__)
+        )
+    return None
 
 
 class ImmediateTransactionWrapper(SqliteTransactionWrapper):
+    @property
+    def client(self) -> ImmediateSqliteClient:
+        return cast("ImmediateSqliteClient", self._parent)
+
     async def begin(self) -> None:
         try:
-            await self._connection.commit()
+            # Nothing may be open here; if something was left open, it is dropped, never
+            # committed as part of this transaction.
+            await self.end_open_transaction()
             await self._connection.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as exc:
+        except sqlite3.Error as exc:
             raise TransactionManagementError(exc) from exc
+
+    async def end_open_transaction(self) -> None:
+        if self._connection.in_transaction:
+            await self._connection.rollback()
+
+
+class ImmediateTransactionContext(SqliteTransactionContext):
+    connection: ImmediateTransactionWrapper
+
+    async def ensure_connection(self) -> None:
+        # Read the client's connection under the lock: another task may have replaced it
+        # since this transaction's wrapper was made.
+        client = self.connection.client
+        await client.create_connection(with_db=True)
+        self.connection._connection = client.current()
+
+    async def __aenter__(self) -> TransactionalDBClient:
+        await self._trxlock.acquire()
+        try:
+            await self.ensure_connection()
+            await self.connection.begin()
+        except BaseException as error:
+            # Tortoise's own context keeps the lock when BEGIN fails ("database is locked"
+            # after busy_timeout): every later query of the process would wait for ever.
+            try:
+                await self.connection.client.drop_after(error)
+            finally:
+                self._trxlock.release()
+            raise
+        self.token = get_connections().set(self.connection_name, self.connection)
+        return self.connection
+
+    async def __aexit__(self, exc_type: Any, exc_val: Any, exc_tb: Any) -> None:
+        failed: BaseException | None = exc_val
+        try:
+            if not self.connection._finalized:
+                if exc_type is None:
+                    await self.connection.commit()
+                else:
+                    # Also after Tortoise's TransactionManagementError, which it leaves open.
+                    await self.connection.end_open_transaction()
+        except sqlite3.Error as error:
+            failed = error
+            # SQLite may keep the transaction open after a failed COMMIT (disk full): end it.
+            with contextlib.suppress(sqlite3.Error, ValueError):
+                await self.connection.end_open_transaction()
+            raise OperationalError(error) from error
+        finally:
+            try:
+                await self.connection.client.drop_after(failed)
+            finally:
+                get_connections().reset(self.token)
+                self._trxlock.release()
+
+
+class ReconnectingWrapper(ConnectionWrapper[aiosqlite.Connection]):
+    """One query outside a transaction; drops the connection if the file failed under it."""
+
+    client: ImmediateSqliteClient
+
+    async def ensure_connection(self) -> None:
+        await self.client.create_connection(with_db=True)
+        self.connection = self.client.current()
+
+    async def __aexit__(self, exc_type: Any, exc_val: Any, exc_tb: Any) -> None:
+        try:
+            await self.client.drop_after(exc_val)
+        finally:
+            self._lock.release()
 
 
 class ImmediateSqliteClient(SqliteClient):
@@ -36,8 +157,43 @@ class ImmediateSqliteClient(SqliteClient):
         self.pragmas.setdefault("synchronous", "NORMAL")
         self.pragmas.setdefault("busy_timeout", 5000)
 
+    async def create_connection(self, with_db: bool) -> None:
+        if self._connection is not None:
+            return
+        try:
+            await super().create_connection(with_db)
+        except (sqlite3.Error, OSError) as exc:
+            # Half set up (a pragma failed): never keep it.
+            await self._drop()
+            raise DBConnectionError(exc) from exc
+
+    def current(self) -> aiosqlite.Connection:
+        if self._connection is None:
+            raise DBConnectionError("the SQLite connection is closed")
+        return self._connection
+
+    async def drop_after(self, error: BaseException | None) -> None:
+        """Close the connection if ``error`` says the file failed; the next query reopens it."""
+        fault = file_fault(error)
+        if fault is not None and self._connection is not None:
+            log.warning(
+                "SQLite file failed (%s): connection closed, reopened at the next query",
+                getattr(fault, "sqlite_errorname", "error"),
+            )
+            await self._drop()
+
+    async def _drop(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            # Closing rolls back whatever was open; a broken file may refuse even that.
+            with contextlib.suppress(sqlite3.Error, ValueError, OSError):
+                await connection.close()
+
+    def acquire_connection(self) -> ConnectionWrapper[aiosqlite.Connection]:
+        return ReconnectingWrapper(self._lock, self)
+
     def _in_transaction(self) -> TransactionContext:
-        return SqliteTransactionContext(ImmediateTransactionWrapper(self), self._lock)
+        return ImmediateTransactionContext(ImmediateTransactionWrapper(self), self._lock)
 
 
 client_class = ImmediateSqliteClient
