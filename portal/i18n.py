@@ -69,16 +69,20 @@ def use_language(language: str) -> Iterator[None]:
         _current.reset(token)
 
 
+@cache
+def _locale(language: str) -> Locale:
+    # Parsed once per language: a timeline formats twenty moments per page.
+    return Locale.parse(language)
+
+
 def format_when(moment: datetime, fmt: str = "EEEE d MMMM y, HH:mm") -> str:
     """A moment as people in Belgium read it, in the current language."""
-    return format_datetime(
-        moment.astimezone(BRUSSELS), fmt, locale=Locale.parse(current_language())
-    )
+    return format_datetime(moment.astimezone(BRUSSELS), fmt, locale=_locale(current_language()))
 
 
 def format_day(day: date) -> str:
     """A day as people read it: "mardi 24 novembre"."""
-    return format_date(day, "EEEE d MMMM", locale=Locale.parse(current_language()))
+    return format_date(day, "EEEE d MMMM", locale=_locale(current_language()))
 
 
 def choose_language(cookie: str | None, accept_language: str | None, default: str) -> str:

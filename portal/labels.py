@@ -2,45 +2,52 @@
 
 from __future__ import annotations
 
-from portal.i18n import _
+from portal.i18n import _, lazy
 from portal.models import ActionKind, Category, Sector
+
+THEMES = {
+    "school": lazy("School"),
+    "family": lazy("Family"),
+    "administrative": lazy("Papers and administration"),
+    "legal": lazy("The law, the police, a judge"),
+    "housing": lazy("A place to live"),
+    "health": lazy("Health, well-being"),
+    "money": lazy("Money"),
+    "project": lazy("A project of mine"),
+    "other": lazy("Something else"),
+}
+
+
+def _named(names: dict[str, str], value: str) -> str:
+    """The name of ``value`` in the reader's language; an unknown value as it is."""
+    return _(names[value]) if value in names else value
 
 
 def theme_name(value: str) -> str:
-    names = {
-        "school": _("School"),
-        "family": _("Family"),
-        "administrative": _("Papers and administration"),
-        "legal": _("The law, the police, a judge"),
-        "housing": _("A place to live"),
-        "health": _("Health, well-being"),
-        "money": _("Money"),
-        "project": _("A project of mine"),
-        "other": _("Something else"),
-    }
-    return names.get(value, value)
+    return _named(THEMES, value)
 
 
 def theme_names(values: list[str]) -> str:
     return ", ".join(theme_name(v) for v in values)
 
 
+KINDS = {
+    "listening": lazy("listening"),
+    "information": lazy("information"),
+    "orientation": lazy("orientation"),
+    "accompaniment": lazy("accompaniment"),
+    "conciliation": lazy("conciliation"),
+    "family_support": lazy("family support"),
+    "socio_educational": lazy("socio-educational support"),
+    "partner_contact": lazy("contact with someone else"),
+    "information_shared": lazy("information shared"),
+    "concertation": lazy("meeting with partners"),
+    "relay": lazy("relay to another service"),
+}
+
+
 def kind_name(kind: ActionKind | str) -> str:
-    names = {
-        "listening": _("listening"),
-        "information": _("information"),
-        "orientation": _("orientation"),
-        "accompaniment": _("accompaniment"),
-        "conciliation": _("conciliation"),
-        "family_support": _("family support"),
-        "socio_educational": _("socio-educational support"),
-        "partner_contact": _("contact with someone else"),
-        "information_shared": _("information shared"),
-        "concertation": _("meeting with partners"),
-        "relay": _("relay to another service"),
-    }
-    value = kind.value if isinstance(kind, ActionKind) else kind
-    return names.get(value, value)
+    return _named(KINDS, kind.value if isinstance(kind, ActionKind) else kind)
 
 
 def category_name(value: str, subject_view: bool = True) -> str:
@@ -63,20 +70,22 @@ def category_name(value: str, subject_view: bool = True) -> str:
     return names.get(value, value)
 
 
+SECTOR_NAMES = {
+    "saj": lazy("Youth-aid service (SAJ)"),
+    "spj": lazy("Youth-protection service (SPJ)"),
+    "youth_court": lazy("Youth court"),
+    "cpas": lazy("Public social welfare centre (CPAS)"),
+    "school": lazy("School or school guidance centre"),
+    "health": lazy("Health"),
+    "youth_organisation": lazy("Youth organisation"),
+    "municipal": lazy("Municipal service"),
+    "other_amo": lazy("Another AMO"),
+    "other": lazy("Other"),
+}
+
+
 def sector_name(value: str) -> str:
-    names = {
-        "saj": _("Youth-aid service (SAJ)"),
-        "spj": _("Youth-protection service (SPJ)"),
-        "youth_court": _("Youth court"),
-        "cpas": _("Public social welfare centre (CPAS)"),
-        "school": _("School or school guidance centre"),
-        "health": _("Health"),
-        "youth_organisation": _("Youth organisation"),
-        "municipal": _("Municipal service"),
-        "other_amo": _("Another AMO"),
-        "other": _("Other"),
-    }
-    return names.get(value, value)
+    return _named(SECTOR_NAMES, value)
 
 
 CATEGORIES = list(Category)

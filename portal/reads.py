@@ -150,3 +150,17 @@ def _numbered(sql: str) -> str:
     """PostgreSQL's placeholders are $1, $2…: number the ``?`` in order."""
     count = iter(range(1, 1_000))
     return _PLACEHOLDER.sub(lambda _: f"${next(count)}", sql)
+
+
+async def hold(model: type[Model], row_id: int) -> None:
+    """Inside a transaction: hold one row until it ends, as ``select_for_update`` does.
+
+    PostgreSQL locks the row. SQLite has nothing to do: our transactions begin IMMEDIATE and so
+    already hold the whole database.
+    """
+    client = connections.get("default")
+    if isinstance(client, SqliteClient):
+        return
+    table = model._meta.db_table
+    # The table's name comes from the model's definition, never from a request.
+    await client.execute_query(f'SELECT 1 FROM "{table}" WHERE id = $1 FOR UPDATE', [row_id])  # noqa: S608

@@ -226,8 +226,8 @@ async def open_dossier(reader: Person, reference: str, page: int = 1) -> Dossier
     page = max(1, min(page, 10_000))
     if reader.id != dossier.subject_id:
         async with in_transaction():
-            locked = await Dossier.select_for_update().get(id=dossier.id)
-            await journal.record(locked, "dossier.read", reader)
+            await reads.hold(Dossier, dossier.id)
+            await journal.record(dossier, "dossier.read", reader)
     return await _view(dossier, page)
 
 
@@ -268,10 +268,16 @@ def _page_sql() -> dict[str, str]:
 def _with_author(model: type[M], relation: str, rows: list[reads.Row]) -> list[M]:
     """Rows of ``model`` followed by the person columns of ``relation`` (an outer join)."""
     found = []
+    people: dict[Any, Person | None] = {}
+    start = reads.width(model)
     for row in rows:
         obj = reads.build(model, row)
         if obj is not None:
-            reads.attach(obj, relation, reads.build(Person, row, reads.width(model)))
+            # A few people write a whole page: each is built once.
+            author_id = getattr(obj, f"{relation}_id")
+            if author_id not in people:
+                people[author_id] = reads.build(Person, row, start)
+            reads.attach(obj, relation, people[author_id])
             found.append(obj)
     return found
 

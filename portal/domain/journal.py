@@ -11,7 +11,7 @@ from typing import Any
 
 from tortoise import timezone
 
-from portal import keys
+from portal import keys, reads
 from portal.models import Dossier, JournalEntry, Person
 
 GENESIS = "0" * 64
@@ -58,14 +58,13 @@ async def record(
     SQLite), so two entries of one dossier are never appended at once.
     """
     details = details or {}
-    last = (
-        await JournalEntry.filter(dossier_id=dossier.id)
-        .order_by("-seq")
-        .first()
-        .values("seq", "hash")
+    # Plain SQL (see portal.reads): every worker's look at a dossier comes through here.
+    last = await reads.rows(
+        "SELECT seq, hash FROM journal_entry WHERE dossier_id = ? ORDER BY seq DESC LIMIT 1",
+        [dossier.id],
     )
-    seq = last["seq"] + 1 if last else 1
-    prev_hash = last["hash"] if last else GENESIS
+    seq = int(last[0][0]) + 1 if last else 1
+    prev_hash = str(last[0][1]) if last else GENESIS
     at = timezone.now()
     actor_id = actor.id if actor else None
     mac = entry_mac(dossier.id, seq, actor_id, event, at, details, prev_hash)
