@@ -17,8 +17,17 @@ from types import FrameType
 import httpx
 
 from bench.data import BenchData, journal_lengths
-from bench.load import measure
-from bench.report import JournalLength, Row, Run, machine_info, render_text, to_json
+from bench.load import LoadResult, measure, measure_at_rate
+from bench.report import (
+    STEADY_SHARE,
+    JournalLength,
+    Row,
+    Run,
+    Steady,
+    machine_info,
+    render_text,
+    to_json,
+)
 from bench.servers import (
     Server,
     ServerError,
@@ -77,6 +86,28 @@ async def measure_target(
     return Row(target, result=result, html_bytes=len(check.content), failure=load_failure), prepared
 
 
+async def hold_steady(
+    target: Target,
+    server: Server,
+    prepared: Prepared,
+    peak: LoadResult,
+    options: argparse.Namespace,
+) -> Steady:
+    """The same page at half the rate it just peaked at, in an open loop: is the tail short?"""
+    rate = peak.rps * STEADY_SHARE
+    progress(f"holding {target.name} at {rate:.0f} requests/s ...")
+    result = await measure_at_rate(
+        server.base_url,
+        target.path,
+        prepared.request_headers(),
+        rate=rate,
+        warmup=options.warmup,
+        duration=options.duration,
+        server_cpu=server.cpu_seconds,
+    )
+    return Steady(target, rate, result)
+
+
 async def weigh(target: Target, server: Server, prepared: Prepared) -> list[PageSize]:
     progress(f"weighing {target.name} ...")
     async with httpx.AsyncClient(base_url=server.base_url, trust_env=False) as client:
@@ -95,6 +126,7 @@ async def collect(
     baseline, _ = await measure_target(BASELINE, servers["baseline"], options)
     rows: list[Row] = []
     sizes: list[PageSize] = []
+    steady: list[Steady] = []
     for target in all_targets(data):
         server = servers[target.server]
         row, prepared = await measure_target(target, server, options)
@@ -102,6 +134,8 @@ async def collect(
         # Weighed at once: a later target may change the page (a worker's view is journaled).
         if target.weigh and prepared is not None:
             sizes += await weigh(target, server, prepared)
+        if target.steady and prepared is not None and row.result is not None:
+            steady.append(await hold_steady(target, server, prepared, row.result, options))
 
     progress("weighing the first visit's assets ...")
     portal = servers["portal"]
@@ -124,6 +158,7 @@ async def collect(
         sizes=sizes,
         first_visit=visit,
         journals=journals,
+        steady=steady,
     )
 
 
@@ -148,7 +183,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write the figures here")
     parser.add_argument(
-        "--check", action="store_true", help="exit with status 1 when a size goal is missed"
+        "--check", action="store_true", help="exit with status 1 when a goal is missed"
     )
     options = parser.parse_args(argv)
     if options.quick:

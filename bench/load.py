@@ -233,6 +233,86 @@ async def measure(
         return await _measure(client, gets, lambda _: None, warmup, duration, server_cpu)
 
 
+async def measure_at_rate(
+    base_url: str,
+    path: str,
+    headers: dict[str, str],
+    *,
+    rate: float,
+    warmup: float,
+    duration: float,
+    server_cpu: Callable[[], float | None],
+) -> LoadResult:
+    """Open loop: start a GET every 1/``rate`` s, whatever the earlier answers do.
+
+    Each latency counts from when the request was due, not from when a connection was free,
+    so a slow answer shows in every request it delays (no coordinated omission). Connections
+    are opened as needed and reused once free.
+    """
+    idle: list[RawConnection] = []
+    opened: list[RawConnection] = []
+    latencies: list[float] = []
+    errors = 0
+
+    async def one(due: float, timed: bool) -> None:
+        nonlocal errors
+        connection = idle.pop() if idle else RawConnection(base_url, path, headers)
+        if connection not in opened:
+            opened.append(connection)
+        try:
+            async with asyncio.timeout(REQUEST_TIMEOUT):
+                status = await connection.get()
+        except (OSError, ValueError, TimeoutError, asyncio.IncompleteReadError):
+            connection.close()
+            errors += timed
+            idle.append(connection)
+            return
+        idle.append(connection)
+        if timed:
+            latencies.append(time.perf_counter() - due)
+            errors += status != 200
+
+    async def run(seconds: float, timed: bool) -> float:
+        started = time.perf_counter()
+        pending: set[asyncio.Task[None]] = set()
+        for index in range(max(1, round(rate * seconds))):
+            due = started + index / rate
+            if (wait := due - time.perf_counter()) > 0:
+                await asyncio.sleep(wait)
+            task = asyncio.create_task(one(due, timed))
+            pending.add(task)
+            task.add_done_callback(pending.discard)
+        if pending:
+            await asyncio.gather(*pending)
+        return time.perf_counter() - started
+
+    try:
+        if warmup > 0:
+            await run(warmup, timed=False)
+        cpu_before, machine_before = server_cpu(), machine_cpu_seconds()
+        client_before = time.process_time()
+        seconds = await run(duration, timed=True)
+        client_cpu = time.process_time() - client_before
+        cpu_after, machine_after = server_cpu(), machine_cpu_seconds()
+    finally:
+        for connection in opened:
+            connection.close()
+    return LoadResult(
+        client="raw",
+        requests=len(latencies),
+        errors=errors,
+        seconds=seconds,
+        latencies=latencies,
+        server_cpu_seconds=None
+        if cpu_before is None or cpu_after is None
+        else cpu_after - cpu_before,
+        client_cpu_seconds=client_cpu,
+        machine_cpu_seconds=None
+        if machine_before is None or machine_after is None
+        else machine_after - machine_before,
+    )
+
+
 if __name__ == "__main__":
     # `python -m bench.load`: the mixed load on `portal serve` (this module is its generator).
     import sys

@@ -32,6 +32,11 @@ NOISY = 0.25
 JOURNAL_GOAL = 1.5
 # Below this many requests a nearest-rank p99 is just the slowest one: shown, not judged.
 P99_SAMPLES = 100
+# The signed-in dossier pages against the bare page, in requests per second.
+DOSSIER_RATIO_GOAL = 0.20
+# Held at this share of its peak rate, a page's p99 may be at most this many times its p50.
+STEADY_SHARE = 0.5
+STEADY_TAIL_GOAL = 4.0
 NAME_WIDTH = 24
 TIMES = "\N{MULTIPLICATION SIGN}"  # Spelt out: ruff takes the sign for a confusable x.
 
@@ -95,6 +100,25 @@ class JournalComparison:
 
 
 @dataclass(frozen=True)
+class Steady:
+    """A page held at a fixed rate (half its peak) in an open loop."""
+
+    target: Target
+    rate: float
+    result: LoadResult
+
+    @property
+    def tail(self) -> float | None:
+        p50 = self.result.percentile_ms(50)
+        return self.result.percentile_ms(99) / p50 if p50 else None
+
+    @property
+    def ok(self) -> bool:
+        tail = self.tail
+        return tail is not None and tail <= STEADY_TAIL_GOAL and self.result.errors == 0
+
+
+@dataclass(frozen=True)
 class Run:
     started: datetime
     machine: dict[str, Any]
@@ -104,6 +128,7 @@ class Run:
     sizes: list[PageSize]
     first_visit: FirstVisit | None
     journals: list[JournalLength] = field(default_factory=list)
+    steady: list[Steady] = field(default_factory=list)
 
     @property
     def journal_comparisons(self) -> list[JournalComparison]:
@@ -165,6 +190,19 @@ class Run:
             f"({', '.join(c.missed)}) > {JOURNAL_GOAL:g}x"
             for c in self.journal_comparisons
             if c.missed
+        ]
+        missed += [
+            f"{row.target.name}: {_number(ratio, 2)} of the bare page's rate "
+            f"< {DOSSIER_RATIO_GOAL:g}"
+            for row in self.rows
+            if row.target.steady and (ratio := self.ratio(row)) is not None
+            if ratio < DOSSIER_RATIO_GOAL
+        ]
+        missed += [
+            f"{s.target.name} at {s.rate:.0f} requests/s: p99/p50 {_number(s.tail, 1)}, "
+            f"{s.result.errors} errors (goal ≤ {STEADY_TAIL_GOAL:g}, none)"
+            for s in self.steady
+            if not s.ok
         ]
         return missed
 
@@ -258,6 +296,7 @@ def render_text(run: Run) -> str:
             f"(of {run.machine['cpus']}): the figures are noisy; rerun on a quiet machine."
         )
     lines += _journal_lines(run)
+    lines += _steady_lines(run)
     lines += ["", *_size_lines(run)]
     if run.first_visit:
         lines += ["", *_asset_lines(run.first_visit)]
@@ -291,6 +330,17 @@ def _journal_lines(run: Run) -> list[str]:
             f"journal entries before → after the run: {lengths} "
             "(each worker view appends one; the subject's views append none)"
         )
+    return ["", *lines] if lines else []
+
+
+def _steady_lines(run: Run) -> list[str]:
+    lines = [
+        f"{s.target.name} held at {s.rate:.0f} requests/s ({STEADY_SHARE:.0%} of its peak, "
+        f"open loop): p50 {_number(s.result.percentile_ms(50), 1)} ms, "
+        f"p99 {_number(s.result.percentile_ms(99), 1)} ms, p99/p50 {_number(s.tail, 1)} "
+        f"(goal ≤ {STEADY_TAIL_GOAL:g}), {s.result.errors} errors   " + ("OK" if s.ok else "OVER")
+        for s in run.steady
+    ]
     return ["", *lines] if lines else []
 
 
@@ -427,6 +477,22 @@ def to_json(run: Run) -> dict[str, Any]:
             ],
             "lengths": [asdict(j) for j in run.journals],
         },
+        "dossier_ratio_goal": DOSSIER_RATIO_GOAL,
+        "steady": [
+            {
+                "target": s.target.name,
+                "rate": s.rate,
+                "share_of_peak": STEADY_SHARE,
+                "requests": s.result.requests,
+                "errors": s.result.errors,
+                "p50_ms": s.result.percentile_ms(50),
+                "p99_ms": s.result.percentile_ms(99),
+                "p99_over_p50": s.tail,
+                "goal": STEADY_TAIL_GOAL,
+                "ok": s.ok,
+            }
+            for s in run.steady
+        ],
         "failures": run.failures,
         "goals_missed": run.goals_missed,
     }

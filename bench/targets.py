@@ -166,6 +166,8 @@ class Target:
     # when the setup ended) is compared: latency must not grow with the journal.
     page: str | None = None
     journal: int | None = None
+    # Also held at half its peak rate in an open loop, for the tail of its latency.
+    steady: bool = False
 
 
 BASELINE = Target("baseline", "/", server="baseline", setup=nothing)
@@ -198,6 +200,7 @@ def signed_in_targets(data: BenchData) -> list[Target]:
             weigh=True,
             page=subject_page,
             journal=dossier.entries,
+            steady=dossier is data.short,
         )
         for dossier in (data.short, data.long)
     ]
@@ -208,6 +211,7 @@ def signed_in_targets(data: BenchData) -> list[Target]:
             setup=worker,
             page=worker_page,
             journal=dossier.entries,
+            steady=dossier is data.short,
         )
         for dossier in (data.short, data.long)
     ]
