@@ -34,6 +34,8 @@ from tortoise.backends.sqlite.client import (
 from tortoise.connection import get_connections
 from tortoise.exceptions import DBConnectionError, OperationalError, TransactionManagementError
 
+from portal.reads import _forget_reader
+
 log = logging.getLogger("portal.db")
 
 # Primary result codes that say the file, not the query, failed: the connection is not to be
@@ -188,6 +190,11 @@ class ImmediateSqliteClient(SqliteClient):
             # Closing rolls back whatever was open; a broken file may refuse even that.
             with contextlib.suppress(sqlite3.Error, ValueError, OSError):
                 await connection.close()
+        # The page reads' own read-only connection goes too: while any connection of this
+        # process keeps the file open, SQLite shares what it opened during the fault (a
+        # shared-memory index it could only open read-only) with the connections opened after.
+        with contextlib.suppress(sqlite3.Error):
+            _forget_reader(self)
 
     def acquire_connection(self) -> ConnectionWrapper[aiosqlite.Connection]:
         return ReconnectingWrapper(self._lock, self)
