@@ -1,21 +1,28 @@
-"""Faults under load: PostgreSQL cut behind a TCP proxy, and a read-only SQLite file."""
+"""Faults under load: PostgreSQL cut behind a TCP proxy; SQLite read-only, and its disk full."""
 
 from __future__ import annotations
 
 import asyncio
-import shutil
 import subprocess
 import tempfile
-import threading
 import time
 from collections import Counter
-from collections.abc import Coroutine, Iterator
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-from bench.servers import HOST, free_port
+from bench.breakers import (
+    TcpProxy,
+    cannot_break_files,
+    fill,
+    proxy,
+    read_only,
+    small_disk,
+    sqlite_files,
+)
+from bench.servers import HOST
 from bench.stress import (
     Actor,
     Keys,
@@ -30,96 +37,10 @@ from bench.stress import (
     sign_everyone_in,
 )
 
-T = TypeVar("T")
 PG = ("127.0.0.1", 5432)
 BEFORE, CUT, AFTER = 5.0, 5.0, 20.0
 RECOVERY_LIMIT = 15.0
-
-
-class TcpProxy:
-    """A loopback TCP relay in its own thread and event loop, which can be cut and restored.
-
-    Its own loop: the bench's blocking steps (starting the server, which checks the database
-    through the proxy) must not stop it from relaying.
-    """
-
-    def __init__(self, target: tuple[str, int]) -> None:
-        self.target = target
-        self.port = free_port()
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.server: asyncio.Server | None = None
-        self.writers: set[asyncio.StreamWriter] = set()
-        self.relayed = 0
-        self.open = False
-
-    def _call(self, coroutine: Coroutine[Any, Any, T]) -> T:
-        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(10)
-
-    def start(self) -> None:
-        self.thread.start()
-        self._call(self._listen())
-
-    async def _listen(self) -> None:
-        self.open = True
-        self.server = await asyncio.start_server(self._relay, HOST, self.port, reuse_address=True)
-
-    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            up_reader, up_writer = await asyncio.open_connection(*self.target)
-        except OSError:
-            writer.transport.abort()
-            return
-        if not self.open:  # Cut while this one was being set up.
-            writer.transport.abort()
-            up_writer.transport.abort()
-            return
-        self.relayed += 1
-        self.writers |= {writer, up_writer}
-
-        async def pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
-            try:
-                while data := await source.read(65536):
-                    sink.write(data)
-                    await sink.drain()
-            except (OSError, asyncio.CancelledError):
-                pass
-            finally:
-                sink.transport.abort()
-
-        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
-        self.writers -= {writer, up_writer}
-
-    async def _cut(self) -> None:
-        self.open = False
-        if self.server is not None:
-            self.server.close()  # New connections are refused ...
-            self.server = None
-        for writer in list(self.writers):
-            writer.transport.abort()  # ... and the open ones are reset.
-        self.writers.clear()
-
-    def cut(self) -> None:
-        self._call(self._cut())
-
-    def restore(self) -> None:
-        self._call(self._listen())
-
-    def close(self) -> None:
-        if self.thread.is_alive():
-            self._call(self._cut())
-            self.loop.call_soon_threadsafe(self.loop.stop)
-            self.thread.join(5)
-
-
-@contextmanager
-def proxy(target: tuple[str, int]) -> Iterator[TcpProxy]:
-    relay = TcpProxy(target)
-    relay.start()
-    try:
-        yield relay
-    finally:
-        relay.close()
+DISK_KB = 8 * 1024
 
 
 @dataclass
@@ -136,6 +57,7 @@ class FaultOutcome:
     broken: int = 0
     half_written: int = 0
     problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
     skipped: str = ""
 
     @classmethod
@@ -237,34 +159,74 @@ def postgres_cut() -> FaultOutcome:
     return outcome
 
 
-# --- (2) SQLite read-only -------------------------------------------------------------------
+# --- (2) SQLite: read-only, disk full ------------------------------------------------------
 
 
-def _immutable(paths: list[Path], on: bool) -> None:
-    """chattr ±i: unlike chmod, it also binds root (the bench may run as root)."""
-    for path in paths:
-        if path.exists():
-            subprocess.run(
-                ["chattr", "+i" if on else "-i", str(path)],
-                check=True,
-                capture_output=True,
-                timeout=10,
-            )
+@dataclass
+class FileFault:
+    """One way to break the SQLite file under the server, and to repair it."""
+
+    name: str
+    # Given the database file, a context manager: the fault inside, repaired on leaving.
+    breaks: Callable[[Path], AbstractContextManager[None]]
+    on_small_disk: bool = False
+    # Requests may get no answer: the fault kills the process that serves them.
+    kills: bool = False
+    note: str = ""
 
 
-async def _read_only_requests(
-    subject: Subject, make_read_only: list[Path]
-) -> tuple[list[tuple[str, int, str | None]], int]:
-    """Before, during and after: (what, status, Retry-After), and the subject's messages sent."""
+@contextmanager
+def _full_disk(db_file: Path) -> Iterator[None]:
+    filler = fill(db_file.parent)
+    try:
+        yield
+    finally:
+        filler.unlink()
+
+
+FILE_FAULTS = [
+    FileFault(
+        "sqlite read-only",
+        lambda db: read_only(sqlite_files(db)),
+        note="chattr +i on the file and its WAL",
+    ),
+    FileFault(
+        "sqlite disk full",
+        lambda db: _full_disk(db),
+        on_small_disk=True,
+        note=f"a {DISK_KB // 1024} MB tmpfs holding the database, filled with a file",
+    ),
+    FileFault(
+        "sqlite -shm too",
+        lambda db: read_only(sqlite_files(db, shared_memory=True)),
+        kills=True,
+        note="chattr +i on the shared-memory index too: a write through its map is SIGBUS, "
+        "the worker dies (no answer) and uvicorn starts another",
+    ),
+]
+
+
+def _workers(server_pid: int) -> set[str]:
+    found = subprocess.run(
+        ["pgrep", "-P", str(server_pid)], capture_output=True, text=True, timeout=10
+    )
+    return set(found.stdout.split())
+
+
+async def _file_fault_requests(
+    subject: Subject, breaks: AbstractContextManager[None]
+) -> tuple[list[tuple[str, int, str | None]], float | None]:
+    """Before, during and after: (what, status, Retry-After); seconds from repair to a 303."""
     await sign_everyone_in([subject])
     ref = subject.references[0]
     seen: list[tuple[str, int, str | None]] = []
 
-    async def post(what: str) -> None:
+    async def post(what: str) -> int:
         before = len(subject.stats.hits)
         await subject.message(f"/espace/{ref}/messages", "subject POST message")
         hit = subject.stats.hits[before]
         seen.append((what, hit.status, hit.retry_after))
+        return hit.status
 
     async def get(what: str) -> None:
         before = len(subject.stats.hits)
@@ -274,43 +236,52 @@ async def _read_only_requests(
 
     try:
         await post("write before")
-        await asyncio.to_thread(_immutable, make_read_only, True)
-        try:
-            await post("write while read-only")
-            await post("write while read-only (again)")
-            await get("read while read-only")
-        finally:
-            await asyncio.to_thread(_immutable, make_read_only, False)
-        await asyncio.sleep(1)
-        await post("write after")
+        with breaks:
+            await post("write while broken")
+            await post("write while broken (again)")
+            await get("read while broken")
+        repaired = time.monotonic()
+        # No pause: the very next request must find the file writable again.
+        back = await post("write after") == 303
+        recovery = time.monotonic() - repaired if back else None
+        await get("read after")
     finally:
         await subject.client.aclose()
-    return seen, len(subject.stats.sent)
+    return seen, recovery
 
 
-def sqlite_read_only() -> FaultOutcome:
-    outcome = FaultOutcome("sqlite read-only")
-    if shutil.which("chattr") is None:
-        outcome.skipped = "chattr is missing: as root, chmod cannot make the file read-only"
+def sqlite_file_fault(fault: FileFault) -> FaultOutcome:
+    outcome = FaultOutcome(fault.name)
+    reason = cannot_break_files()
+    if reason:
+        outcome.skipped = reason
         return outcome
     with ExitStack() as stack:
         var_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-fault-")))
-        url = stack.enter_context(database("sqlite", var_dir))
+        # The data in a folder of its own (a small disk for the disk-full fault), so that the
+        # server's log stays writable.
+        data_dir = var_dir / "data"
+        if fault.on_small_disk:
+            stack.enter_context(small_disk(data_dir, DISK_KB))
+        data_dir.mkdir(exist_ok=True)
+        url = stack.enter_context(database("sqlite", data_dir))
         keys_ = Keys.fresh()
         seeded = asyncio.run(seed(url, keys_, subjects=1, workers=1))
-        # The data directory of its own, so that the server's log stays writable.
-        db_file = var_dir / "portal.sqlite3"
-        files = [db_file, Path(f"{db_file}-wal"), Path(f"{db_file}-shm")]
+        db_file = data_dir / "portal.sqlite3"
         stats = Stats()
         with app_server(var_dir, url, keys_) as server:
             login, ref = seeded.subjects[0]
             subject = Subject(server.base_url, keys_.secret_key, stats, login, [ref])
             subject.partner_ids = seeded.partner_ids
+            workers = _workers(server.process.pid)
             try:
-                seen, _ = asyncio.run(_read_only_requests(subject, files))
+                seen, outcome.recovery = asyncio.run(
+                    _file_fault_requests(subject, fault.breaks(db_file))
+                )
             except subprocess.CalledProcessError as error:
-                outcome.skipped = f"chattr +i failed ({error.stderr!r}): cannot make it read-only"
+                outcome.skipped = f"{error.cmd[0]} failed ({error.stderr!r})"
                 return outcome
+            replaced = len(workers - _workers(server.process.pid))
             tail = "\n".join(
                 line[:300]
                 for line in log_tail(server.log, 60).splitlines()
@@ -319,27 +290,30 @@ def sqlite_read_only() -> FaultOutcome:
         outcome.requests = len(stats.hits)
         for what, status, retry in seen:
             if "while" in what:
-                key = f"{what.split()[0]} {status}"
+                key = f"{what.split()[0]} {status if status > 0 else 'no answer'}"
                 outcome.during[key] = outcome.during.get(key, 0) + 1
                 if status == 503 and retry == "30":
                     outcome.retry_after_30 += 1
         outcome.errors_500 = sum(1 for _, status, _ in seen if status >= 500 and status != 503)
-        writes = [status for what, status, _ in seen if what.startswith("write while")]
-        if any(s != 503 for s in writes):
-            outcome.problems.append(f"writes while read-only answered {writes}, not 503\n{tail}")
-        after = [status for what, status, _ in seen if what == "write after"]
-        outcome.recovery = 0.0 if after == [303] else None
-        if after != [303]:
-            outcome.problems.append(f"the write after the repair answered {after}")
+        during = [status for what, status, _ in seen if "while" in what]
+        allowed = {503, -1} if fault.kills else {503}
+        if any(s not in allowed for s in during):
+            outcome.problems.append(f"while broken, answered {during}, not 503\n{tail}")
+        if fault.kills:
+            outcome.notes.append(f"{replaced} worker process(es) died and were replaced")
+        after = [status for what, status, _ in seen if what.endswith("after")]
+        if after != [303, 200]:
+            outcome.problems.append(f"after the repair, the write and read answered {after}")
         if outcome.problems:
             outcome.problems.append(f"seen: {seen}; no answer: {dict(stats.failures)}")
+        outcome.notes.append(fault.note)
         _check_database(outcome, stats, url, keys_)
     return outcome
 
 
 def fault_table(outcomes: list[FaultOutcome]) -> str:
     head = (
-        f"{'fault':<18}{'requests':>9}  {'during the fault':<28}{'RA 30':>6}{'500':>5}"
+        f"{'fault':<18}{'requests':>9}  {'during the fault':<44}{'RA 30':>6}{'500':>5}"
         f"{'back in':>9}{'msgs sent/stored':>18}{'journals ok/broken':>20}{'half':>6}"
     )
     lines = [head, "-" * len(head)]
@@ -348,18 +322,22 @@ def fault_table(outcomes: list[FaultOutcome]) -> str:
             lines.append(f"{o.fault:<18}skipped: {o.skipped}")
             continue
         during = ", ".join(f"{k} x{v}" for k, v in sorted(o.during.items())) or "-"
-        back = f"{o.recovery:.1f} s" if o.recovery is not None else "never"
+        back = f"{o.recovery:.2f} s" if o.recovery is not None else "never"
         lines.append(
-            f"{o.fault:<18}{o.requests:>9}  {during:<28}{o.retry_after_30:>6}{o.errors_500:>5}"
+            f"{o.fault:<18}{o.requests:>9}  {during:<44}{o.retry_after_30:>6}{o.errors_500:>5}"
             f"{back:>9}{f'{o.sent}/{o.stored_once}':>18}"
             f"{f'{o.journals - o.broken}/{o.broken}':>20}{o.half_written:>6}"
         )
     for o in outcomes:
+        for note in o.notes:
+            lines.append(f"  {o.fault} (note): {note}")
         for problem in o.problems:
             lines.append(f"  {o.fault}: {problem}")
     return "\n".join(lines)
 
 
-def run_fault(kind: str) -> FaultOutcome:
-    """The fault of this database kind."""
-    return postgres_cut() if kind == "postgres" else sqlite_read_only()
+def run_faults(kind: str) -> list[FaultOutcome]:
+    """The faults of this database kind."""
+    if kind == "postgres":
+        return [postgres_cut()]
+    return [sqlite_file_fault(fault) for fault in FILE_FAULTS]

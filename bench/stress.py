@@ -686,7 +686,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=10)
     parser.add_argument("--quick", action="store_true", help="10 s, 8 subjects, 2 workers")
     parser.add_argument(
-        "--faults", action="store_true", help="PostgreSQL cut and read-only SQLite instead"
+        "--faults",
+        action="store_true",
+        help="PostgreSQL cut; SQLite read-only and disk full (as root) instead",
     )
     parser.add_argument("--outcome", type=Path, help=argparse.SUPPRESS)
     options = parser.parse_args(argv)
@@ -732,9 +734,9 @@ def main(argv: list[str] | None = None) -> int:
         if len(kinds) > 1:
             found = [o for kind in kinds for o in in_child(kind, rest)]
         elif options.faults:
-            from bench.faults import run_fault
+            from bench.faults import run_faults
 
-            found = [asdict(run_fault(kinds[0]))]
+            found = [asdict(o) for o in run_faults(kinds[0])]
         else:
             found = [asdict(run_one(kinds[0], options))]
     except (ServerError, SetupError) as error:
