@@ -549,3 +549,21 @@ class Notice(Model):
     class Meta:
         table = "notice"
         indexes = (Index(fields=("sent_at", "given_up_at", "next_try_at")),)
+
+
+class SubmittedForm(Model):
+    """A form already acted on: the hash of its single-use key and what its first answer was.
+
+    A repeat of the same form (a double tap, a resend after a lost answer) finds its key here
+    and gets that answer again instead of a second effect.
+    """
+
+    id = fields.BigIntField(primary_key=True)
+    key_hash = fields.CharField(max_length=64, unique=True)
+    # Where the first answer sent the person, or what a page needs to answer the same again.
+    outcome = fields.CharField(max_length=500, default="")
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "submitted_form"
+        indexes = (Index(fields=("created_at",)),)

@@ -12,6 +12,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from portal import i18n, labels
+from portal.pages.common import new_form_key
 from portal.static_files import StaticFiles
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
@@ -55,6 +56,7 @@ def build_templates(
     if routes is not None:
         env.globals["url_for"] = path_finder(routes)
     env.globals["static"] = static.url
+    env.globals["form_key"] = new_form_key
     env.globals["language_names"] = i18n.LANGUAGE_NAMES
     env.filters["when"] = i18n.format_when
     env.filters["day"] = i18n.format_day

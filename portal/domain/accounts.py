@@ -453,6 +453,33 @@ async def invite_staff(
     return person, token
 
 
+async def renew_link(issuer: Person, person_id: int, kind: LinkKind) -> str:
+    """The one-time link just made for this person, with a new token; the old one stops working.
+
+    A link is shown once and only its hash is kept. When the form that made it is sent twice
+    (a double tap), the browser shows the second answer: that answer gets the same link (the
+    same person, the same expiry, one journal entry) under a token it can show.
+    """
+    async with in_transaction():
+        link = (
+            await OneTimeLink.filter(
+                person_id=person_id,
+                kind=kind,
+                issued_by_id=issuer.id,
+                used_at__isnull=True,
+                expires_at__gt=timezone.now(),
+            )
+            .order_by("-id")
+            .select_for_update()
+            .first()
+        )
+        if link is None:
+            raise NotFound("no such link")
+        token = new_token()
+        await OneTimeLink.filter(id=link.id).update(token_hash=token_hash(token))
+    return token
+
+
 async def find_link(token: str, kind: LinkKind) -> OneTimeLink:
     """A link that is still valid: not used, not expired. Anything else is simply not found."""
     if not token or len(token) > 100:

@@ -19,6 +19,7 @@ from portal.pages.common import (
     client_address,
     home_for,
     kept,
+    once,
     person_of,
     require,
     session_of,
@@ -228,6 +229,7 @@ def _new_account_context(request: Request, values: dict[str, str]) -> dict[str, 
     return {"values": values, "errors": {}, "suggestion": None, "status": None}
 
 
+@once()
 async def new_account(request: Request) -> Response:
     if await signed_in(request):
         return RedirectResponse("/compte", status_code=303)
@@ -368,6 +370,7 @@ async def account_profile(request: Request) -> Response:
 
 
 @require()
+@once()
 async def account_password(request: Request) -> Response:
     person = person_of(request)
     form = await request.form()
@@ -429,6 +432,7 @@ async def account_passkey(request: Request) -> Response:
 
 
 @require()
+@once()
 async def account_passkey_remove(request: Request) -> Response:
     person = person_of(request)
     try:

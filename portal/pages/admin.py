@@ -8,12 +8,13 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
+from tortoise.exceptions import DoesNotExist
 
 from portal.domain import accounts
 from portal.domain.errors import Invalid, NotFound
 from portal.i18n import _
-from portal.models import Partner, Person, Role
-from portal.pages.common import kept, person_of, require
+from portal.models import LinkKind, Partner, Person, Role
+from portal.pages.common import kept, once, person_of, require
 from portal.templating import render
 
 INVITE_FIELDS = ("role", "display_name", "partner")
@@ -36,7 +37,22 @@ async def staff(request: Request) -> Response:
     return render(request, "admin/staff.html", await _staff_context(admin))
 
 
+async def invite_again(request: Request, outcome: str) -> Response:
+    """The invitation form sent twice: the same invitation again, under a link that is shown."""
+    admin = person_of(request)
+    try:
+        invited = await Person.get(id=int(outcome))
+        token = await accounts.renew_link(admin, invited.id, LinkKind.INVITATION)
+    except (ValueError, DoesNotExist, NotFound):
+        return RedirectResponse("/admin/personnes", status_code=303)
+    context = await _staff_context(admin)
+    context["invited"] = invited
+    context["link"] = str(request.url_for("invitation", token=token))
+    return render(request, "admin/staff.html", context)
+
+
 @require(Role.ADMIN)
+@once(again=invite_again)
 async def invite(request: Request) -> Response:
     admin = person_of(request)
     form = await request.form()
@@ -56,6 +72,7 @@ async def invite(request: Request) -> Response:
         context["errors"] = {refusal.field: _(refusal.message)}
         return render(request, "admin/staff.html", context, status_code=422)
     # The link is shown once, here, and never stored in a readable form.
+    request.state.outcome = str(person.id)
     context = await _staff_context(admin)
     context["invited"] = person
     context["link"] = str(request.url_for("invitation", token=token))

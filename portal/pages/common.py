@@ -3,19 +3,33 @@
 from __future__ import annotations
 
 import functools
+import hashlib
+import re
+import secrets
 from collections.abc import Awaitable, Callable, Iterable
+from datetime import timedelta
 from typing import Any
 
 from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
+from tortoise import timezone
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
 
-from portal.models import Person, Role, Session
+from portal.models import Person, Role, Session, SubmittedForm
 from portal.security.csrf import CSRF_COOKIE
 from portal.security.sessions import current_session
 
 Handler = Callable[[Request], Awaitable[Response]]
+# What answers a repeated form when its first answer was a page, not a redirect.
+Again = Callable[[Request, str], Awaitable[Response]]
 MAX_FIELD = 10_000
+FORM_KEY = "form_key"
+FORM_KEY_RE = re.compile(r"[A-Za-z0-9_-]{16,64}")
+# A form older than this is past any session's life: its key is forgotten.
+KEEP_FORM_KEYS = timedelta(days=7)
 
 
 async def signed_in(request: Request) -> Person | None:
@@ -51,6 +65,85 @@ def require(*roles: Role) -> Callable[[Handler], Handler]:
         return guarded
 
     return decorate
+
+
+def new_form_key() -> str:
+    """The single-use key of one rendered form (the ``csrf()`` macro puts it in every form)."""
+    return secrets.token_urlsafe(18)
+
+
+class _Repeat(Exception):
+    """The form's key was already used: this is a repeat of a form that acted."""
+
+
+def once(again: Again | None = None) -> Callable[[Handler], Handler]:
+    """A form acts once: sent again (a double tap, a resend), it gets its first answer again.
+
+    The form's random key is recorded in the same transaction as the effect, under a unique
+    constraint, with the answer that followed: the redirect's target, or what the handler put
+    in ``request.state.outcome`` for ``again`` (a page that shows a secret once cannot be sent
+    twice, so ``again`` makes an equivalent one). A repeat sent later, or at the same moment
+    (it waits until the first commits), finds the key and gets that answer without acting.
+    A refusal records nothing, so the corrected form can be sent. The key is bound to the
+    browser: another browser's key is just unknown here.
+    """
+
+    def decorate(handler: Handler) -> Handler:
+        @functools.wraps(handler)
+        async def guarded(request: Request) -> Response:
+            if request.method != "POST":
+                return await handler(request)
+            key = (await request.form()).get(FORM_KEY)
+            if not isinstance(key, str) or not FORM_KEY_RE.fullmatch(key):
+                return await handler(request)
+            digest = hashlib.sha256(f"{browser_id(request)}:{key}".encode()).hexdigest()
+            refused: HTTPException | None = None
+            response: Response | None = None
+            try:
+                async with in_transaction():
+                    try:
+                        used = await SubmittedForm.create(key_hash=digest)
+                    except IntegrityError as error:
+                        raise _Repeat from error
+                    try:
+                        response = await handler(request)
+                    except HTTPException as error:
+                        # Refused: nothing to remember, but what the refusal itself wrote
+                        # (a journaled look) is kept.
+                        refused = error
+                    outcome = None if refused or response is None else _outcome(request, response)
+                    if outcome is None:
+                        await SubmittedForm.filter(id=used.id).delete()
+                    else:
+                        await SubmittedForm.filter(id=used.id).update(outcome=outcome[:500])
+                        await SubmittedForm.filter(
+                            created_at__lt=timezone.now() - KEEP_FORM_KEYS
+                        ).delete()
+            except _Repeat:
+                first = await SubmittedForm.filter(key_hash=digest).first()
+                if first is None or not first.outcome:
+                    return await handler(request)
+                if again is not None:
+                    return await again(request, first.outcome)
+                return RedirectResponse(first.outcome, status_code=303)
+            if refused is not None:
+                raise refused
+            assert response is not None  # noqa: S101 - set unless refused
+            return response
+
+        return guarded
+
+    return decorate
+
+
+def _outcome(request: Request, response: Response) -> str | None:
+    """What a repeat of this form must answer, if the form acted; None after a refusal."""
+    if 300 <= response.status_code < 400:
+        return response.headers.get("location") or None
+    outcome = getattr(request.state, "outcome", None)
+    if response.status_code < 300 and isinstance(outcome, str) and outcome:
+        return outcome
+    return None
 
 
 def person_of(request: Request) -> Person:

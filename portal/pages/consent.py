@@ -27,7 +27,7 @@ from portal.models import (
     Partner,
     Role,
 )
-from portal.pages.common import own_dossier, person_of, reference_of, require, text
+from portal.pages.common import once, own_dossier, person_of, reference_of, require, text
 from portal.templating import render
 
 SUBJECTS = (Role.YOUTH, Role.RELATIVE)
@@ -72,6 +72,7 @@ def _grant_values(form: Any = None) -> dict[str, Any]:
 
 
 @require(*SUBJECTS)
+@once()
 async def grant(request: Request) -> Response:
     """Grant in two steps: choose, then see exactly what will be possible, then confirm."""
     person = person_of(request)
@@ -131,6 +132,7 @@ async def _consent(request: Request) -> tuple[Dossier, Consent]:
 
 
 @require(*SUBJECTS)
+@once()
 async def revoke(request: Request) -> Response:
     person = person_of(request)
     dossier, consent = await _consent(request)
@@ -217,6 +219,7 @@ async def _share_context(request: Request, reference: str, **extra: Any) -> dict
 
 
 @require(Role.WORKER)
+@once()
 async def share(request: Request) -> Response:
     worker = person_of(request)
     reference = reference_of(request)
@@ -265,6 +268,7 @@ async def share(request: Request) -> Response:
 
 
 @require(Role.WORKER)
+@once()
 async def propose_share(request: Request) -> Response:
     """A refused share becomes a proposal: the young person decides."""
     worker = person_of(request)
@@ -291,6 +295,7 @@ async def propose_share(request: Request) -> Response:
 
 
 @require(Role.WORKER)
+@once()
 async def record_meeting(request: Request) -> Response:
     worker = person_of(request)
     reference = reference_of(request)

@@ -18,7 +18,7 @@ from portal.domain.notices import mark_news_seen
 from portal.i18n import _
 from portal.labels import kind_name
 from portal.models import ActionStatus, Person, Role
-from portal.pages.common import kept, person_of, reference_of, require, text
+from portal.pages.common import kept, once, person_of, reference_of, require, text
 from portal.pages.timeline import lines
 from portal.templating import render
 
@@ -91,6 +91,7 @@ async def subject_dossier(request: Request) -> Response:
 
 
 @require(*SUBJECTS)
+@once()
 async def subject_message(request: Request) -> Response:
     return await _message(request, "dossiers/subject.html", True)
 
@@ -116,6 +117,7 @@ async def _message(request: Request, template: str, subject_view: bool) -> Respo
 
 
 @require(*SUBJECTS)
+@once()
 async def answer(request: Request) -> Response:
     """Agree or decline: first a confirmation page, then the answer (a POST)."""
     person = person_of(request)
@@ -186,6 +188,7 @@ async def _worker_context(
 
 
 @require(Role.WORKER)
+@once()
 async def worker_message(request: Request) -> Response:
     return await _message(request, "dossiers/worker.html", False)
 
@@ -201,6 +204,7 @@ async def _worker_refusal(request: Request, refusal: Invalid, values: dict[str, 
 
 
 @require(Role.WORKER)
+@once()
 async def worker_action(request: Request) -> Response:
     """Record a step done with the subject alone, or propose one that involves someone else."""
     person = person_of(request)
@@ -232,6 +236,7 @@ async def worker_action(request: Request) -> Response:
 
 
 @require(Role.WORKER)
+@once()
 async def worker_action_step(request: Request) -> Response:
     person = person_of(request)
     try:

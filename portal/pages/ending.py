@@ -16,7 +16,7 @@ from portal.domain.errors import Invalid, NotAllowed, NotFound
 from portal.i18n import _, current_language
 from portal.labels import category_name, kind_name, theme_names
 from portal.models import Asker, Dossier, Role
-from portal.pages.common import own_dossier, person_of, reference_of, require, text
+from portal.pages.common import once, own_dossier, person_of, reference_of, require, text
 from portal.pages.timeline import describe
 from portal.templating import render
 
@@ -29,6 +29,7 @@ async def _own(request: Request) -> Dossier:
 
 
 @require(*SUBJECTS)
+@once()
 async def end(request: Request) -> Response:
     dossier = await _own(request)
     context: dict[str, Any] = {"dossier": dossier, "errors": {}, "reason": ""}
@@ -57,6 +58,7 @@ async def ended(request: Request) -> Response:
 
 
 @require(*SUBJECTS)
+@once()
 async def come_back(request: Request) -> Response:
     dossier = await _own(request)
     values: dict[str, Any] = {
@@ -203,6 +205,7 @@ def _export_json(data: rules.Export, name: str) -> dict[str, Any]:
 
 
 @require(*SUBJECTS)
+@once()
 async def erase(request: Request) -> Response:
     """Two confirmations, the consequence in plain words, then the key is destroyed."""
     dossier = await _own(request)
@@ -226,6 +229,7 @@ async def erase(request: Request) -> Response:
 
 
 @require(Role.WORKER)
+@once()
 async def close(request: Request) -> Response:
     worker = person_of(request)
     form = await request.form()

@@ -16,7 +16,7 @@ from portal.domain.errors import Invalid, NotFound
 from portal.i18n import _
 from portal.labels import SECTORS
 from portal.models import Partner, Role
-from portal.pages.common import person_of, require, text
+from portal.pages.common import once, person_of, require, text
 from portal.templating import render
 
 FIELDS = ("name", "sector", "communes", "ethics_code", "description", "contact")
@@ -69,6 +69,7 @@ async def admin_list(request: Request) -> Response:
 
 
 @require(Role.ADMIN)
+@once()
 async def admin_save(request: Request) -> Response:
     admin = person_of(request)
     form = await request.form()

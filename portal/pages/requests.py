@@ -21,7 +21,7 @@ from portal.domain.dossiers import add_working_days
 from portal.domain.errors import Invalid, NotAllowed
 from portal.i18n import _, current_language, lazy, ngettext
 from portal.models import Asker, Dossier, Person, Role, Service, Theme
-from portal.pages.common import browser_id, own_dossier, require, signed_in, text
+from portal.pages.common import browser_id, once, own_dossier, require, signed_in, text
 from portal.security import passkeys
 from portal.templating import render
 
@@ -129,6 +129,7 @@ def _context(
     }
 
 
+@once()
 async def ask(request: Request) -> Response:
     person = await signed_in(request)
     if person is not None and not person.is_subject:

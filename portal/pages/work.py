@@ -13,8 +13,8 @@ from portal.domain import accounts, dossiers
 from portal.domain.access import readable_dossier
 from portal.domain.errors import Invalid, NotAllowed, NotFound
 from portal.i18n import _
-from portal.models import Role
-from portal.pages.common import person_of, reference_of, require, text
+from portal.models import LinkKind, Role
+from portal.pages.common import once, person_of, reference_of, require, text
 from portal.templating import render
 
 
@@ -42,6 +42,7 @@ async def inbox(request: Request) -> Response:
 
 
 @require(Role.WORKER)
+@once()
 async def take(request: Request) -> Response:
     worker = person_of(request)
     try:
@@ -61,6 +62,7 @@ async def take(request: Request) -> Response:
 
 
 @require(Role.WORKER)
+@once()
 async def assign(request: Request) -> Response:
     worker = person_of(request)
     form = await request.form()
@@ -119,7 +121,20 @@ async def find(request: Request) -> Response:
     return RedirectResponse(f"/travail/dossiers/{dossier.reference}", status_code=303)
 
 
+async def recovery_link_again(request: Request, outcome: str) -> Response:
+    """The form sent twice: the same link again (one link, one journal entry), now shown."""
+    worker = person_of(request)
+    try:
+        dossier = await readable_dossier(worker, reference_of(request))
+        token = await accounts.renew_link(worker, dossier.subject_id, LinkKind.RECOVERY)
+    except NotFound as error:
+        raise HTTPException(404) from error
+    link = str(request.url_for("recovery_link", token=token))
+    return render(request, "work/recovery_link.html", {"dossier": dossier, "link": link})
+
+
 @require(Role.WORKER)
+@once(again=recovery_link_again)
 async def recovery_link(request: Request) -> Response:
     """Give the subject, in person, a link to get back into their account (30 minutes)."""
     worker = person_of(request)
@@ -128,6 +143,7 @@ async def recovery_link(request: Request) -> Response:
         token = await accounts.issue_recovery_link(worker, dossier.id)
     except NotFound as error:
         raise HTTPException(404) from error
+    request.state.outcome = dossier.reference
     link = str(request.url_for("recovery_link", token=token))
     return render(request, "work/recovery_link.html", {"dossier": dossier, "link": link})
 

@@ -1,0 +1,801 @@
+"""A form sent twice acts once: a double tap, in turn or at the same moment.
+
+Every state-changing route of the app's route table is either proven here (the form read from
+its page as a browser would, then the same body with the same CSRF token sent twice) or listed
+in NATURAL with the reason a repeat cannot act twice. A new POST route fails the first test
+until it is put in one or the other.
+
+"One effect" is measured on the whole database: the rows of every table and the events of
+every journal (looks aside) must change exactly as one submission changes them, and the repeat
+gets the same answer as the first (the same redirect), never an error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from html.parser import HTMLParser
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+from starlette.routing import Route
+from tortoise import timezone
+
+from portal.domain import accounts
+from portal.domain import consent as consent_rules
+from portal.domain.actions import answer_action, propose_action
+from portal.domain.dossiers import take
+from portal.domain.ending import end_help
+from portal.domain.requests import RequestForm, make_request
+from portal.models import (
+    Action,
+    ActionKind,
+    ActionPartner,
+    Asker,
+    Assignment,
+    Consent,
+    Credential,
+    CredentialKind,
+    Dossier,
+    JournalEntry,
+    LinkKind,
+    Message,
+    Notice,
+    OneTimeLink,
+    Partner,
+    Person,
+    RecoveryCode,
+    Request,
+    Role,
+    Service,
+    Share,
+    SubmittedForm,
+    Theme,
+)
+from portal.security.passwords import verify_password
+from tests import factories
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+# POST routes whose repeat cannot act twice by their nature, and why.
+NATURAL: dict[str, str] = {
+    "language": "sets the language cookie (and profile) to the same value again",
+    "request.count": "counts characters, stores nothing",
+    "work.find": "looks a dossier up by its reference, stores nothing",
+    "signout": "ending a session that has ended changes nothing",
+    "quick_exit": "ending a session that has ended changes nothing",
+    "account.signout_everywhere": "ending sessions that have ended changes nothing",
+    "admin.end_sessions": "ending sessions that have ended changes nothing",
+    "account.profile": "writes the same name and language again",
+    "account.notices": "writes the same address and choice again",
+    "account.codes": "each press replaces the whole set of codes and shows it: the set on "
+    "screen is always the only one that works",
+    "signin": "each sign-in starts a fresh session for the browser and nothing else: the "
+    "browser keeps the last one, an unused one expires",
+    "signin.code": "a code is accepted once (its time step is recorded)",
+    "signin.recovery": "a recovery code is used once",
+    "recovery_link": "the link is consumed by its first use",
+    "invitation": "replaces the invited person's password and app secret as a whole; the "
+    "invitation is consumed once, by its code step",
+    "invitation.code": "the invitation link is consumed by its first use",
+    "signin.passkey_options": "a fresh single-use challenge for the browser's ceremony",
+    "account.new_passkey_options": "a fresh single-use challenge for the browser's ceremony",
+    "account.passkey_options": "a fresh single-use challenge for the browser's ceremony",
+    "invitation.passkey_options": "a fresh single-use challenge for the browser's ceremony",
+    "request.passkey_options": "a fresh single-use challenge; nothing else is stored",
+    "signin.passkey": "the signed challenge is single-use: a replay is refused",
+    "account.new_passkey": "the signed challenge is single-use: a replay is refused",
+    "account.passkey": "the signed challenge is single-use: a replay is refused",
+    "invitation.passkey": "the signed challenge is single-use: a replay is refused",
+    "request.passkey": "the signed challenge is single-use: a replay is refused",
+}
+
+
+# --- Forms as a browser sends them -------------------------------------------------------------
+
+
+class _FormReader(HTMLParser):
+    """The forms of a page: each one's action and the fields a browser would send."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.forms: list[tuple[str, dict[str, list[str]]]] = []
+        self._textarea: str | None = None
+        self._select: str | None = None
+        self._first_option: str | None = None
+        self._selected = False
+
+    def _fields(self) -> dict[str, list[str]] | None:
+        return self.forms[-1][1] if self.forms else None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k: v or "" for k, v in attrs}
+        fields = self._fields()
+        if tag == "form":
+            self.forms.append((a.get("action", ""), {}))
+        elif tag == "option" and self._select and fields is not None:
+            value = a.get("value", "")
+            if self._first_option is None:
+                self._first_option = value
+            if "selected" in a:
+                fields[self._select] = [value]
+                self._selected = True
+        elif fields is None or "name" not in a:
+            return
+        elif tag == "input":
+            kind = a.get("type", "text")
+            if kind in {"submit", "button", "image", "file"}:
+                return
+            if kind in {"checkbox", "radio"} and "checked" not in a:
+                return
+            fields.setdefault(a["name"], []).append(a.get("value", "on"))
+        elif tag == "textarea":
+            self._textarea = a["name"]
+            fields.setdefault(a["name"], []).append("")
+        elif tag == "select":
+            self._select, self._first_option, self._selected = a["name"], None, False
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.handle_starttag(tag, attrs)
+
+    def handle_endtag(self, tag: str) -> None:
+        fields = self._fields()
+        if tag == "textarea":
+            self._textarea = None
+        elif tag == "select" and self._select and fields is not None:
+            if not self._selected and self._first_option is not None:
+                fields[self._select] = [self._first_option]
+            self._select = None
+
+    def handle_data(self, data: str) -> None:
+        fields = self._fields()
+        if self._textarea and fields is not None:
+            fields[self._textarea][-1] += data
+
+
+def form_on(html: str, action: str) -> dict[str, list[str]]:
+    """The fields of the page's form that posts to ``action``, as a browser would send them."""
+    reader = _FormReader()
+    reader.feed(html)
+    found = [fields for target, fields in reader.forms if target == action]
+    assert found, f"no form posting to {action}"
+    return found[0]
+
+
+def said(html: str) -> list[str]:
+    """The error messages a page shows, for a failing test's report."""
+    return re.findall(r'class="error"[^>]*>([^<]*)<', html)
+
+
+async def form_at(
+    client: httpx.AsyncClient, page: str, action: str, **changes: str | list[str]
+) -> dict[str, list[str]]:
+    response = await client.get(page)
+    assert response.status_code == 200, (page, response.status_code)
+    return filled(form_on(response.text, action), **changes)
+
+
+def filled(fields: dict[str, list[str]], **changes: str | list[str]) -> dict[str, list[str]]:
+    """The form as the person fills it in (a field set to "" is left out, like an unticked box)."""
+    result = dict(fields)
+    for name, value in changes.items():
+        values = [value] if isinstance(value, str) else value
+        result[name] = [v for v in values if v]
+    assert result.get("form_key"), "the form carries no single-use key"
+    return result
+
+
+# --- The state that one submission changes ---------------------------------------------------
+
+MODELS = (
+    Person,
+    Credential,
+    RecoveryCode,
+    OneTimeLink,
+    Service,
+    Partner,
+    Dossier,
+    Assignment,
+    Request,
+    Action,
+    ActionPartner,
+    Message,
+    Consent,
+    Share,
+    Notice,
+)
+
+
+async def state() -> dict[str, int]:
+    """Rows per table and journal events (looks aside: a repeat may look again)."""
+    counts = {model.__name__: await model.all().count() for model in MODELS}
+    counts["Consent revoked"] = await Consent.filter(revoked_at__isnull=False).count()
+    counts["Dossier erased"] = await Dossier.filter(erased_at__isnull=False).count()
+    for event in await JournalEntry.exclude(event="dossier.read").values_list("event", flat=True):
+        key = f"journal {event}"
+        counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
+def change(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
+    keys = set(before) | set(after)
+    return {
+        k: after.get(k, 0) - before.get(k, 0)
+        for k in sorted(keys)
+        if after.get(k, 0) != before.get(k, 0)
+    }
+
+
+# --- The world every scenario starts from ----------------------------------------------------
+
+
+@dataclass
+class World:
+    app: Starlette
+    service: Service
+    amina: Person
+    tom: Person
+    cpas: Partner
+    school: Partner
+    lou: Person
+    dossier: Dossier
+    clients: list[httpx.AsyncClient] = field(default_factory=list)
+
+    @property
+    def ref(self) -> str:
+        return self.dossier.reference
+
+    def client(self) -> httpx.AsyncClient:
+        client = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=self.app), base_url="https://testserver"
+        )
+        self.clients.append(client)
+        return client
+
+    async def subject(self, login: str = "lou") -> httpx.AsyncClient:
+        client = self.client()
+        assert (await factories.sign_in(client, login)).status_code == 303
+        return client
+
+    async def staff(self, login: str) -> httpx.AsyncClient:
+        client = self.client()
+        assert (await factories.sign_in_staff(client, login)).status_code == 303
+        return client
+
+    async def proposed(self, kind: ActionKind = ActionKind.PARTNER_CONTACT) -> Action:
+        partners = [self.cpas.id] if kind is ActionKind.CONCERTATION else []
+        return await propose_action(self.amina, self.ref, kind, "Appeler", "L’école", partners)
+
+
+async def make_world(app: Starlette) -> World:
+    service = await factories.service()
+    amina = await factories.staff("amina", service_=service, name="Amina")
+    tom = await factories.staff("tom", service_=service, name="Tom")
+    await factories.staff("admin", Role.ADMIN, service_=service)
+    cpas = await factories.partner("CPAS")
+    school = await factories.partner("École", secrecy=False)
+    lou = await factories.youth("lou", "Lou")
+    dossier = await make_request(
+        lou, service, RequestForm(asker=Asker.YOUTH, themes=[Theme.SCHOOL], words="Lou")
+    )
+    await take(amina, dossier.id)
+    return World(app, service, amina, tom, cpas, school, lou, dossier)
+
+
+@dataclass
+class Submission:
+    """One form, filled in, ready to be sent twice; what one sending changes."""
+
+    client: httpx.AsyncClient
+    action: str
+    fields: dict[str, list[str]]
+    effect: dict[str, int]
+    # A page that shows a secret once answers the repeat with a page, not a redirect.
+    answers_with_page: bool = False
+    # The form signs the browser in, which renews its CSRF cookie: a repeat sent after the
+    # first answer arrived carries a token that is no longer this browser's, and is refused.
+    signs_in: bool = False
+    check: Callable[[list[httpx.Response]], Awaitable[None]] | None = None
+
+
+Scenario = Callable[[World], Awaitable[Submission]]
+SCENARIOS: dict[str, Scenario] = {}
+
+
+def scenario(name: str) -> Callable[[Scenario], Scenario]:
+    def register(function: Scenario) -> Scenario:
+        SCENARIOS[name] = function
+        return function
+
+    return register
+
+
+def route_of(name: str) -> str:
+    """Scenario names are route names, with a variant after a colon."""
+    return name.split(":", 1)[0]
+
+
+# --- Asking for help and accounts -------------------------------------------------------------
+
+
+async def _request_form(client: httpx.AsyncClient, **account: str) -> dict[str, list[str]]:
+    """Walk the request's steps as a person would, up to the last one."""
+    answers: dict[str, str | list[str]] = {
+        "asker": "youth",
+        "birth_month": "3",
+        "birth_year": "2010",
+        "themes": ["school", "family"],
+        "words": "J’ai besoin d’aide",
+        "contact_channel": "portal",
+        "go": "next",
+    }
+    page = await client.get("/demande")
+    for _step in range(6):
+        fields = form_on(page.text, "/demande")
+        if fields["step"] == ["account"]:
+            return filled(fields, **account)
+        # Earlier answers travel in hidden fields: giving them all again changes nothing.
+        sent = filled(fields, **answers)
+        page = await client.post("/demande", data=sent)
+        assert page.status_code == 200, said(page.text)
+    raise AssertionError("the request never reached its last step")
+
+
+@scenario("request")
+async def _request(w: World) -> Submission:
+    await factories.youth("noa", "Noa")
+    client = await w.subject("noa")
+    fields = await _request_form(client, go="send")
+    effect = {"Dossier": 1, "Request": 1, "journal request.made": 1}
+    return Submission(client, "/demande", fields, effect)
+
+
+@scenario("request:with a new account")
+async def _request_new_account(w: World) -> Submission:
+    client = w.client()
+    fields = await _request_form(
+        client,
+        display_name="Sam",
+        login="sam.b",
+        password=factories.YOUTH_PASSWORD,
+        go="password",
+    )
+    effect = {
+        "Person": 1,
+        "Credential": 1,
+        "Dossier": 1,
+        "Request": 1,
+        "journal request.made": 1,
+    }
+    return Submission(client, "/demande", fields, effect, signs_in=True)
+
+
+@scenario("account.new")
+async def _new_account(w: World) -> Submission:
+    client = w.client()
+    fields = await form_at(
+        client,
+        "/compte/nouveau",
+        "/compte/nouveau",
+        role="youth",
+        display_name="Mo",
+        login="mo.z",
+        password=factories.YOUTH_PASSWORD,
+        way="password",
+    )
+    effect = {"Person": 1, "Credential": 1}
+    return Submission(client, "/compte/nouveau", fields, effect, signs_in=True)
+
+
+@scenario("account.password")
+async def _password(w: World) -> Submission:
+    client = await w.subject()
+    new = "quatre poires jaunes sous la chaise"
+    fields = await form_at(
+        client,
+        "/compte",
+        "/compte/mot-de-passe",
+        current=factories.YOUTH_PASSWORD,
+        new_password=new,
+    )
+
+    async def check(_responses: list[httpx.Response]) -> None:
+        secret = await Credential.get(person_id=w.lou.id, kind=CredentialKind.PASSWORD)
+        assert verify_password(new, secret.secret)
+
+    return Submission(client, "/compte/mot-de-passe", fields, {}, check=check)
+
+
+@scenario("account.passkey_remove")
+async def _passkey_remove(w: World) -> Submission:
+    passkey = await Credential.create(
+        person=w.lou, kind=CredentialKind.PASSKEY, label="Téléphone", credential_id=b"k" * 16
+    )
+    client = await w.subject()
+    action = f"/compte/passkeys/{passkey.id}/supprimer"
+    fields = await form_at(client, "/compte", action)
+    return Submission(client, action, fields, {"Credential": -1})
+
+
+@scenario("admin.invite")
+async def _invite(w: World) -> Submission:
+    client = await w.staff("admin")
+    fields = await form_at(
+        client, "/admin/personnes", "/admin/personnes/inviter", role="worker", display_name="Zoé"
+    )
+
+    async def check(responses: list[httpx.Response]) -> None:
+        await _one_link_shown(responses, LinkKind.INVITATION)
+
+    return Submission(
+        client,
+        "/admin/personnes/inviter",
+        fields,
+        {"Person": 1, "OneTimeLink": 1},
+        answers_with_page=True,
+        check=check,
+    )
+
+
+async def _one_link_shown(responses: list[httpx.Response], kind: LinkKind) -> None:
+    """Both answers show a link; the one the browser shows last is the one that works."""
+    tokens = [
+        re.findall(r'<code class="link">[^<]*/([A-Za-z0-9_-]{20,})</code>', r.text)
+        for r in responses
+    ]
+    assert all(len(t) == 1 for t in tokens), "each answer shows one link"
+    working = []
+    for (token,) in tokens:
+        try:
+            await accounts.find_link(token, kind)
+            working.append(token)
+        except Exception:  # noqa: S112 - a replaced token is simply not found
+            continue
+    assert len(working) == 1, "exactly one of the links shown works"
+
+
+# --- The dossier: messages and steps ----------------------------------------------------------
+
+
+@scenario("dossier.subject_message")
+async def _subject_message(w: World) -> Submission:
+    client = await w.subject()
+    action = f"/espace/{w.ref}/messages"
+    fields = await form_at(client, f"/espace/{w.ref}", action, body="Merci, à demain")
+    return Submission(client, action, fields, {"Message": 1, "journal message.sent": 1})
+
+
+@scenario("dossier.worker_message")
+async def _worker_message(w: World) -> Submission:
+    client = await w.staff("amina")
+    action = f"/travail/dossiers/{w.ref}/messages"
+    fields = await form_at(client, f"/travail/dossiers/{w.ref}", action, body="Bonjour Lou")
+    return Submission(client, action, fields, {"Message": 1, "journal message.sent": 1})
+
+
+@scenario("dossier.answer")
+async def _answer(w: World) -> Submission:
+    step = await w.proposed()
+    client = await w.subject()
+    action = f"/espace/{w.ref}/demarches/{step.id}/oui"
+    fields = await form_at(client, action, action, reason="D’accord")
+    return Submission(client, action, fields, {"journal action.agreed": 1})
+
+
+@scenario("dossier.worker_action:recorded")
+async def _record_step(w: World) -> Submission:
+    client = await w.staff("amina")
+    action = f"/travail/dossiers/{w.ref}/demarches"
+    fields = await form_at(
+        client,
+        f"/travail/dossiers/{w.ref}",
+        action,
+        mode="record",
+        kind="listening",
+        description="Une heure d’écoute",
+    )
+    return Submission(client, action, fields, {"Action": 1, "journal action.recorded": 1})
+
+
+@scenario("dossier.worker_action:proposed")
+async def _propose_step(w: World) -> Submission:
+    client = await w.staff("amina")
+    action = f"/travail/dossiers/{w.ref}/demarches"
+    fields = await form_at(
+        client,
+        f"/travail/dossiers/{w.ref}",
+        action,
+        mode="propose",
+        kind="partner_contact",
+        description="Appeler le CPAS",
+        partners=str(w.cpas.id),
+    )
+    effect = {"Action": 1, "ActionPartner": 1, "journal action.proposed": 1}
+    return Submission(client, action, fields, effect)
+
+
+@scenario("dossier.worker_action_step:done")
+async def _step_done(w: World) -> Submission:
+    step = await w.proposed()
+    await answer_action(w.lou, w.ref, step.id, True)
+    client = await w.staff("amina")
+    action = f"/travail/dossiers/{w.ref}/demarches/{step.id}/fait"
+    fields = await form_at(client, f"/travail/dossiers/{w.ref}", action)
+    return Submission(client, action, fields, {"journal action.done": 1})
+
+
+@scenario("dossier.worker_action_step:cancelled")
+async def _step_cancelled(w: World) -> Submission:
+    step = await w.proposed()
+    client = await w.staff("amina")
+    action = f"/travail/dossiers/{w.ref}/demarches/{step.id}/annuler"
+    fields = await form_at(client, f"/travail/dossiers/{w.ref}", action)
+    return Submission(client, action, fields, {"journal action.cancelled": 1})
+
+
+# --- The workers' side ------------------------------------------------------------------------
+
+
+@scenario("work.take")
+async def _take(w: World) -> Submission:
+    noa = await factories.youth("noa", "Noa")
+    waiting = await make_request(
+        noa, w.service, RequestForm(asker=Asker.YOUTH, themes=[Theme.MONEY])
+    )
+    client = await w.staff("amina")
+    action = f"/travail/demandes/{waiting.id}/prendre"
+    fields = await form_at(client, "/travail", action)
+    return Submission(client, action, fields, {"Assignment": 1, "journal dossier.taken": 1})
+
+
+@scenario("work.assign")
+async def _assign(w: World) -> Submission:
+    client = await w.staff("amina")
+    action = f"/travail/demandes/{w.dossier.id}/confier"
+    fields = await form_at(client, f"/travail/dossiers/{w.ref}", action, colleague=str(w.tom.id))
+    return Submission(client, action, fields, {"Assignment": 1, "journal dossier.assigned": 1})
+
+
+@scenario("work.recovery_link")
+async def _recovery_link(w: World) -> Submission:
+    client = await w.staff("amina")
+    action = f"/travail/dossiers/{w.ref}/lien-de-secours"
+    fields = await form_at(client, f"/travail/dossiers/{w.ref}", action)
+
+    async def check(responses: list[httpx.Response]) -> None:
+        await _one_link_shown(responses, LinkKind.RECOVERY)
+
+    effect = {"OneTimeLink": 1, "journal recovery_link.issued": 1}
+    return Submission(client, action, fields, effect, answers_with_page=True, check=check)
+
+
+# --- Consent and shares -----------------------------------------------------------------------
+
+
+async def _consent(w: World, partner: Partner | None = None) -> Consent:
+    return await consent_rules.grant(
+        w.lou, w.ref, (partner or w.cpas).id, ["request", "actions"], "until_stop", "Pour l’aide"
+    )
+
+
+@scenario("consent.grant")
+async def _grant(w: World) -> Submission:
+    client = await w.subject()
+    action = f"/espace/{w.ref}/partenaires/{w.cpas.id}/accord"
+    fields = await form_at(
+        client, action, action, categories="request", duration="until_stop", purpose="Le loyer"
+    )
+    confirm = await client.post(action, data=fields)
+    assert confirm.status_code == 200
+    fields = filled(form_on(confirm.text, action))
+    assert fields["step"] == ["confirm"]
+    return Submission(client, action, fields, {"Consent": 1, "journal consent.granted": 1})
+
+
+@scenario("consent.revoke")
+async def _revoke(w: World) -> Submission:
+    consent = await _consent(w)
+    client = await w.subject()
+    action = f"/espace/{w.ref}/consentements/{consent.id}/retirer"
+    fields = await form_at(client, action, action)
+    return Submission(client, action, fields, {"Consent revoked": 1, "journal consent.revoked": 1})
+
+
+@scenario("consent.share")
+async def _share(w: World) -> Submission:
+    await _consent(w)
+    client = await w.staff("amina")
+    action = f"/travail/dossiers/{w.ref}/partager"
+    fields = await form_at(client, action, action, partner=str(w.cpas.id), categories="request")
+    return Submission(client, action, fields, {"Share": 1, "journal share.made": 1})
+
+
+@scenario("consent.propose_share")
+async def _propose_share(w: World) -> Submission:
+    client = await w.staff("amina")
+    page = f"/travail/dossiers/{w.ref}/partager"
+    fields = await form_at(client, page, page, partner=str(w.school.id), categories="request")
+    refused = await client.post(page, data=fields)
+    assert refused.status_code == 409
+    action = f"/travail/dossiers/{w.ref}/partager/proposer"
+    fields = filled(form_on(refused.text, action))
+    effect = {"Action": 1, "ActionPartner": 1, "journal action.proposed": 1}
+    return Submission(client, action, fields, effect)
+
+
+@scenario("consent.record_meeting")
+async def _record_meeting(w: World) -> Submission:
+    meeting = await w.proposed(ActionKind.CONCERTATION)
+    await answer_action(w.lou, w.ref, meeting.id, True)
+    await _consent(w)
+    client = await w.staff("amina")
+    page = f"/travail/dossiers/{w.ref}/partager"
+    action = f"/travail/dossiers/{w.ref}/reunions/{meeting.id}"
+    fields = await form_at(client, page, action, attended=str(w.cpas.id), categories="request")
+    effect = {"Share": 1, "journal share.made": 1, "journal action.done": 1}
+    return Submission(client, action, fields, effect)
+
+
+# --- The partner directory --------------------------------------------------------------------
+
+
+@scenario("partners.create")
+async def _partner_create(w: World) -> Submission:
+    client = await w.staff("admin")
+    action = "/admin/partenaires/nouveau"
+    fields = await form_at(
+        client,
+        "/admin/partenaires",
+        action,
+        name="Maison de jeunes",
+        sector="youth_organisation",
+        communes="Namur",
+    )
+    return Submission(client, action, fields, {"Partner": 1})
+
+
+@scenario("partners.update")
+async def _partner_update(w: World) -> Submission:
+    client = await w.staff("admin")
+    action = f"/admin/partenaires/{w.school.id}/modifier"
+    page = f"/admin/partenaires/{w.school.id}"
+    fields = await form_at(client, page, action, name="École du Centre")
+
+    async def check(_responses: list[httpx.Response]) -> None:
+        assert (await Partner.get(id=w.school.id)).name == "École du Centre"
+
+    return Submission(client, action, fields, {}, check=check)
+
+
+# --- Ending, coming back, erasing -------------------------------------------------------------
+
+
+@scenario("ending.end")
+async def _end(w: World) -> Submission:
+    client = await w.subject()
+    action = f"/espace/{w.ref}/arreter"
+    fields = await form_at(client, action, action, reason="Ça va mieux")
+    return Submission(client, action, fields, {"journal dossier.ended": 1})
+
+
+@scenario("ending.come_back")
+async def _come_back(w: World) -> Submission:
+    await end_help(w.lou, w.ref, "")
+    client = await w.subject()
+    action = f"/espace/{w.ref}/revenir"
+    fields = await form_at(client, action, action, themes="family", words="Je reviens")
+    return Submission(client, action, fields, {"Request": 1, "journal dossier.reopened": 1})
+
+
+@scenario("ending.erase")
+async def _erase(w: World) -> Submission:
+    await end_help(w.lou, w.ref, "")
+    client = await w.subject()
+    action = f"/espace/{w.ref}/effacer"
+    fields = await form_at(client, action, action)
+    second = await client.post(action, data=fields)
+    assert second.status_code == 200
+    fields = filled(form_on(second.text, action))
+    return Submission(client, action, fields, {"Dossier erased": 1, "journal dossier.erased": 1})
+
+
+@scenario("ending.close")
+async def _close(w: World) -> Submission:
+    long_ago = timezone.now() - timedelta(days=400)
+    await Dossier.filter(id=w.dossier.id).update(last_activity_at=long_ago, created_at=long_ago)
+    client = await w.staff("amina")
+    action = f"/travail/dossiers/{w.ref}/fermer"
+    fields = await form_at(
+        client, f"/travail/dossiers/{w.ref}", action, message="Je ferme, tu peux revenir"
+    )
+    effect = {"Message": 1, "journal message.sent": 1, "journal dossier.closed": 1}
+    return Submission(client, action, fields, effect)
+
+
+# --- The tests --------------------------------------------------------------------------------
+
+
+async def test_every_post_route_is_proven_or_naturally_single(app: Starlette) -> None:
+    posts = {r.name for r in app.routes if isinstance(r, Route) and "POST" in (r.methods or set())}
+    proven = {route_of(name) for name in SCENARIOS}
+    assert not proven & set(NATURAL), "a route is both proven and said to be natural"
+    missing = sorted(posts - proven - set(NATURAL))
+    assert missing == [], f"send these twice in a scenario, or say in NATURAL why not: {missing}"
+    assert sorted((proven | set(NATURAL)) - posts) == [], "a scenario or reason for no route"
+
+
+@pytest.mark.parametrize("together", [False, True], ids=["in turn", "at once"])
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+async def test_a_form_sent_twice_acts_once(
+    app: Starlette, db: str, name: str, together: bool
+) -> None:
+    world = await make_world(app)
+    try:
+        sent = await SCENARIOS[name](world)
+        before = await state()
+
+        async def send() -> httpx.Response:
+            return await sent.client.post(sent.action, data=sent.fields)
+
+        if together:
+            responses = list(await asyncio.gather(send(), send()))
+        else:
+            responses = [await send(), await send()]
+        assert change(before, await state()) == sent.effect
+        statuses = [r.status_code for r in responses]
+        if sent.answers_with_page:
+            assert statuses == [200, 200]
+        elif sent.signs_in and not together:
+            assert statuses == [303, 403]
+        else:
+            # The repeat gets the first answer: the same redirect, not an error.
+            assert statuses == [303, 303], [said(r.text) for r in responses]
+            assert responses[0].headers["location"] == responses[1].headers["location"]
+        if sent.check is not None:
+            await sent.check(responses)
+        assert await SubmittedForm.all().count() == 1
+    finally:
+        for client in world.clients:
+            await client.aclose()
+
+
+async def test_a_refused_form_can_be_corrected_and_sent(app: Starlette, db: str) -> None:
+    """A refusal records nothing: the same form, corrected, is accepted once."""
+    world = await make_world(app)
+    client = await world.subject()
+    action = f"/espace/{world.ref}/messages"
+    try:
+        fields = await form_at(client, f"/espace/{world.ref}", action, body="   ")
+        refused = await client.post(action, data=fields)
+        assert refused.status_code == 422
+        fields["body"] = ["Voilà"]
+        sent = [await client.post(action, data=fields) for _ in range(2)]
+        assert [r.status_code for r in sent] == [303, 303]
+        assert await Message.filter(dossier_id=world.dossier.id).count() == 1
+    finally:
+        await client.aclose()
+
+
+async def test_a_key_is_worth_nothing_in_another_browser(app: Starlette, db: str) -> None:
+    """The key is bound to the browser that got the form: elsewhere it is a new form."""
+    world = await make_world(app)
+    first = await world.subject()
+    second = await world.subject()
+    action = f"/espace/{world.ref}/messages"
+    try:
+        fields = await form_at(first, f"/espace/{world.ref}", action, body="Un")
+        assert (await first.post(action, data=fields)).status_code == 303
+        other = dict(fields, csrf_token=[await _csrf(second, f"/espace/{world.ref}")])
+        assert (await second.post(action, data=other)).status_code == 303
+        assert await Message.filter(dossier_id=world.dossier.id).count() == 2
+    finally:
+        for client in world.clients:
+            await client.aclose()
+
+
+async def _csrf(client: httpx.AsyncClient, page: str) -> str:
+    return form_on((await client.get(page)).text, page + "/messages")["csrf_token"][0]
