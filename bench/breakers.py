@@ -180,9 +180,12 @@ def small_disk(folder: Path, size_kb: int) -> Iterator[Path]:
 
 
 def fill(folder: Path, name: str = "filler") -> Path:
-    """Write a file in ``folder`` until its disk is full; delete it to free the space."""
+    """Write a file in ``folder`` until its disk is full; delete it to free the space.
+
+    Called again, it takes what was freed meanwhile (SQLite may free some by checkpointing).
+    """
     path = folder / name
-    with path.open("wb", buffering=0) as out:
+    with path.open("ab", buffering=0) as out:
         for size in (CHUNK, 4096, 1):  # Down to the last byte.
             block = b"\0" * size
             try:
