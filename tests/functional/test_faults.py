@@ -235,7 +235,7 @@ async def test_postgresql_cut_gives_kind_503s_and_service_resumes_by_itself(
     sent = await JournalEntry.filter(dossier_id=dossier.id, event="message.sent")
     assert len(messages) == 2
     assert {int(entry.details["message"]) for entry in sent} == messages
-    assert await verify_dossier(dossier) is None
+    assert await verify_dossier(await Dossier.get(id=dossier.id)) is None
 
 
 # --- SQLite: read-only, disk full -----------------------------------------------------------
