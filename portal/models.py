@@ -275,7 +275,8 @@ class Request(Model):
     words = fields.TextField(default="")
     contact_channel = fields.CharEnumField(ContactChannel, max_length=10)
     contact_details = fields.TextField(default="")
-    contact_hours = fields.CharField(max_length=200, default="")
+    # Sealed, like the words: longer than the 200 characters typed, hence no length here.
+    contact_hours = fields.TextField(default="")
     no_voicemail = fields.BooleanField(default=False)
     others_read_messages = fields.BooleanField(default=False)
     created_at = fields.DatetimeField(auto_now_add=True)
@@ -299,8 +300,9 @@ class Action(Model):
     )
     partner_id: int | None
     description = fields.TextField(default="")
-    # Who else is involved, in the worker's words (the school, an aunt, a service).
-    third_party = fields.CharField(max_length=200, default="", db_default="")
+    # Who else is involved, in the worker's words (the school, an aunt, a service). Sealed:
+    # 200 characters become up to 1,100 once encrypted, so the column has no length.
+    third_party = fields.TextField(default="", db_default="")
     status = fields.CharEnumField(ActionStatus, max_length=10)
     author: fields.ForeignKeyRelation[Person] = fields.ForeignKeyField(
         "models.Person", related_name="authored_actions", on_delete=fields.RESTRICT
