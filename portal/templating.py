@@ -6,7 +6,9 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+from jinja2.nodes import EvalContext
 from jinja2_fragments.starlette import Jinja2Blocks
+from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
@@ -32,6 +34,19 @@ def path_finder(routes: list[BaseRoute]) -> Any:
     return url_for
 
 
+@jinja2.pass_eval_context
+def _gettext(eval_context: EvalContext, message: str, /, **variables: Any) -> str:
+    """Jinja's newstyle gettext: the translation is a format string, escaped when autoescaping.
+
+    As in Jinja, ``%%`` stands for ``%``: only a translation with neither variables nor a
+    ``%`` skips the formatting, which would change nothing.
+    """
+    text: str = i18n.gettext(message)
+    if eval_context.autoescape:
+        text = Markup(text)  # noqa: S704 - our own catalogues, as Jinja marks them too
+    return text % variables if variables or "%" in text else text
+
+
 def build_templates(
     static: StaticFiles, globals_: dict[str, Any], routes: list[BaseRoute] | None = None
 ) -> Jinja2Blocks:
@@ -52,6 +67,8 @@ def build_templates(
         pgettext=i18n.pgettext,
         npgettext=i18n.npgettext,
     )
+    # Called directly rather than through Jinja's alias and wrapper: a page holds dozens.
+    env.globals["gettext"] = env.globals["_"] = _gettext
     env.globals.update(globals_)
     if routes is not None:
         env.globals["url_for"] = path_finder(routes)
