@@ -191,6 +191,8 @@ class Export:
     consents: list[Consent]
     shares: list[Share]
     journal: list[JournalEntry]
+    # Why the subject ended the help, if they said: theirs to read like everything else.
+    end_reason: str = ""
 
 
 async def export(subject: Person, reference: str) -> Export:
@@ -227,4 +229,5 @@ async def export(subject: Person, reference: str) -> Export:
     entries = (
         await JournalEntry.filter(dossier_id=dossier.id).select_related("actor").order_by("seq")
     )
-    return Export(dossier, requests, messages, actions, consents, shares, entries)
+    end_reason = box.open(dossier.end_reason, "dossier.end_reason")
+    return Export(dossier, requests, messages, actions, consents, shares, entries, end_reason)

@@ -141,6 +141,7 @@ def _export_json(data: rules.Export, name: str) -> dict[str, Any]:
             "status": data.dossier.status.value,
             "created": data.dossier.created_at.isoformat(),
             "ended": data.dossier.ended_at.isoformat() if data.dossier.ended_at else None,
+            "why_ended": data.end_reason,
         },
         "subject": name,
         "requests": [
