@@ -102,11 +102,11 @@ async def _load_with_cut(
     deadline = stats.started + BEFORE + CUT + AFTER
     runs = asyncio.gather(*(p.run(deadline) for p in people))
     await asyncio.sleep(BEFORE)
-    cut_at = stats.now()
     await asyncio.to_thread(relay.cut)
+    cut_at = stats.now()  # Once every connection through the proxy is reset.
     progress(f"  PostgreSQL cut at {cut_at:.1f} s")
     await asyncio.sleep(CUT)
-    restored_at = stats.now()
+    restored_at = stats.now()  # Before the proxy listens again.
     await asyncio.to_thread(relay.restore)
     progress(f"  PostgreSQL restored at {restored_at:.1f} s")
     async with asyncio.timeout(AFTER + 60):
@@ -130,7 +130,8 @@ def postgres_cut() -> FaultOutcome:
             cut_at, restored_at, _ = asyncio.run(_load_with_cut(people, stats, relay))
             tail = log_tail(server.log, 15)
         outcome.requests = len(stats.hits)
-        during = [h for h in stats.hits if cut_at + 0.2 <= h.at < restored_at]
+        # Sent after the cut and answered before the restore: wholly inside the fault.
+        during = [h for h in stats.hits if cut_at <= h.at and h.at + h.seconds < restored_at]
         outcome.during = dict(
             Counter(str(h.status) if h.status > 0 else "no answer" for h in during)
         )
@@ -145,9 +146,10 @@ def postgres_cut() -> FaultOutcome:
             outcome.problems.append(f"5xx other than 503: {dict(bad)}\n{tail}")
         if not during:
             outcome.problems.append("no request was made during the cut")
-        others = {k: v for k, v in outcome.during.items() if k != "503"}
+        others = [h for h in during if h.status != 503]
         if others:
-            outcome.problems.append(f"during the cut, not 503: {others}")
+            seen = ", ".join(f"{h.label} {h.status} at {h.at:.2f} s" for h in others[:5])
+            outcome.problems.append(f"during the cut, not 503: {seen}")
         if outcome.retry_after_30 != outcome.during.get("503", 0):
             outcome.problems.append("a 503 during the cut came without Retry-After: 30")
         if outcome.recovery is None or outcome.recovery > RECOVERY_LIMIT:
