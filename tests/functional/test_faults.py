@@ -377,3 +377,51 @@ async def test_sqlite_disk_full_gives_kind_503s_and_service_resumes_by_itself(
     _need_root_tools()
     with small_disk(tmp_path / "disk", DISK_KB) as disk:
         await _sqlite_fault(database, tmp_path, disk, lambda: _FullDisk(disk), lambda: fill(disk))
+
+
+LOCKED_TOO_LONG = """
+import asyncio, sqlite3, sys
+from tortoise import Tortoise, connections
+from tortoise.exceptions import TransactionManagementError
+from tortoise.transactions import in_transaction
+from portal.db import tortoise_config
+
+async def main(path: str) -> None:
+    await Tortoise.init(config=tortoise_config(f"sqlite://{path}?busy_timeout=100"))
+    try:
+        await connections.get("default").execute_query("SELECT 1")
+        other = sqlite3.connect(path, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")  # Another process writing for longer than we wait.
+
+        async def request() -> None:
+            try:
+                async with in_transaction():
+                    raise AssertionError("BEGIN should have waited in vain")
+            except TransactionManagementError:
+                pass
+
+        await asyncio.create_task(request())  # Each request is a task of its own.
+        other.execute("ROLLBACK")
+        await asyncio.wait_for(connections.get("default").execute_query("SELECT 1"), 5)
+        print("served")
+    finally:
+        await Tortoise.close_connections()
+
+asyncio.run(main(sys.argv[1]))
+"""
+
+
+def test_a_transaction_that_could_not_begin_does_not_block_the_process(tmp_path: Path) -> None:
+    # "database is locked" at BEGIN (another process wrote for longer than busy_timeout): the
+    # process's queries must go on once the lock is free, not wait for ever. Its own process:
+    # the test process's ORM is bound to the suite's database.
+    if on_postgres():
+        pytest.skip("an SQLite fault: runs on the SQLite run of the suite")
+    done = subprocess.run(
+        [sys.executable, "-c", LOCKED_TOO_LONG, str(tmp_path / "locked.sqlite3")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "served"
