@@ -9,6 +9,9 @@ while a subject reads their dossier and writes in it, then repairs it:
 - the SQLite database on a small tmpfs mounted for the test, filled to the last byte by another
   file (SQLite run): a real full disk, not a lowered ``max_page_count``.
 
+A server started on the broken SQLite file must recover too, and a transaction that could not
+begin (the database locked for longer than busy_timeout) must not block the process.
+
 The SQLite faults need root (chattr, mount): elsewhere they are skipped, in CI they fail.
 The ways to break the database are bench/breakers.py's, the ones ``python -m bench.load
 --faults`` uses under load.
