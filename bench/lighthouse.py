@@ -1,6 +1,6 @@
 """Lighthouse on the home, request and dossier pages: performance ≥ 95, accessibility 100.
 
-    python -m bench.lighthouse [--runs N] [--json PATH] [--reports DIR]
+    python -m bench.lighthouse [--runs N] [--language fr|nl|en] [--json PATH] [--reports DIR]
 
 Builds a fresh SQLite database with the demo data (as ``python -m bench`` does), serves the
 portal on loopback, signs the young person Lou in through the pages, then runs Lighthouse
@@ -18,8 +18,9 @@ the last that runs on Node 20 (13.x asks for Node ≥ 22.19). It drives the Chro
 ``CHROME_PATH`` (``/usr/bin/chromium`` by default) headless, with Lighthouse's defaults:
 mobile form factor and screen (Moto G Power, 412 by 823 CSS pixels), simulated throttling of a
 slow 4G network (150 ms round trip, 1.6 Mbit/s) and a CPU 4 times slower. Every load is a cold
-one: empty cache, fresh profile. The portal is served as ``python -m portal run`` serves it,
-without compression, so the bytes counted are uncompressed ones.
+one: empty cache, fresh profile. The pages are asked for in French (``--language``), the
+portal's first language; Lighthouse's Chromium would ask for English. The portal is served as
+``python -m portal run`` serves it, without compression: the bytes counted are uncompressed.
 
 Prints one row per page, the median of the runs and their range, and writes a summary (no
 full report) to ``bench/lighthouse-results.json``; ``--reports`` keeps the full JSON reports.
@@ -158,12 +159,14 @@ async def signed_in_headers(base_url: str, data: BenchData) -> dict[str, str]:
     return prepared.request_headers()
 
 
-def pages(data: BenchData, signed_in: dict[str, str]) -> list[Page]:
+def pages(data: BenchData, signed_in: dict[str, str], language: str) -> list[Page]:
+    # Lighthouse's Chromium asks for en-US; the portal answers in the language asked for.
+    asked = {"Accept-Language": language}
     reference = data.short.reference
     return [
-        Page("home", "/", "/", {}),
-        Page("request", "/demande", "/demande", {}),
-        Page("dossier", f"/espace/{reference}", "/espace/{reference}", signed_in),
+        Page("home", "/", "/", asked),
+        Page("request", "/demande", "/demande", asked),
+        Page("dossier", f"/espace/{reference}", "/espace/{reference}", {**asked, **signed_in}),
     ]
 
 
@@ -272,7 +275,9 @@ def render_table(results: list[dict[str, Any]], runs: int) -> str:
     rows = [header]
     for result in results:
         if "failure" in result:
-            rows.append([result["name"], "failed", "", "", "", "", "", "", ""])
+            rows.append(
+                [f"{result['name']} {result['path']}", "failed", "", "", "", "", "", "", ""]
+            )
             continue
         s = result["summary"]
         rows.append(
@@ -359,6 +364,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--reports", type=Path, metavar="DIR", help="keep Lighthouse's full JSON reports here"
     )
     parser.add_argument(
+        "--language",
+        choices=["fr", "nl", "en"],
+        default="fr",
+        help="the pages' language, sent as Accept-Language (default fr)",
+    )
+    parser.add_argument(
         "--chrome",
         default=os.environ.get("CHROME_PATH", DEFAULT_CHROME),
         help=f"the Chromium to drive (CHROME_PATH, else {DEFAULT_CHROME})",
@@ -388,7 +399,11 @@ def main(argv: list[str] | None = None) -> int:
             base_url = localhost(stack.enter_context(portal_server(var_dir)))
             headers = asyncio.run(signed_in_headers(base_url, data))
             results, settings = collect(
-                base_url, pages(data, headers), options.chrome, options.runs, work_dir
+                base_url,
+                pages(data, headers, options.language),
+                options.chrome,
+                options.runs,
+                work_dir,
             )
     except (ServerError, SetupError, LighthouseError, httpx.HTTPError) as error:
         print(f"bench.lighthouse: {error}", file=sys.stderr)
@@ -405,6 +420,7 @@ def main(argv: list[str] | None = None) -> int:
         "lighthouse": settings.get("lighthouse", version),
         "chromium": chromium,
         "node": node,
+        "language": options.language,
         "chrome_flags": CHROME_FLAGS,
         # Other work on the machine makes the CPU-bound figures (TBT) noisy.
         "load_average": {
@@ -418,7 +434,10 @@ def main(argv: list[str] | None = None) -> int:
         "goals_missed": missed,
         "failures": failed,
     }
-    print(f"Lighthouse {summary['lighthouse']}, Chromium {chromium}, Node {node}, {started:%F}")
+    print(
+        f"Lighthouse {summary['lighthouse']}, Chromium {chromium}, Node {node}, {started:%F}, "
+        f"pages in {options.language}"
+    )
     if settings:
         throttling = settings["throttling"]
         print(
