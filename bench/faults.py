@@ -172,6 +172,9 @@ class FileFault:
     # Given the database file, a context manager: the fault inside, repaired on leaving.
     breaks: Callable[[Path], AbstractContextManager[None]]
     on_small_disk: bool = False
+    # Before each request while it lasts: to keep a disk full (SQLite frees some space when
+    # a process's last connection closes).
+    again: Callable[[Path], object] = lambda db: None
     # Requests may get no answer: the fault kills the process that serves them.
     kills: bool = False
     note: str = ""
@@ -196,6 +199,7 @@ FILE_FAULTS = [
         "sqlite disk full",
         lambda db: _full_disk(db),
         on_small_disk=True,
+        again=lambda db: fill(db.parent),
         note=f"a {DISK_KB // 1024} MB tmpfs holding the database, filled with a file",
     ),
     FileFault(
@@ -209,14 +213,23 @@ FILE_FAULTS = [
 
 
 def _workers(server_pid: int) -> set[str]:
+    """The server's live child processes (a dead one stays a zombie until it is reaped)."""
     found = subprocess.run(
         ["pgrep", "-P", str(server_pid)], capture_output=True, text=True, timeout=10
     )
-    return set(found.stdout.split())
+    alive = set()
+    for pid in found.stdout.split():
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state not in {"Z", "X"}:
+            alive.add(pid)
+    return alive
 
 
 async def _file_fault_requests(
-    subject: Subject, breaks: AbstractContextManager[None]
+    subject: Subject, breaks: AbstractContextManager[None], again: Callable[[], object]
 ) -> tuple[list[tuple[str, int, str | None]], float | None]:
     """Before, during and after: (what, status, Retry-After); seconds from repair to a 303."""
     await sign_everyone_in([subject])
@@ -239,8 +252,11 @@ async def _file_fault_requests(
     try:
         await post("write before")
         with breaks:
+            again()
             await post("write while broken")
+            again()
             await post("write while broken (again)")
+            again()
             await get("read while broken")
         repaired = time.monotonic()
         # No pause: the very next request must find the file writable again.
@@ -278,7 +294,9 @@ def sqlite_file_fault(fault: FileFault) -> FaultOutcome:
             workers = _workers(server.process.pid)
             try:
                 seen, outcome.recovery = asyncio.run(
-                    _file_fault_requests(subject, fault.breaks(db_file))
+                    _file_fault_requests(
+                        subject, fault.breaks(db_file), lambda: fault.again(db_file)
+                    )
                 )
             except subprocess.CalledProcessError as error:
                 outcome.skipped = f"{error.cmd[0]} failed ({error.stderr!r})"
@@ -302,7 +320,7 @@ def sqlite_file_fault(fault: FileFault) -> FaultOutcome:
         if any(s not in allowed for s in during):
             outcome.problems.append(f"while broken, answered {during}, not 503\n{tail}")
         if fault.kills:
-            outcome.notes.append(f"{replaced} worker process(es) died and were replaced")
+            outcome.notes.append(f"{replaced} worker process(es) died")
         after = [status for what, status, _ in seen if what.endswith("after")]
         if after != [303, 200]:
             outcome.problems.append(f"after the repair, the write and read answered {after}")
