@@ -116,7 +116,8 @@ def _sqlite_reader(client: SqliteClient) -> sqlite3.Connection | None:
     return reader
 
 
-def _forget_reader(client: SqliteClient) -> None:
+def forget_reader(client: SqliteClient) -> None:
+    """Close this thread's read connection to the client's file: the next read opens anew."""
     readers: dict[str, sqlite3.Connection] = getattr(_local, "readers", {})
     reader = readers.pop(client.filename, None)
     if reader is not None:
@@ -137,7 +138,7 @@ async def rows(sql: str, params: Sequence[Any] = ()) -> list[Row]:
             except sqlite3.Error as error:
                 if isinstance(error, sqlite3.ProgrammingError | sqlite3.InterfaceError):
                     raise  # a mistake in the statement: no other connection would do better
-                _forget_reader(client)
+                forget_reader(client)
     if isinstance(client, SqliteClient):
         # The ORM's connection waits for a lock and reports a failing file as it should.
         _, found = await client.execute_query(sql, list(params))

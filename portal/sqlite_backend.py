@@ -34,7 +34,7 @@ from tortoise.backends.sqlite.client import (
 from tortoise.connection import get_connections
 from tortoise.exceptions import DBConnectionError, OperationalError, TransactionManagementError
 
-from portal.reads import _forget_reader
+from portal.reads import forget_reader
 
 log = logging.getLogger("portal.db")
 
@@ -194,7 +194,7 @@ class ImmediateSqliteClient(SqliteClient):
         # process keeps the file open, SQLite shares what it opened during the fault (a
         # shared-memory index it could only open read-only) with the connections opened after.
         with contextlib.suppress(sqlite3.Error):
-            _forget_reader(self)
+            forget_reader(self)
 
     def acquire_connection(self) -> ConnectionWrapper[aiosqlite.Connection]:
         return ReconnectingWrapper(self._lock, self)

@@ -125,9 +125,16 @@ async def team(worker: Person) -> list[TeamItem]:
 
 async def colleagues(worker: Person) -> list[Person]:
     _require_worker(worker)
-    return await Person.filter(
-        service_id=worker.service_id, role=Role.WORKER, is_active=True
-    ).order_by("display_name")
+    # On every worker's dossier page (the "give to a colleague" form): plain SQL, see reads.
+    found = await reads.rows(
+        reads.statement(
+            "SELECT {p} FROM person p WHERE p.service_id = ? AND p.role = ? AND p.is_active = ?"
+            " ORDER BY p.display_name, p.id",
+            p=Person,
+        ),
+        [worker.service_id, Role.WORKER.value, True],
+    )
+    return reads.build_all(Person, found)
 
 
 async def find_by_reference(worker: Person, reference: str) -> Dossier:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from portal import reads
 from portal.domain.accounts import clean_multiline, clean_text
 from portal.domain.errors import Invalid, NotFound
 from portal.i18n import lazy as _l
@@ -96,6 +97,17 @@ async def get_partner(partner_id: int, *, active_only: bool = True) -> Partner:
     if partner is None:
         raise NotFound("no such partner")
     return partner
+
+
+async def active_partners() -> list[Partner]:
+    """Every partner one can work with, by name: on every worker's dossier page (see reads)."""
+    found = await reads.rows(
+        reads.statement(
+            "SELECT {x} FROM partner x WHERE x.is_active = ? ORDER BY x.name, x.id", x=Partner
+        ),
+        [True],
+    )
+    return reads.build_all(Partner, found)
 
 
 async def search(

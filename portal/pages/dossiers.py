@@ -179,7 +179,7 @@ async def _worker_context(
     context["colleagues"] = [
         c for c in await dossiers.colleagues(person) if c.id not in {w.id for w in view.workers}
     ]
-    context["partners"] = await directory.search()
+    context["partners"] = await directory.active_partners()
     context["direct_kinds"] = sorted(action_rules.DIRECT_KINDS, key=lambda k: k.value)
     context["third_party_kinds"] = sorted(
         set(action_rules.DIRECT_KINDS | action_rules.THIRD_PARTY_KINDS), key=lambda k: k.value
