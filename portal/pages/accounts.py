@@ -471,6 +471,20 @@ async def account_signout_everywhere(request: Request) -> Response:
 # --- Staff invitations and recovery links ------------------------------------------------------
 
 
+async def invitation_again(request: Request, outcome: str) -> Response:
+    """The password form sent twice: the app secret of the first answer, not a second one."""
+    from portal.models import Credential
+
+    token = request.path_params["token"]
+    try:
+        link = await accounts.find_link(token, LinkKind.INVITATION)
+    except NotFound as error:
+        raise HTTPException(404) from error
+    totp = await Credential.get(person_id=link.person_id, kind=CredentialKind.TOTP)
+    return _totp_step(request, link.person, token, totp.secret, {})
+
+
+@once(again=invitation_again)
 async def invitation(request: Request) -> Response:
     token = request.path_params["token"]
     try:
@@ -495,6 +509,7 @@ async def invitation(request: Request) -> Response:
     except Invalid as refusal:
         context["errors"] = {refusal.field: _(refusal.message)}
         return render(request, "accounts/invitation.html", context, status_code=422)
+    request.state.outcome = "totp"
     return _totp_step(request, person, token, secret, {})
 
 

@@ -79,8 +79,6 @@ NATURAL: dict[str, str] = {
     "signin.code": "a code is accepted once (its time step is recorded)",
     "signin.recovery": "a recovery code is used once",
     "recovery_link": "the link is consumed by its first use",
-    "invitation": "replaces the invited person's password and app secret as a whole; the "
-    "invitation is consumed once, by its code step",
     "invitation.code": "the invitation link is consumed by its first use",
     "signin.passkey_options": "a fresh single-use challenge for the browser's ceremony",
     "account.new_passkey_options": "a fresh single-use challenge for the browser's ceremony",
@@ -336,6 +334,24 @@ async def _passkey_remove(w: World) -> Submission:
     action = f"/compte/passkeys/{passkey.id}/supprimer"
     fields = await form_at(client, "/compte", action)
     return Submission(client, action, fields, {"Credential": -1})
+
+
+@scenario("invitation")
+async def _invitation(w: World) -> Submission:
+    admin = await Person.get(login="admin")
+    _zoe, token = await accounts.invite_staff(admin, "worker", "Zoé")
+    client = w.client()
+    page = f"/invitation/{token}"
+    fields = await form_at(client, page, page, login="zoe", password="un phare vert sur la digue")
+
+    async def check(responses: list[httpx.Response]) -> None:
+        # Both answers show the one app secret that was kept.
+        secrets = [re.findall(r'class="secret"[^>]*>([A-Z2-7 ]+)<', r.text) for r in responses]
+        kept = await Credential.get(person__login="zoe", kind=CredentialKind.TOTP)
+        assert secrets[0] == secrets[1] == [" ".join(re.findall(".{1,4}", kept.secret))]
+
+    effect = {"Credential": 2}
+    return Submission(client, page, fields, effect, answers_with_page=True, check=check)
 
 
 @scenario("admin.invite")
