@@ -295,6 +295,8 @@ async def regenerate_recovery_codes(person: Person) -> list[str]:
     if not person.is_subject:
         raise NotAllowed("recovery codes are for subjects")
     async with in_transaction():
+        # One renewal at a time per person: two at once would each keep their own ten codes.
+        await Person.select_for_update().filter(id=person.id).first()
         return await _replace_recovery_codes(person)
 
 

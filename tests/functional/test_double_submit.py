@@ -56,6 +56,7 @@ from portal.models import (
     Theme,
 )
 from portal.security.passwords import verify_password
+from portal.security.tokens import token_hash
 from tests import factories
 from tests.forms import filled, form_on, said
 
@@ -694,6 +695,37 @@ async def test_a_form_sent_twice_acts_once(
     finally:
         for client in world.clients:
             await client.aclose()
+
+
+@pytest.mark.parametrize("together", [False, True], ids=["in turn", "at once"])
+async def test_new_recovery_codes_twice_leave_the_last_set_shown(
+    app: Starlette, db: str, together: bool
+) -> None:
+    """account.codes is natural: each press replaces the whole set, even two at once."""
+    world = await make_world(app)
+    client = await world.subject()
+    try:
+        fields = await form_at(client, "/compte", "/compte/codes")
+
+        async def send() -> httpx.Response:
+            return await client.post("/compte/codes", data=fields)
+
+        if together:
+            responses = list(await asyncio.gather(send(), send()))
+        else:
+            responses = [await send(), await send()]
+        shown = [factories.codes_in(r.text) for r in responses]
+        assert all(len(codes) == accounts.RECOVERY_CODES for codes in shown)
+        stored = set(
+            await RecoveryCode.filter(person_id=world.lou.id).values_list("code_hash", flat=True)
+        )
+        # One answer's set is the one kept, whole; the other's works no more.
+        kept = [
+            {token_hash(accounts.normalise_code(c)) for c in codes} == stored for codes in shown
+        ]
+        assert sorted(kept) == [False, True]
+    finally:
+        await client.aclose()
 
 
 async def test_a_refused_form_can_be_corrected_and_sent(app: Starlette, db: str) -> None:
