@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import textwrap
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -29,6 +30,10 @@ from portal.templating import render
 CHART_WIDTH = 320
 BAR_SPACE = 250
 ROW_HEIGHT = 46
+# A label longer than this wraps onto more lines of the chart (a letter is about 8 units wide
+# at its 14-unit size): on a narrow screen nothing runs past the chart's edge.
+LABEL_LETTERS = 36
+LABEL_LINE_HEIGHT = 17
 MAX_PARAM = 20
 
 
@@ -43,6 +48,15 @@ class Line:
     mark: str
     bar: float
 
+    @property
+    def label_lines(self) -> list[str]:
+        return textwrap.wrap(self.label, LABEL_LETTERS) or [""]
+
+    @property
+    def height(self) -> int:
+        """Its row in the chart, taller for a label on several lines."""
+        return ROW_HEIGHT + (len(self.label_lines) - 1) * LABEL_LINE_HEIGHT
+
 
 @dataclass(frozen=True)
 class Section:
@@ -56,7 +70,16 @@ class Section:
 
     @property
     def chart_height(self) -> int:
-        return len(self.lines) * ROW_HEIGHT + 4
+        return sum(line.height for line in self.lines) + 4
+
+    @property
+    def chart_rows(self) -> list[tuple[int, Line]]:
+        """Each line with the top of its row in the chart."""
+        rows, top = [], 0
+        for line in self.lines:
+            rows.append((top, line))
+            top += line.height
+        return rows
 
 
 def _capitalised(text: str) -> str:
@@ -233,6 +256,7 @@ async def page(request: Request) -> Response:
         "csv_query": urlencode(period),
         "chart_width": CHART_WIDTH,
         "row_height": ROW_HEIGHT,
+        "label_line_height": LABEL_LINE_HEIGHT,
     }
     return render(request, "figures/page.html", context)
 
