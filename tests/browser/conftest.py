@@ -222,16 +222,26 @@ class OpenTab(Protocol):
 
 
 @contextmanager
-def tab_opener(browser: Browser, live_server: LiveServer) -> Iterator[OpenTab]:
-    """Open phone-sized tabs in ``browser``; close them at the end and report unseen problems."""
+def tab_opener(
+    browser: Browser,
+    live_server: LiveServer,
+    *,
+    viewport: ViewportSize = VIEWPORT,
+    scale: float = 1,
+) -> Iterator[OpenTab]:
+    """Open phone-sized tabs in ``browser``; close them at the end and report unseen problems.
+
+    ``viewport`` is in CSS px; ``scale`` is the device pixels per CSS px (2 for a screen zoomed
+    to 200 %).
+    """
     contexts: list[BrowserContext] = []
     tabs: list[Tab] = []
     portal_host = urlsplit(live_server.base_url).netloc
 
     def open_(language: str, *, javascript: bool = True) -> Tab:
         context = browser.new_context(
-            viewport=VIEWPORT,
-            device_scale_factor=1,
+            viewport=viewport,
+            device_scale_factor=scale,
             locale=LOCALES[language],
             java_script_enabled=javascript,
         )

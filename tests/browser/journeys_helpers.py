@@ -19,6 +19,7 @@ from playwright.sync_api import Browser, Locator, Page, expect
 from portal.demo import DEMO_PASSWORD, DEMO_TOTP
 from portal.i18n import CATALOGUES, LANGUAGE_COOKIE, translations
 from tests.browser.conftest import SCREENSHOTS, VIEWPORT, LiveServer, OpenTab, Tab, tab_opener
+from tests.browser.layout_checks import focus_not_visible, reflow_problems
 from tests.browser.test_public_pages import AXE_OPTIONS, axe, describe_violations
 
 VIRTUAL_AUTHENTICATOR = {
@@ -108,7 +109,7 @@ class Story:
         self.words = Words(self.language)
 
     def look(self, tab: Tab, name: str) -> None:
-        """Screenshot the page, then check it: its language, axe, its width, the console.
+        """Screenshot the page, then check it: its language, axe, its reflow, the console.
 
         Sentences left in English on a French or Dutch page are noted for ``assert_translated``.
         """
@@ -118,13 +119,16 @@ class Story:
         # otherwise lie over whatever happens to be under it (and axe would count it).
         page.evaluate("() => window.scrollTo(0, 0)")
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        width = (page.viewport_size or VIEWPORT)["width"]
         shot = f"journey-{self.language}-{next(self.numbers):02d}-{self.name}-{name}"
+        if width != VIEWPORT["width"]:
+            shot += f"-{width}px"
         # caret="initial": hiding the caret leaves empty style attributes on the inputs, which
         # htmx's settling then copies onto the next page, against the CSP (style-src 'self').
         page.screenshot(path=SCREENSHOTS / f"{shot}.png", full_page=True, caret="initial")
 
         violations = axe.run(page, options=AXE_OPTIONS).response["violations"]
-        width = page.evaluate("() => document.documentElement.scrollWidth")
+        reflow = reflow_problems(page)
         text = " ".join(page.locator("body").inner_text().split())
         english = {
             message for message, pattern in untranslated(self.language) if pattern.search(text)
@@ -135,7 +139,7 @@ class Story:
         assert not violations, f"axe-core found on {name} ({page.url}):\n" + describe_violations(
             violations
         )
-        assert width <= VIEWPORT["width"], f"{name} scrolls sideways: {width}px wide ({page.url})"
+        assert not reflow, f"{name} at {width} px ({page.url}):\n" + "\n".join(reflow)
         tab.assert_no_problems()
 
     def assert_translated(self) -> None:
@@ -170,12 +174,16 @@ def is_focused(locator: Locator) -> bool:
     return focused
 
 
+# Nothing of it under the sticky quick exit, and on the screen. A tall field may end below the
+# screen's edge: Chromium scrolls a text field only until its caret shows.
 FOCUS_IN_SIGHT = """() => {
   const focused = document.activeElement;
   if (!focused || focused === document.body || focused.id === "quick-exit") { return null; }
   const box = focused.getBoundingClientRect();
   const exit = document.getElementById("quick-exit").getBoundingClientRect();
-  if (box.top >= exit.bottom - 1 && box.bottom <= window.innerHeight + 1) { return null; }
+  const shown = Math.min(box.bottom, window.innerHeight) - Math.max(box.top, 0);
+  const onScreen = shown >= Math.min(box.height, 24) - 1;
+  if (box.top >= exit.bottom - 1 && onScreen) { return null; }
   return `${focused.tagName}#${focused.id} at ${Math.round(box.top)}-${Math.round(box.bottom)}px,`
     + ` quick exit ends at ${Math.round(exit.bottom)}px, screen at ${window.innerHeight}px`;
 }"""
@@ -187,11 +195,18 @@ def assert_focus_in_sight(page: Page) -> None:
     assert hidden is None, f"the focus is hidden: {hidden}"
 
 
+def assert_focus_visible(page: Page) -> None:
+    """What has the focus shows a focus ring (WCAG 2.4.7)."""
+    problem = focus_not_visible(page)
+    assert problem is None, problem
+
+
 def press_until_focused(page: Page, locator: Locator, key: str = "Tab", limit: int = 60) -> None:
     """Move the focus with the keyboard only, until it reaches ``locator``; always in sight."""
     for _ in range(limit):
         page.keyboard.press(key)
         assert_focus_in_sight(page)
+        assert_focus_visible(page)
         if is_focused(locator):
             return
     raise AssertionError(f"{key} never reached {locator} in {limit} presses")
