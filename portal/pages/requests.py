@@ -47,12 +47,6 @@ WRONG_ACCOUNT = {
         "Your account is for a parent or a relative. A young person makes their own account."
     ),
 }
-WRONG_ACCOUNT = {
-    Role.YOUTH: lazy("Your account is for a young person. A parent makes their own account."),
-    Role.RELATIVE: lazy(
-        "Your account is for a parent or a relative. A young person makes their own account."
-    ),
-}
 
 
 def _values(form: FormData | None) -> dict[str, Any]:
