@@ -14,6 +14,8 @@ from urllib.parse import urlsplit
 import httpx
 
 REQUEST_TIMEOUT = 10.0
+# uvicorn closes a keep-alive connection idle for 5 s; one idle this long is not reused.
+IDLE_REUSE_SECONDS = 4.0
 ClientKind = Literal["raw", "httpx"]
 
 
@@ -96,8 +98,13 @@ class RawConnection:
         self.request = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
+        self.last_used = 0.0
 
     async def get(self) -> int:
+        if time.monotonic() - self.last_used > IDLE_REUSE_SECONDS:
+            # The server may have closed it meanwhile, as a browser knows: start a new one.
+            self.close()
+        self.last_used = time.monotonic()
         if self.reader is None or self.writer is None:
             self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
         reader = self.reader
