@@ -102,7 +102,7 @@ def attach(obj: Model, relation: str, related: Model | None) -> None:
 
 def _sqlite_reader(client: SqliteClient) -> sqlite3.Connection | None:
     path = client.filename
-    if not path or path == ":memory:" or client.filename.startswith("file::memory:"):
+    if not path or path == ":memory:" or path.startswith("file::memory:"):
         return None
     readers: dict[str, sqlite3.Connection] | None = getattr(_local, "readers", None)
     if readers is None:
