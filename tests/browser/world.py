@@ -1,0 +1,293 @@
+"""A portal with something on every page, built through the live server's own forms.
+
+The accessibility tests look at pages full of data: a dossier with messages, steps, agreements,
+shares and its journal; staff with an inbox, a team, partners. Everything here is made the way
+people make it (requests, invitations, forms posted with their CSRF token), but by HTTP from
+each person's browser context rather than by clicking, so that it takes seconds.
+
+Staff are invited by the demo admin and have TOTP secrets of their own: no demo account but the
+admin signs in here, so no other test module finds a demo code already used. An invitation is
+confirmed with the previous window's code (the server accepts it), which leaves the current
+window's code free for a sign-in by the keyboard later in the same half-minute.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import secrets
+import time
+from dataclasses import dataclass, field
+from urllib.parse import urlencode, urlsplit
+
+import pyotp
+from playwright.sync_api import APIResponse, BrowserContext
+
+from tests.browser.conftest import LiveServer, OpenTab, Tab
+from tests.browser.journeys_helpers import TOTP_SECONDS, sign_in_staff
+from tests.helpers import CSRF_RE
+
+STAFF_PASSWORD = "un phare vert sur la digue"
+SUBJECT_PASSWORD = "sept mouettes sur le quai de Namur"
+PMS = "Centre PMS de Namur (démo)"
+PLANNING = "Planning familial Le Phare (démo)"
+CPAS = "CPAS de Namur (démo)"
+# What the young person of the consent journey wrote (tests/browser/test_journeys.py: LOU_WORDS).
+LOU_REQUEST = "Ça ne va plus trop à l'école depuis la rentrée, et j'aimerais en parler."
+
+
+def unique(prefix: str) -> str:
+    """A sign-in name nobody on this server has taken yet."""
+    return f"{prefix}-{secrets.token_hex(3)}"
+
+
+@dataclass
+class Visitor:
+    """One browser tab of its own: someone not signed in, or one signed-in person."""
+
+    tab: Tab
+
+    @property
+    def context(self) -> BrowserContext:
+        return self.tab.page.context
+
+    @property
+    def server(self) -> LiveServer:
+        return self.tab.server
+
+    def get(self, path: str) -> APIResponse:
+        response = self.context.request.get(self.server.url(path))
+        assert response.ok, f"GET {path} answered {response.status}"
+        return response
+
+    def token(self) -> str:
+        found = CSRF_RE.search(self.get("/").text())
+        assert found, "no CSRF token on the home page"
+        return found.group(1)
+
+    def post(self, path: str, fields: list[tuple[str, str]] | None = None) -> APIResponse:
+        """Post a form as its page would (redirects followed); fail on a refusal."""
+        body = urlencode([("csrf_token", self.token()), *(fields or [])])
+        response = self.context.request.post(
+            self.server.url(path),
+            data=body,
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
+        assert response.ok, f"POST {path} answered {response.status}:\n{response.text()[:2000]}"
+        return response
+
+    def path(self, response: APIResponse) -> str:
+        """Where a posted form led, after its redirects."""
+        return urlsplit(response.url).path
+
+
+@dataclass
+class Staff:
+    visitor: Visitor
+    login: str
+    name: str
+    secret: str
+
+    def code(self) -> str:
+        return pyotp.TOTP(self.secret).now()
+
+
+@dataclass
+class Subject:
+    """A young person or a parent: an open dossier with everything in it, and an ended one."""
+
+    visitor: Visitor
+    login: str
+    name: str
+    open_reference: str = ""
+    ended_reference: str = ""
+    pending_action: int = 0
+    consent: int = 0
+
+
+@dataclass
+class World:
+    """Everyone the accessibility tests sign in as, and what their pages show."""
+
+    admin: Visitor
+    partner_ids: dict[str, int]
+    staff: dict[str, Staff] = field(default_factory=dict)
+    subjects: dict[str, Subject] = field(default_factory=dict)
+    invitation_token: str = ""
+    recovery_token: str = ""
+    share_id: int = 0
+
+
+def _one(pattern: str, text: str, what: str) -> str:
+    found = re.search(pattern, text)
+    assert found, f"{what} not found"
+    return html.unescape(found.group(1))
+
+
+def partner_ids(admin: Visitor) -> dict[str, int]:
+    page = admin.get("/admin/personnes").text()
+    options = re.findall(r'<option value="(\d+)"[^>]*>([^<]+)</option>', page)
+    return {html.unescape(name): int(value) for value, name in options}
+
+
+def invite(admin: Visitor, role: str, name: str, partner: int | None = None) -> str:
+    """The admin invites someone; returns the token of the link shown once."""
+    page = admin.post(
+        "/admin/personnes/inviter",
+        [("role", role), ("display_name", name), ("partner", str(partner or ""))],
+    ).text()
+    return _one(r"/invitation/([A-Za-z0-9_-]+)</code>", page, "the invitation link")
+
+
+def accept(visitor: Visitor, token: str, login: str, name: str) -> Staff:
+    """Choose a password, add the authenticator app, confirm with a code: signed in."""
+    visitor.get(f"/invitation/{token}")
+    page = visitor.post(
+        f"/invitation/{token}", [("login", login), ("password", STAFF_PASSWORD)]
+    ).text()
+    secret = _one(r'<code class="secret">([A-Z2-7 ]+)</code>', page, "the TOTP key").replace(
+        " ", ""
+    )
+    earlier = pyotp.TOTP(secret).at(time.time() - TOTP_SECONDS)
+    landed = visitor.post(f"/invitation/{token}/code", [("code", earlier)])
+    assert visitor.path(landed) != f"/invitation/{token}", f"{login}: the code was refused"
+    return Staff(visitor, login, name, secret)
+
+
+def ask(visitor: Visitor, asker: str, name: str, words: str, login: str = "") -> str:
+    """A request sent from the form's last step (every step is checked again); its reference.
+
+    With ``login``, the account is made on the way; without, the visitor is signed in already.
+    """
+    fields = [
+        ("step", "account"),
+        ("asker", asker),
+        ("birth_month", "4"),
+        ("birth_year", "2010"),
+        ("themes", "school"),
+        ("themes", "family"),
+        ("words", words),
+        ("contact_channel", "portal"),
+    ]
+    if login:
+        fields += [
+            ("display_name", name),
+            ("language", "fr"),
+            ("login", login),
+            ("password", SUBJECT_PASSWORD),
+            ("go", "password"),
+        ]
+    landed = visitor.path(visitor.post("/demande", fields))
+    found = re.fullmatch(r"/espace/([A-Z0-9-]+)/envoye", landed)
+    assert found, f"the request did not end on its receipt page: {landed}"
+    return found.group(1)
+
+
+def take(worker: Staff, reference: str) -> None:
+    inbox = worker.visitor.get("/travail").text()
+    card = next(chunk for chunk in inbox.split('<li class="card') if reference in chunk)
+    dossier_id = _one(r"/travail/demandes/(\d+)/prendre", card, f"the take button of {reference}")
+    worker.visitor.post(f"/travail/demandes/{dossier_id}/prendre")
+
+
+def propose(worker: Staff, reference: str, description: str, partner: int) -> int:
+    """A step with a partner, proposed; returns its id."""
+    page = worker.visitor.post(
+        f"/travail/dossiers/{reference}/demarches",
+        [
+            ("mode", "propose"),
+            ("kind", "partner_contact"),
+            ("description", description),
+            ("partners", str(partner)),
+            ("third_party", "Madame Martin"),
+        ],
+    ).text()
+    ids = re.findall(rf"/travail/dossiers/{reference}/demarches/(\d+)/annuler", page)
+    assert ids, "the proposed step has no cancel button"
+    return max(int(found) for found in ids)
+
+
+def grant(subject: Subject, reference: str, partner: int, purpose: str) -> int:
+    """Choose, check, agree; returns the consent's id (from its receipt's address)."""
+    path = f"/espace/{reference}/partenaires/{partner}/accord"
+    fields = [("categories", "request"), ("duration", "3_months"), ("purpose", purpose)]
+    subject.visitor.post(path, fields)
+    landed = subject.visitor.path(subject.visitor.post(path, [*fields, ("step", "confirm")]))
+    return int(_one(r"/consentements/(\d+)$", landed, "the receipt's address"))
+
+
+def build_subject(world: World, visitor: Visitor, asker: str, name: str) -> Subject:
+    """Two dossiers: one ended, one open with messages, steps, agreements and a share."""
+    amina = world.staff["amina"]
+    pms, other = world.partner_ids[PMS], world.partner_ids[PLANNING]
+    login = unique("a11y-" + asker)
+    subject = Subject(visitor, login, name)
+    said = {
+        "youth": "Je rate souvent l’école le lundi et je n’ose pas le dire à mes parents.",
+        "relative": "Ma fille ne me parle plus depuis des semaines, je ne sais plus quoi faire.",
+    }[asker]
+    subject.ended_reference = ask(visitor, asker, name, said, login=login)
+    visitor.post(f"/espace/{subject.ended_reference}/arreter", [("reason", "")])
+
+    reference = subject.open_reference = ask(visitor, asker, name, said)
+    take(amina, reference)
+    staff_side = amina.visitor
+    staff_side.post(
+        f"/travail/dossiers/{reference}/messages",
+        [("body", "Bonjour, je m’appelle Amina. On peut se voir mercredi après l’école ?")],
+    )
+    visitor.post(f"/espace/{reference}/messages", [("body", "Oui, mercredi ça me va.")])
+    staff_side.post(
+        f"/travail/dossiers/{reference}/demarches",
+        [("mode", "record"), ("kind", "listening"), ("description", "Premier entretien")],
+    )
+    agreed = propose(amina, reference, "Contacter le centre PMS pour l’orientation", pms)
+    visitor.post(f"/espace/{reference}/demarches/{agreed}/oui", [("reason", "")])
+
+    # An agreement taken back (an earlier one, on the page), and one active, used once.
+    earlier = grant(subject, reference, other, "Pour préparer le rendez-vous.")
+    visitor.post(f"/espace/{reference}/consentements/{earlier}/retirer")
+    subject.consent = grant(subject, reference, pms, "Pour que le centre PMS comprenne.")
+    # Proposed after the agreement was taken back, which cancels the steps it concerned.
+    subject.pending_action = propose(amina, reference, "Rencontrer l’éducatrice ensemble", other)
+    staff_side.post(
+        f"/travail/dossiers/{reference}/partager",
+        [("partner", str(pms)), ("categories", "request")],
+    )
+    world.subjects[asker] = subject
+    return subject
+
+
+def build(open_tab: OpenTab) -> World:
+    """The demo admin invites the staff; a young person and a parent fill their dossiers."""
+
+    def visitor() -> Visitor:
+        return Visitor(open_tab("fr"))
+
+    admin = visitor()
+    sign_in_staff(admin.tab, "admin")
+    ids = partner_ids(admin)
+    world = World(admin=admin, partner_ids=ids)
+    people = [
+        ("amina", "worker", "Amina", None),
+        ("tom", "worker", "Tom", None),
+        ("zoe", "partner", "Zoé", ids[PMS]),
+        ("julie", "partner", "Julie", ids[CPAS]),
+        ("claire", "admin", "Claire", None),
+    ]
+    for key, role, name, partner in people:
+        token = invite(admin, role, name, partner)
+        world.staff[key] = accept(visitor(), token, unique(f"a11y-{key}"), name)
+    # An invitation nobody has accepted yet, for its page.
+    world.invitation_token = invite(admin, "worker", "Noé")
+
+    build_subject(world, visitor(), "youth", "Lina")
+    build_subject(world, visitor(), "relative", "Sam")
+    youth = world.subjects["youth"]
+    page = world.staff["amina"].visitor.post(
+        f"/travail/dossiers/{youth.open_reference}/lien-de-secours"
+    )
+    world.recovery_token = _one(r"/secours/([A-Za-z0-9_-]+)</code>", page.text(), "the link")
+    inbox = world.staff["zoe"].visitor.get("/partenaire").text()
+    world.share_id = int(_one(r"/partenaire/partages/(\d+)", inbox, "a share"))
+    return world
