@@ -8,6 +8,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
+from tortoise import timezone
 
 from portal.domain import actions as action_rules
 from portal.domain import dossiers
@@ -20,6 +21,7 @@ from portal.labels import kind_name
 from portal.models import ActionStatus, Person, Role
 from portal.pages.common import kept, once, person_of, reference_of, require, text
 from portal.pages.timeline import lines
+from portal.security.sessions import TOUCH_EVERY
 from portal.templating import render
 
 SUBJECTS = (Role.YOUTH, Role.RELATIVE)
@@ -28,8 +30,10 @@ SUBJECTS = (Role.YOUTH, Role.RELATIVE)
 async def seen_news(request: Request, person: Person) -> None:
     """The person is looking: what was new is seen, and the header of this page says so."""
     state = request.scope["state"]
-    if state.get("news"):
-        # Nothing new, nothing to write: a page view is then a read only.
+    seen = person.news_seen_at
+    # With nothing new, a view need not write; but the count reads the journal since this
+    # moment, so it must not stay far behind: moved at most once a minute, as sessions are.
+    if state.get("news") or seen is None or timezone.now() - seen >= TOUCH_EVERY:
         await mark_news_seen(person)
     state["news"] = 0
 
