@@ -1,11 +1,15 @@
-"""Helpers for tests: CSRF tokens from pages, and a counter of database queries."""
+"""Helpers for tests: CSRF tokens from pages, a counter of database queries, a live portal."""
 
 from __future__ import annotations
 
 import logging
 import re
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
 
@@ -51,3 +55,49 @@ def count_queries() -> Iterator[QueryCounter]:
     finally:
         logger.removeHandler(counter)
         logger.setLevel(previous)
+
+
+REPOSITORY = Path(__file__).resolve().parents[1]
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=2, trust_env=False).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+@contextmanager
+def running_portal(
+    env: dict[str, str], log: Path, port: int, *, seconds: float = 30.0
+) -> Iterator[str]:
+    """``python -m portal run`` with ``env``, its output added to ``log``, while the block lasts.
+
+    Yields its address once /healthz answers, on localhost (passkeys refuse IP addresses). A
+    server that dies or stays silent fails the test with the end of its log; it is always
+    stopped at the end.
+    """
+    with log.open("ab") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "portal", "run"],
+            env=env,
+            cwd=REPOSITORY,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    base_url = f"http://localhost:{port}"
+    try:
+        deadline = time.monotonic() + seconds
+        while not _answers(f"{base_url}/healthz"):
+            if process.poll() is not None or time.monotonic() > deadline:
+                tail = log.read_text(encoding="utf-8", errors="replace")[-3000:]
+                raise AssertionError(f"the portal did not start:\n{tail}")
+            time.sleep(0.1)
+        yield base_url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)

@@ -7,7 +7,6 @@ import os
 import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Coroutine, Iterator
@@ -31,6 +30,7 @@ from playwright.sync_api import (
 from playwright.sync_api import Error as PlaywrightError
 
 from tests.conftest import create_database, drop_database
+from tests.helpers import running_portal
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -126,34 +126,12 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     }
     env.pop("QUICK_EXIT_URL", None)
     log = var_dir / "server.log"
-    process: subprocess.Popen[bytes] | None = None
     try:
         run_portal("migrate", env, log)
         run_portal("seed-demo", env, log)
-        with log.open("ab") as out:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "portal", "run"],
-                env=env,
-                cwd=REPOSITORY,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-        # localhost, not 127.0.0.1: passkeys refuse IP addresses.
-        base_url = f"http://localhost:{port}"
-        deadline = time.monotonic() + SERVER_START_SECONDS
-        while not healthy(base_url + "/healthz"):
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"the live server did not become healthy:\n{log_tail(log)}")
-            time.sleep(0.1)
-        yield LiveServer(base_url=base_url, log=log)
+        with running_portal(env, log, port, seconds=SERVER_START_SECONDS) as base_url:
+            yield LiveServer(base_url=base_url, log=log)
     finally:
-        if process is not None:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
         outside_playwright(drop_database(database_url))
 
 

@@ -15,9 +15,6 @@ The portal here runs on a database of its own, so that staff can be given a sess
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,7 +44,6 @@ from tests.browser.conftest import (
     OpenTab,
     Tab,
     free_port,
-    healthy,
     log_tail,
     outside_playwright,
     run_portal,
@@ -55,6 +51,7 @@ from tests.browser.conftest import (
 )
 from tests.conftest import create_database, drop_database
 from tests.forms import filled, form_on
+from tests.helpers import running_portal
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 
@@ -119,32 +116,11 @@ def portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Portal]:
         "PORTAL_ENV": "development",
     }
     log = var_dir / "server.log"
-    process: subprocess.Popen[bytes] | None = None
     try:
         run_portal("migrate", env, log)
-        with log.open("ab") as out:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "portal", "run"],
-                env=env,
-                cwd=REPOSITORY,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-        base_url = f"http://localhost:{port}"
-        deadline = time.monotonic() + SERVER_START_SECONDS
-        while not healthy(base_url + "/healthz"):
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"the portal did not become healthy:\n{log_tail(log)}")
-            time.sleep(0.1)
-        yield Portal(LiveServer(base_url=base_url, log=log), database_url)
+        with running_portal(env, log, port, seconds=SERVER_START_SECONDS) as base_url:
+            yield Portal(LiveServer(base_url=base_url, log=log), database_url)
     finally:
-        if process is not None:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
         outside_playwright(drop_database(database_url))
 
 

@@ -26,7 +26,6 @@ import socket
 import sqlite3
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass
@@ -51,6 +50,7 @@ from portal.domain.requests import RequestForm, make_request
 from portal.models import Asker, Dossier, JournalEntry, Message, Theme
 from tests import factories
 from tests.conftest import TEST_JOURNAL_KEY, TEST_MASTER_KEY, TEST_SECRET, on_postgres
+from tests.helpers import running_portal
 
 CSRF_RE = re.compile(r'name="csrf_token" value="([0-9a-f]{64})"')
 KIND_503 = "Le site n’est pas disponible pour le moment"
@@ -82,30 +82,8 @@ def _server(database_url: str, var_dir: Path, name: str = "portal") -> Iterator[
         "PORTAL_VAR_DIR": str(var_dir),
         "PORTAL_ENV": "development",
     }
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "portal", "run"], env=env, stdout=out, stderr=subprocess.STDOUT
-        )
-    base = f"http://localhost:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline or process.poll() is not None:
-                raise AssertionError(f"the server did not start:\n{log.read_text()[-2000:]}")
-            time.sleep(0.1)
+    with running_portal(env, log, port) as base:
         yield base
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
 
 
 @dataclass

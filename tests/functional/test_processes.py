@@ -6,9 +6,6 @@ import asyncio
 import os
 import re
 import socket
-import subprocess
-import sys
-import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -19,6 +16,7 @@ import pytest
 
 from tests import factories
 from tests.conftest import TEST_JOURNAL_KEY, TEST_MASTER_KEY, TEST_SECRET
+from tests.helpers import running_portal
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
 CSRF_RE = re.compile(r'name="csrf_token" value="([0-9a-f]{64})"')
@@ -54,29 +52,8 @@ def _server(database: str, tmp: Path, name: str) -> Iterator[tuple[str, Path]]:
         "PORTAL_VAR_DIR": str(tmp),
         "PORTAL_ENV": "development",
     }
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "portal", "run"], env=env, stdout=out, stderr=subprocess.STDOUT
-        )
-    base = f"http://localhost:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline or process.poll() is not None:
-                raise AssertionError(f"server {name} did not start:\n{log.read_text()[-2000:]}")
-            time.sleep(0.2)
+    with running_portal(env, log, port) as base:
         yield base, log
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
 class Browser:
