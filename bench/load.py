@@ -180,9 +180,22 @@ async def _measure(
 ) -> LoadResult:
     if warmup > 0:
         await _run(gets, warmup, on_error)
+    return await _timed(client, lambda: _run(gets, duration, on_error), server_cpu)
+
+
+# The measured part of a load: requests answered, errors, seconds taken, latencies.
+Measured = tuple[int, int, float, list[float]]
+
+
+async def _timed(
+    client: ClientKind,
+    run: Callable[[], Awaitable[Measured]],
+    server_cpu: Callable[[], float | None],
+) -> LoadResult:
+    """Run the measured part once, with the CPU the server, this client and the machine used."""
     cpu_before, machine_before = server_cpu(), machine_cpu_seconds()
     client_before = time.process_time()
-    requests, errors, seconds, latencies = await _run(gets, duration, on_error)
+    requests, errors, seconds, latencies = await run()
     client_cpu = time.process_time() - client_before
     cpu_after, machine_after = server_cpu(), machine_cpu_seconds()
     return LoadResult(
@@ -293,31 +306,17 @@ async def measure_at_rate(
             await asyncio.gather(*pending)
         return time.perf_counter() - started
 
+    async def measured() -> Measured:
+        seconds = await run(duration, timed=True)
+        return len(latencies), errors, seconds, latencies
+
     try:
         if warmup > 0:
             await run(warmup, timed=False)
-        cpu_before, machine_before = server_cpu(), machine_cpu_seconds()
-        client_before = time.process_time()
-        seconds = await run(duration, timed=True)
-        client_cpu = time.process_time() - client_before
-        cpu_after, machine_after = server_cpu(), machine_cpu_seconds()
+        return await _timed("raw", measured, server_cpu)
     finally:
         for connection in opened:
             connection.close()
-    return LoadResult(
-        client="raw",
-        requests=len(latencies),
-        errors=errors,
-        seconds=seconds,
-        latencies=latencies,
-        server_cpu_seconds=None
-        if cpu_before is None or cpu_after is None
-        else cpu_after - cpu_before,
-        client_cpu_seconds=client_cpu,
-        machine_cpu_seconds=None
-        if machine_before is None or machine_after is None
-        else machine_after - machine_before,
-    )
 
 
 if __name__ == "__main__":
