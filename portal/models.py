@@ -236,7 +236,10 @@ class Dossier(Model):
 
     class Meta:
         table = "dossier"
-        indexes = (Index(fields=("service_id", "status", "created_at")),)
+        indexes = (
+            Index(fields=("service_id", "status", "created_at")),
+            Index(fields=("subject_id",)),
+        )
 
 
 class Assignment(Model):
@@ -256,7 +259,10 @@ class Assignment(Model):
 
     class Meta:
         table = "assignment"
-        indexes = (Index(fields=("dossier_id", "worker_id")),)
+        indexes = (
+            Index(fields=("dossier_id", "worker_id")),
+            Index(fields=("worker_id", "ended_at")),
+        )
 
 
 class Request(Model):

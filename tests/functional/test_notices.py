@@ -13,13 +13,16 @@ import httpx
 import pytest
 from aiosmtpd.controller import Controller
 from tortoise import timezone
+from tortoise.transactions import in_transaction
 
-from portal.domain import notices
+from portal import reads
+from portal.domain import journal, notices
 from portal.domain.dossiers import take
 from portal.domain.messages import send_message
 from portal.domain.requests import RequestForm, make_request
 from portal.models import Asker, Dossier, Notice, Person, Theme
 from tests import factories
+from tests.conftest import on_postgres
 from tests.helpers import csrf_token
 
 
@@ -79,6 +82,39 @@ async def test_the_header_counts_what_is_new_until_it_is_seen(client: httpx.Asyn
     assert '<span class="badge">2<' in page.text
     await client.get("/espace")
     assert 'class="badge"' not in (await client.get("/compte")).text
+
+
+async def _plan(sql: str, params: list[object]) -> str:
+    """How the database would run ``sql``: the index it picks, on either database."""
+    if not on_postgres():
+        return str(await reads.rows(f"EXPLAIN QUERY PLAN {sql}", params))
+    async with in_transaction() as connection:
+        # A test's tables are tiny: without this, reading them whole is cheapest.
+        await connection.execute_script("SET LOCAL enable_seqscan = off")
+        plan = await reads.rows(f"EXPLAIN {sql}", params)
+    return str(plan)
+
+
+async def test_counting_news_reads_steps_only_through_the_partial_index(db: str) -> None:
+    """Every look by a worker is an entry: a count that read them all would slow every page."""
+    dossier, lou, amina = await _dossier()
+    lou.news_seen_at = amina.news_seen_at = timezone.now()
+    await send_message(amina, dossier.reference, "Bonjour")
+    for _ in range(30):
+        async with in_transaction():
+            await journal.record(dossier, "dossier.read", amina)
+    await send_message(lou, dossier.reference, "Oui")
+    # Looks are never news, and one's own steps neither.
+    assert await notices.news_count(lou) == 1
+    assert await notices.news_count(amina) == 1
+    since = timezone.now() - timedelta(days=1)
+    subject = await _plan(notices._SUBJECT_NEWS, [lou.id, since, lou.id])
+    worker = await _plan(
+        notices._WORKER_NEWS,
+        [amina.id, since, amina.id, amina.service_id, "waiting", amina.id, since, amina.id],
+    )
+    assert "journal_entry_news" in subject, subject
+    assert "journal_entry_news" in worker, worker
 
 
 async def test_an_address_is_optional_and_checked(client: httpx.AsyncClient) -> None:
