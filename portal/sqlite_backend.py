@@ -18,7 +18,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import sqlite3
-from typing import Any, cast
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
 
 import aiosqlite
 from tortoise.backends.base.client import (
@@ -37,6 +38,7 @@ from tortoise.exceptions import DBConnectionError, OperationalError, Transaction
 from portal.reads import forget_reader
 
 log = logging.getLogger("portal.db")
+T = TypeVar("T")
 
 # Primary result codes that say the file, not the query, failed: the connection is not to be
 # trusted after them. "database is locked" (BUSY) is not one: it is another process's turn.
@@ -195,6 +197,42 @@ class ImmediateSqliteClient(SqliteClient):
         # shared-memory index it could only open read-only) with the connections opened after.
         with contextlib.suppress(sqlite3.Error):
             forget_reader(self)
+
+    async def run_transaction(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``work`` inside BEGIN IMMEDIATE … COMMIT on the connection's own thread, at once.
+
+        An ORM transaction hands each statement to that thread and back, BEGIN and COMMIT
+        included: five hops of about 90 µs of CPU each for a journal entry. A short write done
+        on every page view (a worker's look) is done here in one. It holds this process's
+        query lock as an ORM transaction does, so nothing else of the process interleaves, and
+        it ends as one does after a fault: rolled back, and the connection dropped if the file
+        failed. ``work`` runs on another thread: it must only use the connection it is given.
+        """
+        async with self._lock:
+            await self.create_connection(with_db=True)
+            connection = self.current()
+
+            def in_transaction() -> T:
+                raw = connection._conn
+                raw.execute("BEGIN IMMEDIATE")
+                try:
+                    result = work(raw)
+                    raw.execute("COMMIT")
+                except BaseException:
+                    # SQLite may keep the transaction open after a failed COMMIT (disk full).
+                    with contextlib.suppress(sqlite3.Error):
+                        if raw.in_transaction:
+                            raw.execute("ROLLBACK")
+                    raise
+                return result
+
+            try:
+                # aiosqlite's own way of running a function on its thread, as its methods do.
+                result: T = await connection._execute(in_transaction)  # type: ignore[no-untyped-call]
+            except BaseException as error:
+                await self.drop_after(error)
+                raise
+            return result
 
     def acquire_connection(self) -> ConnectionWrapper[aiosqlite.Connection]:
         return ReconnectingWrapper(self._lock, self)

@@ -232,9 +232,7 @@ async def open_dossier(reader: Person, reference: str, page: int = 1) -> Dossier
     dossier = await readable_dossier(reader, reference)
     page = max(1, min(page, 10_000))
     if reader.id != dossier.subject_id:
-        async with in_transaction():
-            await reads.hold(Dossier, dossier.id)
-            await journal.record(dossier, "dossier.read", reader)
+        await journal.record_look(dossier, "dossier.read", reader)
     return await _view(dossier, page)
 
 

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
+
+import pytest
+from tortoise import connections
 from tortoise.transactions import in_transaction
 
 from portal.domain import journal
 from portal.models import Dossier, JournalEntry, Person, Role, Service
+from portal.sqlite_backend import ImmediateSqliteClient
 
 
 async def test_entries_are_numbered_and_chained(db: str) -> None:
@@ -41,3 +47,65 @@ async def test_entries_are_numbered_and_chained(db: str) -> None:
         stored.details,
         stored.prev_hash,
     )
+
+
+async def _dossier() -> tuple[Dossier, Person]:
+    service = await Service.create(name="AMO")
+    youth = await Person.create(role=Role.YOUTH, display_name="Lou")
+    worker = await Person.create(role=Role.WORKER, display_name="Amina", service=service)
+    dossier = await Dossier.create(reference="ABCD-EFGH", service=service, subject=youth)
+    async with in_transaction():
+        await journal.record(dossier, "request.made", youth)
+    return dossier, worker
+
+
+async def test_a_look_is_an_entry_like_any_other_in_the_chain(db: str) -> None:
+    dossier, worker = await _dossier()
+    for _ in range(3):
+        await journal.record_look(dossier, "dossier.read", worker)
+    async with in_transaction():
+        await journal.record(dossier, "message.sent", worker, {"message": 7})
+    await journal.record_look(dossier, "share.read", worker, {"partner": 3})
+    entries = await JournalEntry.filter(dossier_id=dossier.id).order_by("seq")
+    assert [(e.seq, e.event, e.actor_id) for e in entries] == [
+        (1, "request.made", dossier.subject_id),
+        (2, "dossier.read", worker.id),
+        (3, "dossier.read", worker.id),
+        (4, "dossier.read", worker.id),
+        (5, "message.sent", worker.id),
+        (6, "share.read", worker.id),
+    ]
+    assert entries[-1].details == {"partner": 3}
+    stored = await Dossier.get(id=dossier.id)
+    assert stored.journal_seq == 6
+    # Stored as the ORM stores it: the chain and the dossier's head verify.
+    assert await journal.verify_dossier(stored) is None
+    # A look is no activity in the dossier.
+    assert stored.last_activity_at == entries[4].at
+
+
+async def test_only_looks_go_without_the_callers_transaction(db: str) -> None:
+    dossier, worker = await _dossier()
+    with pytest.raises(ValueError, match="not a look"):
+        await journal.record_look(dossier, "message.sent", worker)
+    assert await JournalEntry.filter(dossier_id=dossier.id).count() == 1
+
+
+async def test_a_failed_look_writes_nothing_and_frees_the_connection(db: str) -> None:
+    """On SQLite a look is one transaction on the connection's thread: it must end cleanly."""
+    client = connections.get("default")
+    if not isinstance(client, ImmediateSqliteClient):
+        pytest.skip("SQLite's own transaction: PostgreSQL looks go through the ORM's")
+    dossier, worker = await _dossier()
+
+    def half_then_fail(raw: sqlite3.Connection) -> None:
+        raw.execute("UPDATE dossier SET journal_seq = 99 WHERE id = ?", [dossier.id])
+        raise sqlite3.OperationalError("disk I/O error")
+
+    with pytest.raises(sqlite3.OperationalError):
+        await client.run_transaction(half_then_fail)
+    # Rolled back, and the process's queries go on (its lock was released).
+    assert (await Dossier.get(id=dossier.id)).journal_seq == 1
+    await asyncio.wait_for(journal.record_look(dossier, "dossier.read", worker), 5)
+    assert (await Dossier.get(id=dossier.id)).journal_seq == 2
+    assert await journal.verify_dossier(await Dossier.get(id=dossier.id)) is None
