@@ -38,6 +38,9 @@ async def _same_as_the_orm(model: type[Model], table: str, row_id: int) -> Model
     for name in model._meta.db_fields:
         assert getattr(built[0], name) == getattr(stored, name), name
         assert type(getattr(built[0], name)) is type(getattr(stored, name)), name
+    # The ORM's own bookkeeping too: the object can be saved and compared as one it loaded.
+    assert vars(built[0]) == vars(stored)
+    assert built[0] == stored
     return built[0]
 
 
