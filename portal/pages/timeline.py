@@ -97,19 +97,35 @@ SENTENCES: dict[str, tuple[str, str]] = {
 }
 
 
+class _Values(dict[str, str]):
+    """What a sentence may name, each worked out only if the sentence names it."""
+
+    def __init__(self, entry: JournalEntry, viewer: Person, partners: dict[int, str] | None):
+        super().__init__()
+        self.entry, self.viewer, self.partners = entry, viewer, partners or {}
+
+    def __missing__(self, key: str) -> str:
+        details = self.entry.details
+        if key == "who":
+            value = _who(self.entry, self.viewer)
+        elif key == "kind":
+            value = kind_name(str(details.get("kind", "")))
+        elif key == "partner":
+            partner_id = details.get("partner")
+            named = self.partners.get(partner_id if isinstance(partner_id, int) else 0, "")
+            value = named or _("a partner")
+        else:
+            raise KeyError(key)
+        self[key] = value
+        return value
+
+
 def describe(
     entry: JournalEntry, viewer: Person, subject_view: bool, partners: dict[int, str] | None = None
 ) -> str:
     """One entry as a sentence: the subject reads "your dossier", a worker "this dossier"."""
     me = entry.actor_id == viewer.id
-    who = _who(entry, viewer)
-    partner_id = entry.details.get("partner")
-    partner = (partners or {}).get(partner_id if isinstance(partner_id, int) else 0, "")
-    values = {
-        "who": who,
-        "kind": kind_name(str(entry.details.get("kind", ""))),
-        "partner": partner or _("a partner"),
-    }
+    values = _Values(entry, viewer, partners)
     event = entry.event
     if event in SENTENCES:
         yours, theirs = SENTENCES[event]
