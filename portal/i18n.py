@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import gettext as gettext_module
 import re
 from collections.abc import Callable, Iterator
@@ -11,7 +10,6 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cache
-from http.cookies import SimpleCookie
 from typing import cast
 from zoneinfo import ZoneInfo
 
@@ -20,6 +18,7 @@ from babel.core import negotiate_locale
 from babel.dates import format_date, format_datetime, parse_pattern
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from portal.security.cookies import cookies_of
 from portal.settings import LANGUAGES, ROOT
 
 CATALOGUES = ROOT / "i18n"
@@ -176,19 +175,11 @@ class LanguageMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        cookie_value: str | None = None
         accept: str | None = None
         for name, value in scope["headers"]:
-            if name == b"cookie":
-                jar: SimpleCookie = SimpleCookie()
-                # A garbled cookie header just means no choice was made.
-                with contextlib.suppress(Exception):
-                    jar.load(value.decode("latin-1"))
-                if LANGUAGE_COOKIE in jar:
-                    cookie_value = jar[LANGUAGE_COOKIE].value
-            elif name == b"accept-language":
+            if name == b"accept-language":
                 accept = value.decode("latin-1")
-        language = choose_language(cookie_value, accept, self.default)
+        language = choose_language(cookies_of(scope).get(LANGUAGE_COOKIE), accept, self.default)
         scope.setdefault("state", {})["language"] = language
         with use_language(language):
             await self.app(scope, receive, send)

@@ -6,12 +6,13 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import Callable
-from http.cookies import SimpleCookie
 from urllib.parse import parse_qsl
 
 from starlette.datastructures import MutableHeaders
 from starlette.responses import PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from portal.security.cookies import cookies_of
 
 Refusal = Callable[[Scope, int], Response]
 
@@ -26,19 +27,6 @@ MAX_FORM_BYTES = 256 * 1024
 def token_for(secret_key: str, browser_id: str) -> str:
     """The token a page puts in its forms: an HMAC of the browser's random cookie."""
     return hmac.new(secret_key.encode(), b"csrf:" + browser_id.encode(), hashlib.sha256).hexdigest()
-
-
-def _cookie(scope: Scope, name: str) -> str | None:
-    for header, value in scope["headers"]:
-        if header == b"cookie":
-            jar: SimpleCookie = SimpleCookie()
-            try:
-                jar.load(value.decode("latin-1"))
-            except Exception:  # noqa: S112 - a garbled cookie header carries no token.
-                continue
-            if name in jar:
-                return jar[name].value
-    return None
 
 
 class CSRFMiddleware:
@@ -57,7 +45,7 @@ class CSRFMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        browser_id = _cookie(scope, CSRF_COOKIE)
+        browser_id = cookies_of(scope).get(CSRF_COOKIE)
         new_cookie = None
         if not browser_id or len(browser_id) != 43:
             browser_id = new_cookie = secrets.token_urlsafe(32)

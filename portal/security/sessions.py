@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 from datetime import timedelta
 from functools import cache
-from http.cookies import SimpleCookie
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -14,6 +12,7 @@ from tortoise import timezone
 
 from portal import reads
 from portal.models import Person, Session
+from portal.security.cookies import cookies_of
 from portal.security.tokens import new_token, token_hash
 
 SESSION_COOKIE = "__Host-session"
@@ -166,14 +165,7 @@ class SessionMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and not scope["path"].startswith("/static/"):
-            token = None
-            for name, value in scope["headers"]:
-                if name == b"cookie":
-                    jar: SimpleCookie = SimpleCookie()
-                    with contextlib.suppress(Exception):
-                        jar.load(value.decode("latin-1"))
-                    if SESSION_COOKIE in jar:
-                        token = jar[SESSION_COOKIE].value
+            token = cookies_of(scope).get(SESSION_COOKIE)
             state = scope.setdefault("state", {})
             session = await load_session(token) if token else None
             state["session"] = session
