@@ -109,6 +109,11 @@ class RequestIdMiddleware:
 
 
 def route_pattern(scope: Scope) -> str:
+    # The router leaves the route it chose in the scope; the routes are walked again only
+    # when no route was reached (a layer before the router answered).
+    chosen = scope.get("route")
+    if chosen is not None:
+        return str(getattr(chosen, "path", "?"))
     app = scope.get("app")
     router = getattr(app, "router", None)
     for route in getattr(router, "routes", []):
