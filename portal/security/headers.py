@@ -5,7 +5,6 @@ from __future__ import annotations
 import secrets
 from urllib.parse import urlsplit
 
-from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 # The policy as a dict of directives, so each line can be read and changed on its own.
@@ -52,6 +51,21 @@ class SecurityHeadersMiddleware:
         # Quick exit without JavaScript posts here, then is sent on to the neutral site:
         # browsers check form-action on that redirect too.
         self.form_targets = form_targets or []
+        # The same on every response but for the nonce: written once, as raw header lines.
+        self.policy = content_security_policy("{nonce}", self.form_targets)
+        fixed = {
+            "referrer-policy": "no-referrer",
+            "x-content-type-options": "nosniff",
+            "x-frame-options": "DENY",
+            "permissions-policy": PERMISSIONS_POLICY,
+            "cross-origin-opener-policy": "same-origin",
+            "cross-origin-resource-policy": "same-origin",
+        }
+        self.fixed = [(name.encode(), value.encode("latin-1")) for name, value in fixed.items()]
+        self.hsts_line = (b"strict-transport-security", b"max-age=63072000; includeSubDomains")
+        self.ours = frozenset(
+            [b"content-security-policy", b"strict-transport-security", *(n for n, _ in self.fixed)]
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -63,21 +77,18 @@ class SecurityHeadersMiddleware:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                headers["Content-Security-Policy"] = content_security_policy(
-                    nonce, self.form_targets
+                # Ours replace any the page set; its own Cache-Control stays (static files
+                # set a long one), and everything else may hold a name: never cached.
+                headers = [line for line in message.get("headers", []) if line[0] not in self.ours]
+                headers.append(
+                    (b"content-security-policy", self.policy.replace("{nonce}", nonce).encode())
                 )
-                headers["Referrer-Policy"] = "no-referrer"
-                headers["X-Content-Type-Options"] = "nosniff"
-                headers["X-Frame-Options"] = "DENY"
-                headers["Permissions-Policy"] = PERMISSIONS_POLICY
-                headers["Cross-Origin-Opener-Policy"] = "same-origin"
-                headers["Cross-Origin-Resource-Policy"] = "same-origin"
+                headers += self.fixed
                 if https:
-                    headers["Strict-Transport-Security"] = "max-age=63072000; includeSubDomains"
-                # Static files set their own long cache; everything else may hold a name.
-                if "cache-control" not in headers:
-                    headers["Cache-Control"] = "no-store"
+                    headers.append(self.hsts_line)
+                if not any(name == b"cache-control" for name, _ in headers):
+                    headers.append((b"cache-control", b"no-store"))
+                message["headers"] = headers
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
