@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import sqlite3
 from collections.abc import AsyncIterator
@@ -156,6 +157,11 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
             yield
             return
         async with RegisterTortoise(app, config=tortoise_config(settings.database_url)):
+            # What exists once started (modules, models, catalogues, the connection) lives
+            # as long as the process: out of the collector's sight, its full passes no longer
+            # walk all of it and pause a page for some 20 ms.
+            gc.collect()
+            gc.freeze()
             sender = None
             if settings.smtp_host:
                 # E-mails go from a background task: a slow mail server never slows a page.
