@@ -69,7 +69,7 @@ ERROR_TEMPLATES = {404: "errors/404.html", 500: "errors/500.html", 503: "errors/
 
 
 def error_page(request: Request, status: int) -> Response:
-    templates = request.app.state.templates
+    templates = request.app.state.templates.for_request(request)
     name = ERROR_TEMPLATES.get(status, "errors/error.html")
     response: Response = templates.TemplateResponse(
         request, name, {"status": status}, status_code=status

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import jinja2
+from jinja2 import nodes
 from jinja2.nodes import EvalContext
+from jinja2.visitor import NodeTransformer
 from jinja2_fragments.starlette import Jinja2Blocks
 from markupsafe import Markup
 from starlette.requests import Request
@@ -15,6 +18,7 @@ from starlette.routing import BaseRoute, Route
 
 from portal import i18n, labels
 from portal.pages.common import new_form_key
+from portal.settings import LANGUAGES
 from portal.static_files import StaticFiles
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
@@ -47,16 +51,121 @@ def _gettext(eval_context: EvalContext, message: str, /, **variables: Any) -> st
     return text % variables if variables or "%" in text else text
 
 
+# Helpers whose answer depends only on their arguments for the life of the process: the
+# path of a named route, the address of a static file (named after its content at start).
+FIXED_HELPERS = frozenset({"url_for", "static"})
+
+
+class _Precompute(NodeTransformer):
+    """Put in place of a call what it would give at every render, when that never changes.
+
+    ``_("Inbox")`` and a ``{% trans %}`` without variables become the translated text, marked
+    safe as ``_gettext`` marks it; ``url_for("home")`` and ``static("css/site.css")`` become
+    their path. Jinja then writes them into the compiled template as plain text. A message
+    with variables, a plural or a context, and a helper given a variable, stay calls.
+    """
+
+    def __init__(self, environment: jinja2.Environment, catalogue: Any) -> None:
+        self.environment = environment
+        self.catalogue = catalogue
+
+    def visit_Call(self, node: nodes.Call) -> nodes.Node:
+        name = node.node.name if isinstance(node.node, nodes.Name) else None
+        constant = (
+            all(isinstance(arg, nodes.Const) for arg in node.args)
+            and all(isinstance(keyword.value, nodes.Const) for keyword in node.kwargs)
+            and node.dyn_args is None
+            and node.dyn_kwargs is None
+        )
+        if name in {"_", "gettext"} and constant and len(node.args) == 1 and not node.kwargs:
+            return self._translated(node)
+        if name in FIXED_HELPERS and constant and name in self.environment.globals:
+            args = [cast("nodes.Const", arg).value for arg in node.args]
+            kwargs = {k.key: cast("nodes.Const", k.value).value for k in node.kwargs}
+            try:
+                helper = cast("Callable[..., object]", self.environment.globals[name])
+                found = str(helper(*args, **kwargs))
+            except Exception:  # left to fail at render, as it would have
+                return self.generic_visit(node)
+            return nodes.Const(found, lineno=node.lineno)
+        return self.generic_visit(node)
+
+    def _translated(self, node: nodes.Call) -> nodes.Node:
+        message = cast("nodes.Const", node.args[0]).value
+        if not isinstance(message, str):
+            return self.generic_visit(node)
+        text: str = self.catalogue.gettext(message)
+        if "%" in text:
+            try:
+                text = text % {}  # "%%" stands for "%", as in _gettext
+            except (KeyError, ValueError, TypeError):
+                return self.generic_visit(node)  # a mistake in a catalogue shows at render
+        return nodes.MarkSafeIfAutoescape(nodes.Const(text), lineno=node.lineno)
+
+
+class TranslatedEnvironment(jinja2.Environment):
+    """The environment of one language: its templates are compiled with their texts in it."""
+
+    def __init__(self, language: str, **options: Any) -> None:
+        super().__init__(**options)
+        self.language = language
+
+    def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
+        tree = super()._parse(source, name, filename)
+        catalogue = i18n.translations(self.language)
+        precomputed: nodes.Template = _Precompute(self, catalogue).visit(tree)
+        return precomputed
+
+
+class Templates:
+    """A set of templates per language; a page is rendered from its request's language's.
+
+    A message is then translated once, when its template is compiled, instead of at every
+    render: a page holds dozens. Messages with variables are still translated at render
+    time, through the request's language, which is the set's own.
+    """
+
+    def __init__(self, by_language: dict[str, Jinja2Blocks], default: str) -> None:
+        self.by_language = by_language
+        self.default = default
+
+    def of(self, language: str) -> Jinja2Blocks:
+        return self.by_language.get(language) or self.by_language[self.default]
+
+    def for_request(self, request: Request) -> Jinja2Blocks:
+        return self.of(request.scope.get("state", {}).get("language", self.default))
+
+    @property
+    def env(self) -> jinja2.Environment:
+        """The default language's environment, for what is the same in all (its globals)."""
+        return self.of(self.default).env
+
+
 def build_templates(
     static: StaticFiles, globals_: dict[str, Any], routes: list[BaseRoute] | None = None
+) -> Templates:
+    return Templates(
+        {
+            language: _language_templates(language, static, globals_, routes)
+            for language in LANGUAGES
+        },
+        default=LANGUAGES[0],
+    )
+
+
+def _language_templates(
+    language: str, static: StaticFiles, globals_: dict[str, Any], routes: list[BaseRoute] | None
 ) -> Jinja2Blocks:
-    env = jinja2.Environment(
+    env = TranslatedEnvironment(
+        language,
         loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
         autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
         extensions=["jinja2.ext.i18n"],
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        # The templates ship with the code: no file is looked at again at each render.
+        auto_reload=False,
     )
     env.policies["ext.i18n.trimmed"] = True
     # Installed once; each call reads the request's language from a context variable.
@@ -126,7 +235,7 @@ def render(
     block: str | None = None,
 ) -> Response:
     """Render a page, or only ``block`` of it when htmx asked for a fragment."""
-    templates: Jinja2Blocks = request.app.state.templates
+    templates = request.app.state.templates.for_request(request)
     block_name = block if block and wants_fragment(request) else None
     response: Response = templates.TemplateResponse(
         request, name, context or {}, status_code=status_code, block_name=block_name
