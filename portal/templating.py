@@ -141,6 +141,16 @@ class Templates:
         return self.of(self.default).env
 
 
+@jinja2.pass_context
+def csrf_fields(context: jinja2.runtime.Context) -> Markup:
+    """Every form's hidden fields: the CSRF token, and a single-use key (a form sent twice
+    acts once). A function rather than a macro: imported macros then need no context."""
+    return Markup(
+        '<input type="hidden" name="csrf_token" value="{}">'
+        '<input type="hidden" name="form_key" value="{}">'
+    ).format(context["csrf_token"], new_form_key())
+
+
 def build_templates(
     static: StaticFiles, globals_: dict[str, Any], routes: list[BaseRoute] | None = None
 ) -> Templates:
@@ -183,6 +193,7 @@ def _language_templates(
         env.globals["url_for"] = path_finder(routes)
     env.globals["static"] = static.url
     env.globals["form_key"] = new_form_key
+    env.globals["csrf"] = csrf_fields
     env.globals["language_names"] = i18n.LANGUAGE_NAMES
     env.filters["when"] = i18n.format_when
     env.filters["day"] = i18n.format_day
