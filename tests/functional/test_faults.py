@@ -50,7 +50,7 @@ from portal.domain.requests import RequestForm, make_request
 from portal.models import Asker, Dossier, JournalEntry, Message, Theme
 from tests import factories
 from tests.conftest import TEST_JOURNAL_KEY, TEST_MASTER_KEY, TEST_SECRET, on_postgres
-from tests.helpers import running_portal
+from tests.helpers import REPOSITORY, running_portal
 
 CSRF_RE = re.compile(r'name="csrf_token" value="([0-9a-f]{64})"')
 KIND_503 = "Le site n’est pas disponible pour le moment"
@@ -406,3 +406,62 @@ def test_a_transaction_that_could_not_begin_does_not_block_the_process(tmp_path:
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == "served"
+
+
+LOOK_ON_A_BROKEN_FILE = """
+import asyncio, sqlite3, sys
+from pathlib import Path
+from tortoise import Tortoise
+from tortoise.migrations.api import migrate
+from bench.breakers import read_only, sqlite_files
+from portal import keys
+from portal.db import tortoise_config
+from portal.domain import journal
+from portal.models import Dossier, Person, Role, Service
+
+async def main(path: str, key: str) -> None:
+    keys.configure(key)
+    await migrate(config=tortoise_config(f"sqlite://{path}"))
+    await Tortoise.init(config=tortoise_config(f"sqlite://{path}"))
+    try:
+        service = await Service.create(name="AMO")
+        youth = await Person.create(role=Role.YOUTH, display_name="Lou")
+        worker = await Person.create(role=Role.WORKER, display_name="Amina", service=service)
+        dossier = await Dossier.create(reference="ABCD-EFGH", service=service, subject=youth)
+        await journal.record_look(dossier, "dossier.read", worker)
+        with read_only(sqlite_files(Path(path))):
+            try:
+                await journal.record_look(dossier, "dossier.read", worker)
+            except sqlite3.OperationalError as error:
+                print("refused", error.sqlite_errorname)
+        # Repaired: the same process writes again, on a connection opened anew.
+        await asyncio.wait_for(journal.record_look(dossier, "dossier.read", worker), 10)
+        stored = await Dossier.get(id=dossier.id)
+        print("entries", stored.journal_seq, "break", await journal.verify_dossier(stored))
+    finally:
+        await Tortoise.close_connections()
+
+asyncio.run(main(sys.argv[1], sys.argv[2]))
+"""
+
+
+def test_a_look_on_a_read_only_file_writes_nothing_and_service_resumes(tmp_path: Path) -> None:
+    """A worker's look is written in one hop to SQLite's thread: a fault there ends cleanly."""
+    _need_root_tools()
+    path = tmp_path / "look.sqlite3"
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", LOOK_ON_A_BROKEN_FILE, str(path), TEST_JOURNAL_KEY],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=REPOSITORY,
+        )
+    finally:
+        immutable(sqlite_files(path), False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    refused, after = done.stdout.split("\n")[:2]
+    # The file refuses the write (read-only, or an I/O error writing the WAL).
+    assert refused in {"refused SQLITE_READONLY", "refused SQLITE_IOERR_WRITE"}, refused
+    # The refused look left nothing; the one after the repair followed the first.
+    assert after == "entries 2 break None"
