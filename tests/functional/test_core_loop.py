@@ -445,3 +445,24 @@ async def test_with_several_services_the_person_chooses_one_by_commune(
     chosen = await _post_step(client, "service", {**values, "service": str(namur.id)})
     assert chosen.status_code == 200 and 'name="themes"' in chosen.text
     assert await Dossier.all().count() == 0
+
+
+async def test_the_subject_reads_why_they_said_no_where_the_worker_reads_it(
+    client: httpx.AsyncClient,
+) -> None:
+    """No hidden notes: what the young person wrote when declining is in their dossier too."""
+    from portal.domain.actions import answer_action, propose_action
+    from portal.domain.dossiers import take
+    from portal.models import ActionKind
+
+    service = await factories.service()
+    amina = await factories.staff("amina", service_=service, name="Amina")
+    dossier, lou = await _waiting_dossier()
+    await take(amina, dossier.id)
+    action = await propose_action(
+        amina, dossier.reference, ActionKind.PARTNER_CONTACT, "Appeler l’école", "L’école"
+    )
+    await answer_action(lou, dossier.reference, action.id, False, "Pas avant <b>juin</b>")
+    await factories.sign_in(client, "lou")
+    mine = await client.get(f"/espace/{dossier.reference}")
+    assert "Pas avant &lt;b&gt;juin&lt;/b&gt;" in mine.text
