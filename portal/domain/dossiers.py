@@ -222,6 +222,8 @@ class DossierView:
     has_more: bool
     new_since: int
     partner_names: dict[int, str]
+    # Why the subject ended the help, if they said, while it is ended: their own words.
+    end_reason: str = ""
 
 
 async def open_dossier(reader: Person, reference: str, page: int = 1) -> DossierView:
@@ -306,8 +308,11 @@ async def _view(dossier: Dossier, page: int) -> DossierView:
             sql["timeline"], [dossier.id, TIMELINE_PAGE + 1, (page - 1) * TIMELINE_PAGE]
         ),
     )
+    end_reason = ""
     if dossier.wrapped_key is not None:
         box = keys.box(dossier)
+        if dossier.status is DossierStatus.ENDED:
+            end_reason = box.open(dossier.end_reason, "dossier.end_reason")
         keys.open_fields(box, [request], "request", ("words", "contact_details", "contact_hours"))
         keys.open_fields(box, messages, "message", ("body",))
         keys.open_fields(box, actions, "action", ("description", "third_party", "answer_reason"))
@@ -342,6 +347,7 @@ async def _view(dossier: Dossier, page: int) -> DossierView:
         has_more=len(entries) > TIMELINE_PAGE,
         new_since=dossier.subject_seen_seq,
         partner_names=names,
+        end_reason=end_reason,
     )
 
 

@@ -171,3 +171,24 @@ async def test_the_workers_are_told_when_the_help_ends(client: httpx.AsyncClient
     inbox = await client.get("/travail")
     assert dossier.reference in inbox.text
     assert "Aide terminée" in inbox.text
+
+
+async def test_the_young_person_reads_why_they_stopped_while_it_is_stopped(
+    client: httpx.AsyncClient,
+) -> None:
+    """No hidden notes: their reason for ending is on their page, not only in the export."""
+    from portal.domain.ending import end_help, reopen
+    from portal.models import Person
+
+    dossier = await _dossier()
+    lou = await Person.get(login="lou")
+    await end_help(lou, dossier.reference, "Ça va mieux <i>grâce à Zébulon</i>")
+    stored = await Dossier.get(id=dossier.id)
+    assert "Zébulon" not in stored.end_reason  # sealed with the dossier's key
+    await factories.sign_in(client, "lou")
+    page = await client.get(f"/espace/{dossier.reference}")
+    assert "Ça va mieux &lt;i&gt;grâce à Zébulon&lt;/i&gt;" in page.text
+    # Coming back starts anew: the old reason is no longer shown as the state of things.
+    form = RequestForm(asker=Asker.YOUTH, themes=[Theme.HOUSING], words="Je reviens.")
+    await reopen(lou, dossier.reference, form)
+    assert "Zébulon" not in (await client.get(f"/espace/{dossier.reference}")).text
