@@ -196,7 +196,8 @@ async def seed(url: str, keys_: Keys, subjects: int, workers: int) -> Seeded:
             staff.append((person, totp_secret(i)))
         seeded = Seeded(
             subjects=[],
-            workers=[(p.login, s, []) for p, s in staff],
+            # Staff are made with a sign-in name just above.
+            workers=[(p.login or "", s, []) for p, s in staff],
             partner_ids=[p.id for p in partners],
         )
         year = time.gmtime().tm_year
@@ -513,7 +514,8 @@ async def read_back(url: str, keys_: Keys) -> Stored:
             markers.update(re.findall(r"charge-[\w-]+", text))
         named: set[int] = set()
         for entry in await JournalEntry.filter(event="message.sent"):
-            named.add(int(entry.details.get("message", -1)))
+            message_id = entry.details.get("message")
+            named.add(message_id if isinstance(message_id, int) else -1)
         checked, breaks = await verify_all()
         return Stored(
             markers=markers,
