@@ -213,8 +213,17 @@ async def signout(request: Request) -> Response:
 
 
 async def quick_exit(request: Request) -> Response:
-    """Quick exit: end the session on the server, then leave for the neutral site."""
-    response = RedirectResponse(request.app.state.settings.quick_exit_url, status_code=303)
+    """Quick exit: end the session on the server, then leave for the neutral site.
+
+    With JavaScript the page leaves by itself and sends this as a beacon on the way out
+    (``Sec-Fetch-Dest: empty``): its answer goes nowhere, and a redirect would have the
+    browser fetch the neutral site from the page, which the CSP refuses. It gets no content.
+    """
+    response: Response
+    if request.headers.get("sec-fetch-dest") == "empty":
+        response = Response(status_code=204)
+    else:
+        response = RedirectResponse(request.app.state.settings.quick_exit_url, status_code=303)
     response.headers["Clear-Site-Data"] = '"cache", "storage"'
     return await _end_here(request, response)
 

@@ -216,6 +216,22 @@ async def test_quick_exit_ends_the_session_and_leaves(client: httpx.AsyncClient)
     assert (await client.get("/compte")).status_code == 303
 
 
+async def test_quick_exit_as_a_beacon_ends_the_session_without_a_redirect(
+    client: httpx.AsyncClient,
+) -> None:
+    """The script leaves at once and sends the form as a beacon: nothing to follow there."""
+    await factories.youth("lou")
+    await factories.sign_in(client, "lou")
+    token = await csrf_token(client, "/compte")
+    beacon = {"Sec-Fetch-Dest": "empty", "Sec-Fetch-Mode": "no-cors"}
+    response = await client.post("/sortie", data={"csrf_token": token}, headers=beacon)
+    assert response.status_code == 204 and "location" not in response.headers
+    assert response.headers["clear-site-data"] == '"cache", "storage"'
+    assert SESSION_COOKIE in response.headers["set-cookie"]
+    assert await Session.filter(ended_at__isnull=True).count() == 0
+    assert (await client.get("/compte")).status_code == 303
+
+
 @pytest.mark.parametrize(
     ("field", "delta"), [("last_seen_at", timedelta(minutes=31)), ("expires_at", timedelta(0))]
 )
