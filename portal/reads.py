@@ -6,12 +6,14 @@ count of what is new and the dossier's page are read on every signed-in request,
 through here instead: the SQL is written once, the rows become the same model objects the ORM
 would give, and the ORM still does every write.
 
-On SQLite the reads use a read-only connection of the calling thread, synchronously. A read in
-WAL mode never waits for a writer and takes microseconds, less than handing it to the ORM's
-connection thread and back (about 90 µs). If that connection cannot answer (the file is being
-replaced, a lock during recovery), the read goes through the ORM's connection instead, which
-waits and reports faults the usual way. On PostgreSQL the reads use the ORM's own pool, and so
-its transaction when there is one.
+On SQLite the reads use a connection of the calling thread (the event loop's), synchronously.
+A read in WAL mode never waits for a writer and takes microseconds, less than handing it to the
+ORM's connection thread and back (about 90 µs). If that connection cannot answer (the file is
+being replaced, a lock during recovery), the read goes through the ORM's connection instead,
+which waits and reports faults the usual way. On PostgreSQL the reads use the ORM's own pool,
+and so its transaction when there is one. The same connection also writes a worker's look when
+the file is free at once (see ``ImmediateSqliteClient.run_transaction``): a connection keeps
+its page cache across its own writes, and drops it after any other connection's.
 
 Each statement is logged to ``tortoise.db_client`` at DEBUG, as the ORM's own are, so query
 counts see them.
@@ -154,28 +156,40 @@ def attach(obj: Model, relation: str, related: Model | None) -> None:
     object.__setattr__(obj, f"_{relation}", related)
 
 
-def _sqlite_reader(client: SqliteClient) -> sqlite3.Connection | None:
+def own_connection(client: SqliteClient) -> sqlite3.Connection | None:
+    """This thread's connection to the client's file (None for a database in memory).
+
+    Autocommit: every read is its own snapshot, and a write opens its own transaction. It never
+    checkpoints the write-ahead log itself, which could stop the event loop for milliseconds:
+    the ORM's connection does that on its own thread.
+    """
     path = client.filename
     if not path or path == ":memory:" or path.startswith("file::memory:"):
         return None
-    readers: dict[str, sqlite3.Connection] | None = getattr(_local, "readers", None)
-    if readers is None:
-        readers = _local.readers = {}
-    reader = readers.get(path)
-    if reader is None:
-        reader = sqlite3.connect(
-            f"file:{path}?mode=ro", uri=True, isolation_level=None, timeout=0.05
+    connections_here: dict[str, sqlite3.Connection] | None = getattr(_local, "connections", None)
+    if connections_here is None:
+        connections_here = _local.connections = {}
+    connection = connections_here.get(path)
+    if connection is None:
+        connection = sqlite3.connect(
+            f"file:{path}?mode=rw", uri=True, isolation_level=None, timeout=0.05
         )
-        readers[path] = reader
-    return reader
+        try:
+            for pragma in ("foreign_keys = ON", "synchronous = NORMAL", "wal_autocheckpoint = 0"):
+                connection.execute(f"PRAGMA {pragma}")
+        except sqlite3.Error:
+            connection.close()
+            raise
+        connections_here[path] = connection
+    return connection
 
 
-def forget_reader(client: SqliteClient) -> None:
-    """Close this thread's read connection to the client's file: the next read opens anew."""
-    readers: dict[str, sqlite3.Connection] = getattr(_local, "readers", {})
-    reader = readers.pop(client.filename, None)
-    if reader is not None:
-        reader.close()
+def forget_connection(client: SqliteClient) -> None:
+    """Close this thread's connection to the client's file: the next use opens it anew."""
+    connections_here: dict[str, sqlite3.Connection] = getattr(_local, "connections", {})
+    connection = connections_here.pop(client.filename, None)
+    if connection is not None:
+        connection.close()
 
 
 async def rows(sql: str, params: Sequence[Any] = ()) -> list[Row]:
@@ -183,16 +197,19 @@ async def rows(sql: str, params: Sequence[Any] = ()) -> list[Row]:
     client = connections.get("default")
     # Inside a transaction the read must see its writes: it goes through the transaction.
     if isinstance(client, SqliteClient) and not isinstance(client, TransactionalDBClient):
-        reader = _sqlite_reader(client)
-        if reader is not None:
+        try:
+            here = own_connection(client)
+        except sqlite3.Error:
+            here = None  # the ORM's connection says what is wrong with the file
+        if here is not None:
             if log.isEnabledFor(logging.DEBUG):
                 log.debug("%s: %s", sql, list(params))
             try:
-                return reader.execute(sql, params).fetchall()
+                return here.execute(sql, params).fetchall()
             except sqlite3.Error as error:
                 if isinstance(error, sqlite3.ProgrammingError | sqlite3.InterfaceError):
                     raise  # a mistake in the statement: no other connection would do better
-                forget_reader(client)
+                forget_connection(client)
     if isinstance(client, SqliteClient):
         # The ORM's connection waits for a lock and reports a failing file as it should.
         _, found = await client.execute_query(sql, list(params))

@@ -7,6 +7,7 @@ import sqlite3
 
 import pytest
 from tortoise import connections
+from tortoise.exceptions import OperationalError
 from tortoise.transactions import in_transaction
 
 from portal.domain import journal
@@ -109,3 +110,76 @@ async def test_a_failed_look_writes_nothing_and_frees_the_connection(db: str) ->
     await asyncio.wait_for(journal.record_look(dossier, "dossier.read", worker), 5)
     assert (await Dossier.get(id=dossier.id)).journal_seq == 2
     assert await journal.verify_dossier(await Dossier.get(id=dossier.id)) is None
+
+
+def _sqlite_client() -> ImmediateSqliteClient:
+    client = connections.get("default")
+    if not isinstance(client, ImmediateSqliteClient):
+        pytest.skip("SQLite's own connections: PostgreSQL looks go through the ORM's")
+    return client
+
+
+async def test_a_look_waits_its_turn_while_another_process_writes(db: str) -> None:
+    """The look is written on the event loop's connection only when the file is free at once;
+    otherwise it waits on the ORM's thread, never on the loop, and is written after."""
+    client = _sqlite_client()
+    dossier, worker = await _dossier()
+    other = sqlite3.connect(client.filename, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")  # Another process in the middle of a write.
+        look = asyncio.create_task(journal.record_look(dossier, "dossier.read", worker))
+        await asyncio.sleep(0.2)
+        # Waiting, while the loop goes on: this coroutine ran.
+        assert not look.done()
+        other.execute("ROLLBACK")
+        await asyncio.wait_for(look, 5)
+    finally:
+        other.close()
+    # Then free: written at once, on the loop's connection.
+    await journal.record_look(dossier, "dossier.read", worker)
+    stored = await Dossier.get(id=dossier.id)
+    assert stored.journal_seq == 3
+    assert await journal.verify_dossier(stored) is None
+
+
+async def test_looks_written_on_the_loop_have_their_log_checkpointed(
+    db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The loop's connection never checkpoints itself: the ORM's thread does it, now and then."""
+    client = _sqlite_client()
+    monkeypatch.setattr("portal.sqlite_backend.CHECKPOINT_EVERY", 3)
+    dossier, worker = await _dossier()
+    done: list[str] = []
+    acquire = client.acquire_connection
+
+    def spied() -> object:
+        done.append("checkpoint")
+        return acquire()
+
+    monkeypatch.setattr(client, "acquire_connection", spied)
+    client._written_here = 0
+    for _ in range(2):
+        await journal.record_look(dossier, "dossier.read", worker)
+    assert done == [] and client._checkpoint is None
+    await journal.record_look(dossier, "dossier.read", worker)
+    assert client._checkpoint is not None
+    await asyncio.wait_for(client._checkpoint, 5)
+    assert done == ["checkpoint"] and client._checkpoint is None
+
+
+async def test_a_connection_that_cannot_open_does_not_block_the_next_query(
+    db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full disk at connect (its log cannot be made): the query fails, the next ones run."""
+    client = _sqlite_client()
+    await client._drop()
+    opening = client.create_connection
+
+    async def refused(with_db: bool) -> None:
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(client, "create_connection", refused)
+    with pytest.raises(OperationalError):
+        await client.execute_query("SELECT 1")
+    monkeypatch.setattr(client, "create_connection", opening)
+    assert await asyncio.wait_for(client.execute_query("SELECT 1"), 5)
