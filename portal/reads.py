@@ -28,13 +28,12 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cache
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
-from tortoise import Model, connections
+from tortoise import Model, connections, timezone
 from tortoise.backends.base.client import TransactionalDBClient
 from tortoise.backends.sqlite.client import SqliteClient
-from tortoise.fields import DatetimeField
+from tortoise.fields import DatetimeField, JSONField
 
 M = TypeVar("M", bound=Model)
 Row = Sequence[Any]
@@ -44,29 +43,58 @@ _local = threading.local()
 _PLACEHOLDER = re.compile(r"\?")
 
 
-@cache
-def _names(model: type[Model]) -> tuple[str, ...]:
-    """The model's columns, in the one order both ``columns`` and ``build`` use."""
-    return tuple(sorted(model._meta.db_fields))
+@dataclass(frozen=True)
+class Only(Generic[M]):
+    """Some of a model's columns, for objects that are only shown: an author needs a name and
+    a role on a page, not the rest of their account. Objects built from them are partial, as
+    the ORM's ``.only()`` makes them: it refuses to save them whole."""
+
+    model: type[M]
+    names: tuple[str, ...]
 
 
-def columns(model: type[Model], alias: str) -> str:
-    """The select list of all the model's columns, in the order ``build`` reads them back."""
-    return ", ".join(f'{alias}."{name}"' for name in _names(model))
+Source = type[M] | Only[M]
 
 
-def statement(template: str, *, marks: int = 0, **tables: type[Model]) -> str:
-    """``template`` with ``{x}`` replaced by the columns of the model given as ``x=Model``.
+def _model(source: Source[M]) -> type[M]:
+    return source.model if isinstance(source, Only) else source
+
+
+def _names(source: Source[Any]) -> tuple[str, ...]:
+    """The columns read, in the one order both ``columns`` and ``build`` use."""
+    names = _NAMES.get(source)
+    if names is None:
+        meta = _model(source)._meta
+        wanted = source.names if isinstance(source, Only) else meta.db_fields
+        # Checked at first use: the models know their foreign keys' columns once set up.
+        unknown = set(wanted) - set(meta.db_fields)
+        if unknown or meta.db_pk_column not in wanted:
+            raise ValueError(f"not columns of {meta.db_table}, or no primary key: {unknown}")
+        names = _NAMES[source] = tuple(sorted(wanted))
+    return names
+
+
+_NAMES: dict[Source[Any], tuple[str, ...]] = {}
+
+
+def columns(source: Source[Any], alias: str) -> str:
+    """The select list of the columns read, in the order ``build`` reads them back."""
+    return ", ".join(f'{alias}."{name}"' for name in _names(source))
+
+
+def statement(template: str, *, marks: int = 0, **tables: Source[Any]) -> str:
+    """``template`` with ``{x}`` replaced by the columns given as ``x=Model`` (all of them) or
+    ``x=Only(Model, names)``.
 
     Only names from the models' own definitions and ``{marks}`` (that many ``?``) are put
     into the SQL: every value travels as a parameter.
     """
-    lists = {alias: columns(model, alias) for alias, model in tables.items()}
+    lists = {alias: columns(source, alias) for alias, source in tables.items()}
     return template.format(marks=", ".join("?" * marks), **lists)
 
 
-def width(model: type[Model]) -> int:
-    return len(_names(model))
+def width(source: Source[Any]) -> int:
+    return len(_names(source))
 
 
 Convert = Callable[[Any], Any]
@@ -80,28 +108,46 @@ class _Plan:
     pk: int  # where the primary key is: None there means an empty outer join
     conversions: tuple[tuple[int, Convert], ...]  # the columns the driver does not give as is
     custom_pk: bool
+    partial: bool
 
 
 def _moment(field: DatetimeField[Any]) -> Convert:
+    # The ORM reads its time zone settings from the environment for every value; they are
+    # set once the ORM is set up, before any plan is made.
+    zone = timezone.get_default_timezone() if timezone.get_use_tz() else None
+
     def convert(value: Any) -> Any:
         if isinstance(value, str):
             # SQLite keeps datetimes as ISO text; this parser is several times quicker than
             # the ORM's, which then only sets the time zone.
             value = datetime.fromisoformat(value)
+        if zone is not None and isinstance(value, datetime) and value.tzinfo is not None:
+            return value.astimezone(zone)  # what the ORM does with an aware moment
         return field.to_python_value(value)
 
     return convert
+
+
+def _json(field: JSONField[Any]) -> Convert:
+    # Most details are empty ("{}", a look's): a new empty dict each time, as json.loads gives.
+    return lambda value: {} if value == "{}" else field.to_python_value(value)
 
 
 def _of_type(field_type: type) -> Convert:
     return lambda value: field_type(value)
 
 
-@cache
-def _plan(model: type[Model]) -> _Plan:
+def _plan(source: Source[Any]) -> _Plan:
+    plan = _PLANS.get(source)
+    if plan is None:
+        plan = _PLANS[source] = _make_plan(source)
+    return plan
+
+
+def _make_plan(source: Source[Any]) -> _Plan:
     # The same conversions as the ORM's ``Model._init_from_db``, sorted out ahead of the rows.
-    meta = model._meta
-    names = _names(model)
+    meta = _model(source)._meta
+    names = _names(source)
     native = {key for key, _, _ in meta.db_native_fields}
     by_type = {key: field.field_type for key, _, field in meta.db_default_fields}
     conversions: list[tuple[int, Convert]] = []
@@ -113,6 +159,8 @@ def _plan(model: type[Model]) -> _Plan:
             conversions.append((index, _of_type(by_type[name])))
         elif isinstance(field, DatetimeField):
             conversions.append((index, _moment(field)))
+        elif isinstance(field, JSONField):
+            conversions.append((index, _json(field)))
         else:
             conversions.append((index, field.to_python_value))
     return _Plan(
@@ -120,16 +168,21 @@ def _plan(model: type[Model]) -> _Plan:
         pk=names.index(meta.db_pk_column),
         conversions=tuple(conversions),
         custom_pk=meta.db_pk_column not in meta.generated_db_fields,
+        partial=isinstance(source, Only),
     )
 
 
-def build(model: type[M], row: Row, start: int = 0) -> M | None:
+_PLANS: dict[Source[Any], _Plan] = {}
+
+
+def build(source: Source[M], row: Row, start: int = 0) -> M | None:
     """The model whose columns begin at ``start`` in ``row``; None for an empty outer join.
 
     The object is the one ``Model._init_from_db`` makes (a test compares every column on
     both databases), made from a plan worked out once per model: a page builds dozens.
     """
-    plan = _plan(model)
+    plan = _plan(source)
+    model = _model(source)
     values = list(row[start : start + len(plan.attributes)])
     if values[plan.pk] is None:
         return None
@@ -140,15 +193,15 @@ def build(model: type[M], row: Row, start: int = 0) -> M | None:
     obj = model.__new__(model)
     state = obj.__dict__
     state.update(zip(plan.attributes, values, strict=True))
-    state["_partial"] = False
+    state["_partial"] = plan.partial
     state["_saved_in_db"] = True
     state["_custom_generated_pk"] = plan.custom_pk
     state["_await_when_save"] = {}
     return obj
 
 
-def build_all(model: type[M], rows: list[Row]) -> list[M]:
-    return [obj for row in rows if (obj := build(model, row)) is not None]
+def build_all(source: Source[M], rows: list[Row]) -> list[M]:
+    return [obj for row in rows if (obj := build(source, row)) is not None]
 
 
 def attach(obj: Model, relation: str, related: Model | None) -> None:

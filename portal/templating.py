@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
 from pathlib import Path
 from typing import Any, cast
 
@@ -103,12 +103,31 @@ class _Precompute(NodeTransformer):
         return nodes.MarkSafeIfAutoescape(nodes.Const(text), lineno=node.lineno)
 
 
+class _Template(jinja2.Template):
+    def _get_default_module(self, ctx: jinja2.runtime.Context | None = None) -> Any:
+        # Jinja checks at every ``{% from … import … %}`` whether the page brought globals the
+        # imported template lacks, by a set difference with a mapping's keys, done key by key
+        # in Python. Ours never do: every global is the environment's (see make_globals). A
+        # page that did would still get its own module from Jinja.
+        if ctx is not None and not ctx.globals_keys.issubset(self.globals):
+            return super()._get_default_module(ctx)
+        return super()._get_default_module()
+
+
 class TranslatedEnvironment(jinja2.Environment):
     """The environment of one language: its templates are compiled with their texts in it."""
+
+    template_class = _Template
 
     def __init__(self, language: str, **options: Any) -> None:
         super().__init__(**options)
         self.language = language
+
+    def make_globals(self, d: MutableMapping[str, Any] | None) -> MutableMapping[str, Any]:
+        """A template's globals as a plain dict, not Jinja's chain of the template's own and
+        the environment's: every render copies them, and a chain is copied key by key in
+        Python. Every global is set before a template is loaded, as Jinja asks."""
+        return {**self.globals, **(d or {})}
 
     def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
         tree = super()._parse(source, name, filename)

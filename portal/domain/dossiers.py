@@ -238,6 +238,12 @@ async def open_dossier(reader: Person, reference: str, page: int = 1) -> Dossier
     return await _view(dossier, page)
 
 
+# What a page shows of the people who wrote in a dossier, and of its journal's entries: not
+# the rest of an account (its e-mail, its keys), nor the entries' MACs.
+AUTHOR = reads.Only(Person, ("id", "display_name", "role"))
+ENTRY = reads.Only(JournalEntry, ("id", "dossier_id", "seq", "actor_id", "event", "at", "details"))
+
+
 @cache
 def _page_sql() -> dict[str, str]:
     """The statements of a dossier's page (see portal.reads: this runs on every view)."""
@@ -249,41 +255,41 @@ def _page_sql() -> dict[str, str]:
         "workers": reads.statement(
             "SELECT {p} FROM assignment a JOIN person p ON p.id = a.worker_id"
             " WHERE a.dossier_id = ? AND a.ended_at IS NULL ORDER BY a.id",
-            p=Person,
+            p=AUTHOR,
         ),
         "messages": reads.statement(
             "SELECT {m}, {p} FROM message m LEFT JOIN person p ON p.id = m.author_id"
             " WHERE m.dossier_id = ? ORDER BY m.created_at DESC, m.id DESC LIMIT ?",
             m=Message,
-            p=Person,
+            p=AUTHOR,
         ),
         "actions": reads.statement(
             "SELECT {x}, {p} FROM action x LEFT JOIN person p ON p.id = x.author_id"
             " WHERE x.dossier_id = ? ORDER BY x.created_at DESC, x.id DESC LIMIT ?",
             x=Action,
-            p=Person,
+            p=AUTHOR,
         ),
         "timeline": reads.statement(
             "SELECT {e}, {p} FROM journal_entry e LEFT JOIN person p ON p.id = e.actor_id"
             " WHERE e.dossier_id = ? ORDER BY e.seq DESC LIMIT ? OFFSET ?",
-            e=JournalEntry,
-            p=Person,
+            e=ENTRY,
+            p=AUTHOR,
         ),
     }
 
 
-def _with_author(model: type[M], relation: str, rows: list[reads.Row]) -> list[M]:
-    """Rows of ``model`` followed by the person columns of ``relation`` (an outer join)."""
+def _with_author(source: reads.Source[M], relation: str, rows: list[reads.Row]) -> list[M]:
+    """Rows of ``source`` followed by the author's columns of ``relation`` (an outer join)."""
     found = []
     people: dict[Any, Person | None] = {}
-    start = reads.width(model)
+    start = reads.width(source)
     for row in rows:
-        obj = reads.build(model, row)
+        obj = reads.build(source, row)
         if obj is not None:
             # A few people write a whole page: each is built once.
             author_id = getattr(obj, f"{relation}_id")
             if author_id not in people:
-                people[author_id] = reads.build(Person, row, start)
+                people[author_id] = reads.build(AUTHOR, row, start)
             reads.attach(obj, relation, people[author_id])
             found.append(obj)
     return found
@@ -295,14 +301,14 @@ async def _view(dossier: Dossier, page: int) -> DossierView:
     if not requests:
         raise NotFound("dossier without request")
     request = requests[0]
-    workers = reads.build_all(Person, await reads.rows(sql["workers"], [dossier.id]))
+    workers = reads.build_all(AUTHOR, await reads.rows(sql["workers"], [dossier.id]))
     newest_first = await reads.rows(sql["messages"], [dossier.id, THREAD_LIMIT])
     messages = _with_author(Message, "author", list(reversed(newest_first)))
     actions = _with_author(
         Action, "author", await reads.rows(sql["actions"], [dossier.id, ACTION_LIMIT])
     )
     entries = _with_author(
-        JournalEntry,
+        ENTRY,
         "actor",
         await reads.rows(
             sql["timeline"], [dossier.id, TIMELINE_PAGE + 1, (page - 1) * TIMELINE_PAGE]

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from tortoise import Model, timezone
+from tortoise.exceptions import IncompleteInstanceError
 from tortoise.transactions import in_transaction
 
 from portal import reads
@@ -130,3 +132,28 @@ async def test_values_travel_as_parameters_never_in_the_sql(db: str) -> None:
     assert found == []
     found = await reads.rows("SELECT id FROM person WHERE display_name = ?", ["Lou"])
     assert [row[0] for row in found] == [youth.id]
+
+
+async def test_only_some_columns_make_a_partial_object_the_orm_will_not_save(db: str) -> None:
+    youth = await Person.create(
+        role=Role.YOUTH, display_name="Lou", email="lou@example.org", news_seen_at=timezone.now()
+    )
+    author = reads.Only(Person, ("id", "display_name", "role"))
+    found = await reads.rows(reads.statement("SELECT {p} FROM person p", p=author))
+    assert len(found[0]) == reads.width(author) == 3
+    built = reads.build(author, found[0])
+    assert built is not None
+    assert (built.id, built.display_name, built.role) == (youth.id, "Lou", Role.YOUTH)
+    # Nothing else of the account came along, and the object cannot be saved whole.
+    assert not hasattr(built, "email") and not hasattr(built, "news_seen_at")
+    assert built._partial
+    with pytest.raises(IncompleteInstanceError):
+        await built.save()
+    assert (await Person.get(id=youth.id)).email == "lou@example.org"
+
+
+def test_only_columns_of_the_model_and_its_key_are_read() -> None:
+    with pytest.raises(ValueError, match="person"):
+        reads.width(reads.Only(Person, ("display_name",)))
+    with pytest.raises(ValueError, match="password"):
+        reads.width(reads.Only(Person, ("id", "password")))
