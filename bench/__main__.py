@@ -10,6 +10,7 @@ import sys
 import tempfile
 from collections.abc import Callable
 from contextlib import ExitStack
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
@@ -124,12 +125,17 @@ async def collect(
         for signum in STOP_SIGNALS:
             loop.add_signal_handler(signum, task.cancel)
     baseline, _ = await measure_target(BASELINE, servers["baseline"], options)
+    before: Row = baseline
     rows: list[Row] = []
     sizes: list[PageSize] = []
     steady: list[Steady] = []
     for target in all_targets(data):
         server = servers[target.server]
         row, prepared = await measure_target(target, server, options)
+        # The bare page again right after: this target's ratio is to the two around it.
+        bare_after, _ = await measure_target(BASELINE, servers["baseline"], options)
+        row = replace(row, around=tuple(b.result for b in (before, bare_after) if b.result))
+        before = bare_after
         rows.append(row)
         # Weighed at once: a later target may change the page (a worker's view is journaled).
         if target.weigh and prepared is not None:

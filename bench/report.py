@@ -47,6 +47,20 @@ class Row:
     result: LoadResult | None = None
     html_bytes: int | None = None
     failure: str | None = None
+    # The bare page measured just before and just after this target: a virtual machine's
+    # speed drifts by tens of percent within minutes, so each target is compared with the
+    # bare page of its own moment rather than with one measured minutes earlier.
+    around: tuple[LoadResult, ...] = ()
+
+    def base_rps(self, first: LoadResult | None) -> float | None:
+        found = [r.rps for r in self.around if r.rps] or ([first.rps] if first else [])
+        return sum(found) / len(found) if found else None
+
+    def base_cpu(self, first: LoadResult | None) -> float | None:
+        cpu = [c for r in self.around if (c := r.server_cpu_us_per_request)]
+        if not cpu and first and first.server_cpu_us_per_request:
+            cpu = [first.server_cpu_us_per_request]
+        return sum(cpu) / len(cpu) if cpu else None
 
 
 @dataclass(frozen=True)
@@ -144,17 +158,17 @@ class Run:
         return found
 
     def ratio(self, row: Row) -> float | None:
-        base = self.baseline.result
-        if row.result is None or base is None or not base.rps:
+        base = row.base_rps(self.baseline.result)
+        if row.result is None or not base:
             return None
-        return row.result.rps / base.rps
+        return row.result.rps / base
 
     def cpu_ratio(self, row: Row) -> float | None:
         """Baseline server CPU per request over the page's: does not depend on the client."""
-        if row.result is None or self.baseline.result is None:
+        if row.result is None:
             return None
         page = row.result.server_cpu_us_per_request
-        base = self.baseline.result.server_cpu_us_per_request
+        base = row.base_cpu(self.baseline.result)
         return base / page if page and base else None
 
     @property
@@ -263,8 +277,8 @@ def render_text(run: Run) -> str:
         f"{o['warmup']:g} s warm-up then {o['duration']:g} s per target; "
         "one uvicorn worker per server; SQLite with the demo data and the bench's dossiers",
         "",
-        f"{'target':<{NAME_WIDTH}}{'rps':>8}{'p50 ms':>9}{'p99 ms':>9}{'ratio':>7}"
-        f"{'CPU us/req':>12}{'CPU ratio':>11}{'errors':>8}{'HTML B':>8}",
+        f"{'target':<{NAME_WIDTH}}{'rps':>8}{'bare rps':>9}{'p50 ms':>9}{'p99 ms':>9}"
+        f"{'ratio':>7}{'CPU us/req':>12}{'CPU ratio':>11}{'errors':>8}{'HTML B':>8}",
     ]
     for row in run.all_rows:
         name = row.target.name
@@ -273,14 +287,17 @@ def render_text(run: Run) -> str:
             continue
         r = row.result
         lines.append(
-            f"{name:<{NAME_WIDTH}}{_number(r.rps):>8}{_number(r.percentile_ms(50), 1):>9}"
+            f"{name:<{NAME_WIDTH}}{_number(r.rps):>8}"
+            f"{_number(row.base_rps(run.baseline.result)):>9}"
+            f"{_number(r.percentile_ms(50), 1):>9}"
             f"{_number(r.percentile_ms(99), 1):>9}{_number(run.ratio(row), 2):>7}"
             f"{_number(r.server_cpu_us_per_request):>12}{_number(run.cpu_ratio(row), 2):>11}"
             f"{r.errors:>8}{_number(row.html_bytes):>8}"
         )
     lines += [
-        "ratio = page rps / baseline rps. CPU us/req = server process CPU time per request;",
-        "CPU ratio = baseline CPU per request / page CPU per request (independent of the client).",
+        "ratio = page rps / bare rps, the bare page measured just before and just after each",
+        "target (their mean). CPU us/req = server process CPU time per request; CPU ratio =",
+        "the bare page's CPU per request, measured the same way, over the page's.",
     ]
     base = run.baseline.result
     if base and base.client_cpu_share >= CLIENT_SATURATED:
@@ -417,6 +434,7 @@ def to_json(run: Run) -> dict[str, Any]:
                 "p50_ms": r.result.percentile_ms(50),
                 "p99_ms": r.result.percentile_ms(99),
                 "ratio": run.ratio(r),
+                "bare_rps": r.base_rps(run.baseline.result),
                 "server_cpu_us_per_request": r.result.server_cpu_us_per_request,
                 "cpu_ratio": run.cpu_ratio(r),
                 "client_cpu_share": r.result.client_cpu_share,

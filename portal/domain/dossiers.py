@@ -34,6 +34,11 @@ THREAD_LIMIT = 50
 ACTION_LIMIT = 100
 M = TypeVar("M", bound=Model)
 
+# What a page shows of the people who wrote in a dossier, and of its journal's entries: not
+# the rest of an account (its e-mail, its keys), nor the entries' MACs.
+AUTHOR = reads.Only(Person, ("id", "display_name", "role"))
+ENTRY = reads.Only(JournalEntry, ("id", "dossier_id", "seq", "actor_id", "event", "at", "details"))
+
 
 def add_working_days(start: date, days: int) -> date:
     """The day ``days`` working days after ``start`` (Saturdays and Sundays do not count)."""
@@ -124,17 +129,18 @@ async def team(worker: Person) -> list[TeamItem]:
 
 
 async def colleagues(worker: Person) -> list[Person]:
+    """The workers of one's service, to give a dossier to: their names (partial objects)."""
     _require_worker(worker)
     # On every worker's dossier page (the "give to a colleague" form): plain SQL, see reads.
     found = await reads.rows(
         reads.statement(
             "SELECT {p} FROM person p WHERE p.service_id = ? AND p.role = ? AND p.is_active = ?"
             " ORDER BY p.display_name, p.id",
-            p=Person,
+            p=AUTHOR,
         ),
         [worker.service_id, Role.WORKER.value, True],
     )
-    return reads.build_all(Person, found)
+    return reads.build_all(AUTHOR, found)
 
 
 async def find_by_reference(worker: Person, reference: str) -> Dossier:
@@ -236,12 +242,6 @@ async def open_dossier(reader: Person, reference: str, page: int = 1) -> Dossier
     if reader.id != dossier.subject_id:
         await journal.record_look(dossier, "dossier.read", reader)
     return await _view(dossier, page)
-
-
-# What a page shows of the people who wrote in a dossier, and of its journal's entries: not
-# the rest of an account (its e-mail, its keys), nor the entries' MACs.
-AUTHOR = reads.Only(Person, ("id", "display_name", "role"))
-ENTRY = reads.Only(JournalEntry, ("id", "dossier_id", "seq", "actor_id", "event", "at", "details"))
 
 
 @cache

@@ -99,15 +99,21 @@ async def get_partner(partner_id: int, *, active_only: bool = True) -> Partner:
     return partner
 
 
+# What a worker's dossier page shows of each partner: a checkbox with its name.
+LISTED = reads.Only(Partner, ("id", "name"))
+
+
 async def active_partners() -> list[Partner]:
-    """Every partner one can work with, by name: on every worker's dossier page (see reads)."""
+    """Every partner one can work with, by name: on every worker's dossier page (see reads).
+
+    Only their names: the objects are partial (see ``reads.Only``)."""
     found = await reads.rows(
         reads.statement(
-            "SELECT {x} FROM partner x WHERE x.is_active = ? ORDER BY x.name, x.id", x=Partner
+            "SELECT {x} FROM partner x WHERE x.is_active = ? ORDER BY x.name, x.id", x=LISTED
         ),
         [True],
     )
-    return reads.build_all(Partner, found)
+    return reads.build_all(LISTED, found)
 
 
 async def search(

@@ -68,7 +68,7 @@ def require(*roles: Role) -> Callable[[Handler], Handler]:
 
 
 def new_form_key() -> str:
-    """The single-use key of one rendered form (the ``csrf()`` macro puts it in every form)."""
+    """The single-use key of one rendered form (``csrf()`` puts it in every form)."""
     return secrets.token_urlsafe(18)
 
 
