@@ -92,6 +92,8 @@ async def test_grant_share_read_revoke_read_again(
         await factories.sign_in_staff(prof, "prof")
         inbox = await prof.get("/partenaire")
         assert f"/partenaire/partages/{share.id}" in inbox.text
+        # What was passed on, as the partner says it: not in the young person's own words.
+        assert "sa demande" in inbox.text and "ma demande" not in inbox.text
         read = await prof.get(f"/partenaire/partages/{share.id}")
         assert read.status_code == 200 and "L’école me stresse." in read.text
 
