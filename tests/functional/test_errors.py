@@ -9,6 +9,7 @@ import pytest
 from starlette.requests import Request
 from starlette.routing import Route
 
+from portal import reads
 from portal.app import create_app
 from portal.settings import Settings
 
@@ -82,12 +83,10 @@ async def test_the_database_away_gives_a_kind_503_without_a_trace(
 ) -> None:
     from tortoise.exceptions import DBConnectionError
 
-    from portal.models import Service
-
     async def cut(*args: object, **kwargs: object) -> None:
         raise DBConnectionError("connection refused by 10.0.0.5:5432")
 
-    monkeypatch.setattr(Service, "all", lambda: type("Q", (), {"order_by": lambda *a: cut()})())
+    monkeypatch.setattr(reads, "rows", cut)  # the home page's one read
     app = create_app(settings, manage_database=False)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="https://testserver") as c:
@@ -104,14 +103,12 @@ async def test_a_postgresql_connection_dying_mid_query_gives_503(
 ) -> None:
     from asyncpg import exceptions as asyncpg_errors
 
-    from portal.models import Service
-
     error = getattr(asyncpg_errors, name)
 
     async def cut(*args: object, **kwargs: object) -> None:
         raise error("connection was closed in the middle of operation")
 
-    monkeypatch.setattr(Service, "all", lambda: type("Q", (), {"order_by": lambda *a: cut()})())
+    monkeypatch.setattr(reads, "rows", cut)  # the home page's one read
     app = create_app(settings, manage_database=False)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="https://testserver") as c:
