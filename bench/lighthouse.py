@@ -24,6 +24,9 @@ portal's first language; Lighthouse's Chromium would ask for English. The portal
 
 Prints one row per page, the median of the runs and their range, and writes a summary (no
 full report) to ``bench/lighthouse-results.json``; ``--reports`` keeps the full JSON reports.
+When Lighthouse fails to record a page's trace and says to run it again (NO_NAVSTART and the
+like: its own failure, not the page's), that run is made again, up to three attempts; the
+retries are counted and printed.
 Exits with status 1 when a page's median performance is below 95 or any run's accessibility
 below 100, or when a page could not be audited.
 """
@@ -81,6 +84,16 @@ STOP_SIGNALS = [signal.SIGTERM, *([signal.SIGHUP] if hasattr(signal, "SIGHUP") e
 
 class LighthouseError(RuntimeError):
     """Lighthouse could not be installed, or could not audit a page."""
+
+    @property
+    def run_again(self) -> bool:
+        """Lighthouse's own advice for a trace it failed to record (NO_NAVSTART, NO_FCP…)."""
+        return "Please run Lighthouse again" in str(self)
+
+
+# A run whose trace Lighthouse failed to record is made again, at most this many times in all;
+# each such retry is counted in the results.
+ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -296,8 +309,14 @@ def render_table(results: list[dict[str, Any]], runs: int) -> str:
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
+    retries = [f"{r['name']} {r['retried']}" for r in results if r.get("retried")]
+    notes = [f"runs made again (Lighthouse failed to record the trace): {', '.join(retries)}"]
     return "\n".join(
-        [f"median of {runs} run(s), range in brackets", *(line.rstrip() for line in lines)]
+        [
+            f"median of {runs} run(s), range in brackets",
+            *(line.rstrip() for line in lines),
+            *(notes if retries else []),
+        ]
     )
 
 
@@ -306,6 +325,7 @@ def collect(
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Audit every page ``runs`` times, pages interleaved; return the results and the setup."""
     found: dict[str, list[dict[str, float]]] = {page.name: [] for page in targets}
+    retried = {page.name: 0 for page in targets}
     failures: dict[str, str] = {}
     settings: dict[str, Any] = {}
     for run in range(1, runs + 1):
@@ -313,11 +333,19 @@ def collect(
             if page.name in failures:
                 continue
             progress(f"run {run}/{runs}: {page.name} {page.shown_path} ...")
-            try:
-                report, _ = audit(base_url, page, chrome, work_dir, run)
-                found[page.name].append(figures(report, page))
-            except LighthouseError as error:
-                failures[page.name] = str(error)
+            for attempt in range(1, ATTEMPTS + 1):
+                try:
+                    report, _ = audit(base_url, page, chrome, work_dir, run)
+                    found[page.name].append(figures(report, page))
+                    break
+                except LighthouseError as error:
+                    if attempt < ATTEMPTS and error.run_again:
+                        retried[page.name] += 1
+                        progress("  Lighthouse failed to record the page's trace: run again")
+                        continue
+                    failures[page.name] = str(error)
+                    break
+            if page.name in failures:
                 continue
             config = report["configSettings"]
             settings = {
@@ -330,7 +358,11 @@ def collect(
             }
     results: list[dict[str, Any]] = []
     for page in targets:
-        result: dict[str, Any] = {"name": page.name, "path": page.shown_path}
+        result: dict[str, Any] = {
+            "name": page.name,
+            "path": page.shown_path,
+            "retried": retried[page.name],
+        }
         if page.name in failures:
             result["failure"] = failures[page.name]
         else:
