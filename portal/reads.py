@@ -228,7 +228,13 @@ def own_connection(client: SqliteClient) -> sqlite3.Connection | None:
             f"file:{path}?mode=rw", uri=True, isolation_level=None, timeout=0.05
         )
         try:
-            for pragma in ("foreign_keys = ON", "synchronous = NORMAL", "wal_autocheckpoint = 0"):
+            for pragma in (
+                "foreign_keys = ON",
+                "synchronous = NORMAL",
+                "wal_autocheckpoint = 0",
+                # As the ORM's connection has it: the log is cut back to this size when reset.
+                "journal_size_limit = 16384",
+            ):
                 connection.execute(f"PRAGMA {pragma}")
         except sqlite3.Error:
             connection.close()

@@ -274,16 +274,21 @@ class ImmediateSqliteClient(SqliteClient):
                 return _NOT_HERE
             # Not a moment's wait on the event loop: a busy file is the other path's to wait for.
             here.execute("PRAGMA busy_timeout = 0")
-            try:
-                return _in_transaction(here, work)
-            finally:
-                here.execute("PRAGMA busy_timeout = 50")
+        except sqlite3.Error:
+            return _NOT_HERE  # the other path opens the file and reports what is wrong
+        try:
+            return _in_transaction(here, work)
         except sqlite3.Error as error:
-            if file_fault(error) is not None:
-                # Opened anew next time; the other path meets the fault and reports it.
+            if file_fault(error) is not None or here.in_transaction:
+                # Closed (which rolls back what a failed ROLLBACK left open) and opened anew
+                # next time; the other path meets the fault and reports it.
                 with contextlib.suppress(sqlite3.Error):
                     forget_connection(self)
             return _NOT_HERE
+        finally:
+            # Once committed, nothing here may send the write down the other path again.
+            with contextlib.suppress(sqlite3.Error):
+                here.execute("PRAGMA busy_timeout = 50")
 
     def _after_write_here(self) -> None:
         """The write-ahead log grows with the writes done here: have it checkpointed, now and
@@ -297,8 +302,9 @@ class ImmediateSqliteClient(SqliteClient):
         async def checkpoint() -> None:
             try:
                 async with self.acquire_connection() as connection:
-                    await connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
-            except (sqlite3.Error, DBConnectionError) as error:
+                    cursor = await connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                    await cursor.close()
+            except Exception as error:  # whatever it was, a checkpoint missed is made next time
                 log.warning("checkpoint of the write-ahead log failed: %s", error)
             finally:
                 self._checkpoint = None

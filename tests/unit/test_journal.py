@@ -183,3 +183,25 @@ async def test_a_connection_that_cannot_open_does_not_block_the_next_query(
         await client.execute_query("SELECT 1")
     monkeypatch.setattr(client, "create_connection", opening)
     assert await asyncio.wait_for(client.execute_query("SELECT 1"), 5)
+
+
+async def test_a_failed_checkpoint_is_logged_and_made_next_time(
+    db: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = _sqlite_client()
+    monkeypatch.setattr("portal.sqlite_backend.CHECKPOINT_EVERY", 1)
+    dossier, worker = await _dossier()
+
+    def closed() -> object:
+        raise ValueError("no active connection")  # what aiosqlite says once closed
+
+    monkeypatch.setattr(client, "acquire_connection", closed)
+    client._written_here = 0
+    await journal.record_look(dossier, "dossier.read", worker)
+    assert client._checkpoint is not None
+    await asyncio.wait_for(client._checkpoint, 5)  # ends without raising
+    assert client._checkpoint is None
+    assert "checkpoint of the write-ahead log failed" in caplog.text
+    monkeypatch.undo()
+    await journal.record_look(dossier, "dossier.read", worker)
+    assert await journal.verify_dossier(await Dossier.get(id=dossier.id)) is None
