@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date, datetime
-from functools import cache
+from functools import cache, lru_cache
 from typing import cast
 from zoneinfo import ZoneInfo
 
@@ -133,8 +133,14 @@ def _compiled(fmt: str) -> tuple[str, tuple[tuple[str, _Field], ...]] | None:
 
 def format_when(moment: datetime, fmt: str = "EEEE d MMMM y, HH:mm") -> str:
     """A moment as people in Belgium read it, in the current language (as Babel writes it)."""
+    return _when(moment, fmt, current_language())
+
+
+# A page shows the same moments at every view (its journal's twenty newest), and the text
+# depends only on the instant, the pattern and the language: each is worked out once.
+@lru_cache(maxsize=8192)
+def _when(moment: datetime, fmt: str, language: str) -> str:
     local = moment.astimezone(BRUSSELS)
-    language = current_language()
     compiled = _compiled(fmt)
     if compiled is None:
         return format_datetime(local, fmt, locale=_locale(language))

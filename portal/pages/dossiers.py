@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 from starlette.exceptions import HTTPException
@@ -16,7 +17,7 @@ from portal.domain import partners as directory
 from portal.domain.errors import Invalid, NotAllowed, NotFound
 from portal.domain.messages import send_message
 from portal.domain.notices import mark_news_seen
-from portal.i18n import _
+from portal.i18n import _, current_language, use_language
 from portal.labels import kind_name
 from portal.models import ActionStatus, Person, Role
 from portal.pages.common import kept, once, person_of, reference_of, require, text
@@ -184,11 +185,19 @@ async def _worker_context(
         c for c in await dossiers.colleagues(person) if c.id not in {w.id for w in view.workers}
     ]
     context["partners"] = await directory.active_partners()
-    context["direct_kinds"] = sorted(action_rules.DIRECT_KINDS, key=lambda k: k.value)
-    context["third_party_kinds"] = sorted(
-        set(action_rules.DIRECT_KINDS | action_rules.THIRD_PARTY_KINDS), key=lambda k: k.value
-    )
+    context["kind_options"] = _kind_options(current_language())
     return context
+
+
+@cache
+def _kind_options(language: str) -> tuple[tuple[str, str], ...]:
+    """Every kind of step a worker may write down or propose, as (value, name) in ``language``:
+    the same list at every view, so named once."""
+    kinds = sorted(
+        action_rules.DIRECT_KINDS | action_rules.THIRD_PARTY_KINDS, key=lambda k: k.value
+    )
+    with use_language(language):
+        return tuple((kind.value, kind_name(kind)) for kind in kinds)
 
 
 @require(Role.WORKER)

@@ -16,6 +16,7 @@ class Line:
     text: str
     when: str
     at: datetime
+    iso: str  # ``at`` for the ``datetime`` attribute, written here rather than in the template
     is_new: bool
     is_look: bool
 
@@ -200,6 +201,7 @@ def lines(
             text=describe(entry, viewer, subject_view, partners),
             when=format_when(entry.at, "EEEE d MMMM, HH:mm"),
             at=entry.at,
+            iso=entry.at.isoformat(),
             is_new=subject_view and entry.seq > seen_seq and entry.actor_id != viewer.id,
             is_look=entry.event in LOOKS,
         )

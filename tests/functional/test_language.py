@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import re
+
 import httpx
 import pytest
 
+from portal.domain.dossiers import take
+from portal.domain.requests import RequestForm, make_request
 from portal.i18n import choose_language
+from portal.labels import KINDS
+from portal.models import Asker, Theme
+from tests import factories
 from tests.helpers import csrf_token
 
 
@@ -122,3 +129,26 @@ async def test_language_switching_is_not_possible_by_get(client: httpx.AsyncClie
     response = await client.get("/langue?language=nl&next=/")
     assert response.status_code == 405
     assert "lang=" not in response.headers.get("set-cookie", "")
+
+
+async def test_the_kinds_of_step_read_in_the_workers_language(client: httpx.AsyncClient) -> None:
+    # The list of kinds is named once per language: each language gets its own names.
+    service = await factories.service()
+    amina = await factories.staff("amina", service_=service, name="Amina")
+    lou = await factories.youth()
+    dossier = await make_request(
+        lou, service, RequestForm(asker=Asker.YOUTH, themes=[Theme.SCHOOL], words="Bonjour")
+    )
+    await take(amina, dossier.id)
+    await factories.sign_in_staff(client, "amina")
+    names = {}
+    for language in ("fr", "nl", "en", "fr"):
+        client.cookies.set("lang", language)
+        page = await client.get(f"/travail/dossiers/{dossier.reference}")
+        select = page.text.split('<select id="f-kind" name="kind">', 1)[1].split("</select>")[0]
+        names[language] = re.findall(r'<option value="(\w+)">([^<]+)</option>', select)
+    assert [value for value, _ in names["fr"]] == sorted(KINDS)
+    assert [value for value, _ in names["nl"]] == [value for value, _ in names["en"]]
+    assert ("family_support", "soutien familial") in names["fr"]
+    assert ("family_support", "gezinsondersteuning") in names["nl"]
+    assert ("family_support", "family support") in names["en"]

@@ -59,3 +59,17 @@ def test_a_pattern_with_another_field_is_left_to_babel() -> None:
     with i18n.use_language("en"):
         assert i18n._compiled("h:mm a") is None
         assert i18n.format_when(moment, "h:mm a") == "3:05 PM"
+
+
+def test_a_moment_worked_out_once_is_still_each_languages_own() -> None:
+    # The text is kept per instant, pattern and language: asked again in another language,
+    # or as the same instant in another time zone, it is that language's text of that instant.
+    moment = datetime(2026, 11, 24, 14, 5, tzinfo=UTC)
+    same_instant = moment.astimezone(i18n.BRUSSELS)
+    texts = {}
+    for _ in range(2):
+        for language in LANGUAGES:
+            with i18n.use_language(language):
+                texts.setdefault(language, set()).add(i18n.format_when(moment, "EEEE HH:mm"))
+                texts[language].add(i18n.format_when(same_instant, "EEEE HH:mm"))
+    assert texts == {"fr": {"mardi 15:05"}, "nl": {"dinsdag 15:05"}, "en": {"Tuesday 15:05"}}
