@@ -196,14 +196,28 @@ def lines(
     seen_seq: int,
     partners: dict[int, str] | None = None,
 ) -> list[Line]:
-    return [
-        Line(
-            text=describe(entry, viewer, subject_view, partners),
-            when=format_when(entry.at, "EEEE d MMMM, HH:mm"),
-            at=entry.at,
-            iso=entry.at.isoformat(),
-            is_new=subject_view and entry.seq > seen_seq and entry.actor_id != viewer.id,
-            is_look=entry.event in LOOKS,
+    # A journal is mostly looks, the same sentence again and again ("Amina, from the AMO,
+    # read your dossier."): a look without details says only what its event and its actor
+    # say, so each such sentence is written once per page.
+    said: dict[tuple[str, int | None], str] = {}
+    result = []
+    for entry in entries:
+        is_look = entry.event in LOOKS
+        if is_look and not entry.details:
+            key = (entry.event, entry.actor_id)
+            text = said.get(key)
+            if text is None:
+                text = said[key] = describe(entry, viewer, subject_view, partners)
+        else:
+            text = describe(entry, viewer, subject_view, partners)
+        result.append(
+            Line(
+                text=text,
+                when=format_when(entry.at, "EEEE d MMMM, HH:mm"),
+                at=entry.at,
+                iso=entry.at.isoformat(),
+                is_new=subject_view and entry.seq > seen_seq and entry.actor_id != viewer.id,
+                is_look=is_look,
+            )
         )
-        for entry in entries
-    ]
+    return result
