@@ -15,8 +15,7 @@ from portal.models import JournalEntry, Person
 class Line:
     text: str
     when: str
-    at: datetime
-    iso: str  # ``at`` for the ``datetime`` attribute, written here rather than in the template
+    iso: str  # the moment for the ``datetime`` attribute, written here rather than in the template
     is_new: bool
     is_look: bool
 
@@ -214,7 +213,6 @@ def lines(
             Line(
                 text=text,
                 when=format_when(entry.at, "EEEE d MMMM, HH:mm"),
-                at=entry.at,
                 iso=entry.at.isoformat(),
                 is_new=subject_view and entry.seq > seen_seq and entry.actor_id != viewer.id,
                 is_look=is_look,
