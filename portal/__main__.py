@@ -122,13 +122,17 @@ async def apply_retention(settings: Settings, dry_run: bool) -> int:
     return await with_orm(settings, work)
 
 
-def run(settings: Settings, *, workers: int = 1) -> int:
+def run(
+    settings: Settings, *, workers: int = 1, app: str = "portal.asgi:app", factory: bool = False
+) -> int:
+    """Serve ``app`` (an import path; with ``factory``, of a function that builds it)."""
     import uvicorn
 
     from portal.ops import logging_config
 
     uvicorn.run(
-        "portal.asgi:app",
+        app,
+        factory=factory,
         host=settings.host,
         port=settings.port,
         workers=workers,

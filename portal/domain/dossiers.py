@@ -307,13 +307,6 @@ async def _view(dossier: Dossier, page: int) -> DossierView:
     actions = _with_author(
         Action, "author", await reads.rows(sql["actions"], [dossier.id, ACTION_LIMIT])
     )
-    entries = _with_author(
-        ENTRY,
-        "actor",
-        await reads.rows(
-            sql["timeline"], [dossier.id, TIMELINE_PAGE + 1, (page - 1) * TIMELINE_PAGE]
-        ),
-    )
     end_reason = ""
     if dossier.wrapped_key is not None:
         box = keys.box(dossier)
@@ -332,8 +325,41 @@ async def _view(dossier: Dossier, page: int) -> DossierView:
         for obj, fields in blank:
             for field_name in fields:
                 setattr(obj, field_name, "")
-    timeline = list(entries[:TIMELINE_PAGE])
-    mentioned = [e.details.get("partner") for e in timeline]
+    journal_page = await read_journal_page(dossier, page)
+    return DossierView(
+        dossier=dossier,
+        request=request,
+        workers=workers,
+        messages=messages,
+        actions=actions,
+        timeline=journal_page.entries,
+        page=page,
+        has_more=journal_page.has_more,
+        new_since=dossier.subject_seen_seq,
+        partner_names=journal_page.partner_names,
+        end_reason=end_reason,
+    )
+
+
+@dataclass(frozen=True)
+class JournalPage:
+    entries: list[JournalEntry]  # newest first, at most TIMELINE_PAGE
+    has_more: bool
+    partner_names: dict[int, str]  # the partners these entries name, by id
+
+
+async def read_journal_page(dossier: Dossier, page: int) -> JournalPage:
+    """One page of the dossier's journal, newest first, with the partners it names: two
+    queries, whatever the page holds."""
+    entries = _with_author(
+        ENTRY,
+        "actor",
+        await reads.rows(
+            _page_sql()["timeline"], [dossier.id, TIMELINE_PAGE + 1, (page - 1) * TIMELINE_PAGE]
+        ),
+    )
+    shown = entries[:TIMELINE_PAGE]
+    mentioned = [e.details.get("partner") for e in shown]
     partner_ids = [pid for pid in mentioned if isinstance(pid, int)]
     # Always one query, even with no partner named: the page's count does not vary.
     wanted = sorted({*partner_ids, 0})
@@ -342,19 +368,7 @@ async def _view(dossier: Dossier, page: int) -> DossierView:
         wanted,
     )
     names = {int(row[0]): str(row[1]) for row in rows}
-    return DossierView(
-        dossier=dossier,
-        request=request,
-        workers=workers,
-        messages=messages,
-        actions=actions,
-        timeline=timeline,
-        page=page,
-        has_more=len(entries) > TIMELINE_PAGE,
-        new_since=dossier.subject_seen_seq,
-        partner_names=names,
-        end_reason=end_reason,
-    )
+    return JournalPage(shown, len(entries) > TIMELINE_PAGE, names)
 
 
 async def mark_seen(dossier: Dossier, view: DossierView) -> None:
