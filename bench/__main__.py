@@ -33,6 +33,7 @@ from bench.servers import (
     Server,
     ServerError,
     baseline_server,
+    floor_server,
     portal_server,
     prepare_portal_database,
 )
@@ -232,6 +233,7 @@ def main(argv: list[str] | None = None) -> int:
             servers = {
                 "portal": stack.enter_context(portal_server(var_dir)),
                 "baseline": stack.enter_context(baseline_server(var_dir)),
+                "floor": stack.enter_context(floor_server(var_dir)),
             }
             with asyncio.Runner(loop_factory=loop_factory()) as runner:
                 try:

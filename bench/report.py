@@ -22,7 +22,7 @@ from bench.sizes import (
     PageSize,
     untranslated,
 )
-from bench.targets import Target
+from bench.targets import FLOOR_TARGET, Target
 
 # Above this share of one CPU, the load generator rather than the server sets the pace.
 CLIENT_SATURATED = 0.9
@@ -299,6 +299,12 @@ def render_text(run: Run) -> str:
         "target (their mean). CPU us/req = server process CPU time per request; CPU ratio =",
         "the bare page's CPU per request, measured the same way, over the page's.",
     ]
+    if any(row.target.name == FLOOR_TARGET for row in run.rows):
+        lines += [
+            f"{FLOOR_TARGET}: the worker's dossier page cut down to what the throughput goal",
+            "lists (session, dossier, latest 20 journal entries, the journaled read, render),",
+            "served beside the portal by bench/floor.py: what every journaled page costs.",
+        ]
     base = run.baseline.result
     if base and base.client_cpu_share >= CLIENT_SATURATED:
         lines.append(

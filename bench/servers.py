@@ -190,6 +190,21 @@ def portal_server(var_dir: Path) -> Iterator[Server]:
 
 
 @contextmanager
+def floor_server(var_dir: Path) -> Iterator[Server]:
+    """The portal with one more page, the least a journaled dossier page does (bench.floor)."""
+    port = free_port()
+    with serve(
+        "floor",
+        [sys.executable, "-m", "bench.floor"],
+        portal_environment(var_dir, port),
+        port,
+        "/healthz",
+        var_dir / "floor.log",
+    ) as server:
+        yield server
+
+
+@contextmanager
 def baseline_server(log_dir: Path) -> Iterator[Server]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in FOREIGN_SETTINGS}

@@ -14,7 +14,7 @@ import pyotp
 
 from bench.data import BenchData
 
-ServerName = Literal["portal", "baseline"]
+ServerName = Literal["portal", "baseline", "floor"]
 
 
 @dataclass(frozen=True)
@@ -180,6 +180,9 @@ PUBLIC: list[Target] = [
 ]
 
 
+FLOOR_TARGET = "journal only (bench)"
+
+
 def _journal_label(entries: int) -> str:
     return f"{entries // 1000}k" if entries >= 1000 else str(entries)
 
@@ -215,6 +218,15 @@ def signed_in_targets(data: BenchData) -> list[Target]:
         )
         for dossier in (data.short, data.long)
     ]
+    # What is left of the worker's page with only what the throughput goal lists (bench.floor).
+    targets.append(
+        Target(
+            FLOOR_TARGET,
+            f"/banc/journal/{data.short.reference}",
+            server="floor",
+            setup=signed_in_as(data.worker, data.password, data.totp_secret, landing="/travail"),
+        )
+    )
     return targets
 
 

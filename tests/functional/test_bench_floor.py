@@ -1,0 +1,66 @@
+"""The bench's least journaled page (bench/floor.py) does what the throughput goal lists, no less:
+the session, the dossier, its latest 20 journal entries, the journaled read, the render."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest_asyncio
+
+from bench.floor import create_floor_app
+from portal.domain.dossiers import take
+from portal.domain.requests import RequestForm, make_request
+from portal.models import Asker, JournalEntry, Theme
+from portal.settings import Settings
+from tests import factories
+from tests.helpers import count_queries
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def floor(settings: Settings, db: str) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=create_floor_app(settings, manage_database=False))
+    async with httpx.AsyncClient(transport=transport, base_url="https://testserver") as client:
+        yield client
+
+
+async def test_the_journal_only_page_journals_its_read_and_shows_the_latest_entries(
+    floor: httpx.AsyncClient,
+) -> None:
+    service = await factories.service()
+    amina = await factories.staff("amina", service_=service, name="Amina")
+    await factories.staff("marc", service_=service, name="Marc")
+    lou = await factories.youth()
+    dossier = await make_request(
+        lou, service, RequestForm(asker=Asker.YOUTH, themes=[Theme.SCHOOL], words="Bonjour")
+    )
+    await take(amina, dossier.id)
+    path = f"/banc/journal/{dossier.reference}"
+
+    assert (await floor.get(path)).status_code == 303  # anonymous: to sign in
+    await factories.sign_in_staff(floor, "amina")
+    for _ in range(25):
+        await floor.get(path)
+    looks = await JournalEntry.filter(dossier_id=dossier.id, event="dossier.read").count()
+    with count_queries() as queries:
+        page = await floor.get(path)
+    assert page.status_code == 200
+    assert await JournalEntry.filter(dossier_id=dossier.id, event="dossier.read").count() == (
+        looks + 1
+    )
+    # The session, the news, the dossier, the look (the chain's end, the entry, the head; and
+    # the dossier row held, on PostgreSQL), a page of the journal and the partners it names.
+    assert queries.count <= 9, queries.queries
+    with count_queries() as full_page:
+        assert (await floor.get(f"/travail/dossiers/{dossier.reference}")).status_code == 200
+    assert full_page.count > queries.count
+    assert page.text.count("<time datetime=") == 20
+    assert "Plus ancien" in page.text  # the pager: more than one page of journal
+
+    # A worker who does not follow the dossier: 404, nothing shown, and the try journaled.
+    floor.cookies.clear()
+    await factories.sign_in_staff(floor, "marc")
+    refused = await floor.get(path)
+    assert refused.status_code == 404
+    assert "<time datetime=" not in refused.text
+    assert await JournalEntry.filter(dossier_id=dossier.id, event="dossier.read_refused").count()
