@@ -8,7 +8,20 @@ import httpx
 import pyotp
 
 from portal.domain import accounts
-from portal.models import Credential, CredentialKind, Partner, Person, Role, Sector, Service
+from portal.domain.dossiers import take
+from portal.domain.requests import RequestForm, make_request
+from portal.models import (
+    Asker,
+    Credential,
+    CredentialKind,
+    Dossier,
+    Partner,
+    Person,
+    Role,
+    Sector,
+    Service,
+    Theme,
+)
 from portal.security.passwords import hash_password
 from tests.helpers import csrf_token
 
@@ -56,6 +69,21 @@ async def staff(
     )
     await Credential.create(person=person, kind=CredentialKind.TOTP, secret=TOTP_SECRET)
     return person
+
+
+async def followed_dossier(
+    worker: Person,
+    subject: Person,
+    service_: Service,
+    words: str = "Bonjour",
+    theme: Theme = Theme.SCHOOL,
+) -> Dossier:
+    """A young person's request, taken by ``worker``: where most tests of a dossier start."""
+    dossier = await make_request(
+        subject, service_, RequestForm(asker=Asker.YOUTH, themes=[theme], words=words)
+    )
+    await take(worker, dossier.id)
+    return dossier
 
 
 def totp_now() -> str:

@@ -17,7 +17,6 @@ from tortoise import connections
 from portal import keys
 from portal.domain import consent as consent_rules
 from portal.domain import ending, journal
-from portal.domain.dossiers import take
 from portal.domain.messages import send_message
 from portal.domain.requests import RequestForm, make_request
 from portal.models import Asker, Consent, Dossier, JournalEntry, Message, Request, Theme
@@ -85,10 +84,7 @@ async def test_back_up_change_restore(db: str, database: str, tmp_path: Path) ->
     amina = await factories.staff("amina", service_=service)
     cpas = await factories.partner("CPAS")
     lou = await factories.youth()
-    kept = await make_request(
-        lou, service, RequestForm(asker=Asker.YOUTH, themes=[Theme.FAMILY], words=LOU_WORDS)
-    )
-    await take(amina, kept.id)
+    kept = await factories.followed_dossier(amina, lou, service, LOU_WORDS, Theme.FAMILY)
     await send_message(amina, kept.reference, "On se voit jeudi ?")
     given = await consent_rules.grant(
         lou, kept.reference, cpas.id, ["request"], "until_stop", "Pour l’aide au CPAS"

@@ -9,9 +9,7 @@ import httpx
 import pytest_asyncio
 
 from bench.floor import create_floor_app
-from portal.domain.dossiers import take
-from portal.domain.requests import RequestForm, make_request
-from portal.models import Asker, JournalEntry, Theme
+from portal.models import JournalEntry
 from portal.settings import Settings
 from tests import factories
 from tests.helpers import count_queries
@@ -31,10 +29,7 @@ async def test_the_journal_only_page_journals_its_read_and_shows_the_latest_entr
     amina = await factories.staff("amina", service_=service, name="Amina")
     await factories.staff("marc", service_=service, name="Marc")
     lou = await factories.youth()
-    dossier = await make_request(
-        lou, service, RequestForm(asker=Asker.YOUTH, themes=[Theme.SCHOOL], words="Bonjour")
-    )
-    await take(amina, dossier.id)
+    dossier = await factories.followed_dossier(amina, lou, service)
     path = f"/banc/journal/{dossier.reference}"
 
     assert (await floor.get(path)).status_code == 303  # anonymous: to sign in

@@ -7,9 +7,7 @@ import json
 import httpx
 from starlette.applications import Starlette
 
-from portal.domain.dossiers import take
-from portal.domain.requests import RequestForm, make_request
-from portal.models import Asker, Consent, Dossier, JournalEntry, Person, Role, Share, Theme
+from portal.models import Consent, Dossier, JournalEntry, Person, Role, Share
 from tests import factories
 from tests.helpers import csrf_token
 
@@ -18,12 +16,7 @@ async def _setup() -> tuple[Dossier, Person]:
     service = await factories.service()
     amina = await factories.staff("amina", service_=service, name="Amina")
     lou = await factories.youth()
-    dossier = await make_request(
-        lou,
-        service,
-        RequestForm(asker=Asker.YOUTH, themes=[Theme.SCHOOL], words="L’école me stresse."),
-    )
-    await take(amina, dossier.id)
+    dossier = await factories.followed_dossier(amina, lou, service, "L’école me stresse.")
     school = await factories.partner("Athénée", secrecy=False)
     await factories.staff("prof", Role.PARTNER, partner_=school)
     return dossier, amina

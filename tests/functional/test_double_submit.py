@@ -27,7 +27,6 @@ from tortoise import timezone
 from portal.domain import accounts
 from portal.domain import consent as consent_rules
 from portal.domain.actions import answer_action, propose_action
-from portal.domain.dossiers import take
 from portal.domain.ending import end_help
 from portal.domain.requests import RequestForm, make_request
 from portal.models import (
@@ -195,10 +194,7 @@ async def make_world(app: Starlette) -> World:
     cpas = await factories.partner("CPAS")
     school = await factories.partner("École", secrecy=False)
     lou = await factories.youth("lou", "Lou")
-    dossier = await make_request(
-        lou, service, RequestForm(asker=Asker.YOUTH, themes=[Theme.SCHOOL], words="Lou")
-    )
-    await take(amina, dossier.id)
+    dossier = await factories.followed_dossier(amina, lou, service, "Lou")
     return World(app, service, amina, tom, cpas, school, lou, dossier)
 
 

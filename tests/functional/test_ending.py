@@ -11,8 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from portal.domain.dossiers import take
-from portal.domain.requests import RequestForm, make_request
+from portal.domain.requests import RequestForm
 from portal.models import Asker, Dossier, DossierStatus, Theme
 from tests import factories
 from tests.conftest import TEST_JOURNAL_KEY, TEST_MASTER_KEY, on_postgres
@@ -23,13 +22,9 @@ async def _dossier() -> Dossier:
     service = await factories.service()
     amina = await factories.staff("amina", service_=service)
     lou = await factories.youth()
-    dossier = await make_request(
-        lou,
-        service,
-        RequestForm(asker=Asker.YOUTH, themes=[Theme.HOUSING], words="Je dors chez une amie."),
+    return await factories.followed_dossier(
+        amina, lou, service, "Je dors chez une amie.", Theme.HOUSING
     )
-    await take(amina, dossier.id)
-    return dossier
 
 
 async def test_end_come_back_export_erase(client: httpx.AsyncClient) -> None:

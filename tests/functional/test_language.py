@@ -7,11 +7,8 @@ import re
 import httpx
 import pytest
 
-from portal.domain.dossiers import take
-from portal.domain.requests import RequestForm, make_request
 from portal.i18n import choose_language
 from portal.labels import KINDS
-from portal.models import Asker, Theme
 from tests import factories
 from tests.helpers import csrf_token
 
@@ -136,10 +133,7 @@ async def test_the_kinds_of_step_read_in_the_workers_language(client: httpx.Asyn
     service = await factories.service()
     amina = await factories.staff("amina", service_=service, name="Amina")
     lou = await factories.youth()
-    dossier = await make_request(
-        lou, service, RequestForm(asker=Asker.YOUTH, themes=[Theme.SCHOOL], words="Bonjour")
-    )
-    await take(amina, dossier.id)
+    dossier = await factories.followed_dossier(amina, lou, service)
     await factories.sign_in_staff(client, "amina")
     names = {}
     for language in ("fr", "nl", "en", "fr"):

@@ -17,10 +17,8 @@ from tortoise.transactions import in_transaction
 
 from portal import reads
 from portal.domain import journal, notices
-from portal.domain.dossiers import take
 from portal.domain.messages import send_message
-from portal.domain.requests import RequestForm, make_request
-from portal.models import Asker, Dossier, Notice, Person, Theme
+from portal.models import Dossier, Notice, Person, Theme
 from tests import factories
 from tests.conftest import on_postgres
 from tests.helpers import csrf_token
@@ -63,12 +61,9 @@ async def _dossier() -> tuple[Dossier, Person, Person]:
     service = await factories.service("AMO Secrète du Centre")
     amina = await factories.staff("amina", service_=service)
     lou = await factories.youth()
-    dossier = await make_request(
-        lou,
-        service,
-        RequestForm(asker=Asker.YOUTH, themes=[Theme.FAMILY], words="Chez moi ça crie"),
+    dossier = await factories.followed_dossier(
+        amina, lou, service, "Chez moi ça crie", Theme.FAMILY
     )
-    await take(amina, dossier.id)
     return dossier, lou, amina
 
 

@@ -15,10 +15,8 @@ from starlette.applications import Starlette
 
 from portal import i18n
 from portal.app import create_app
-from portal.domain.dossiers import take
 from portal.domain.messages import send_message
-from portal.domain.requests import RequestForm, make_request
-from portal.models import Asker, Dossier, Person, Theme
+from portal.models import Dossier, Person
 from portal.settings import LANGUAGES, Settings
 from portal.templating import TEMPLATES_DIR, TranslatedEnvironment
 from tests import factories
@@ -82,10 +80,7 @@ async def test_pages_read_as_when_translated_at_each_render(
     service = await factories.service()
     amina = await factories.staff("amina", service_=service)
     lou = await factories.youth()
-    dossier = await make_request(
-        lou, service, RequestForm(asker=Asker.YOUTH, themes=[Theme.SCHOOL], words="Bonjour.")
-    )
-    await take(amina, dossier.id)
+    dossier = await factories.followed_dossier(amina, lou, service, "Bonjour.")
     await send_message(amina, dossier.reference, "Comment ça va ? 100 %")
     paths = ["/", "/droits", "/donnees", "/urgence", "/compte", "/espace", "/nulle-part"]
     paths += [f"/espace/{dossier.reference}", f"/espace/{dossier.reference}/partenaires"]
