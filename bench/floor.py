@@ -19,17 +19,14 @@ from pathlib import Path
 
 import jinja2
 from starlette.applications import Starlette
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from portal.app import create_app
 from portal.domain import dossiers, journal
-from portal.domain.access import readable_dossier
-from portal.domain.errors import NotFound
 from portal.models import Role
-from portal.pages.common import person_of, reference_of, require
+from portal.pages.common import person_of, readable_dossier_or_404, require
 from portal.pages.timeline import lines
 from portal.routing import IndexedRouter
 from portal.settings import Settings
@@ -42,10 +39,7 @@ PATH = "/banc/journal/{reference}"
 @require(Role.WORKER)
 async def journal_only(request: Request) -> Response:
     person = person_of(request)
-    try:
-        dossier = await readable_dossier(person, reference_of(request))
-    except NotFound as error:
-        raise HTTPException(404) from error
+    dossier = await readable_dossier_or_404(request)
     await journal.record_look(dossier, "dossier.read", person)
     page = await dossiers.read_journal_page(dossier, 1)
     timeline = lines(page.entries, person, False, 0, page.partner_names)

@@ -197,18 +197,25 @@ def reference_of(request: Request) -> str:
     return str(request.path_params["reference"])[:12]
 
 
-async def own_dossier(request: Request) -> Any:
-    """The dossier of the URL's reference, for its subject only; anyone else gets 404."""
+async def readable_dossier_or_404(request: Request) -> Any:
+    """The dossier of the URL's reference if the signed-in person may read it; else 404 (and
+    a refused try on a dossier that exists is journaled, see ``readable_dossier``)."""
     from starlette.exceptions import HTTPException
 
     from portal.domain.access import readable_dossier
     from portal.domain.errors import NotFound
 
-    person = person_of(request)
     try:
-        dossier = await readable_dossier(person, reference_of(request))
+        return await readable_dossier(person_of(request), reference_of(request))
     except NotFound as error:
         raise HTTPException(404) from error
-    if dossier.subject_id != person.id:
+
+
+async def own_dossier(request: Request) -> Any:
+    """The dossier of the URL's reference, for its subject only; anyone else gets 404."""
+    from starlette.exceptions import HTTPException
+
+    dossier = await readable_dossier_or_404(request)
+    if dossier.subject_id != person_of(request).id:
         raise HTTPException(404)
     return dossier
