@@ -1,13 +1,14 @@
-"""The least a journaled dossier page costs here: the portal, plus one page that does only
-what the throughput goal lists.
+"""The worker's dossier page cut down to the throughput goal's list, served beside the portal.
 
-The goal's page looks the session up, reads the dossier and its latest 20 journal entries,
-journals the read and renders them. The worker's dossier page does all that and shows much
-more: the request, the messages, the steps, the colleagues and partners to choose from, and
-seven forms. This page shows only the header and the journal, through the portal's own
-functions, middleware and templates, so that the bench can tell how much of the distance to
-the goal is the page's content and how much is what every journaled page costs. It is never
-part of the portal: only the bench serves it, on a server of its own, on the portal's data::
+The goal's page (bench/RESULTS.md) looks the session up, reads the dossier and its latest 20
+journal entries, journals the read and renders them. The worker's dossier page does all that
+and shows much more: the request, the messages, the steps, the colleagues and partners to
+choose from, and seven forms. This page keeps only the header and the journal, and goes
+through what every signed-in page of the portal goes through (its middleware, the count of
+news in the header, its layout) with the portal's own functions and templates. The bench can
+then tell how much of the distance to the goal is the worker's page's content and how much is
+what any journaled page of the portal costs. It is never part of the portal: only the bench
+serves it, on a server of its own, on the portal's data::
 
     python -m bench.floor   (with the portal's environment: PORTAL_VAR_DIR, PORT and the rest)
 """
@@ -23,13 +24,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from portal.__main__ import run
 from portal.app import create_app
 from portal.domain import dossiers, journal
 from portal.models import Role
 from portal.pages.common import person_of, readable_dossier_or_404, require
 from portal.pages.timeline import lines
 from portal.routing import IndexedRouter
-from portal.settings import Settings
+from portal.settings import Settings, load_settings
 from portal.templating import render
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
@@ -57,6 +59,8 @@ def create_floor_app(
     """The portal as ``python -m portal run`` serves it, with the page above added."""
     app = create_app(settings, manage_database=manage_database)
     route = Route(PATH, journal_only, name="bench.journal_only")
+    # As create_app makes its router, with one route more; the middleware is built around the
+    # router at the first request, so it wraps this one.
     app.router = IndexedRouter([route, *app.router.routes], lifespan=app.router.lifespan_context)
     for templates in app.state.templates.by_language.values():
         loader = templates.env.loader
@@ -66,9 +70,6 @@ def create_floor_app(
 
 
 def main() -> int:
-    from portal.__main__ import run
-    from portal.settings import load_settings
-
     return run(load_settings(), app="bench.floor:create_floor_app", factory=True)
 
 

@@ -301,9 +301,9 @@ def render_text(run: Run) -> str:
     ]
     if any(row.target.name == FLOOR_TARGET for row in run.rows):
         lines += [
-            f"{FLOOR_TARGET}: the worker's dossier page cut down to what the throughput goal",
-            "lists (session, dossier, latest 20 journal entries, the journaled read, render),",
-            "served beside the portal by bench/floor.py: what every journaled page costs.",
+            f"{FLOOR_TARGET}: the worker's dossier page cut down to the goal's list (session,",
+            "dossier, latest 20 journal entries, the journaled read, render) and what every",
+            "signed-in page does (middleware, news count, layout); served by bench/floor.py.",
         ]
     base = run.baseline.result
     if base and base.client_cpu_share >= CLIENT_SATURATED:

@@ -191,7 +191,7 @@ def portal_server(var_dir: Path) -> Iterator[Server]:
 
 @contextmanager
 def floor_server(var_dir: Path) -> Iterator[Server]:
-    """The portal with one more page, the least a journaled dossier page does (bench.floor)."""
+    """The portal with one page more: the worker's page cut to the goal's list (bench.floor)."""
     port = free_port()
     with serve(
         "floor",

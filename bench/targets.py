@@ -218,13 +218,14 @@ def signed_in_targets(data: BenchData) -> list[Target]:
         )
         for dossier in (data.short, data.long)
     ]
-    # What is left of the worker's page with only what the throughput goal lists (bench.floor).
+    # The worker's page cut down to the goal's list (bench.floor): how far its content is
+    # from the goal, and how far what any journaled page costs.
     targets.append(
         Target(
             FLOOR_TARGET,
             f"/banc/journal/{data.short.reference}",
             server="floor",
-            setup=signed_in_as(data.worker, data.password, data.totp_secret, landing="/travail"),
+            setup=worker,
         )
     )
     return targets
