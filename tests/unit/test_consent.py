@@ -9,13 +9,10 @@ import pytest
 from tortoise import timezone
 
 from portal.domain import consent as rules
-from portal.domain.dossiers import take
 from portal.domain.errors import Invalid, NotAllowed, NotFound
-from portal.domain.requests import RequestForm, make_request
 from portal.models import (
     ActionKind,
     ActionStatus,
-    Asker,
     Consent,
     Dossier,
     JournalEntry,
@@ -32,12 +29,9 @@ async def _setup() -> tuple[Dossier, Person, Person, Person]:
     service = await factories.service()
     amina = await factories.staff("amina", service_=service)
     lou = await factories.youth()
-    dossier = await make_request(
-        lou,
-        service,
-        RequestForm(asker=Asker.YOUTH, themes=[Theme.MONEY], words="Je n’ai plus d’argent."),
+    dossier = await factories.followed_dossier(
+        amina, lou, service, "Je n’ai plus d’argent.", Theme.MONEY
     )
-    await take(amina, dossier.id)
     cpas = await factories.partner("CPAS")
     julie = await factories.staff("julie", Role.PARTNER, partner_=cpas)
     return dossier, lou, amina, julie

@@ -14,10 +14,9 @@ from portal import keys
 from portal.domain import consent as consent_rules
 from portal.domain import ending, journal
 from portal.domain.actions import propose_action
-from portal.domain.dossiers import take
 from portal.domain.errors import NotAllowed, NotFound
 from portal.domain.messages import send_message
-from portal.domain.requests import RequestForm, make_request
+from portal.domain.requests import RequestForm
 from portal.models import (
     ActionKind,
     ActionStatus,
@@ -41,10 +40,7 @@ async def _setup() -> tuple[Dossier, Person, Person, Person]:
     service = await factories.service()
     amina = await factories.staff("amina", service_=service)
     lou = await factories.youth()
-    dossier = await make_request(
-        lou, service, RequestForm(asker=Asker.YOUTH, themes=[Theme.FAMILY], words=SECRET_SENTENCE)
-    )
-    await take(amina, dossier.id)
+    dossier = await factories.followed_dossier(amina, lou, service, SECRET_SENTENCE, Theme.FAMILY)
     cpas = await factories.partner("CPAS")
     julie = await factories.staff("julie", Role.PARTNER, partner_=cpas)
     return dossier, lou, amina, julie

@@ -14,7 +14,6 @@ from tortoise import connections, timezone
 
 from portal import keys
 from portal.domain import ending, journal
-from portal.domain.dossiers import take
 from portal.domain.requests import RequestForm, make_request
 from portal.domain.retention import NOTICE, erase_after, erase_expired
 from portal.i18n import BRUSSELS, use_language
@@ -33,10 +32,7 @@ async def _dossier(login: str = "lou", *, end: bool = True) -> tuple[Dossier, Pe
     service = await factories.service()
     amina = await factories.staff(f"amina-{login}", service_=service)
     subject = await factories.youth(login, login.title())
-    dossier = await make_request(
-        subject, service, RequestForm(asker=Asker.YOUTH, themes=[Theme.SCHOOL], words=WORDS)
-    )
-    await take(amina, dossier.id)
+    dossier = await factories.followed_dossier(amina, subject, service, WORDS)
     if end:
         await ending.end_help(subject, dossier.reference)
     return await Dossier.get(id=dossier.id), subject, amina

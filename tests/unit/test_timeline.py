@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 from portal.domain import journal
-from portal.domain.dossiers import assign, open_dossier, take
-from portal.domain.requests import RequestForm, make_request
+from portal.domain.dossiers import assign, open_dossier
 from portal.i18n import use_language
-from portal.models import Asker, Theme
 from portal.pages.timeline import describe, lines
 from tests import factories
 
@@ -16,10 +14,7 @@ async def test_a_page_of_looks_names_each_reader_as_one_line_alone_would(db: str
     amina = await factories.staff("amina", service_=service, name="Amina")
     jo = await factories.staff("jo", service_=service, name="Jo")
     lou = await factories.youth()
-    dossier = await make_request(
-        lou, service, RequestForm(asker=Asker.YOUTH, themes=[Theme.SCHOOL], words="Bonjour")
-    )
-    await take(amina, dossier.id)
+    dossier = await factories.followed_dossier(amina, lou, service)
     await assign(amina, dossier.id, jo.id)
     for reader in (amina, jo, amina, jo, amina):
         await journal.record_look(dossier, "dossier.read", reader)
