@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -176,32 +176,25 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 
 @contextmanager
-def portal_server(var_dir: Path) -> Iterator[Server]:
+def portal_server(
+    var_dir: Path, name: str = "portal", module: tuple[str, ...] = ("portal", "run")
+) -> Iterator[Server]:
+    """``python -m <module>`` with the portal's environment on ``var_dir``'s data."""
     port = free_port()
     with serve(
-        "portal",
-        [sys.executable, "-m", "portal", "run"],
+        name,
+        [sys.executable, "-m", *module],
         portal_environment(var_dir, port),
         port,
         "/healthz",
-        var_dir / "portal.log",
+        var_dir / f"{name}.log",
     ) as server:
         yield server
 
 
-@contextmanager
-def floor_server(var_dir: Path) -> Iterator[Server]:
+def floor_server(var_dir: Path) -> AbstractContextManager[Server]:
     """The portal with one page more: the worker's page cut to the goal's list (bench.floor)."""
-    port = free_port()
-    with serve(
-        "floor",
-        [sys.executable, "-m", "bench.floor"],
-        portal_environment(var_dir, port),
-        port,
-        "/healthz",
-        var_dir / "floor.log",
-    ) as server:
-        yield server
+    return portal_server(var_dir, "floor", ("bench.floor",))
 
 
 @contextmanager
