@@ -15,10 +15,12 @@ class Role(StrEnum):
     WORKER = "worker"
     PARTNER = "partner"
     ADMIN = "admin"
+    # The installation's operator: services, their first admin, the partner directory.
+    OPERATOR = "operator"
 
 
 SUBJECT_ROLES = frozenset({Role.YOUTH, Role.RELATIVE})
-STAFF_ROLES = frozenset({Role.WORKER, Role.PARTNER, Role.ADMIN})
+STAFF_ROLES = frozenset({Role.WORKER, Role.PARTNER, Role.ADMIN, Role.OPERATOR})
 
 
 class DossierStatus(StrEnum):
@@ -110,6 +112,7 @@ class Service(Model):
     address = fields.CharField(max_length=300, default="")
     hours = fields.CharField(max_length=300, default="")
     phone = fields.CharField(max_length=40, default="")
+    email = fields.CharField(max_length=254, default="", db_default="")
     communes: fields.Field[list[str]] = fields.JSONField(default=list)
     response_days = fields.SmallIntField(default=3)
     created_at = fields.DatetimeField(auto_now_add=True)
@@ -165,6 +168,16 @@ class Person(Model):
     notify_by_email = fields.BooleanField(default=False, db_default=False)
     # Until when the person has seen what is new (the count on every signed-in page).
     news_seen_at = fields.DatetimeField(null=True)
+    # Staff who left: the account stays (the journal names it), but nobody can sign in as it.
+    deactivated_at = fields.DatetimeField(null=True)
+    deactivated_by: fields.ForeignKeyNullableRelation[Person] = fields.ForeignKeyField(
+        "models.Person", related_name="deactivated", null=True, on_delete=fields.SET_NULL
+    )
+    deactivated_by_id: int | None
+
+    # Not a column: set from the session when it was opened by a recovery link (or a passkey
+    # made in one), which reaches only the one dossier the link was given for.
+    scope_dossier_id: int | None = None
 
     class Meta:
         table = "person"
@@ -199,6 +212,11 @@ class Credential(Model):
     last_used_at = fields.DatetimeField(null=True)
     # TOTP: the last time step accepted, so a code cannot be used twice.
     totp_last_step = fields.BigIntField(null=True)
+    # A passkey added through a worker's recovery link opens only that link's dossier.
+    scope_dossier: fields.ForeignKeyNullableRelation[Dossier] = fields.ForeignKeyField(
+        "models.Dossier", related_name="scoped_credentials", null=True, on_delete=fields.CASCADE
+    )
+    scope_dossier_id: int | None
 
     class Meta:
         table = "credential"
@@ -429,6 +447,31 @@ class JournalEntry(Model):
         indexes = (Index(fields=("dossier_id", "at")),)
 
 
+class PartnerChange(Model):
+    """A change of a partner's entry in the directory: who, when, and each field before and after.
+
+    What a partner promises (secrecy, code of ethics, being active) is what a young person
+    consents on; its history is kept for good.
+    """
+
+    id = fields.IntField(primary_key=True)
+    partner: fields.ForeignKeyRelation[Partner] = fields.ForeignKeyField(
+        "models.Partner", related_name="changes", on_delete=fields.CASCADE
+    )
+    partner_id: int
+    changed_by: fields.ForeignKeyNullableRelation[Person] = fields.ForeignKeyField(
+        "models.Person", related_name="partner_changes", null=True, on_delete=fields.SET_NULL
+    )
+    changed_by_id: int | None
+    at = fields.DatetimeField()
+    # {field: [before, after]} for every field that changed.
+    changes: fields.Field[dict[str, list[object]]] = fields.JSONField(default=dict)
+
+    class Meta:
+        table = "partner_change"
+        indexes = (Index(fields=("partner_id", "at")),)
+
+
 class LinkKind(StrEnum):
     INVITATION = "invitation"
     RECOVERY = "recovery"
@@ -455,6 +498,11 @@ class Session(Model):
     second_factor_pending = fields.BooleanField(default=False)
     device = fields.CharField(max_length=120, default="")
     ended_at = fields.DatetimeField(null=True)
+    # A session opened by a recovery link, or a passkey made in one: that dossier only.
+    scope_dossier: fields.ForeignKeyNullableRelation[Dossier] = fields.ForeignKeyField(
+        "models.Dossier", related_name="scoped_sessions", null=True, on_delete=fields.CASCADE
+    )
+    scope_dossier_id: int | None
 
     class Meta:
         table = "session"
@@ -494,6 +542,15 @@ class OneTimeLink(Model):
     created_at = fields.DatetimeField(auto_now_add=True)
     expires_at = fields.DatetimeField()
     used_at = fields.DatetimeField(null=True)
+    # Invitations: the work address the link was sent to (the inviter never sees the link).
+    email = fields.CharField(max_length=254, default="", db_default="")
+    # Recovery links: the dossier the worker gave it for, the only one it opens.
+    dossier: fields.ForeignKeyNullableRelation[Dossier] = fields.ForeignKeyField(
+        "models.Dossier", related_name="recovery_links", null=True, on_delete=fields.CASCADE
+    )
+    dossier_id: int | None
+    # When the account's owner was shown that this link was made (first thing after sign-in).
+    shown_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "one_time_link"

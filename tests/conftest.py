@@ -29,6 +29,7 @@ TEST_JOURNAL_KEY = "test-journal-key-that-is-long-enough-0123456789"
 TEST_MASTER_KEY = "dGVzdC1tYXN0ZXIta2V5LTMyLWJ5dGVzLWxvbmchISE"
 TABLES = [
     "submitted_form",
+    "partner_change",
     "notice",
     "action_partner",
     "session",
