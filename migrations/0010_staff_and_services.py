@@ -47,6 +47,11 @@ class Migration(migrations.Migration):
         ),
         ops.AlterField(
             model_name='Person',
+            name='login',
+            field=fields.CharField(null=True, unique=True, max_length=254),
+        ),
+        ops.AlterField(
+            model_name='Person',
             name='role',
             field=fields.CharEnumField(description='YOUTH: youth\nRELATIVE: relative\nWORKER: worker\nPARTNER: partner\nADMIN: admin\nOPERATOR: operator', enum_type=Role, max_length=10),
         ),

@@ -145,8 +145,9 @@ class Person(Model):
 
     id = fields.IntField(primary_key=True)
     role = fields.CharEnumField(Role, max_length=10)
-    # The name typed to sign in with a password; passkey-only subjects need none.
-    login = fields.CharField(max_length=60, unique=True, null=True)
+    # The name typed to sign in with a password (staff: their work e-mail address);
+    # passkey-only subjects need none.
+    login = fields.CharField(max_length=254, unique=True, null=True)
     display_name = fields.CharField(max_length=80)
     language = fields.CharField(max_length=2, default="fr")
     birth_year = fields.SmallIntField(null=True)

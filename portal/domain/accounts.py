@@ -41,6 +41,10 @@ RECOVERY_CODES = 10
 # Ten groups of four from an alphabet without look-alikes: about 60 bits each.
 CODE_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
 LOGIN_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{2,39}$")
+# Staff sign in with their work e-mail address. A young person's sign-in name never holds an
+# "@", so choosing one on the sign-up form can never tell whether a staff member exists.
+WORK_EMAIL_RE = re.compile(r"^[a-z0-9._%+-]{1,64}@[a-z0-9-]+(\.[a-z0-9-]+)+$")
+MAX_EMAIL = 254
 MAX_NAME = 40
 # Line breaks, and the zero-width joiner that emoji sequences are made of.
 KEPT = frozenset({"\n", "\u200d"})
@@ -78,6 +82,21 @@ def check_login(value: str) -> str:
             _l("3 to 40 characters: letters without accents, digits, dot, dash or underscore."),
         )
     return login
+
+
+def check_work_email(value: str) -> str:
+    """A staff member's work address, which is also their sign-in name (lower case)."""
+    email = clean_text(value).lower()
+    if len(email) > MAX_EMAIL or not WORK_EMAIL_RE.match(email):
+        raise Invalid("email", _l("Write a work e-mail address, like name@service.be."))
+    return email
+
+
+def is_login_shape(value: str) -> bool:
+    """A young person's sign-in name, or a staff member's work address."""
+    return bool(LOGIN_RE.match(value)) or (
+        len(value) <= MAX_EMAIL and bool(WORK_EMAIL_RE.match(value))
+    )
 
 
 def check_language(value: str) -> str:
@@ -167,7 +186,7 @@ async def create_subject_with_passkey(
 async def check_password_sign_in(login: str, password: str) -> Person | None:
     """The person if the password is right. Unknown names cost the same time as wrong passwords."""
     person = None
-    if LOGIN_RE.match(login):
+    if is_login_shape(login):
         person = await Person.filter(login=login, is_active=True).first()
     credential = (
         await Credential.filter(person_id=person.id, kind=CredentialKind.PASSWORD).first()

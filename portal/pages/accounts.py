@@ -105,7 +105,7 @@ async def signin(request: Request) -> Response:
         return render(request, "accounts/signin.html", context)
 
     form = await request.form()
-    login = text(form, "login", 100).strip().lower()
+    login = text(form, "login", 300).strip().lower()
     password = text(form, "password", 1024)
     context["values"] = {"login": login}
     throttle = _throttle(request)
