@@ -34,6 +34,7 @@ from portal.models import (
     Request,
     Role,
     Service,
+    Session,
     Share,
     Theme,
 )
@@ -50,10 +51,19 @@ ROLES = (
     "partner",
     "other_partner",
     "admin",
+    # The second service's staff, and the installation's operator.
+    "far_admin",
+    "far_worker",
+    "operator",
 )
 SUBJECTS = {"subject", "other_subject", "parent"}
-WORKERS = {"worker", "other_worker"}
+WORKERS = {"worker", "other_worker", "far_worker"}
 PARTNERS = {"partner", "other_partner"}
+ADMINS = {"admin", "far_admin"}
+# What the young person wrote in the world's dossier: nobody else may ever get it in a page,
+# but her worker, and the partner she allowed to receive her request.
+SECRET = "Secret de Lou"
+MAY_SEE_SECRET = {"subject", "worker", "partner"}
 
 
 @dataclass
@@ -109,11 +119,12 @@ ACCESS: dict[str, Rule] = {
     "invitation.passkey_options": Rule(set(), public_get=True),
     "invitation.passkey": Rule(set(), public_get=True),
     "recovery_link": Rule(set(), public_get=True),
-    "admin.staff": Rule({"admin"}),
-    "admin.invite": Rule({"admin"}),
+    "admin.staff": Rule(ADMINS),
+    "admin.invite": Rule(ADMINS),
+    # The world's staff member is of the first service: the second's admin may not touch them.
     "admin.end_sessions": Rule({"admin"}),
-    "figures.page": Rule({"admin"}),
-    "figures.csv": Rule({"admin"}),
+    "figures.page": Rule(ADMINS),
+    "figures.csv": Rule(ADMINS),
     "request": Rule({"anonymous", *SUBJECTS}, public_get=True),
     "request.count": Rule(EVERYONE, public_get=True),
     "request.passkey_options": Rule(EVERYONE, public_get=True),
@@ -130,7 +141,8 @@ ACCESS: dict[str, Rule] = {
     "work.inbox": Rule(ANY_WORKER),
     "work.team": Rule(ANY_WORKER),
     "work.find": Rule(ANY_WORKER),
-    "work.take": Rule(ANY_WORKER),
+    # The world's dossier is of the first service: the second's workers cannot take it.
+    "work.take": Rule({"worker", "other_worker"}),
     "work.assign": Rule({"worker"}),
     "work.recovery_link": Rule({"worker"}),
     "consent.page": Rule(OWNER),
@@ -142,10 +154,10 @@ ACCESS: dict[str, Rule] = {
     "consent.share": Rule({"worker"}),
     "consent.propose_share": Rule({"worker"}),
     "consent.record_meeting": Rule({"worker"}),
-    "partners.admin": Rule({"admin"}),
-    "partners.create": Rule({"admin"}),
-    "partners.edit": Rule({"admin"}),
-    "partners.update": Rule({"admin"}),
+    "partners.admin": Rule({"operator"}),
+    "partners.create": Rule({"operator"}),
+    "partners.edit": Rule({"operator"}),
+    "partners.update": Rule({"operator"}),
     "partners.search": Rule(ANY_WORKER),
     "partners.inbox": Rule(PARTNERS),
     "partners.share": Rule({"partner"}),
@@ -185,9 +197,18 @@ async def _world() -> World:
     lou = await factories.youth("lou", "Lou")
     noa = await factories.youth("noa", "Noa")
     await factories.youth("sam", "Sam", Role.RELATIVE)
+    far = await factories.service("AMO du Nord")
+    await factories.staff("ines", Role.ADMIN, service_=far)
+    yann = await factories.staff("yann", service_=far)
+    await factories.staff("operateur", Role.OPERATOR)
     dossier = await make_request(
-        lou, service, RequestForm(asker=Asker.YOUTH, themes=[Theme.SCHOOL], words="Secret de Lou")
+        lou, service, RequestForm(asker=Asker.YOUTH, themes=[Theme.SCHOOL], words=SECRET)
     )
+    # Lou asked the second service too: its worker follows that one, and only that one.
+    far_dossier = await make_request(
+        lou, far, RequestForm(asker=Asker.YOUTH, themes=[Theme.FAMILY], words="Mots du Nord")
+    )
+    await take(yann, far_dossier.id)
     await make_request(noa, service, RequestForm(asker=Asker.YOUTH, themes=[Theme.MONEY]))
     await take(amina, dossier.id)
     action = await propose_action(
@@ -239,6 +260,7 @@ async def _snapshot() -> dict[str, Any]:
         "actions": await Action.all().order_by("id").values_list("id", "status"),
         "consents": await Consent.all().order_by("id").values_list("id", "revoked_at"),
         "shares": await Share.all().count(),
+        "sessions": await Session.filter(ended_at__isnull=True).order_by("id").values_list("id"),
         "partners": await Partner.all().order_by("id").values_list("id", "name", "is_active"),
         "services": await Service.all().count(),
         "journal": await JournalEntry.exclude(event__in=["dossier.read_refused"]).count(),
@@ -259,6 +281,9 @@ async def _clients(app: Starlette) -> dict[str, httpx.AsyncClient]:
         "partner": "cpas",
         "other_partner": "prof",
         "admin": "admin",
+        "far_admin": "ines",
+        "far_worker": "yann",
+        "operator": "operateur",
     }
     for role, login in logins.items():
         assert (await factories.sign_in(clients[role], login)).status_code == 303
@@ -287,8 +312,12 @@ async def test_every_route_against_every_role(app: Starlette, db: str) -> None:
                 client = clients[role]
                 if "GET" in methods:
                     tried += 1
-                    status = (await client.get(path)).status_code
-                    _check_get(route.name, rule, role, status, failures)
+                    answer = await client.get(path)
+                    _check_get(route.name, rule, role, answer.status_code, failures)
+                    if role not in MAY_SEE_SECRET and SECRET in answer.text:
+                        failures.append(
+                            f"GET {route.name} as {role} shows the young person's words"
+                        )
                 if "POST" not in methods:
                     continue
                 # Without a CSRF token: 403 and nothing changed, for everyone.
