@@ -181,6 +181,8 @@ def kept(form: FormData, names: Iterable[str]) -> dict[str, str]:
 
 def home_for(person: Person) -> str:
     """Where a person lands after signing in."""
+    if person.role is Role.OPERATOR:
+        return "/operateur"
     if person.role is Role.ADMIN:
         return "/admin/personnes"
     if person.role is Role.WORKER:

@@ -50,6 +50,7 @@ ROLES = (
     "partner",
     "other_partner",
     "admin",
+    "operator",
 )
 SUBJECTS = {"subject", "other_subject", "parent"}
 WORKERS = {"worker", "other_worker"}
@@ -142,10 +143,14 @@ ACCESS: dict[str, Rule] = {
     "consent.share": Rule({"worker"}),
     "consent.propose_share": Rule({"worker"}),
     "consent.record_meeting": Rule({"worker"}),
-    "partners.admin": Rule({"admin"}),
-    "partners.create": Rule({"admin"}),
-    "partners.edit": Rule({"admin"}),
-    "partners.update": Rule({"admin"}),
+    "partners.admin": Rule({"operator"}),
+    "partners.create": Rule({"operator"}),
+    "partners.edit": Rule({"operator"}),
+    "partners.update": Rule({"operator"}),
+    "operator.home": Rule({"operator"}),
+    "operator.create": Rule({"operator"}),
+    "operator.service": Rule({"operator"}),
+    "operator.update": Rule({"operator"}),
     "partners.search": Rule(ANY_WORKER),
     "partners.inbox": Rule(PARTNERS),
     "partners.share": Rule({"partner"}),
@@ -209,6 +214,7 @@ def _path(route: Route, world: World, static_css: str) -> str:
         "partner_id": world.partner.id,
         "person_id": world.staff_member.id,
         "dossier_id": world.dossier.id,
+        "service_id": world.dossier.service_id,
         "credential_id": 999_999,
         "token": "x" * 43,
         "format": "json",
@@ -259,7 +265,9 @@ async def _clients(app: Starlette) -> dict[str, httpx.AsyncClient]:
         "partner": "cpas",
         "other_partner": "prof",
         "admin": "admin",
+        "operator": "operateur",
     }
+    await factories.operator("operateur")
     for role, login in logins.items():
         assert (await factories.sign_in(clients[role], login)).status_code == 303
     for role, login in staff.items():
