@@ -235,7 +235,7 @@ def serve(settings: Settings, workers: int | None) -> int:
     return run(settings, workers=workers or settings.workers or (os.cpu_count() or 1))
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m portal")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("run", help="serve the portal (one process; see README for production)")
@@ -291,7 +291,11 @@ def main(argv: list[str] | None = None) -> int:
         "does nothing more. It prints counts, nothing about anyone.",
     )
     retention.add_argument("--dry-run", action="store_true", help="say what it would do")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
 
     if args.command == "new-master-key":
         from portal.security.crypto import new_master_key
