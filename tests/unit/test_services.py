@@ -126,10 +126,9 @@ async def test_staff_sign_in_names_are_work_addresses(db: str) -> None:
 async def test_create_service_command_prints_the_number(
     db: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    args = cli.build_parser().parse_args(
-        ["create-service", "AMO La Boussole", "--commune", "Liège", "--commune", "Seraing"]
-        + ["--email", "contact@laboussole.be", "--response-days", "5", "--hours", "9h–17h"]
-    )
+    argv = ["create-service", "AMO La Boussole", "--commune", "Liège", "--commune", "Seraing"]
+    argv += ["--email", "contact@laboussole.be", "--response-days", "5", "--hours", "9h–17h"]
+    args = cli.build_parser().parse_args(argv)
     assert await cli.add_service(args) == 0
     service = await Service.get(name="AMO La Boussole")
     assert service.communes == ["Liège", "Seraing"] and service.response_days == 5
