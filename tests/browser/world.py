@@ -110,7 +110,9 @@ class World:
     """Everyone the accessibility tests sign in as, and what their pages show."""
 
     admin: Visitor
+    operator: Visitor
     partner_ids: dict[str, int]
+    service_id: int
     staff: dict[str, Staff] = field(default_factory=dict)
     subjects: dict[str, Subject] = field(default_factory=dict)
     invitation_token: str = ""
@@ -271,9 +273,13 @@ def build(open_tab: OpenTab) -> World:
         return Visitor(open_tab("fr"))
 
     admin = visitor()
-    sign_in_staff(admin.tab, "admin")
+    sign_in_staff(admin.tab, "claire@lepassage.example")
     ids = partner_ids(admin)
-    world = World(admin=admin, partner_ids=ids)
+    operator = visitor()
+    sign_in_staff(operator.tab, "operateur@portail.example")
+    services = operator.get("/operateur").text()
+    service_id = int(_one(r"/operateur/services/(\d+)\"", services, "a service"))
+    world = World(admin=admin, operator=operator, partner_ids=ids, service_id=service_id)
     people = [
         ("amina", "worker", "Amina", None),
         ("tom", "worker", "Tom", None),
