@@ -464,7 +464,9 @@ async def invite_staff(
     """An admin invites a worker, a partner user or another admin; returns the link's token."""
     if admin.role is not Role.ADMIN:
         raise NotAllowed("only admins invite")
-    if role not in {r.value for r in STAFF_ROLES}:
+    # The operator is made on the server only (create-operator): an admin who could invite
+    # one would hand herself the partner directory.
+    if role not in {r.value for r in STAFF_ROLES} or role == Role.OPERATOR:
         raise Invalid("role", _l("Choose a role."))
     name = check_display_name(display_name)
     partner: Partner | None = None

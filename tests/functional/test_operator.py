@@ -338,3 +338,16 @@ async def test_with_no_service_yet_the_portal_says_it_is_not_open(
     )
     assert options.status_code == 422 and "pas encore ouvert" in options.json()["error"]
     assert await Person.all().count() == 0 and await Request.all().count() == 0
+
+
+async def test_an_admin_cannot_invite_an_operator(client: httpx.AsyncClient) -> None:
+    service = await factories.service()
+    await factories.staff("admin", Role.ADMIN, service_=service)
+    assert (await factories.sign_in_staff(client, "admin")).status_code == 303
+    token = await csrf_token(client, "/admin/personnes")
+    forged = await client.post(
+        "/admin/personnes/inviter",
+        data={"csrf_token": token, "role": "operator", "display_name": "Moi", "partner": ""},
+    )
+    assert forged.status_code == 422
+    assert not await Person.exists(role=Role.OPERATOR)
