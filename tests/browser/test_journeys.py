@@ -253,6 +253,21 @@ def test_request_from_the_home_page_with_the_keyboard_only(open_tab: OpenTab) ->
     press_until_focused(page, page.locator("button[name=go][value=next]"))
     keyboard.press("Enter")
 
+    # Two services: the commune finds hers, a radio button chooses it.
+    step_heading(page, words("Which service?"))
+    press_until_focused(page, page.locator("#f-commune"))
+    keyboard.type("Namur")
+    press_until_focused(page, page.locator("button[name=go][value=filter]"))
+    keyboard.press("Enter")
+    service = page.locator("input[name=service]").first
+    expect(page.locator("input[name=service]")).to_have_count(1)
+    press_until_focused(page, service)
+    keyboard.press("Space")
+    expect(service).to_be_checked()
+    story.look(tab, "service")
+    press_until_focused(page, page.locator("button[name=go][value=next]"))
+    keyboard.press("Enter")
+
     step_heading(page, words("What is it about?"))
     school = page.locator("input[name=themes][value=school]")
     press_until_focused(page, school)

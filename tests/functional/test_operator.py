@@ -6,9 +6,11 @@ Two services in every test that crosses them; each rule is tried by the roles th
 from __future__ import annotations
 
 import httpx
+import pyotp
 import pytest
 from starlette.applications import Starlette
 
+from portal.demo import DEMO_PASSWORD, DEMO_TOTP, seed_demo
 from portal.domain import consent as consent_rules
 from portal.models import (
     Dossier,
@@ -351,3 +353,50 @@ async def test_an_admin_cannot_invite_an_operator(client: httpx.AsyncClient) -> 
     )
     assert forged.status_code == 422
     assert not await Person.exists(role=Role.OPERATOR)
+
+
+async def _demo_sign_in(client: httpx.AsyncClient, login: str) -> str:
+    """Sign a demo staff member in as the README says; where they land."""
+    token = await csrf_token(client, "/connexion")
+    first = await client.post(
+        "/connexion", data={"csrf_token": token, "login": login, "password": DEMO_PASSWORD}
+    )
+    assert first.status_code == 303, login
+    token = await csrf_token(client, "/connexion/code")
+    code = pyotp.TOTP(DEMO_TOTP).now()
+    landed = await client.post("/connexion/code", data={"csrf_token": token, "code": code})
+    assert landed.status_code == 303, login
+    return str(landed.headers["location"])
+
+
+async def test_the_demo_has_two_services_kept_apart(app: Starlette, db: str) -> None:
+    assert await seed_demo()
+    passage = await Service.get(name="AMO Le Passage (démo)")
+    boussole = await Service.get(name="AMO La Boussole (démo)")
+    assert boussole.communes == ["Liège", "Seraing", "Herstal"]
+    lou = await Person.get(login="lou")
+    waiting = await Dossier.get(subject_id=lou.id, service_id=passage.id)
+    landings = {
+        "operateur@portail.example": "/operateur",
+        "claire@lepassage.example": "/admin/personnes",
+        "ines@laboussole.example": "/admin/personnes",
+        "amina@lepassage.example": "/travail",
+        "yann@laboussole.example": "/travail",
+        "julie@cpas-namur.example": "/partenaire",
+    }
+    for login, place in landings.items():
+        async with _client(app) as staff:
+            assert (await _demo_sign_in(staff, login)).endswith(place), login
+            page = await staff.get(place)
+            assert page.status_code == 200, login
+            if login == "yann@laboussole.example":
+                assert waiting.reference not in page.text
+            if login == "amina@lepassage.example":
+                assert waiting.reference in page.text
+            if login == "ines@laboussole.example":
+                assert "Yann" in page.text and "Amina" not in page.text
+            if login == "operateur@portail.example":
+                assert (
+                    "AMO Le Passage (démo)" in page.text and "AMO La Boussole (démo)" in page.text
+                )
+    assert not await seed_demo()
