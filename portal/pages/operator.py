@@ -14,7 +14,7 @@ from portal.domain import services as rules
 from portal.domain.errors import Invalid, NotFound
 from portal.i18n import _
 from portal.models import Role, Service
-from portal.pages.common import once, person_of, require, text
+from portal.pages.common import once, path_id, person_of, require, text
 from portal.templating import render
 
 FIELDS = ("name", "address", "phone", "email", "hours", "communes", "response_days")
@@ -38,13 +38,6 @@ def _values(form: FormData | None = None, service: Service | None = None) -> dic
 
 def _form(values: dict[str, str]) -> rules.ServiceForm:
     return rules.ServiceForm(**values)
-
-
-def _service_id(request: Request) -> int:
-    try:
-        return int(str(request.path_params["service_id"])[:12])
-    except ValueError as error:
-        raise HTTPException(404) from error
 
 
 @require(Role.OPERATOR)
@@ -80,7 +73,7 @@ async def create(request: Request) -> Response:
 async def edit(request: Request) -> Response:
     operator = person_of(request)
     try:
-        service = await rules.get_service(operator, _service_id(request))
+        service = await rules.get_service(operator, path_id(request, "service_id"))
     except NotFound as error:
         raise HTTPException(404) from error
     return render(
@@ -94,7 +87,7 @@ async def edit(request: Request) -> Response:
 @once()
 async def update(request: Request) -> Response:
     operator = person_of(request)
-    service_id = _service_id(request)
+    service_id = path_id(request, "service_id")
     values = _values(await request.form())
     try:
         service = await rules.get_service(operator, service_id)

@@ -16,7 +16,7 @@ from portal.domain.errors import Invalid, NotFound
 from portal.i18n import _, format_when, lazy
 from portal.labels import SECTORS, sector_name
 from portal.models import Partner, PartnerChange, Role
-from portal.pages.common import once, person_of, require, text
+from portal.pages.common import once, path_id, person_of, require, text
 from portal.templating import render
 
 FIELDS = ("name", "sector", "communes", "ethics_code", "description", "contact")
@@ -120,18 +120,18 @@ async def admin_save(request: Request) -> Response:
     operator = person_of(request)
     form = await request.form()
     values = _values(form)
-    partner_id = request.path_params.get("partner_id")
+    partner_id = path_id(request, "partner_id") if "partner_id" in request.path_params else None
     try:
         if partner_id is None:
             await directory.create_partner(operator, _form(values))
         else:
-            await directory.update_partner(operator, int(partner_id), _form(values))
+            await directory.update_partner(operator, partner_id, _form(values))
     except ValueError as error:
         raise HTTPException(404) from error
     except NotFound as error:
         raise HTTPException(404) from error
     except Invalid as refusal:
-        editing = await Partner.filter(id=int(partner_id)).first() if partner_id else None
+        editing = await Partner.filter(id=partner_id).first() if partner_id else None
         history = await directory.partner_history(operator, editing.id) if editing else []
         return render(
             request,
@@ -153,9 +153,7 @@ async def admin_save(request: Request) -> Response:
 async def admin_edit(request: Request) -> Response:
     operator = person_of(request)
     try:
-        partner = await directory.get_partner(
-            int(request.path_params["partner_id"]), active_only=False
-        )
+        partner = await directory.get_partner(path_id(request, "partner_id"), active_only=False)
     except (ValueError, NotFound) as error:
         raise HTTPException(404) from error
     return render(

@@ -135,13 +135,23 @@ async def test_the_operator_sets_up_a_service_and_bad_input_is_kept(
     assert changed.status_code == 303
     await service.refresh_from_db()
     assert service.communes == ["Liège"] and service.hours == "Lundi–vendredi 10h–18h"
-    for path in ("/operateur/services/999999", "/operateur/services/abc"):
+    for path in (
+        "/operateur/services/999999",
+        "/operateur/services/abc",
+        "/operateur/services/99999999999",
+        "/operateur/services/-1",
+        "/operateur/partenaires/99999999999",
+        "/operateur/partenaires/%C2%BF",
+    ):
         assert (await client.get(path)).status_code == 404
-    missing = await client.post(
+    for path in (
         "/operateur/services/999999/modifier",
-        data={"csrf_token": token, "name": "X", "response_days": "3"},
-    )
-    assert missing.status_code == 404
+        "/operateur/services/99999999999/modifier",
+        "/operateur/partenaires/99999999999/modifier",
+    ):
+        data = {"csrf_token": token, "name": "X", "sector": "cpas", "response_days": "3"}
+        missing = await client.post(path, data=data)
+        assert missing.status_code == 404, path
 
 
 async def test_a_change_of_what_a_partner_promises_is_kept_and_told(
