@@ -177,6 +177,11 @@ def ask(visitor: Visitor, asker: str, name: str, words: str, login: str = "") ->
         ("words", words),
         ("contact_channel", "portal"),
     ]
+    # Two services in the demo: the one of Namur, found by its commune as the form does.
+    choice = visitor.post(
+        "/demande", [("step", "service"), ("go", "filter"), ("commune", "Namur"), *fields[1:4]]
+    ).text()
+    fields.append(("service", _one(r'name="service" value="(\d+)"', choice, "Namur's service")))
     if login:
         fields += [
             ("display_name", name),
