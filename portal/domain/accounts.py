@@ -601,9 +601,13 @@ async def accept_invitation_with_passkey(token: str, passkey: PasskeyData) -> Pe
 
 
 async def staff_list(admin: Person) -> list[Person]:
-    """The staff of the admin's own service: never another service's, never everyone's."""
-    if admin.role is not Role.ADMIN or admin.service_id is None:
-        raise NotAllowed("only admins of a service")
+    """The staff of the admin's own service: never another service's, never everyone's.
+
+    An admin made before every admin had a service sees nobody rather than everyone."""
+    if admin.role is not Role.ADMIN:
+        raise NotAllowed("only admins")
+    if admin.service_id is None:
+        return []
     return (
         await Person.filter(role__in=[r.value for r in STAFF_ROLES], service_id=admin.service_id)
         .select_related("partner")

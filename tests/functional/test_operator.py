@@ -410,3 +410,17 @@ async def test_the_demo_has_two_services_kept_apart(app: Starlette, db: str) -> 
                     "AMO Le Passage (démo)" in page.text and "AMO La Boussole (démo)" in page.text
                 )
     assert not await seed_demo()
+
+
+async def test_an_admin_left_without_a_service_sees_nobody(client: httpx.AsyncClient) -> None:
+    service = await factories.service()
+    await factories.staff("amina", service_=service, name="Amina")
+    cpas = await factories.partner("CPAS")
+    await factories.staff("julie", Role.PARTNER, partner_=cpas, name="Julie")
+    # As the old create-admin made them, before an admin needed a service.
+    await factories.staff("orphan", Role.ADMIN)
+    assert (await factories.sign_in_staff(client, "orphan")).status_code == 303
+    staff = await client.get("/admin/personnes")
+    assert staff.status_code == 200
+    assert "Amina" not in staff.text and "Julie" not in staff.text
+    assert (await client.get("/admin/chiffres")).status_code == 404
