@@ -36,7 +36,7 @@ SHORT_JOURNAL = 10
 EXTRA_ENTRIES = 10_000
 BATCH = 500
 MANIFEST = "bench-data.json"
-WORKER = "amina"
+WORKER = "amina@lepassage.example"
 SHORT_SUBJECT = "lou"
 LONG_SUBJECT = "noa"
 

@@ -1,4 +1,4 @@
-"""Command line: python -m portal run | migrate | seed-demo | create-admin | verify-journal ..."""
+"""Command line: python -m portal run | migrate | create-service | create-admin | seed-demo ..."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from tortoise import Tortoise
 
 from portal import keys
 from portal.db import tortoise_config
+from portal.domain.errors import Invalid
 from portal.settings import Settings, SettingsError, load_settings
 
 
@@ -46,20 +47,80 @@ async def seed_demo(settings: Settings) -> int:
     return await with_orm(settings, work)
 
 
-async def create_admin(settings: Settings, login: str, name: str) -> int:
-    from portal.domain.accounts import create_admin as create
-
+def ask_password() -> str | None:
+    """The new account's password, typed twice without echo; None when the two differ."""
     password = getpass.getpass("Password (at least 15 characters): ")
     if password != getpass.getpass("Same password again: "):
         print("The two passwords differ; nothing was created.", file=sys.stderr)
-        return 1
+        return None
+    return password
 
-    async def work() -> int:
-        secret = await create(login=login, display_name=name, password=password)
-        print(f"Admin {login!r} created. Add this key to an authenticator app: {secret}")
-        return 0
 
-    return await with_orm(settings, work)
+def refused(refusal: Invalid) -> int:
+    """A refused value, said on stderr with the option it came from; exit code 2."""
+    option = OPTION_OF.get(refusal.field, refusal.field)
+    print(f"{option}: {refusal.message} Nothing was created.", file=sys.stderr)
+    return 2
+
+
+# The command line's name for each field a refusal may name.
+OPTION_OF = {
+    "name": "NAME",
+    "email": "EMAIL",
+    "display_name": "--name",
+    "password": "password",
+    "service": "--service",
+    "communes": "--commune",
+    "response_days": "--response-days",
+    "address": "--address",
+    "phone": "--phone",
+    "hours": "--hours",
+}
+
+
+async def add_service(args: argparse.Namespace) -> int:
+    """``create-service``, with the ORM up: print the new service's number."""
+    from portal.domain.services import ServiceForm, create_service
+
+    form = ServiceForm(
+        name=args.name,
+        address=args.address,
+        hours=args.hours,
+        phone=args.phone,
+        email=args.email,
+        communes=",".join(args.commune or []),
+        response_days=str(args.response_days),
+    )
+    try:
+        service = await create_service(None, form)
+    except Invalid as refusal:
+        return refused(refusal)
+    print(f"Service {service.name!r} created with id {service.id}.")
+    print(
+        f"Its first admin: python -m portal create-admin EMAIL --service {service.id} --name NAME"
+    )
+    return 0
+
+
+async def add_manager(args: argparse.Namespace, password: str) -> int:
+    """``create-admin`` and ``create-operator``, with the ORM up."""
+    from portal.domain import accounts
+
+    try:
+        if args.command == "create-admin":
+            secret = await accounts.create_admin(
+                login=args.email, display_name=args.name, password=password, service_id=args.service
+            )
+        else:
+            secret = await accounts.create_operator(
+                login=args.email, display_name=args.name, password=password
+            )
+    except Invalid as refusal:
+        return refused(refusal)
+    who = "Admin" if args.command == "create-admin" else "Operator"
+    print(f"{who} {args.email.strip().lower()!r} created.")
+    print(f"Add this key to an authenticator app (the second factor): {secret}")
+    return 0
 
 
 async def verify_journal(settings: Settings) -> int:
@@ -174,7 +235,7 @@ def serve(settings: Settings, workers: int | None) -> int:
     return run(settings, workers=workers or settings.workers or (os.cpu_count() or 1))
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m portal")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("run", help="serve the portal (one process; see README for production)")
@@ -182,9 +243,32 @@ def main(argv: list[str] | None = None) -> int:
     serve_parser.add_argument("--workers", type=int, default=None)
     commands.add_parser("migrate", help="apply the database migrations")
     commands.add_parser("seed-demo", help="load the demo data once")
-    admin = commands.add_parser("create-admin", help="create an admin account")
-    admin.add_argument("login")
-    admin.add_argument("--name", default="Admin")
+    service = commands.add_parser(
+        "create-service",
+        help="create a service (an AMO) and print its number",
+        description="Create a service. Young people choose it by its name or their commune.",
+    )
+    service.add_argument("name", metavar="NAME")
+    service.add_argument("--commune", action="append", help="a commune it serves (repeat for each)")
+    service.add_argument("--phone", default="")
+    service.add_argument("--email", default="", help="its contact address, shown to the public")
+    service.add_argument("--address", default="")
+    service.add_argument("--hours", default="", help="its opening hours, in words")
+    service.add_argument(
+        "--response-days", default="3", help="working days to answer a request (1 to 30)"
+    )
+    operator = commands.add_parser(
+        "create-operator",
+        help="create the installation's operator (services and the partner directory)",
+    )
+    operator.add_argument("email", metavar="EMAIL", help="their work e-mail: the sign-in name")
+    operator.add_argument("--name", required=True)
+    admin = commands.add_parser("create-admin", help="create the first admin of a service")
+    admin.add_argument("email", metavar="EMAIL", help="their work e-mail: the sign-in name")
+    admin.add_argument(
+        "--service", required=True, type=int, help="the service's number (create-service)"
+    )
+    admin.add_argument("--name", required=True)
     commands.add_parser("verify-journal", help="check every dossier's journal chain")
     commands.add_parser("demo-code", help="print the current two-factor code of the demo staff")
     commands.add_parser("new-master-key", help="print a new random master key")
@@ -207,7 +291,11 @@ def main(argv: list[str] | None = None) -> int:
         "does nothing more. It prints counts, nothing about anyone.",
     )
     retention.add_argument("--dry-run", action="store_true", help="say what it would do")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
 
     if args.command == "new-master-key":
         from portal.security.crypto import new_master_key
@@ -229,8 +317,13 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(migrate(settings))
     if args.command == "seed-demo":
         return asyncio.run(seed_demo(settings))
-    if args.command == "create-admin":
-        return asyncio.run(create_admin(settings, args.login, args.name))
+    if args.command == "create-service":
+        return asyncio.run(with_orm(settings, lambda: add_service(args)))
+    if args.command in {"create-admin", "create-operator"}:
+        password = ask_password()
+        if password is None:
+            return 2
+        return asyncio.run(with_orm(settings, lambda: add_manager(args, password)))
     if args.command == "demo-code":
         if settings.production:
             print("There are no demo accounts in production.", file=sys.stderr)

@@ -1,4 +1,4 @@
-"""Demo data for `make run`: one service, its workers, a handful of partners, a young person."""
+"""Demo data for `make run`: two services and their staff, the operator, partners, a youth."""
 
 from __future__ import annotations
 
@@ -84,20 +84,39 @@ PARTNERS: list[dict[str, Any]] = [
 ]
 
 
+SERVICES: list[dict[str, Any]] = [
+    dict(
+        name="AMO Le Passage (démo)",
+        address="Rue de l'Ange 12, 5000 Namur",
+        hours="Lundi–vendredi 9h–17h, mercredi jusqu'à 19h",
+        phone="081 00 00 00",
+        email="contact@lepassage.example",
+        communes=["Namur", "Jambes", "Andenne"],
+        response_days=3,
+    ),
+    dict(
+        name="AMO La Boussole (démo)",
+        address="Rue Saint-Gilles 40, 4000 Liège",
+        hours="Lundi–vendredi 10h–18h",
+        phone="04 000 00 00",
+        email="contact@laboussole.example",
+        communes=["Liège", "Seraing", "Herstal"],
+        response_days=5,
+    ),
+]
+
+
 async def seed_demo(today: date | None = None) -> bool:
-    """Load the demo once; return False (and change nothing) when it is already there."""
+    """Load the demo once; return False (and change nothing) when it is already there.
+
+    Two services, each with its own admin and workers, so that what one service's staff may
+    not see of the other's can be tried by hand.
+    """
     if await Service.exists():
         return False
     password_hash = hash_password(DEMO_PASSWORD)
     async with in_transaction():
-        service = await Service.create(
-            name="AMO Le Passage (démo)",
-            address="Rue de l'Ange 12, 5000 Namur",
-            hours="Lundi–vendredi 9h–17h, mercredi jusqu'à 19h",
-            phone="081 00 00 00",
-            communes=["Namur", "Jambes", "Andenne"],
-            response_days=3,
-        )
+        passage, boussole = [await Service.create(**data) for data in SERVICES]
         partners = [await Partner.create(**data) for data in PARTNERS]
 
         async def account(login: str, role: Role, name: str, **extra: Any) -> Person:
@@ -109,16 +128,19 @@ async def seed_demo(today: date | None = None) -> bool:
                 await Credential.create(person=person, kind=CredentialKind.TOTP, secret=DEMO_TOTP)
             return person
 
-        await account("admin", Role.ADMIN, "Claire", service=service)
-        await account("amina", Role.WORKER, "Amina", service=service)
-        await account("tom", Role.WORKER, "Tom", service=service)
-        await account("cpas", Role.PARTNER, "Julie", partner=partners[0])
+        await account("operateur@portail.example", Role.OPERATOR, "Opérateur")
+        await account("claire@lepassage.example", Role.ADMIN, "Claire", service=passage)
+        await account("amina@lepassage.example", Role.WORKER, "Amina", service=passage)
+        await account("tom@lepassage.example", Role.WORKER, "Tom", service=passage)
+        await account("ines@laboussole.example", Role.ADMIN, "Inès", service=boussole)
+        await account("yann@laboussole.example", Role.WORKER, "Yann", service=boussole)
+        await account("julie@cpas-namur.example", Role.PARTNER, "Julie", partner=partners[0])
         lou = await account("lou", Role.YOUTH, "Lou", birth_year=2010, birth_month=3, language="fr")
         await account("parent", Role.RELATIVE, "Sam", language="fr")
 
     await make_request(
         lou,
-        service,
+        passage,
         RequestForm(
             asker=Asker.YOUTH,
             themes=[Theme.SCHOOL, Theme.FAMILY],

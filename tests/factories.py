@@ -71,6 +71,11 @@ async def staff(
     return person
 
 
+async def operator(login: str = "operateur") -> Person:
+    """The installation's operator: services and the partner directory, no dossier."""
+    return await staff(login, Role.OPERATOR, name="Opérateur")
+
+
 async def followed_dossier(
     worker: Person,
     subject: Person,

@@ -411,17 +411,42 @@ async def _staff_keeps_two_factors(person: Person, removing: int) -> bool:
 # --- Staff: admins, invitations ----------------------------------------------------------------
 
 
-async def create_admin(*, login: str, display_name: str, password: str) -> str:
-    """Create an admin with a password and a TOTP secret; return the secret to enrol."""
-    login = check_login(login)
+async def create_admin(*, login: str, display_name: str, password: str, service_id: int) -> str:
+    """Create a service's admin with a password and a TOTP secret; return the secret to enrol.
+
+    An admin always belongs to a service that exists: one without would see no figures, could
+    invite nobody, and nothing would say which staff are hers.
+    """
+    return await _create_manager(Role.ADMIN, login, display_name, password, service_id)
+
+
+async def create_operator(*, login: str, display_name: str, password: str) -> str:
+    """Create the installation's operator (services, the partner directory); return the TOTP
+    secret to enrol."""
+    return await _create_manager(Role.OPERATOR, login, display_name, password, None)
+
+
+async def _create_manager(
+    role: Role, login: str, display_name: str, password: str, service_id: int | None
+) -> str:
+    login = check_work_email(login)
     name = check_display_name(display_name)
     check_new_password(password, sole_factor=False, context=(login, name))
     secret = pyotp.random_base32()
     async with in_transaction():
+        service = None
+        if role is Role.ADMIN:
+            service = await Service.filter(id=service_id).first() if service_id else None
+            if service is None:
+                raise Invalid("service", _l("No service has this number."))
         if await login_taken(login):
-            raise Invalid("login", _l("This sign-in name is already taken. Try another one."))
+            raise Invalid("email", _l("This address already has an account."))
         person = await Person.create(
-            login=login, role=Role.ADMIN, display_name=name, user_handle=new_user_handle()
+            login=login,
+            role=role,
+            display_name=name,
+            service=service,
+            user_handle=new_user_handle(),
         )
         await Credential.create(
             person=person, kind=CredentialKind.PASSWORD, secret=hash_password(password)
@@ -439,7 +464,9 @@ async def invite_staff(
     """An admin invites a worker, a partner user or another admin; returns the link's token."""
     if admin.role is not Role.ADMIN:
         raise NotAllowed("only admins invite")
-    if role not in {r.value for r in STAFF_ROLES}:
+    # The operator is made on the server only (create-operator): an admin who could invite
+    # one would hand herself the partner directory.
+    if role not in {r.value for r in STAFF_ROLES} or role == Role.OPERATOR:
         raise Invalid("role", _l("Choose a role."))
     name = check_display_name(display_name)
     partner: Partner | None = None
@@ -574,15 +601,18 @@ async def accept_invitation_with_passkey(token: str, passkey: PasskeyData) -> Pe
 
 
 async def staff_list(admin: Person) -> list[Person]:
+    """The staff of the admin's own service: never another service's, never everyone's.
+
+    An admin made before every admin had a service sees nobody rather than everyone."""
     if admin.role is not Role.ADMIN:
         raise NotAllowed("only admins")
-    query = Person.filter(role__in=[r.value for r in STAFF_ROLES])
-    if admin.service_id:
-        # Staff of this admin's service, and every partner user (the directory is shared).
-        from tortoise.expressions import Q
-
-        query = query.filter(Q(service_id=admin.service_id) | Q(role=Role.PARTNER))
-    return await query.select_related("partner").order_by("role", "display_name")
+    if admin.service_id is None:
+        return []
+    return (
+        await Person.filter(role__in=[r.value for r in STAFF_ROLES], service_id=admin.service_id)
+        .select_related("partner")
+        .order_by("role", "display_name")
+    )
 
 
 async def end_staff_sessions(admin: Person, person_id: int) -> Person:

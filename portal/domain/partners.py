@@ -1,15 +1,21 @@
-"""The partner directory: organisations, their guarantees, and finding a relay."""
+"""The partner directory: organisations, their guarantees and their history; finding a relay."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
+from tortoise import timezone
+from tortoise.expressions import Q
+from tortoise.transactions import in_transaction
+
 from portal import reads
+from portal.domain import journal
 from portal.domain.accounts import clean_multiline, clean_text
 from portal.domain.errors import Invalid, NotFound
 from portal.i18n import lazy as _l
-from portal.models import Partner, Person, Role, Sector
+from portal.models import Consent, Dossier, Partner, PartnerChange, Person, Role, Sector
 
 MAX_NAME = 200
 MAX_DESCRIPTION = 1500
@@ -63,30 +69,101 @@ def _check(form: PartnerForm) -> dict[str, Any]:
     }
 
 
-def _require_admin(person: Person) -> None:
-    if person.role is not Role.ADMIN:
-        raise NotFound("admins only")
+# What a partner promises a young person, shown before she consents: a change to any of them
+# is told to every young person whose consent for that partner is active.
+PROMISES = ("bound_by_secrecy", "ethics_code", "adheres_youth_code", "is_active")
+RECORDED = ("name", "sector", "communes", *PROMISES, "description", "contact")
 
 
-async def create_partner(admin: Person, form: PartnerForm) -> Partner:
-    _require_admin(admin)
-    return await Partner.create(**_check(form))
+def _require_operator(person: Person) -> None:
+    # The directory is shared by every service of the installation: only its operator keeps
+    # it. Anyone else (a service's admin included) finds no such page.
+    if person.role is not Role.OPERATOR:
+        raise NotFound("the operator's only")
 
 
-async def update_partner(admin: Person, partner_id: int, form: PartnerForm) -> Partner:
-    _require_admin(admin)
-    partner = await Partner.filter(id=partner_id).first()
-    if partner is None:
-        raise NotFound("no such partner")
+def _stored(value: Any) -> Any:
+    """A value as the history keeps it (JSON: a sector by its name, a list as a list)."""
+    if isinstance(value, Sector):
+        return value.value
+    if isinstance(value, list):
+        return list(value)
+    return value
+
+
+async def create_partner(operator: Person, form: PartnerForm) -> Partner:
+    _require_operator(operator)
     values = _check(form)
-    await Partner.filter(id=partner_id).update(**values)
-    await partner.refresh_from_db()
+    async with in_transaction():
+        partner = await Partner.create(**values)
+        # The entry's first state is its history's first line.
+        await PartnerChange.create(
+            partner=partner,
+            changed_by=operator,
+            at=timezone.now(),
+            changes={field: [None, _stored(values[field])] for field in RECORDED},
+        )
     return partner
 
 
-async def all_partners(admin: Person) -> list[Partner]:
-    _require_admin(admin)
+async def update_partner(operator: Person, partner_id: int, form: PartnerForm) -> Partner:
+    """Change an entry; keep who changed what, and tell the young people it concerns.
+
+    Every field that changed is kept, before and after, with who and when. When what the
+    partner promises changes, each dossier with an active consent for it gets a journal entry,
+    in the same transaction, so its subject reads it before consenting further.
+    """
+    _require_operator(operator)
+    values = _check(form)
+    async with in_transaction():
+        partner = await Partner.filter(id=partner_id).select_for_update().first()
+        if partner is None:
+            raise NotFound("no such partner")
+        changes = {
+            field: [_stored(getattr(partner, field)), _stored(values[field])]
+            for field in RECORDED
+            if _stored(getattr(partner, field)) != _stored(values[field])
+        }
+        if not changes:
+            return partner
+        await Partner.filter(id=partner_id).update(**values)
+        now = timezone.now()
+        await PartnerChange.create(partner=partner, changed_by=operator, at=now, changes=changes)
+        promised = [field for field in PROMISES if field in changes]
+        if promised:
+            await _tell_consenting(partner, operator, promised, now)
+        await partner.refresh_from_db()
+    return partner
+
+
+async def _tell_consenting(
+    partner: Partner, operator: Person, fields: list[str], now: datetime
+) -> None:
+    """A journal entry in every dossier whose subject's consent for this partner is active."""
+    consents = await Consent.filter(partner_id=partner.id, revoked_at__isnull=True).filter(
+        Q(expires_at__isnull=True) | Q(expires_at__gt=now)
+    )
+    # In the order of the dossiers' ids, as every writer holds them: no two wait on each other.
+    for dossier_id in sorted({c.dossier_id for c in consents}):
+        dossier = await Dossier.select_for_update().get(id=dossier_id)
+        await journal.record(
+            dossier, "partner.changed", operator, {"partner": partner.id, "fields": fields}
+        )
+
+
+async def all_partners(operator: Person) -> list[Partner]:
+    _require_operator(operator)
     return await Partner.all().order_by("name")
+
+
+async def partner_history(operator: Person, partner_id: int) -> list[PartnerChange]:
+    """Who changed the entry, when and what: newest first."""
+    _require_operator(operator)
+    return (
+        await PartnerChange.filter(partner_id=partner_id)
+        .select_related("changed_by")
+        .order_by("-at", "-id")
+    )
 
 
 async def get_partner(partner_id: int, *, active_only: bool = True) -> Partner:

@@ -181,6 +181,8 @@ def kept(form: FormData, names: Iterable[str]) -> dict[str, str]:
 
 def home_for(person: Person) -> str:
     """Where a person lands after signing in."""
+    if person.role is Role.OPERATOR:
+        return "/operateur"
     if person.role is Role.ADMIN:
         return "/admin/personnes"
     if person.role is Role.WORKER:
@@ -219,3 +221,18 @@ async def own_dossier(request: Request) -> Any:
     if dossier.subject_id != person_of(request).id:
         raise HTTPException(404)
     return dossier
+
+
+# The largest id a table holds (PostgreSQL's integer): a larger number in a URL finds nothing.
+MAX_ROW_ID = 2**31 - 1
+
+
+def path_id(request: Request, name: str) -> int:
+    """A row's id from the URL; anything but a positive integer a table can hold is 404."""
+    value = str(request.path_params[name])
+    if not value.isascii() or not value.isdigit() or len(value) > 10:
+        raise HTTPException(404)
+    number = int(value)
+    if not 1 <= number <= MAX_ROW_ID:
+        raise HTTPException(404)
+    return number

@@ -1,4 +1,4 @@
-"""The partner directory (admins keep it, workers search it) and the partner users' pages."""
+"""The partner directory (the operator keeps it, workers search it) and the partner users' pages."""
 
 from __future__ import annotations
 
@@ -13,14 +13,25 @@ from starlette.routing import Route
 from portal.domain import consent as rules
 from portal.domain import partners as directory
 from portal.domain.errors import Invalid, NotFound
-from portal.i18n import _
-from portal.labels import SECTORS
-from portal.models import Partner, Role
-from portal.pages.common import once, person_of, require, text
+from portal.i18n import _, format_when, lazy
+from portal.labels import SECTORS, sector_name
+from portal.models import Partner, PartnerChange, Role
+from portal.pages.common import once, path_id, person_of, require, text
 from portal.templating import render
 
 FIELDS = ("name", "sector", "communes", "ethics_code", "description", "contact")
 FLAGS = ("bound_by_secrecy", "adheres_youth_code", "is_active")
+FIELD_LABELS = {
+    "name": lazy("Name"),
+    "sector": lazy("Sector"),
+    "communes": lazy("Communes"),
+    "bound_by_secrecy": lazy("Bound by professional secrecy"),
+    "ethics_code": lazy("Code of ethics it follows"),
+    "adheres_youth_code": lazy("Follows the youth-aid code of ethics"),
+    "description": lazy("In plain words, what it does"),
+    "contact": lazy("Contact"),
+    "is_active": lazy("Active in the directory"),
+}
 
 
 def _values(form: FormData | None, partner: Partner | None = None) -> dict[str, Any]:
@@ -52,73 +63,109 @@ def _form(values: dict[str, Any]) -> directory.PartnerForm:
     return directory.PartnerForm(**{k: values[k] for k in (*FIELDS, *FLAGS)})
 
 
-@require(Role.ADMIN)
+def _shown(field: str, value: object) -> str:
+    """A value of the history as the operator reads it."""
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return _("yes") if value else _("no")
+    if field == "sector" and isinstance(value, str):
+        return sector_name(value)
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value) or "—"
+    return str(value) or "—"
+
+
+def _history(changes: list[PartnerChange]) -> list[dict[str, Any]]:
+    """Each change: who, when, and each field before and after, in words."""
+    return [
+        {
+            "who": change.changed_by.display_name if change.changed_by else _("someone gone"),
+            "when": format_when(change.at),
+            "iso": change.at.isoformat(),
+            "fields": [
+                {
+                    "label": _(FIELD_LABELS.get(field, field)),
+                    "before": _shown(field, values[0]),
+                    "after": _shown(field, values[1]),
+                }
+                for field, values in change.changes.items()
+                if isinstance(values, list) and len(values) == 2
+            ],
+        }
+        for change in changes
+    ]
+
+
+@require(Role.OPERATOR)
 async def admin_list(request: Request) -> Response:
-    admin = person_of(request)
+    operator = person_of(request)
     return render(
         request,
         "partners/admin.html",
         {
-            "partners": await directory.all_partners(admin),
+            "partners": await directory.all_partners(operator),
             "values": _values(None),
             "errors": {},
             "sectors": SECTORS,
             "editing": None,
+            "history": [],
         },
     )
 
 
-@require(Role.ADMIN)
+@require(Role.OPERATOR)
 @once()
 async def admin_save(request: Request) -> Response:
-    admin = person_of(request)
+    operator = person_of(request)
     form = await request.form()
     values = _values(form)
-    partner_id = request.path_params.get("partner_id")
+    partner_id = path_id(request, "partner_id") if "partner_id" in request.path_params else None
     try:
         if partner_id is None:
-            await directory.create_partner(admin, _form(values))
+            await directory.create_partner(operator, _form(values))
         else:
-            await directory.update_partner(admin, int(partner_id), _form(values))
+            await directory.update_partner(operator, partner_id, _form(values))
     except ValueError as error:
         raise HTTPException(404) from error
     except NotFound as error:
         raise HTTPException(404) from error
     except Invalid as refusal:
-        editing = await Partner.filter(id=int(partner_id)).first() if partner_id else None
+        editing = await Partner.filter(id=partner_id).first() if partner_id else None
+        history = await directory.partner_history(operator, editing.id) if editing else []
         return render(
             request,
             "partners/admin.html",
             {
-                "partners": await directory.all_partners(admin),
+                "partners": await directory.all_partners(operator),
                 "values": values,
                 "errors": {refusal.field: _(refusal.message)},
                 "sectors": SECTORS,
                 "editing": editing,
+                "history": _history(history),
             },
             status_code=422,
         )
-    return RedirectResponse("/admin/partenaires", status_code=303)
+    return RedirectResponse("/operateur/partenaires", status_code=303)
 
 
-@require(Role.ADMIN)
+@require(Role.OPERATOR)
 async def admin_edit(request: Request) -> Response:
-    admin = person_of(request)
+    operator = person_of(request)
     try:
-        partner = await directory.get_partner(
-            int(request.path_params["partner_id"]), active_only=False
-        )
+        partner = await directory.get_partner(path_id(request, "partner_id"), active_only=False)
     except (ValueError, NotFound) as error:
         raise HTTPException(404) from error
     return render(
         request,
         "partners/admin.html",
         {
-            "partners": await directory.all_partners(admin),
+            "partners": await directory.all_partners(operator),
             "values": _values(None, partner),
             "errors": {},
             "sectors": SECTORS,
             "editing": partner,
+            "history": _history(await directory.partner_history(operator, partner.id)),
         },
     )
 
@@ -172,11 +219,11 @@ async def partner_share(request: Request) -> Response:
 
 
 routes = [
-    Route("/admin/partenaires", admin_list, name="partners.admin"),
-    Route("/admin/partenaires/nouveau", admin_save, methods=["POST"], name="partners.create"),
-    Route("/admin/partenaires/{partner_id}", admin_edit, name="partners.edit"),
+    Route("/operateur/partenaires", admin_list, name="partners.admin"),
+    Route("/operateur/partenaires/nouveau", admin_save, methods=["POST"], name="partners.create"),
+    Route("/operateur/partenaires/{partner_id}", admin_edit, name="partners.edit"),
     Route(
-        "/admin/partenaires/{partner_id}/modifier",
+        "/operateur/partenaires/{partner_id}/modifier",
         admin_save,
         methods=["POST"],
         name="partners.update",

@@ -130,6 +130,9 @@ async def ask(request: Request) -> Response:
         # Rule 1: a worker, a partner or an admin cannot open a dossier for someone else.
         return render(request, "requests/staff.html", {}, status_code=403)
     services = await _services()
+    if not services:
+        # No service set up yet: say so kindly, keep nothing, point to who answers now.
+        return render(request, "requests/closed.html")
     steps = _steps_for(services)
     if request.method == "GET":
         values = _values(None)
@@ -246,7 +249,10 @@ def _form_of(values: dict[str, Any]) -> rules.RequestForm:
 
 async def _send(person: Person, values: dict[str, Any]) -> Dossier:
     form = _form_of(values)
-    service = await Service.get(id=int(values["service"]))
+    chosen = str(values.get("service", ""))
+    service = await Service.filter(id=int(chosen)).first() if chosen.isdigit() else None
+    if service is None:
+        raise Invalid("service", _("Choose the service you want to ask."))
     async with in_transaction():
         if form.asker is Asker.YOUTH:
             month, year = int(values["birth_month"]), int(values["birth_year"])
@@ -279,6 +285,8 @@ async def ask_passkey_options(request: Request) -> Response:
     form = await request.form()
     values = _values(form)
     services = await _services()
+    if not services:
+        return JSONResponse({"error": _("The portal is not open yet.")}, status_code=422)
     if len(services) == 1:
         values["service"] = str(services[0].id)
     try:

@@ -173,9 +173,36 @@ def describe(
             _("The portal will erase this dossier on %(date)s, because the help ended long ago.")
             % values
         )
+    if event == "partner.changed":
+        values["promises"] = _promises(entry)
+        if subject_view:
+            return (
+                _(
+                    "What %(partner)s promises has changed: %(promises)s. "
+                    "You can take back your agreement at any time."
+                )
+                % values
+            )
+        return _("What %(partner)s promises has changed: %(promises)s.") % values
     if event == "recovery_link.used":
         return _("The link to get back into the account was used.")
     return _("Something happened in the dossier.")
+
+
+# What a partner promises, named as a young person reads it (see domain.partners.PROMISES).
+PROMISES = {
+    "bound_by_secrecy": lazy("professional secrecy"),
+    "ethics_code": lazy("the code of ethics it follows"),
+    "adheres_youth_code": lazy("the youth-aid code of ethics"),
+    "is_active": lazy("its place in the directory"),
+}
+
+
+def _promises(entry: JournalEntry) -> str:
+    fields = entry.details.get("fields")
+    listed = fields if isinstance(fields, list) else []
+    named = [_(PROMISES[f]) for f in listed if isinstance(f, str) and f in PROMISES]
+    return ", ".join(named) or _("its guarantees")
 
 
 def _erase_date(entry: JournalEntry) -> str:

@@ -327,7 +327,8 @@ def step_heading(page: Page, text: str) -> None:
 
 
 def fill_request(story: Story | None, tab: Tab, asking: Asking) -> None:
-    """The first three steps of /demande: who, what about, how to reach; looking at each."""
+    """The first steps of /demande: who, which service, what about, how to reach; looking at
+    each."""
     page = tab.page
     words = story.words if story else Words("fr")
 
@@ -341,6 +342,14 @@ def fill_request(story: Story | None, tab: Tab, asking: Asking) -> None:
     page.locator("#f-birth-month").select_option(asking.birth_month)
     page.locator("#f-birth-year").fill(asking.birth_year)
     look("ask-who")
+    continue_(page)
+
+    # The demo has two services: the young person finds hers by her commune.
+    step_heading(page, words("Which service?"))
+    page.locator("#f-commune").fill("Namur")
+    page.locator("#request-step button[name=go][value=filter]").click()
+    page.locator("input[name=service]").first.check()
+    look("ask-service")
     continue_(page)
 
     step_heading(page, words("What is it about?"))

@@ -94,6 +94,7 @@ VISITORS = {
     "other worker": {"other_worker"},
     "partner": {"partner"},
     "admin": {"admin"},
+    "operator": {"operator"},
 }
 # Whose pages must have thumb-sized targets: the young person's and the parent's, before and
 # after they sign in.
@@ -207,10 +208,11 @@ def plan(world: World, routes: list[Route]) -> dict[str, list[Visit]]:
         visit("partners.inbox"),
         visit("partners.share", share_id=world.share_id),
     ]
-    pages["admin"] = [
+    pages["admin"] = [*signed_in, visit("admin.staff"), visit("figures.page")]
+    pages["operator"] = [
         *signed_in,
-        visit("admin.staff"),
-        visit("figures.page"),
+        visit("operator.home"),
+        visit("operator.service", service_id=world.service_id),
         visit("partners.admin"),
         visit("partners.edit", partner_id=pms),
     ]
@@ -273,6 +275,7 @@ def everyone(browser: Browser, live_server: LiveServer) -> Iterator[Everyone]:
             "other worker": world.staff["tom"].visitor.tab,
             "partner": world.staff["zoe"].visitor.tab,
             "admin": world.admin.tab,
+            "operator": world.operator.tab,
         }
         app = portal_app()
         yield Everyone(world, browser, tabs, app, plan(world, route_table(app)))
@@ -517,6 +520,12 @@ def test_parent_asks_agrees_allows_takes_back_and_ends_with_the_keyboard_only(
     choose_option(page, page.locator("#f-birth-month"), "9")
     type_into(page, page.locator("#f-birth-year"), "2009")
     activate(page, page.locator("button[name=go][value=next]"))
+    step_heading(page, words("Which service?"))
+    type_into(page, page.locator("#f-commune"), "Jambes")
+    activate(page, page.locator("button[name=go][value=filter]"))
+    expect(page.locator("input[name=service]")).to_have_count(1)
+    tick(page, page.locator("input[name=service]"))
+    activate(page, page.locator("button[name=go][value=next]"))
     step_heading(page, words("What is it about?"))
     tick(page, page.locator("input[name=themes][value=family]"))
     type_into(page, page.locator("#f-words"), "Mon fils ne va plus à l’école depuis un mois.")
@@ -672,7 +681,7 @@ def test_partner_signs_in_and_reads_a_share_with_the_keyboard_only(
 
 
 def admin_journey(story: Story, tab: Tab, partners: dict[str, int]) -> None:
-    """Invite a partner user, change a partner of the directory, read the figures; by keyboard."""
+    """Invite a partner user, read the figures; by keyboard."""
     words = story.words
     page = tab.page
     tab.go("/admin/personnes")
@@ -683,24 +692,35 @@ def admin_journey(story: Story, tab: Tab, partners: dict[str, int]) -> None:
     expect(page.locator("#invited")).to_contain_text("Léa")
     story.look(tab, "invited")
 
-    activate(page, page.locator(".account-nav a[href$='/admin/partenaires']"))
-    wait_for_path(page, "/admin/partenaires")
+    activate(page, page.locator(".account-nav a[href$='/admin/chiffres']"))
+    wait_for_path(page, "/admin/chiffres")
+    activate(page, page.get_by_role("button", name=words("Show these months")))
+    expect(page.locator("#summary-title")).to_be_visible()
+    story.look(tab, "figures")
+
+
+def operator_journey(story: Story, tab: Tab) -> None:
+    """Change a partner of the directory and read its history; by keyboard."""
+    words = story.words
+    page = tab.page
+    tab.go("/operateur")
+    story.look(tab, "services")
+    activate(page, page.locator(".account-nav a[href$='/operateur/partenaires']"))
+    wait_for_path(page, "/operateur/partenaires")
     activate(page, page.locator("li.row", has_text=PMS).get_by_role("link"))
-    wait_for_path(page, r"/admin/partenaires/\d+")
+    wait_for_path(page, r"/operateur/partenaires/\d+")
     contact = page.locator("#f-contact")
     reach(page, contact)
     page.keyboard.press("End")
     page.keyboard.type(" (secrétariat)")
     story.look(tab, "partner")
     activate(page, page.get_by_role("button", name=words("Save")))
-    wait_for_path(page, "/admin/partenaires")
+    wait_for_path(page, "/operateur/partenaires")
     expect(page.locator("li.row", has_text=PMS)).to_be_visible()
-
-    activate(page, page.locator(".account-nav a[href$='/admin/chiffres']"))
-    wait_for_path(page, "/admin/chiffres")
-    activate(page, page.get_by_role("button", name=words("Show these months")))
-    expect(page.locator("#summary-title")).to_be_visible()
-    story.look(tab, "figures")
+    activate(page, page.locator("li.row", has_text=PMS).get_by_role("link"))
+    wait_for_path(page, r"/operateur/partenaires/\d+")
+    expect(page.locator("#history-title")).to_be_visible()
+    story.look(tab, "history")
 
 
 def test_admin_invites_and_keeps_the_directory_with_the_keyboard_only(
@@ -711,6 +731,9 @@ def test_admin_invites_and_keeps_the_directory_with_the_keyboard_only(
     sign_in_with_the_keyboard(tab, everyone.world.staff["claire"])
     admin_journey(story, tab, everyone.world.partner_ids)
     tab.assert_no_problems()
+    operator = signed_in_copy(open_tab, everyone.world.operator.tab)
+    operator_journey(story, operator)
+    operator.assert_no_problems()
     story.assert_translated()
 
 
@@ -741,7 +764,11 @@ def zoomed_desk(open_: OpenTab, everyone: Everyone, *, lou: bool = False) -> Des
     """
     desk = Desk(open_)
     staff = everyone.world.staff
-    for login, key in (("amina", "amina"), ("tom", "tom"), ("cpas", "julie")):
+    for login, key in (
+        ("amina@lepassage.example", "amina"),
+        ("tom@lepassage.example", "tom"),
+        ("julie@cpas-namur.example", "julie"),
+    ):
         desk.tabs[login] = signed_in_copy(open_, staff[key].visitor.tab)
     if lou:
         desk.tabs["lou"] = open_("fr")
@@ -772,6 +799,9 @@ ZOOMED_JOURNEYS: dict[str, Callable[[OpenTab, Everyone], None]] = {
         Story("fr", "admin"),
         signed_in_copy(open_, everyone.world.admin.tab),
         everyone.world.partner_ids,
+    ),
+    "operator": lambda open_, everyone: operator_journey(
+        Story("fr", "operator"), signed_in_copy(open_, everyone.world.operator.tab)
     ),
 }
 

@@ -295,7 +295,7 @@ def test_back_after_quick_exit_shows_nothing_signed_in(open_bfcache_tab: OpenTab
 def test_staff_sign_in_with_two_factors(open_tab: OpenTab) -> None:
     tab = open_tab("fr")
     page = tab.page
-    sign_in_with_password(tab, "amina", DEMO_PASSWORD)
+    sign_in_with_password(tab, "amina@lepassage.example", DEMO_PASSWORD)
     expect(page).to_have_url(tab.server.url("/connexion/code"))
     look(tab, "fr", "code")
     page.locator("#f-code").fill(pyotp.TOTP(DEMO_TOTP).now())

@@ -199,6 +199,7 @@ class Cast:
     lou: Tab
     amina: Tab
     admin: Tab
+    operator: Tab
     partner: Tab
     reference: str
     partner_id: int
@@ -208,18 +209,23 @@ class Cast:
 
 
 def make_staff(portal: Portal) -> dict[str, str]:
-    """An AMO, a worker and an admin, each with a session; the worker's name is hostile."""
+    """An AMO, a worker, an admin and the operator, each with a session; the worker's name is
+    hostile."""
 
     async def work() -> dict[str, str]:
         service = await Service.create(name="AMO", communes=["Namur"], response_days=3)
         tokens = {}
-        for login, role, name in (("amina", Role.WORKER, AMINA), ("admin", Role.ADMIN, "Admin")):
+        for login, role, name in (
+            ("amina", Role.WORKER, AMINA),
+            ("admin", Role.ADMIN, "Admin"),
+            ("operateur", Role.OPERATOR, "Opérateur"),
+        ):
             person = await Person.create(
                 login=login,
                 role=role,
                 # As the invitation form takes it.
                 display_name=accounts.check_display_name(name),
-                service=service,
+                service=None if role is Role.OPERATOR else service,
                 user_handle=accounts.new_user_handle(),
             )
             tokens[login], _ = await start_session(person, "Chromium")
@@ -283,10 +289,11 @@ def fill_everything(portal: Portal, open_tab: OpenTab) -> Cast:
     tokens = make_staff(portal)
     amina = signed_in(open_tab("fr"), tokens["amina"])
     admin = signed_in(open_tab("fr"), tokens["admin"])
+    operator = signed_in(open_tab("fr"), tokens["operateur"])
     submit(
-        admin,
-        "/admin/partenaires",
-        "/admin/partenaires/nouveau",
+        operator,
+        "/operateur/partenaires",
+        "/operateur/partenaires/nouveau",
         name=PARTNER,
         sector="cpas",
         communes=f"Namur, {SVG}",
@@ -346,7 +353,9 @@ def fill_everything(portal: Portal, open_tab: OpenTab) -> Cast:
         categories=["request", "actions", "messages"],
     )
     consent_id, share_id = last_ids(portal)
-    return Cast(lou, amina, admin, partner, reference, partner_id, pending, consent_id, share_id)
+    return Cast(
+        lou, amina, admin, operator, partner, reference, partner_id, pending, consent_id, share_id
+    )
 
 
 # --- What every page must show, and must not do ----------------------------------------------
@@ -480,11 +489,11 @@ def test_staff_and_partners_see_hostile_text_as_text(cast: Cast) -> None:
         "Demande de Lou",
         "Message de Lou",
     )
-    assert_harmless(cast.admin, "/admin/partenaires", PARTNER)
+    assert_harmless(cast.operator, "/operateur/partenaires", PARTNER)
     assert_harmless(cast.admin, "/admin/personnes", AMINA)
     # The form to change a partner holds the text as the values of its fields.
-    assert_harmless(cast.admin, f"/admin/partenaires/{cast.partner_id}")
-    expect(cast.admin.page.locator("#f-name")).to_have_value(accounts.clean_text(PARTNER))
+    assert_harmless(cast.operator, f"/operateur/partenaires/{cast.partner_id}")
+    expect(cast.operator.page.locator("#f-name")).to_have_value(accounts.clean_text(PARTNER))
 
 
 def test_a_double_tap_sends_one_message_shown_as_text(cast: Cast, portal: Portal) -> None:

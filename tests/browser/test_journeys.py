@@ -168,7 +168,7 @@ def test_young_person_asks_with_a_passkey_and_agrees_to_a_step(
     passkey.click()
     reference = assert_request_sent(story, youth)
 
-    worker = people.staff("amina", language)
+    worker = people.staff("amina@lepassage.example", language)
     description, who = SCHOOL_STEP[language]
     follow_through(story, youth, worker, reference, description, who)
     youth.assert_no_problems()
@@ -207,7 +207,7 @@ def test_parent_asks_with_a_password_and_cannot_open_the_young_persons_dossier(
     page.get_by_role("button", name=words("Send with this password")).click()
     reference = assert_request_sent(story, parent)
 
-    worker = people.staff("amina")
+    worker = people.staff("amina@lepassage.example")
     follow_through(
         story, parent, worker, reference, "Proposer une rencontre avec l’oncle", "L’oncle"
     )
@@ -250,6 +250,21 @@ def test_request_from_the_home_page_with_the_keyboard_only(open_tab: OpenTab) ->
     expect(page.locator("#f-birth-year")).to_be_focused()
     keyboard.type("2010")
     story.look(tab, "who")
+    press_until_focused(page, page.locator("button[name=go][value=next]"))
+    keyboard.press("Enter")
+
+    # Two services: the commune finds hers, a radio button chooses it.
+    step_heading(page, words("Which service?"))
+    press_until_focused(page, page.locator("#f-commune"))
+    keyboard.type("Namur")
+    press_until_focused(page, page.locator("button[name=go][value=filter]"))
+    keyboard.press("Enter")
+    service = page.locator("input[name=service]").first
+    expect(page.locator("input[name=service]")).to_have_count(1)
+    press_until_focused(page, service)
+    keyboard.press("Space")
+    expect(service).to_be_checked()
+    story.look(tab, "service")
     press_until_focused(page, page.locator("button[name=go][value=next]"))
     keyboard.press("Enter")
 
@@ -300,7 +315,7 @@ def test_consent_is_granted_used_by_the_partner_and_taken_back(people: Desk) -> 
     words = story.words
     reference = lou_reference(people)
     lou = people.subject("lou")
-    tom = people.staff("tom")
+    tom = people.staff("tom@lepassage.example")
 
     take_from_inbox(story, tom, reference)
     description = "Demander au CPAS une aide pour les frais scolaires"
@@ -361,7 +376,7 @@ def test_consent_is_granted_used_by_the_partner_and_taken_back(people: Desk) -> 
     story.look(tom, "worker-shared")
 
     # Julie, at the CPAS, reads it.
-    cpas = people.staff("cpas")
+    cpas = people.staff("julie@cpas-namur.example")
     cpas.go("/partenaire")
     shares = cpas.page.locator("main ul.plain li.row a")
     expect(shares).to_have_count(1)

@@ -110,7 +110,9 @@ class World:
     """Everyone the accessibility tests sign in as, and what their pages show."""
 
     admin: Visitor
+    operator: Visitor
     partner_ids: dict[str, int]
+    service_id: int
     staff: dict[str, Staff] = field(default_factory=dict)
     subjects: dict[str, Subject] = field(default_factory=dict)
     invitation_token: str = ""
@@ -175,6 +177,11 @@ def ask(visitor: Visitor, asker: str, name: str, words: str, login: str = "") ->
         ("words", words),
         ("contact_channel", "portal"),
     ]
+    # Two services in the demo: the one of Namur, found by its commune as the form does.
+    choice = visitor.post(
+        "/demande", [("step", "service"), ("go", "filter"), ("commune", "Namur"), *fields[1:4]]
+    ).text()
+    fields.append(("service", _one(r'name="service" value="(\d+)"', choice, "Namur's service")))
     if login:
         fields += [
             ("display_name", name),
@@ -271,9 +278,13 @@ def build(open_tab: OpenTab) -> World:
         return Visitor(open_tab("fr"))
 
     admin = visitor()
-    sign_in_staff(admin.tab, "admin")
+    sign_in_staff(admin.tab, "claire@lepassage.example")
     ids = partner_ids(admin)
-    world = World(admin=admin, partner_ids=ids)
+    operator = visitor()
+    sign_in_staff(operator.tab, "operateur@portail.example")
+    services = operator.get("/operateur").text()
+    service_id = int(_one(r"/operateur/services/(\d+)\"", services, "a service"))
+    world = World(admin=admin, operator=operator, partner_ids=ids, service_id=service_id)
     people = [
         ("amina", "worker", "Amina", None),
         ("tom", "worker", "Tom", None),

@@ -45,6 +45,7 @@ from portal.models import (
     Notice,
     OneTimeLink,
     Partner,
+    PartnerChange,
     Person,
     RecoveryCode,
     Request,
@@ -113,6 +114,7 @@ MODELS = (
     OneTimeLink,
     Service,
     Partner,
+    PartnerChange,
     Dossier,
     Assignment,
     Request,
@@ -180,6 +182,10 @@ class World:
         client = self.client()
         assert (await factories.sign_in_staff(client, login)).status_code == 303
         return client
+
+    async def operator(self) -> httpx.AsyncClient:
+        await factories.operator()
+        return await self.staff("operateur")
 
     async def proposed(self, kind: ActionKind = ActionKind.PARTNER_CONTACT) -> Action:
         partners = [self.cpas.id] if kind is ActionKind.CONCERTATION else []
@@ -575,28 +581,51 @@ async def _record_meeting(w: World) -> Submission:
 
 @scenario("partners.create")
 async def _partner_create(w: World) -> Submission:
-    client = await w.staff("admin")
-    action = "/admin/partenaires/nouveau"
+    client = await w.operator()
+    action = "/operateur/partenaires/nouveau"
     fields = await form_at(
         client,
-        "/admin/partenaires",
+        "/operateur/partenaires",
         action,
         name="Maison de jeunes",
         sector="youth_organisation",
         communes="Namur",
     )
-    return Submission(client, action, fields, {"Partner": 1})
+    return Submission(client, action, fields, {"Partner": 1, "PartnerChange": 1})
 
 
 @scenario("partners.update")
 async def _partner_update(w: World) -> Submission:
-    client = await w.staff("admin")
-    action = f"/admin/partenaires/{w.school.id}/modifier"
-    page = f"/admin/partenaires/{w.school.id}"
+    client = await w.operator()
+    action = f"/operateur/partenaires/{w.school.id}/modifier"
+    page = f"/operateur/partenaires/{w.school.id}"
     fields = await form_at(client, page, action, name="École du Centre")
 
     async def check(_responses: list[httpx.Response]) -> None:
         assert (await Partner.get(id=w.school.id)).name == "École du Centre"
+
+    return Submission(client, action, fields, {"PartnerChange": 1}, check=check)
+
+
+@scenario("operator.create")
+async def _service_create(w: World) -> Submission:
+    client = await w.operator()
+    action = "/operateur/services/nouveau"
+    fields = await form_at(
+        client, "/operateur", action, name="AMO La Boussole", communes="Liège, Seraing"
+    )
+    return Submission(client, action, fields, {"Service": 1})
+
+
+@scenario("operator.update")
+async def _service_update(w: World) -> Submission:
+    client = await w.operator()
+    action = f"/operateur/services/{w.service.id}/modifier"
+    page = f"/operateur/services/{w.service.id}"
+    fields = await form_at(client, page, action, hours="Lundi 9h–17h")
+
+    async def check(_responses: list[httpx.Response]) -> None:
+        assert (await Service.get(id=w.service.id)).hours == "Lundi 9h–17h"
 
     return Submission(client, action, fields, {}, check=check)
 

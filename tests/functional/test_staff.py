@@ -144,10 +144,11 @@ async def test_an_admin_ends_a_staff_members_sessions(
 async def test_the_directory_keeps_guarantees_and_refuses_bad_input(
     client: httpx.AsyncClient,
 ) -> None:
-    await _admin(client)
-    token = await csrf_token(client, "/admin/partenaires")
+    await factories.operator()
+    assert (await factories.sign_in_staff(client, "operateur")).status_code == 303
+    token = await csrf_token(client, "/operateur/partenaires")
     bad = await client.post(
-        "/admin/partenaires/nouveau",
+        "/operateur/partenaires/nouveau",
         data={
             "csrf_token": token,
             "name": "Maison de jeunes",
@@ -159,7 +160,7 @@ async def test_the_directory_keeps_guarantees_and_refuses_bad_input(
     assert bad.status_code == 422 and 'value="Maison de jeunes"' in bad.text
     assert await Partner.all().count() == 0
     ok = await client.post(
-        "/admin/partenaires/nouveau",
+        "/operateur/partenaires/nouveau",
         data={
             "csrf_token": token,
             "name": "Maison de jeunes",
