@@ -44,8 +44,9 @@ RECOVERY_FAILURES_EVERYWHERE = _tiers("300/15minutes", "1000/hour", "5000/day")
 # answers of the sign-up form that say something of the names there are (made or taken).
 ACCOUNTS_MADE = _tiers("30/hour", "100/day")
 SIGN_UP_ANSWERS = _tiers("60/hour", "200/day")
-# Any attempt at all from one address, to slow down a machine.
-PACE = _tiers("60/minute")
+# Any attempt at all from one address, to slow down a machine; room for a few classes of a
+# school signing in at the start of a lesson.
+PACE = _tiers("120/minute")
 
 
 def wait_message(seconds: int) -> str:
