@@ -147,7 +147,7 @@ async def signin(request: Request) -> Response:
         return render(request, "accounts/signin.html", context, status_code=422)
     await throttle.password_succeeded(login, browser)
     if await accounts.needs_second_factor(person):
-        # Known once the second step is passed too.
+        # The browser becomes known only once the code is right too.
         return await _signed_in_response(
             request, person, str(request.url_for("signin.code")), pending=True
         )
