@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import logging
 import math
 import time
 
 from limits import RateLimitItem, parse
 from limits.aio.storage import MemoryStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
+from limits.errors import StorageError
 from limits.storage import storage_from_string
 
 from portal.i18n import ngettext
 
+logger = logging.getLogger(__name__)
 Tiers = tuple[RateLimitItem, ...]
 
 
@@ -95,6 +98,7 @@ class SignInThrottle:
     def __init__(self, storage: Storage | None = None, prefix: str = "portal") -> None:
         self.storage = storage or MemoryStorage()
         self.limiter = MovingWindowRateLimiter(self.storage)
+        self.fallback = MovingWindowRateLimiter(MemoryStorage())
         self.prefix = prefix
 
     @classmethod
@@ -104,7 +108,7 @@ class SignInThrottle:
         url = redis_url.replace("redis://", "async+redis://", 1).replace(
             "rediss://", "async+rediss://", 1
         )
-        storage = storage_from_string(url)
+        storage = storage_from_string(url, wrap_exceptions=True)
         if not isinstance(storage, Storage):
             raise ValueError("REDIS_URL must name a Redis server (redis://host:port/db)")
         return cls(storage, prefix=prefix)
@@ -120,23 +124,37 @@ class SignInThrottle:
     def _address(self, kind: str, address: str) -> str:
         return self._key(kind, _network(address))
 
+    def _unavailable(self, error: StorageError) -> MovingWindowRateLimiter:
+        # While Redis does not answer, each process counts alone rather than answering 500.
+        logger.warning("throttle storage unavailable (%s): counting in memory", type(error))
+        return self.fallback
+
     async def _wait(self, tiers: Tiers, key: str) -> int:
         """Seconds until every window of ``tiers`` has room again for ``key``."""
         now = time.time()
         longest = 0
         for item in tiers:
-            stats = await self.limiter.get_window_stats(item, key)
+            try:
+                stats = await self.limiter.get_window_stats(item, key)
+            except StorageError as error:
+                stats = await self._unavailable(error).get_window_stats(item, key)
             if stats.remaining <= 0:
                 longest = max(longest, math.ceil(stats.reset_time - now), 1)
         return longest
 
     async def _hit(self, tiers: Tiers, key: str) -> None:
         for item in tiers:
-            await self.limiter.hit(item, key)
+            try:
+                await self.limiter.hit(item, key)
+            except StorageError as error:
+                await self._unavailable(error).hit(item, key)
 
     async def _clear(self, tiers: Tiers, key: str) -> None:
         for item in tiers:
-            await self.limiter.clear(item, key)
+            try:
+                await self.limiter.clear(item, key)
+            except StorageError as error:
+                await self._unavailable(error).clear(item, key)
 
     async def _pace(self, address: str) -> int:
         """Count one attempt against the address's overall pace; its wait if it is too fast."""

@@ -240,3 +240,13 @@ async def test_a_known_browser_cookie_keeps_a_few_names_only() -> None:
         value = remembered(SECRET, value, f"name{number}")
     kept = [n for n in range(MAX_NAMES + 2) if known_browser(SECRET, value, f"name{n}")]
     assert kept == list(range(2, MAX_NAMES + 2))
+
+
+async def test_an_unreachable_redis_slows_down_in_memory_instead_of_failing() -> None:
+    # Nothing listens on port 1: every call to Redis fails at once.
+    throttle = SignInThrottle.from_url("redis://127.0.0.1:1/0", prefix=f"test-{uuid.uuid4().hex}")
+    assert await throttle.password_wait("lou", STRANGER) == 0
+    await _fail(throttle, 5, "lou", STRANGER)
+    assert 0 < await throttle.password_wait("lou", STRANGER) <= MINUTE
+    await throttle.password_succeeded("lou")
+    assert await throttle.password_wait("lou", STRANGER) == 0
