@@ -53,7 +53,7 @@ PACE = _tiers("120/minute")
 
 
 def wait_message(seconds: int) -> str:
-    """ "Too many tries. Wait 2 minutes, then try again.", rounded up to a unit people use."""
+    """The refusal in words ("… Wait 2 minutes …"), rounded up to a unit people use."""
     if seconds <= 60:
         count = max(1, seconds)
         return ngettext(
