@@ -28,8 +28,9 @@ from portal.pages.common import (
 )
 from portal.security import passkeys
 from portal.security.csrf import CSRF_COOKIE
+from portal.security.known_browsers import KNOWN_BROWSER_COOKIE, known_browser, remember_browser
 from portal.security.passphrases import suggest_passphrase
-from portal.security.ratelimit import SignInThrottle
+from portal.security.ratelimit import SignInThrottle, wait_message
 from portal.security.sessions import (
     SESSION_COOKIE,
     active_sessions,
@@ -96,6 +97,30 @@ async def _read_credential(request: Request) -> str:
 # --- Sign in ----------------------------------------------------------------------------------
 
 
+def _too_many(request: Request, template: str, context: dict[str, Any], seconds: int) -> Response:
+    """The form again, saying how long to wait; ``Retry-After`` for machines."""
+    context["error"] = wait_message(seconds)
+    response = render(request, template, context, status_code=429)
+    response.headers["Retry-After"] = str(seconds)
+    return response
+
+
+def _secret_key(request: Request) -> str:
+    secret: str = request.app.state.settings.secret_key
+    return secret
+
+
+def _known_browser(request: Request, login: str) -> str | None:
+    return known_browser(_secret_key(request), request.cookies.get(KNOWN_BROWSER_COOKIE), login)
+
+
+def _remember_browser(request: Request, response: Response, person: Person) -> Response:
+    """This browser signed in as this name: strangers' failures on it will not slow it."""
+    known = request.cookies.get(KNOWN_BROWSER_COOKIE)
+    remember_browser(response, _secret_key(request), known, person.login or "")
+    return response
+
+
 async def signin(request: Request) -> Response:
     person = await signed_in(request)
     if person is not None and request.method == "GET":
@@ -110,21 +135,24 @@ async def signin(request: Request) -> Response:
     context["values"] = {"login": login}
     throttle = _throttle(request)
     address = client_address(request)
-    if not await throttle.allowed(login, address):
-        context["error"] = _("Too many tries. Wait 15 minutes, then try again.")
-        return render(request, "accounts/signin.html", context, status_code=429)
+    browser = _known_browser(request, login)
+    wait = await throttle.password_wait(login, address, browser)
+    if wait:
+        return _too_many(request, "accounts/signin.html", context, wait)
     person = await accounts.check_password_sign_in(login, password)
     if person is None:
-        await throttle.failed(login, address)
+        await throttle.password_failed(login, address, browser)
         # The same words whether the name exists or not.
         context["error"] = _("This sign-in name and password do not match.")
         return render(request, "accounts/signin.html", context, status_code=422)
-    await throttle.succeeded(login)
+    await throttle.password_succeeded(login, browser)
     if await accounts.needs_second_factor(person):
+        # The browser becomes known only once the code is right too.
         return await _signed_in_response(
             request, person, str(request.url_for("signin.code")), pending=True
         )
-    return await _signed_in_response(request, person, home_for(person))
+    response = await _signed_in_response(request, person, home_for(person))
+    return _remember_browser(request, response, person)
 
 
 async def signin_code(request: Request) -> Response:
@@ -138,16 +166,17 @@ async def signin_code(request: Request) -> Response:
     form = await request.form()
     person = session.person
     throttle = _throttle(request)
-    address = client_address(request)
-    if not await throttle.allowed(person.login or "", address):
-        context["error"] = _("Too many tries. Wait 15 minutes, then try again.")
-        return render(request, "accounts/code.html", context, status_code=429)
+    account = str(person.id)
+    wait = await throttle.code_wait(account, client_address(request))
+    if wait:
+        return _too_many(request, "accounts/code.html", context, wait)
     if not await accounts.check_totp(person, text(form, "code", 20)):
-        await throttle.failed(person.login or "", address)
+        await throttle.code_failed(account)
         context["error"] = _("This code is not right. Check the time on your phone and try again.")
         return render(request, "accounts/code.html", context, status_code=422)
-    await throttle.succeeded(person.login or "")
-    return await _signed_in_response(request, person, home_for(person))
+    await throttle.code_succeeded(account)
+    response = await _signed_in_response(request, person, home_for(person))
+    return _remember_browser(request, response, person)
 
 
 async def signin_passkey_options(request: Request) -> Response:
@@ -158,21 +187,24 @@ async def signin_passkey_options(request: Request) -> Response:
 async def signin_passkey(request: Request) -> Response:
     throttle = _throttle(request)
     address = client_address(request)
-    if not await throttle.allowed("", address):
+    # Its own failures and the address's pace only: wrong passwords never refuse a passkey.
+    wait = await throttle.passkey_wait(address)
+    if wait:
         return JSONResponse(
-            {"error": _("Too many tries. Wait 15 minutes, then try again.")}, status_code=429
+            {"error": wait_message(wait)}, status_code=429, headers={"Retry-After": str(wait)}
         )
     credential = await _read_credential(request)
     try:
         person = await passkeys.verify_authentication(_rp(request), browser_id(request), credential)
     except passkeys.PasskeyError:
-        await throttle.failed("", address)
+        await throttle.passkey_failed(address)
         return JSONResponse(
             {"error": _("This passkey did not work here. Try again, or use another way in.")},
             status_code=422,
         )
     target = home_for(person)
-    return _json_redirect(target, await _signed_in_response(request, person, target))
+    response = await _signed_in_response(request, person, target)
+    return _json_redirect(target, _remember_browser(request, response, person))
 
 
 async def signin_recovery(request: Request) -> Response:
@@ -182,12 +214,12 @@ async def signin_recovery(request: Request) -> Response:
     form = await request.form()
     throttle = _throttle(request)
     address = client_address(request)
-    if not await throttle.allowed("", address):
-        context["error"] = _("Too many tries. Wait 15 minutes, then try again.")
-        return render(request, "accounts/recovery.html", context, status_code=429)
+    wait = await throttle.recovery_wait(address)
+    if wait:
+        return _too_many(request, "accounts/recovery.html", context, wait)
     person = await accounts.use_recovery_code(text(form, "code", 40))
     if person is None:
-        await throttle.failed("", address)
+        await throttle.recovery_failed(address)
         context["error"] = _("This code does not work. Each code works only once.")
         return render(request, "accounts/recovery.html", context, status_code=422)
     return await _signed_in_response(request, person, "/compte?secours=1")
@@ -251,6 +283,14 @@ async def new_account(request: Request) -> Response:
     if way == "suggest":
         context["suggestion"] = suggest_passphrase(values["language"] or current_language())
         return render(request, "accounts/new.html", context)
+    throttle = _throttle(request)
+    address = client_address(request)
+    wait = await throttle.sign_up_wait(address)
+    if wait:
+        context["errors"] = {"login": wait_message(wait)}
+        response = render(request, "accounts/new.html", context, status_code=429)
+        response.headers["Retry-After"] = str(wait)
+        return response
     try:
         new = accounts.check_new_subject(values["role"], values["display_name"], values["language"])
         if way != "password":
@@ -260,9 +300,14 @@ async def new_account(request: Request) -> Response:
             new, values["login"], text(form, "password", 1024)
         )
     except Invalid as refusal:
+        if refusal.field == "login":
+            # An answer about the name ("taken"): counted, so names cannot be listed quickly.
+            await throttle.sign_up_answered(address, made=False)
         context["errors"] = {refusal.field: _(refusal.message)}
         return render(request, "accounts/new.html", context, status_code=422)
-    return await _signed_in_response(request, person, "/compte/bienvenue")
+    await throttle.sign_up_answered(address, made=True)
+    response = await _signed_in_response(request, person, "/compte/bienvenue")
+    return _remember_browser(request, response, person)
 
 
 async def new_account_passkey_options(request: Request) -> Response:
@@ -289,6 +334,13 @@ async def new_account_passkey_options(request: Request) -> Response:
 
 
 async def new_account_passkey(request: Request) -> Response:
+    throttle = _throttle(request)
+    address = client_address(request)
+    wait = await throttle.sign_up_wait(address)
+    if wait:
+        return JSONResponse(
+            {"error": wait_message(wait)}, status_code=429, headers={"Retry-After": str(wait)}
+        )
     credential = await _read_credential(request)
     try:
         challenge, passkey = await passkeys.verify_registration(
@@ -307,6 +359,7 @@ async def new_account_passkey(request: Request) -> Response:
             {"error": _("The passkey could not be created. Try again, or choose a password.")},
             status_code=422,
         )
+    await throttle.sign_up_answered(address, made=True)
     return _json_redirect(
         "/compte/bienvenue", await _signed_in_response(request, person, "/compte/bienvenue")
     )

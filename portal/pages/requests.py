@@ -21,8 +21,17 @@ from portal.domain.dossiers import add_working_days
 from portal.domain.errors import Invalid, NotAllowed
 from portal.i18n import _, current_language, lazy, ngettext
 from portal.models import Asker, Dossier, Person, Role, Service, Theme
-from portal.pages.common import browser_id, once, own_dossier, require, signed_in, text
+from portal.pages.common import (
+    browser_id,
+    client_address,
+    once,
+    own_dossier,
+    require,
+    signed_in,
+    text,
+)
 from portal.security import passkeys
+from portal.security.ratelimit import SignInThrottle, wait_message
 from portal.templating import render
 
 STEPS = ("who", "service", "about", "contact", "account")
@@ -205,15 +214,34 @@ async def ask(request: Request) -> Response:
         )
 
     # The last step: send, making the account on the way if needed.
+    throttle: SignInThrottle = request.app.state.throttle
+    address = client_address(request)
+    if person is None:
+        wait = await throttle.sign_up_wait(address)
+        if wait:
+            errors = {"login": wait_message(wait)}
+            response = render(
+                request,
+                "requests/form.html",
+                _context(values, "account", steps, services, person, errors),
+                status_code=429,
+                block="step",
+            )
+            response.headers["Retry-After"] = str(wait)
+            return response
     try:
         if person is None:
             if go != "password":
                 raise Invalid("way", _("Passkeys need JavaScript. Choose a password instead."))
             dossier, person = await _send_with_new_account(values, text(form, "password", 1024))
+            await throttle.sign_up_answered(address, made=True)
             response = await _signed_in_redirect(request, person, dossier)
             return response
         dossier = await _send(person, values)
     except Invalid as refusal:
+        if person is None and refusal.field == "login":
+            # An answer about the name ("taken"): counted, so names cannot be listed quickly.
+            await throttle.sign_up_answered(address, made=False)
         return render(
             request,
             "requests/form.html",
@@ -317,6 +345,13 @@ async def ask_passkey_options(request: Request) -> Response:
 async def ask_passkey(request: Request) -> Response:
     from portal.pages.accounts import _json_redirect, _read_credential, _signed_in_response
 
+    throttle: SignInThrottle = request.app.state.throttle
+    address = client_address(request)
+    wait = await throttle.sign_up_wait(address)
+    if wait:
+        return JSONResponse(
+            {"error": wait_message(wait)}, status_code=429, headers={"Retry-After": str(wait)}
+        )
     credential = await _read_credential(request)
     settings = request.app.state.settings
     try:
@@ -346,6 +381,7 @@ async def ask_passkey(request: Request) -> Response:
             {"error": _("The passkey could not be created. Try again, or choose a password.")},
             status_code=422,
         )
+    await throttle.sign_up_answered(address, made=True)
     target = f"/espace/{dossier.reference}/envoye"
     return _json_redirect(target, await _signed_in_response(request, person, target))
 

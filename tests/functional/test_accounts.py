@@ -170,7 +170,7 @@ async def test_an_old_hash_is_upgraded_at_sign_in(client: httpx.AsyncClient) -> 
     assert stored.secret != weak and "m=19456,t=2" in stored.secret
 
 
-async def test_five_failures_lock_the_account_even_for_the_right_password(
+async def test_five_failures_make_a_new_browser_wait_even_with_the_right_password(
     client: httpx.AsyncClient,
 ) -> None:
     await factories.youth("lou")
@@ -178,7 +178,8 @@ async def test_five_failures_lock_the_account_even_for_the_right_password(
         assert (await factories.sign_in(client, "lou", "wrong password, wrong")).status_code == 422
     locked = await factories.sign_in(client, "lou")
     assert locked.status_code == 429
-    assert "Trop d’essais" in locked.text or "Trop d'essais" in locked.text
+    assert "Trop d’essais. Attends" in locked.text
+    assert 0 < int(locked.headers["retry-after"]) <= 60
     assert SESSION_COOKIE not in locked.headers.get("set-cookie", "")
 
 

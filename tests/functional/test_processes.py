@@ -140,7 +140,7 @@ async def test_two_processes_share_sessions_and_throttling(
         browser.cookies = kept
         assert (await browser.get(f"{a}/compte")).status_code == 303
 
-        # Five failures split between the two processes lock the account on both.
+        # Five failures split between the two processes make a new browser wait on both.
         attacker = Browser()
         for base in (a, b, a, b, a):
             failed = await _sign_in(attacker, base, f"noa{suffix}", "not the right password")
