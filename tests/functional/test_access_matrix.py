@@ -50,9 +50,12 @@ ROLES = (
     "partner",
     "other_partner",
     "admin",
+    "operator",
+    "far_admin",
+    "far_worker",
 )
 SUBJECTS = {"subject", "other_subject", "parent"}
-WORKERS = {"worker", "other_worker"}
+WORKERS = {"worker", "other_worker", "far_worker"}
 PARTNERS = {"partner", "other_partner"}
 
 
@@ -109,11 +112,21 @@ ACCESS: dict[str, Rule] = {
     "invitation.passkey_options": Rule(set(), public_get=True),
     "invitation.passkey": Rule(set(), public_get=True),
     "recovery_link": Rule(set(), public_get=True),
-    "admin.staff": Rule({"admin"}),
-    "admin.invite": Rule({"admin"}),
+    # A service's admin: her own service's staff only (the world's staff member is of service 1).
+    "admin.staff": Rule({"admin", "far_admin"}),
+    "admin.invite": Rule({"admin", "far_admin"}),
+    "admin.send_again": Rule({"admin"}),
+    "admin.handover": Rule({"admin"}),
+    "admin.deactivate": Rule({"admin"}),
     "admin.end_sessions": Rule({"admin"}),
-    "figures.page": Rule({"admin"}),
-    "figures.csv": Rule({"admin"}),
+    # The operator: admins and partner users (the world's staff member is a worker).
+    "operator.staff": Rule({"operator"}),
+    "operator.invite": Rule({"operator"}),
+    "operator.send_again": Rule({"operator"}),
+    "operator.deactivate": Rule({"operator"}),
+    "operator.end_sessions": Rule({"operator"}),
+    "figures.page": Rule({"admin", "far_admin"}),
+    "figures.csv": Rule({"admin", "far_admin"}),
     "request": Rule({"anonymous", *SUBJECTS}, public_get=True),
     "request.count": Rule(EVERYONE, public_get=True),
     "request.passkey_options": Rule(EVERYONE, public_get=True),
@@ -142,10 +155,10 @@ ACCESS: dict[str, Rule] = {
     "consent.share": Rule({"worker"}),
     "consent.propose_share": Rule({"worker"}),
     "consent.record_meeting": Rule({"worker"}),
-    "partners.admin": Rule({"admin"}),
-    "partners.create": Rule({"admin"}),
-    "partners.edit": Rule({"admin"}),
-    "partners.update": Rule({"admin"}),
+    "partners.admin": Rule({"admin", "far_admin"}),
+    "partners.create": Rule({"admin", "far_admin"}),
+    "partners.edit": Rule({"admin", "far_admin"}),
+    "partners.update": Rule({"admin", "far_admin"}),
     "partners.search": Rule(ANY_WORKER),
     "partners.inbox": Rule(PARTNERS),
     "partners.share": Rule({"partner"}),
@@ -178,6 +191,10 @@ async def _world() -> World:
     amina = await factories.staff("amina", service_=service)
     tom = await factories.staff("tom", service_=service)
     await factories.staff("admin", Role.ADMIN, service_=service)
+    far = await factories.service("AMO Loin")
+    await factories.staff("far.admin", Role.ADMIN, service_=far)
+    await factories.staff("far.worker", service_=far)
+    await factories.operator("operator")
     cpas = await factories.partner("CPAS")
     school = await factories.partner("École", secrecy=False)
     await factories.staff("cpas", Role.PARTNER, partner_=cpas)
@@ -259,6 +276,9 @@ async def _clients(app: Starlette) -> dict[str, httpx.AsyncClient]:
         "partner": "cpas",
         "other_partner": "prof",
         "admin": "admin",
+        "operator": "operator",
+        "far_admin": "far.admin",
+        "far_worker": "far.worker",
     }
     for role, login in logins.items():
         assert (await factories.sign_in(clients[role], login)).status_code == 303

@@ -56,7 +56,9 @@ async def test_an_invited_worker_chooses_a_password_and_enrols_totp(
         page = await new.get(f"/invitation/{link}")
         assert page.status_code == 200 and "nadia@amo-test.be" in page.text
         token = await csrf_token(new, f"/invitation/{link}")
-        step = await new.post(f"/invitation/{link}", data={"csrf_token": token, "password": "short"})
+        step = await new.post(
+            f"/invitation/{link}", data={"csrf_token": token, "password": "short"}
+        )
         assert step.status_code == 422
         step = await new.post(
             f"/invitation/{link}", data={"csrf_token": token, "password": "nadia-is-here-2026"}
