@@ -216,7 +216,7 @@ class NewStaff:
 def _number(value: str, field: str, message: str) -> int | None:
     if not value:
         return None
-    if not value.isdigit() or len(value) > 9:
+    if not (value.isascii() and value.isdigit()) or len(value) > 9:
         raise Invalid(field, message)
     return int(value)
 

@@ -36,7 +36,7 @@ def _link_for(request: Request) -> staff_rules.LinkFor:
 
 def _person_id(request: Request) -> int:
     value = str(request.path_params["person_id"])
-    if not value.isdigit() or len(value) > 9:
+    if not (value.isascii() and value.isdigit()) or len(value) > 9:
         raise HTTPException(404)
     return int(value)
 
@@ -44,7 +44,7 @@ def _person_id(request: Request) -> int:
 async def _notice(request: Request, manager: Person) -> dict[str, Any]:
     """What the redirect after an invitation or a departure asks the page to say."""
     raw = request.query_params.get("personne", "")
-    if not raw.isdigit() or len(raw) > 9:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 9:
         return {}
     person = await staff_rules.managed_by(manager).filter(id=int(raw)).first()
     if person is None:
@@ -131,7 +131,7 @@ def _handover_choices(form: FormData) -> tuple[dict[int, int], int | None]:
     """The colleague chosen per dossier (fields ``dossier-<id>``) and for all the others."""
 
     def number(value: str) -> int | None:
-        return int(value) if value.isdigit() and len(value) <= 9 else None
+        return int(value) if value.isascii() and value.isdigit() and len(value) <= 9 else None
 
     per_dossier: dict[int, int] = {}
     for name in form:

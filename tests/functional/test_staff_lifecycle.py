@@ -519,3 +519,40 @@ async def test_handing_over_is_the_domain_s_rule_too(db: str) -> None:
     # The last worker of a dossier leaves only with a colleague to take it over.
     with pytest.raises(Invalid):
         await staff_rules.deactivate(admin1, tom.id)
+
+
+async def test_forged_numbers_and_fields_are_refused_never_a_500(
+    client: httpx.AsyncClient, app: Starlette
+) -> None:
+    one, _two = await _two_services()
+    amina = await factories.staff("amina", service_=one, name="Amina")
+    lou = await factories.youth("lou", "Lou")
+    dossier = await factories.followed_dossier(amina, lou, one)
+    await factories.sign_in_staff(client, "admin1")
+    for odd in ("²", "\u0661", "-1", "1e3", "9" * 30, "%00", "0x1"):
+        assert (await client.get(f"/admin/personnes/{odd}/depart")).status_code == 404
+        assert (await client.get(f"/admin/personnes?personne={odd}&fait=envoi")).status_code == 200
+        for action in ("desactiver", "renvoyer", "sessions/fin"):
+            answer = await _post(client, "/admin/personnes", f"/admin/personnes/{odd}/{action}")
+            assert answer.status_code == 404, (odd, action)
+        page = f"/admin/personnes/{amina.id}/depart"
+        answer = await _post(
+            client,
+            page,
+            f"/admin/personnes/{amina.id}/desactiver",
+            all=odd,
+            **{f"dossier-{dossier.id}": odd, f"dossier-{odd}": "1"},
+        )
+        assert answer.status_code == 422, odd
+        answer = await _post(
+            client,
+            "/admin/personnes",
+            "/admin/personnes/inviter",
+            role="worker",
+            display_name="Zoé",
+            email="zoe@amo-un.be",
+            service=odd,
+        )
+        assert answer.status_code == 422, odd
+    assert (await Person.get(id=amina.id)).is_active
+    assert not await Person.filter(display_name="Zoé").exists()
