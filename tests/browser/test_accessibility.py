@@ -681,7 +681,7 @@ def admin_journey(story: Story, tab: Tab, partners: dict[str, int]) -> None:
     choose_option(page, page.locator("#f-role"), "worker")
     type_into(page, page.locator("#f-display_name"), "Léa")
     type_into(page, page.locator("#f-email"), f"lea-{secrets.token_hex(3)}@amo-demo.be")
-    activate(page, page.get_by_role("button", name=words("Send the invitation")))
+    activate(page, page.get_by_role("button", name=words("Send the invitation"), exact=True))
     expect(page.locator("#outcome")).to_contain_text("@amo-demo.be")
     story.look(tab, "invited")
 
