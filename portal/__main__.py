@@ -123,6 +123,34 @@ async def add_manager(args: argparse.Namespace, password: str) -> int:
     return 0
 
 
+async def invite_staff(
+    settings: Settings,
+    email: str,
+    role: str,
+    name: str,
+    service_id: int | None,
+    partner_id: int | None,
+) -> int:
+    """Print an invitation link, for an installation without a mail server."""
+    from portal.domain import staff
+    from portal.domain.errors import Invalid
+    from portal.i18n import _
+
+    async def work() -> int:
+        try:
+            new = await staff.check_server_invitation(role, name, email, service_id, partner_id)
+            person, token = await staff.invite_from_server(new)
+        except Invalid as refusal:
+            print(f"Nothing was created. {refusal.field}: {_(refusal.message)}", file=sys.stderr)
+            return 1
+        link = f"{settings.origin.rstrip('/')}/invitation/{token}"
+        print(f"Invitation for {person.login}, valid once for 72 hours. Give it to them only:")
+        print(link)
+        return 0
+
+    return await with_orm(settings, work)
+
+
 async def verify_journal(settings: Settings) -> int:
     from portal.domain.journal import verify_all
 
@@ -269,6 +297,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--service", required=True, type=int, help="the service's number (create-service)"
     )
     admin.add_argument("--name", required=True)
+    invite = commands.add_parser(
+        "invite-staff",
+        help="print an invitation link (for a server without SMTP)",
+        description="Make the account of a worker or admin of a service, or of a partner "
+        "user, and print its one-time link (72 hours). Give it to the person by a safe "
+        "channel. The link is issued by nobody: whoever runs this holds the server's keys.",
+    )
+    invite.add_argument("email", help="the work address, which becomes the sign-in name")
+    invite.add_argument("--role", required=True, choices=["admin", "worker", "partner"])
+    invite.add_argument("--name", required=True, help="first name")
+    where = invite.add_mutually_exclusive_group(required=True)
+    where.add_argument("--service", type=int, help="the service's number (admin, worker)")
+    where.add_argument("--partner", type=int, help="the partner's number (partner user)")
     commands.add_parser("verify-journal", help="check every dossier's journal chain")
     commands.add_parser("demo-code", help="print the current two-factor code of the demo staff")
     commands.add_parser("new-master-key", help="print a new random master key")
@@ -324,6 +365,10 @@ def main(argv: list[str] | None = None) -> int:
         if password is None:
             return 2
         return asyncio.run(with_orm(settings, lambda: add_manager(args, password)))
+    if args.command == "invite-staff":
+        return asyncio.run(
+            invite_staff(settings, args.email, args.role, args.name, args.service, args.partner)
+        )
     if args.command == "demo-code":
         if settings.production:
             print("There are no demo accounts in production.", file=sys.stderr)

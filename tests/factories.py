@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import re
+from email import message_from_bytes
+from email import policy as email_policy
+from pathlib import Path
 
 import httpx
 import pyotp
@@ -116,3 +119,19 @@ async def sign_in_staff(client: httpx.AsyncClient, login: str) -> httpx.Response
 
 def codes_in(html: str) -> list[str]:
     return re.findall(r"<code>([a-z0-9]{4}-[a-z0-9]{4}-[a-z0-9]{4})</code>", html)
+
+
+async def operator(login: str = "operator@portail.be") -> Person:
+    """The installation's operator: no service, no partner."""
+    return await staff(login, Role.OPERATOR, name="Opé")
+
+
+def invitation_links(var_dir: Path) -> list[str]:
+    """The invitation links sent so far (development writes each e-mail to var/outbox/)."""
+    links = []
+    for path in sorted((var_dir / "outbox").glob("*.eml")):
+        message = message_from_bytes(path.read_bytes(), policy=email_policy.default)
+        body = message.get_body(("plain",))
+        assert body is not None
+        links += re.findall(r"https://testserver/invitation/([\w-]{43})", body.get_content())
+    return links

@@ -24,11 +24,9 @@ from portal.models import (
     Dossier,
     LinkKind,
     OneTimeLink,
-    Partner,
     Person,
     RecoveryCode,
     Role,
-    Service,
 )
 from portal.security.password_policy import password_problem
 from portal.security.passwords import hash_password, verify_password
@@ -455,52 +453,6 @@ async def _create_manager(
     return secret
 
 
-async def invite_staff(
-    admin: Person,
-    role: str,
-    display_name: str,
-    partner_id: int | None = None,
-) -> tuple[Person, str]:
-    """An admin invites a worker, a partner user or another admin; returns the link's token."""
-    if admin.role is not Role.ADMIN:
-        raise NotAllowed("only admins invite")
-    # The operator is made on the server only (create-operator): an admin who could invite
-    # one would hand herself the partner directory.
-    if role not in {r.value for r in STAFF_ROLES} or role == Role.OPERATOR:
-        raise Invalid("role", _l("Choose a role."))
-    name = check_display_name(display_name)
-    partner: Partner | None = None
-    service: Service | None = None
-    if role == Role.PARTNER:
-        if partner_id is None:
-            raise Invalid("partner", _l("Choose the partner organisation."))
-        partner = await Partner.filter(id=partner_id, is_active=True).first()
-        if partner is None:
-            raise Invalid("partner", _l("Choose the partner organisation."))
-    else:
-        service = await Service.filter(id=admin.service_id).first() if admin.service_id else None
-        if service is None:
-            raise NotAllowed("an admin without a service invites only partner users")
-    token = new_token()
-    async with in_transaction():
-        person = await Person.create(
-            role=Role(role),
-            display_name=name,
-            service=service,
-            partner=partner,
-            is_active=False,
-            user_handle=new_user_handle(),
-        )
-        await OneTimeLink.create(
-            kind=LinkKind.INVITATION,
-            token_hash=token_hash(token),
-            person=person,
-            issued_by=admin,
-            expires_at=timezone.now() + INVITATION_LIFETIME,
-        )
-    return person, token
-
-
 async def renew_link(issuer: Person, person_id: int, kind: LinkKind) -> str:
     """The one-time link just made for this person, with a new token; the old one stops working.
 
@@ -548,23 +500,46 @@ async def _consume(link: OneTimeLink) -> None:
         raise NotFound("link already used")
 
 
-async def accept_invitation_with_password(
-    token: str, login: str, password: str
-) -> tuple[Person, str]:
-    """The invited person chooses a sign-in name and a password; returns their TOTP secret.
+class SignedInElsewhere(NotAllowed):
+    """An invitation opened in a browser where someone is signed in: they sign out first."""
 
-    The account stays inactive until the first TOTP code is confirmed (``confirm_totp``).
-    """
+
+def _nobody_signed_in(signed_in: Person | None) -> None:
+    # Whoever is signed in here (the inviter above all) cannot become the person invited.
+    if signed_in is not None:
+        raise SignedInElsewhere("sign out first")
+
+
+async def _invitation(token: str) -> OneTimeLink:
     link = await find_link(token, LinkKind.INVITATION)
     person = link.person
-    login = check_login(login)
+    if person.deactivated_at is not None or person.is_active or not person.login:
+        raise NotFound("no such invitation")
+    return link
+
+
+async def open_invitation(token: str, signed_in: Person | None) -> Person:
+    """The person an invitation is for; only in a browser where nobody is signed in."""
+    link = await _invitation(token)
+    _nobody_signed_in(signed_in)
+    return link.person
+
+
+async def accept_invitation_with_password(
+    token: str, password: str, signed_in: Person | None
+) -> tuple[Person, str]:
+    """The invited person chooses a password; returns their TOTP secret.
+
+    Their sign-in name is the work address the invitation was sent to. The account stays
+    inactive until the first TOTP code is confirmed (``confirm_invitation_totp``).
+    """
+    link = await _invitation(token)
+    _nobody_signed_in(signed_in)
+    person = link.person
+    login = person.login or ""
     check_new_password(password, sole_factor=False, context=(login, person.display_name))
     secret = pyotp.random_base32()
     async with in_transaction():
-        if await Person.filter(login=login).exclude(id=person.id).exists():
-            raise Invalid("login", _l("This sign-in name is already taken. Try another one."))
-        await Person.filter(id=person.id).update(login=login)
-        person.login = login
         await Credential.filter(person_id=person.id).delete()
         await Credential.create(
             person=person, kind=CredentialKind.PASSWORD, secret=hash_password(password)
@@ -573,9 +548,10 @@ async def accept_invitation_with_password(
     return person, secret
 
 
-async def confirm_invitation_totp(token: str, code: str) -> Person:
+async def confirm_invitation_totp(token: str, code: str, signed_in: Person | None) -> Person:
     """The first code from the authenticator app proves the enrolment; the account opens."""
-    link = await find_link(token, LinkKind.INVITATION)
+    link = await _invitation(token)
+    _nobody_signed_in(signed_in)
     person = link.person
     if not await check_totp(person, code):
         raise Invalid(
@@ -583,19 +559,22 @@ async def confirm_invitation_totp(token: str, code: str) -> Person:
         )
     async with in_transaction():
         await _consume(link)
-        await Person.filter(id=person.id).update(is_active=True)
+        await Person.filter(id=person.id, deactivated_at__isnull=True).update(is_active=True)
         person.is_active = True
     return person
 
 
-async def accept_invitation_with_passkey(token: str, passkey: PasskeyData) -> Person:
-    link = await find_link(token, LinkKind.INVITATION)
+async def accept_invitation_with_passkey(
+    token: str, passkey: PasskeyData, signed_in: Person | None
+) -> Person:
+    link = await _invitation(token)
+    _nobody_signed_in(signed_in)
     person = link.person
     async with in_transaction():
         await _consume(link)
         await Credential.filter(person_id=person.id).delete()
         await _store_passkey(person, passkey)
-        await Person.filter(id=person.id).update(is_active=True)
+        await Person.filter(id=person.id, deactivated_at__isnull=True).update(is_active=True)
         person.is_active = True
     return person
 

@@ -533,40 +533,58 @@ async def account_signout_everywhere(request: Request) -> Response:
 # --- Staff invitations and recovery links ------------------------------------------------------
 
 
+def _sign_out_first(request: Request) -> Response:
+    """An invitation opened where someone is signed in: nothing of it is shown."""
+    return render(request, "accounts/invitation.html", {"signed_in": True}, status_code=403)
+
+
+async def _open_invitation(request: Request) -> Person:
+    try:
+        return await accounts.open_invitation(
+            request.path_params["token"], await _anyone_here(request)
+        )
+    except NotFound as error:
+        raise HTTPException(404) from error
+
+
+async def _anyone_here(request: Request) -> Person | None:
+    """Whoever holds a session in this browser, second factor given or not."""
+    session = await current_session(request)
+    return session.person if session is not None else None
+
+
 async def invitation_again(request: Request, outcome: str) -> Response:
     """The password form sent twice: the app secret of the first answer, not a second one."""
     from portal.models import Credential
 
     token = request.path_params["token"]
     try:
-        link = await accounts.find_link(token, LinkKind.INVITATION)
-    except NotFound as error:
-        raise HTTPException(404) from error
-    totp = await Credential.get(person_id=link.person_id, kind=CredentialKind.TOTP)
-    return _totp_step(request, link.person, token, totp.secret, {})
+        person = await _open_invitation(request)
+    except accounts.SignedInElsewhere:
+        return _sign_out_first(request)
+    totp = await Credential.get(person_id=person.id, kind=CredentialKind.TOTP)
+    return _totp_step(request, person, token, totp.secret, {})
 
 
 @once(again=invitation_again)
 async def invitation(request: Request) -> Response:
     token = request.path_params["token"]
     try:
-        link = await accounts.find_link(token, LinkKind.INVITATION)
-    except NotFound as error:
-        raise HTTPException(404) from error
+        person = await _open_invitation(request)
+    except accounts.SignedInElsewhere:
+        return _sign_out_first(request)
     context: dict[str, Any] = {
-        "person": link.person,
+        "signed_in": False,
+        "person": person,
         "token": token,
         "errors": {},
-        "values": {"login": ""},
-        "totp": None,
     }
     if request.method == "GET":
         return render(request, "accounts/invitation.html", context)
     form = await request.form()
-    context["values"] = kept(form, ("login",))
     try:
         person, secret = await accounts.accept_invitation_with_password(
-            token, context["values"]["login"], text(form, "password", 1024)
+            token, text(form, "password", 1024), await _anyone_here(request)
         )
     except Invalid as refusal:
         context["errors"] = {refusal.field: _(refusal.message)}
@@ -601,17 +619,23 @@ async def invitation_code(request: Request) -> Response:
     token = request.path_params["token"]
     form = await request.form()
     try:
-        person = await accounts.confirm_invitation_totp(token, text(form, "code", 20))
+        person = await accounts.confirm_invitation_totp(
+            token, text(form, "code", 20), await _anyone_here(request)
+        )
     except NotFound as error:
         raise HTTPException(404) from error
+    except accounts.SignedInElsewhere:
+        return _sign_out_first(request)
     except Invalid as refusal:
-        link = await accounts.find_link(token, LinkKind.INVITATION)
         from portal.models import Credential
 
-        totp = await Credential.get(person_id=link.person_id, kind=CredentialKind.TOTP)
+        person = await _open_invitation(request)
+        totp = await Credential.filter(person_id=person.id, kind=CredentialKind.TOTP).first()
+        if totp is None:
+            raise HTTPException(404) from refusal
         return _totp_step(
             request,
-            link.person,
+            person,
             token,
             totp.secret,
             {refusal.field: _(refusal.message)},
@@ -621,19 +645,17 @@ async def invitation_code(request: Request) -> Response:
 
 
 async def invitation_passkey_options(request: Request) -> Response:
-    token = request.path_params["token"]
     try:
-        link = await accounts.find_link(token, LinkKind.INVITATION)
-    except NotFound as error:
-        raise HTTPException(404) from error
-    person = link.person
+        person = await _open_invitation(request)
+    except accounts.SignedInElsewhere as error:
+        raise HTTPException(403) from error
     if person.user_handle is None:
         raise HTTPException(404)
     options = await passkeys.registration_options(
         _rp(request),
         browser_id(request),
         user_handle=person.user_handle,
-        user_name=person.display_name,
+        user_name=person.login or person.display_name,
         person=person,
     )
     return Response(options, media_type="application/json")
@@ -643,16 +665,20 @@ async def invitation_passkey(request: Request) -> Response:
     token = request.path_params["token"]
     credential = await _read_credential(request)
     try:
-        link = await accounts.find_link(token, LinkKind.INVITATION)
+        person = await _open_invitation(request)
         challenge, passkey = await passkeys.verify_registration(
             _rp(request), browser_id(request), credential
         )
-        if challenge.person_id != link.person_id:
+        if challenge.person_id != person.id:
             raise passkeys.PasskeyError("challenge of someone else")
         passkey.label = _("Passkey")
-        person = await accounts.accept_invitation_with_passkey(token, passkey)
+        person = await accounts.accept_invitation_with_passkey(
+            token, passkey, await _anyone_here(request)
+        )
     except NotFound as error:
         raise HTTPException(404) from error
+    except accounts.SignedInElsewhere as error:
+        raise HTTPException(403) from error
     except (passkeys.PasskeyError, Invalid):
         return JSONResponse(
             {"error": _("The passkey could not be created. Try again.")}, status_code=422

@@ -184,6 +184,8 @@ def describe(
                 % values
             )
         return _("What %(partner)s promises has changed: %(promises)s.") % values
+    if event == "dossier.handed_over":
+        return _handed_over(entry, subject_view)
     if event == "recovery_link.used":
         return _("The link to get back into the account was used.")
     return _("Something happened in the dossier.")
@@ -203,6 +205,19 @@ def _promises(entry: JournalEntry) -> str:
     listed = fields if isinstance(fields, list) else []
     named = [_(PROMISES[f]) for f in listed if isinstance(f, str) and f in PROMISES]
     return ", ".join(named) or _("its guarantees")
+def _handed_over(entry: JournalEntry, subject_view: bool) -> str:
+    """A worker who left, and who follows now: the names as they were on that day."""
+    names = {
+        "before": str(entry.details.get("from_name") or _("A worker")),
+        "after": str(entry.details.get("to_name") or ""),
+    }
+    if subject_view:
+        left = _("%(before)s no longer follows you.") % names
+        now = _("%(after)s follows you now.") % names if names["after"] else ""
+    else:
+        left = _("%(before)s no longer follows this dossier.") % names
+        now = _("%(after)s follows it now.") % names if names["after"] else ""
+    return f"{left} {now}".strip()
 
 
 def _erase_date(entry: JournalEntry) -> str:

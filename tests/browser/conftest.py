@@ -58,6 +58,13 @@ T = TypeVar("T")
 class LiveServer:
     base_url: str
     log: Path
+    # The server's environment, for the commands run on it (``python -m portal invite-staff``).
+    env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def outbox(self) -> Path:
+        """Where the development server writes the e-mails it would send (var/outbox)."""
+        return self.log.parent / "outbox"
 
     def url(self, path: str) -> str:
         return self.base_url + path
@@ -130,7 +137,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         run_portal("migrate", env, log)
         run_portal("seed-demo", env, log)
         with running_portal(env, log, port, seconds=SERVER_START_SECONDS) as base_url:
-            yield LiveServer(base_url=base_url, log=log)
+            yield LiveServer(base_url=base_url, log=log, env=env)
     finally:
         outside_playwright(drop_database(database_url))
 

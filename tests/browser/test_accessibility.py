@@ -21,6 +21,7 @@
 from __future__ import annotations
 
 import re
+import secrets
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
@@ -208,11 +209,17 @@ def plan(world: World, routes: list[Route]) -> dict[str, list[Visit]]:
         visit("partners.inbox"),
         visit("partners.share", share_id=world.share_id),
     ]
-    pages["admin"] = [*signed_in, visit("admin.staff"), visit("figures.page")]
+    pages["admin"] = [
+        *signed_in,
+        visit("admin.staff"),
+        visit("admin.handover", person_id=world.leaver_id),
+        visit("figures.page"),
+    ]
     pages["operator"] = [
         *signed_in,
         visit("operator.home"),
         visit("operator.service", service_id=world.service_id),
+        visit("operator.staff"),
         visit("partners.admin"),
         visit("partners.edit", partner_id=pms),
     ]
@@ -681,15 +688,15 @@ def test_partner_signs_in_and_reads_a_share_with_the_keyboard_only(
 
 
 def admin_journey(story: Story, tab: Tab, partners: dict[str, int]) -> None:
-    """Invite a partner user, read the figures; by keyboard."""
+    """Invite a worker, read the figures; by keyboard."""
     words = story.words
     page = tab.page
     tab.go("/admin/personnes")
-    choose_option(page, page.locator("#f-role"), "partner")
+    choose_option(page, page.locator("#f-role"), "worker")
     type_into(page, page.locator("#f-display_name"), "Léa")
-    choose_option(page, page.locator("#f-partner"), str(partners[PMS]))
-    activate(page, page.get_by_role("button", name=words("Create the invitation")))
-    expect(page.locator("#invited")).to_contain_text("Léa")
+    type_into(page, page.locator("#f-email"), f"lea-{secrets.token_hex(3)}@amo-demo.be")
+    activate(page, page.get_by_role("button", name=words("Send the invitation"), exact=True))
+    expect(page.locator("#outcome")).to_contain_text("@amo-demo.be")
     story.look(tab, "invited")
 
     activate(page, page.locator(".account-nav a[href$='/admin/chiffres']"))

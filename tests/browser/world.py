@@ -16,8 +16,12 @@ from __future__ import annotations
 import html
 import re
 import secrets
+import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
+from email import message_from_bytes
+from email import policy as email_policy
 from urllib.parse import urlencode, urlsplit
 
 import pyotp
@@ -116,6 +120,8 @@ class World:
     staff: dict[str, Staff] = field(default_factory=dict)
     subjects: dict[str, Subject] = field(default_factory=dict)
     invitation_token: str = ""
+    # A worker the admin could let go: the hand-over page is about them.
+    leaver_id: int = 0
     recovery_token: str = ""
     share_id: int = 0
 
@@ -127,26 +133,50 @@ def _one(pattern: str, text: str, what: str) -> str:
 
 
 def partner_ids(admin: Visitor) -> dict[str, int]:
-    page = admin.get("/admin/personnes").text()
-    options = re.findall(r'<option value="(\d+)"[^>]*>([^<]+)</option>', page)
-    return {html.unescape(name): int(value) for value, name in options}
+    """The directory's partners by name, from the links of the directory's page."""
+    page = admin.get("/admin/partenaires").text()
+    rows = re.findall(r'<strong>([^<]+)</strong>[^\n]*?/admin/partenaires/(\d+)"', page)
+    return {html.unescape(name): int(value) for name, value in rows}
 
 
-def invite(admin: Visitor, role: str, name: str, partner: int | None = None) -> str:
-    """The admin invites someone; returns the token of the link shown once."""
+def _last_link(server: LiveServer) -> str:
+    """The link of the invitation e-mail the server wrote last (development: var/outbox)."""
+    mails = sorted(server.outbox.glob("*.eml"))
+    assert mails, "no invitation e-mail was written"
+    message = message_from_bytes(mails[-1].read_bytes(), policy=email_policy.default)
+    body = message.get_body(("plain",))
+    assert body is not None
+    return _one(r"/invitation/([A-Za-z0-9_-]{43})", body.get_content(), "the invitation link")
+
+
+def invite(admin: Visitor, role: str, name: str, email: str) -> str:
+    """The admin invites a worker or an admin; returns the token of the link e-mailed to them."""
     page = admin.post(
-        "/admin/personnes/inviter",
-        [("role", role), ("display_name", name), ("partner", str(partner or ""))],
+        "/admin/personnes/inviter", [("role", role), ("display_name", name), ("email", email)]
     ).text()
-    return _one(r"/invitation/([A-Za-z0-9_-]+)</code>", page, "the invitation link")
+    token = _last_link(admin.server)
+    assert token not in page, "the inviter's page shows the link"
+    return token
+
+
+def invite_partner_user(server: LiveServer, name: str, email: str, partner: int) -> str:
+    """A partner user, invited from the server's shell (as an installation without SMTP does)."""
+    command = [sys.executable, "-m", "portal", "invite-staff", email, "--role", "partner"]
+    result = subprocess.run(
+        [*command, "--partner", str(partner), "--name", name],
+        env=server.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return _one(r"/invitation/([A-Za-z0-9_-]{43})", result.stdout, "the printed link")
 
 
 def accept(visitor: Visitor, token: str, login: str, name: str) -> Staff:
     """Choose a password, add the authenticator app, confirm with a code: signed in."""
     visitor.get(f"/invitation/{token}")
-    page = visitor.post(
-        f"/invitation/{token}", [("login", login), ("password", STAFF_PASSWORD)]
-    ).text()
+    page = visitor.post(f"/invitation/{token}", [("password", STAFF_PASSWORD)]).text()
     secret = _one(r'<code class="secret">([A-Z2-7 ]+)</code>', page, "the TOTP key").replace(
         " ", ""
     )
@@ -293,10 +323,20 @@ def build(open_tab: OpenTab) -> World:
         ("claire", "admin", "Claire", None),
     ]
     for key, role, name, partner in people:
-        token = invite(admin, role, name, partner)
-        world.staff[key] = accept(visitor(), token, unique(f"a11y-{key}"), name)
+        # Staff sign in with their work address, which the invitation was sent to.
+        email = f"{unique(f'a11y-{key}')}@amo-demo.be"
+        if partner is None:
+            token = invite(admin, role, name, email)
+        else:
+            token = invite_partner_user(admin.server, name, email, partner)
+        world.staff[key] = accept(visitor(), token, email, name)
     # An invitation nobody has accepted yet, for its page.
-    world.invitation_token = invite(admin, "worker", "Noé")
+    world.invitation_token = invite(admin, "worker", "Noé", f"{unique('noe')}@amo-demo.be")
+    staff_page = admin.get("/admin/personnes").text()
+    row = next(
+        chunk for chunk in staff_page.split('<li class="row">') if "<strong>Tom</strong>" in chunk
+    )
+    world.leaver_id = int(_one(r"/admin/personnes/(\d+)/depart", row, "Tom's hand-over link"))
 
     build_subject(world, visitor(), "youth", "Lina")
     build_subject(world, visitor(), "relative", "Sam")

@@ -26,6 +26,7 @@ from tortoise import timezone
 
 from portal.domain import accounts
 from portal.domain import consent as consent_rules
+from portal.domain import staff as staff_rules
 from portal.domain.actions import answer_action, propose_action
 from portal.domain.ending import end_help
 from portal.domain.requests import RequestForm, make_request
@@ -71,6 +72,7 @@ NATURAL: dict[str, str] = {
     "quick_exit": "ending a session that has ended changes nothing",
     "account.signout_everywhere": "ending sessions that have ended changes nothing",
     "admin.end_sessions": "ending sessions that have ended changes nothing",
+    "operator.end_sessions": "ending sessions that have ended changes nothing",
     "account.profile": "writes the same name and language again",
     "account.notices": "writes the same address and choice again",
     "account.codes": "each press replaces the whole set of codes and shows it: the set on "
@@ -342,39 +344,121 @@ async def _passkey_remove(w: World) -> Submission:
 @scenario("invitation")
 async def _invitation(w: World) -> Submission:
     admin = await Person.get(login="admin")
-    _zoe, token = await accounts.invite_staff(admin, "worker", "Zoé")
+    new = await staff_rules.check_invitation(admin, "worker", "Zoé", "zoe@amo-test.be")
+    _zoe, token = await staff_rules.invite_from_server(new)
     client = w.client()
     page = f"/invitation/{token}"
-    fields = await form_at(client, page, page, login="zoe", password="un phare vert sur la digue")
+    fields = await form_at(client, page, page, password="un phare vert sur la digue")
 
     async def check(responses: list[httpx.Response]) -> None:
         # Both answers show the one app secret that was kept.
         secrets = [re.findall(r'class="secret"[^>]*>([A-Z2-7 ]+)<', r.text) for r in responses]
-        kept = await Credential.get(person__login="zoe", kind=CredentialKind.TOTP)
+        kept = await Credential.get(person__login="zoe@amo-test.be", kind=CredentialKind.TOTP)
         assert secrets[0] == secrets[1] == [" ".join(re.findall(".{1,4}", kept.secret))]
 
     effect = {"Credential": 2}
     return Submission(client, page, fields, effect, answers_with_page=True, check=check)
 
 
+def _one_mail(w: World) -> Callable[[list[httpx.Response]], Awaitable[None]]:
+    """The invitation went once: one e-mail, whose link is the one that works."""
+
+    async def check(responses: list[httpx.Response]) -> None:
+        links = factories.invitation_links(w.app.state.settings.var_dir)
+        assert len(links) == 1
+        for response in responses:
+            assert links[0] not in response.text
+        assert await OneTimeLink.filter(token_hash=token_hash(links[0])).exists()
+
+    return check
+
+
 @scenario("admin.invite")
 async def _invite(w: World) -> Submission:
     client = await w.staff("admin")
+    action = "/admin/personnes/inviter"
     fields = await form_at(
-        client, "/admin/personnes", "/admin/personnes/inviter", role="worker", display_name="Zoé"
-    )
-
-    async def check(responses: list[httpx.Response]) -> None:
-        await _one_link_shown(responses, LinkKind.INVITATION)
-
-    return Submission(
         client,
-        "/admin/personnes/inviter",
-        fields,
-        {"Person": 1, "OneTimeLink": 1},
-        answers_with_page=True,
-        check=check,
+        "/admin/personnes",
+        action,
+        role="worker",
+        display_name="Zoé",
+        email="zoe@amo-test.be",
     )
+    effect = {"Person": 1, "OneTimeLink": 1}
+    return Submission(client, action, fields, effect, check=_one_mail(w))
+
+
+@scenario("operator.invite")
+async def _operator_invite(w: World) -> Submission:
+    await factories.operator("operator")
+    client = await w.staff("operator")
+    action = "/operateur/personnes/inviter"
+    fields = await form_at(
+        client,
+        "/operateur/personnes",
+        action,
+        role="partner",
+        display_name="Julie",
+        email="julie@cpas-test.be",
+        partner=str(w.cpas.id),
+    )
+    effect = {"Person": 1, "OneTimeLink": 1}
+    return Submission(client, action, fields, effect, check=_one_mail(w))
+
+
+async def _pending(w: World, inviter: str, role: str, **where: str) -> Person:
+    manager = await Person.get(login=inviter)
+    new = await staff_rules.check_invitation(manager, role, "Zoé", "zoe@amo-test.be", **where)
+    person, _token = await staff_rules.invite_from_server(new)
+    return person
+
+
+@scenario("admin.send_again")
+async def _send_again(w: World) -> Submission:
+    zoe = await _pending(w, "admin", "worker")
+    client = await w.staff("admin")
+    action = f"/admin/personnes/{zoe.id}/renvoyer"
+    fields = await form_at(client, "/admin/personnes", action)
+    return Submission(client, action, fields, {}, check=_one_mail(w))
+
+
+@scenario("operator.send_again")
+async def _operator_send_again(w: World) -> Submission:
+    await factories.operator("operator")
+    zoe = await _pending(w, "operator", "admin", service=str(w.service.id))
+    client = await w.staff("operator")
+    action = f"/operateur/personnes/{zoe.id}/renvoyer"
+    fields = await form_at(client, "/operateur/personnes", action)
+    return Submission(client, action, fields, {}, check=_one_mail(w))
+
+
+@scenario("admin.deactivate")
+async def _deactivate(w: World) -> Submission:
+    client = await w.staff("admin")
+    action = f"/admin/personnes/{w.amina.id}/desactiver"
+    page = f"/admin/personnes/{w.amina.id}/depart"
+    fields = await form_at(client, page, action, all=str(w.tom.id))
+
+    async def check(_responses: list[httpx.Response]) -> None:
+        assert not (await Person.get(id=w.amina.id)).is_active
+
+    effect = {"Assignment": 1, "journal dossier.handed_over": 1}
+    return Submission(client, action, fields, effect, check=check)
+
+
+@scenario("operator.deactivate")
+async def _operator_deactivate(w: World) -> Submission:
+    await factories.operator("operator")
+    client = await w.staff("operator")
+    admin = await Person.get(login="admin")
+    action = f"/operateur/personnes/{admin.id}/desactiver"
+    fields = await form_at(client, "/operateur/personnes", action)
+
+    async def check(_responses: list[httpx.Response]) -> None:
+        assert (await Person.get(id=admin.id)).deactivated_at is not None
+
+    return Submission(client, action, fields, {}, check=check)
 
 
 async def _one_link_shown(responses: list[httpx.Response], kind: LinkKind) -> None:
