@@ -121,11 +121,6 @@ def codes_in(html: str) -> list[str]:
     return re.findall(r"<code>([a-z0-9]{4}-[a-z0-9]{4}-[a-z0-9]{4})</code>", html)
 
 
-async def operator(login: str = "operator@portail.be") -> Person:
-    """The installation's operator: no service, no partner."""
-    return await staff(login, Role.OPERATOR, name="Opé")
-
-
 def invitation_links(var_dir: Path) -> list[str]:
     """The invitation links sent so far (development writes each e-mail to var/outbox/)."""
     links = []

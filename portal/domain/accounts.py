@@ -27,6 +27,7 @@ from portal.models import (
     Person,
     RecoveryCode,
     Role,
+    Service,
 )
 from portal.security.password_policy import password_problem
 from portal.security.passwords import hash_password, verify_password

@@ -205,6 +205,8 @@ def _promises(entry: JournalEntry) -> str:
     listed = fields if isinstance(fields, list) else []
     named = [_(PROMISES[f]) for f in listed if isinstance(f, str) and f in PROMISES]
     return ", ".join(named) or _("its guarantees")
+
+
 def _handed_over(entry: JournalEntry, subject_view: bool) -> str:
     """A worker who left, and who follows now: the names as they were on that day."""
     names = {

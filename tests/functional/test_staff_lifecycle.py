@@ -176,7 +176,7 @@ async def test_the_inviter_cannot_use_her_invitation_and_it_works_once(
 async def test_the_operator_invites_a_partner_user_and_cannot_use_the_link(
     client: httpx.AsyncClient, app: Starlette, settings: Settings
 ) -> None:
-    await factories.operator()
+    await factories.operator("operator@portail.be")
     cpas = await factories.partner("CPAS de Namur")
     assert (await factories.sign_in_staff(client, "operator@portail.be")).status_code == 303
     sent = await _post(
@@ -237,7 +237,7 @@ async def test_bad_input_on_the_invitation_form_stores_nothing(
     client: httpx.AsyncClient, settings: Settings
 ) -> None:
     await _two_services()
-    await factories.operator()
+    await factories.operator("operator@portail.be")
     await factories.sign_in_staff(client, "operator@portail.be")
     cases = [
         {"role": "admin", "display_name": "Zoé", "email": "pas une adresse"},
@@ -389,7 +389,7 @@ async def test_a_deactivated_partner_user_reads_no_share(
     client: httpx.AsyncClient, app: Starlette
 ) -> None:
     _one, _two = await _two_services()
-    await factories.operator()
+    await factories.operator("operator@portail.be")
     cpas = await factories.partner("CPAS")
     julie = await factories.staff("julie@cpas.be", Role.PARTNER, partner_=cpas, name="Julie")
     async with _browser(app) as desk:
@@ -407,7 +407,7 @@ async def test_a_deactivated_partner_user_reads_no_share(
 
 async def test_who_may_deactivate_whom(client: httpx.AsyncClient, app: Starlette) -> None:
     one, _two = await _two_services()
-    await factories.operator()
+    await factories.operator("operator@portail.be")
     amina = await factories.staff("amina", service_=one, name="Amina")
     admin1 = await Person.get(login="admin1")
     # The admin of another service: her pages do not know Amina.
