@@ -113,9 +113,12 @@ async def _message(request: Request, template: str, subject_view: bool) -> Respo
         raise HTTPException(409) from error
     except Invalid as refusal:
         view = await _view(request, person)
-        context = _context(
-            request, person, view, subject_view, errors={refusal.field: _(refusal.message)}
-        )
+        errors = {refusal.field: _(refusal.message)}
+        if subject_view:
+            context = _context(request, person, view, True, errors=errors)
+        else:
+            # The worker's page needs its own lists (colleagues, partners, kinds of steps).
+            context = await _worker_context(request, person, view, errors=errors)
         context["values"]["body"] = body
         return render(request, template, context, status_code=422)
     return RedirectResponse(request.url.path.rsplit("/", 1)[0] + "#messages", status_code=303)
