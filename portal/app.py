@@ -195,7 +195,6 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
             Route("/static/{path:path}", static.endpoint, name="static"),
         ],
         middleware=[
-            Middleware(RequestLineMiddleware),
             Middleware(RequestIdMiddleware),
             Middleware(
                 SecurityHeadersMiddleware,
@@ -203,6 +202,8 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
                 form_targets=[origin_of(settings.quick_exit_url)],
             ),
             Middleware(LanguageMiddleware, default=settings.default_language),
+            # Before anything builds request.url (the error pages do): see portal.security.
+            Middleware(RequestLineMiddleware, refusal=refuse),
             # Every body is capped and counted before anything reads it (the CSRF layer below
             # reads forms; with the token in a header the page itself would).
             Middleware(BodyLimitMiddleware, refusal=refuse),
