@@ -14,7 +14,7 @@ from portal.domain import accounts
 from portal.domain.errors import Invalid, NotFound
 from portal.i18n import _
 from portal.models import LinkKind, Partner, Person, Role
-from portal.pages.common import kept, once, person_of, require
+from portal.pages.common import as_id, kept, once, person_of, require
 from portal.templating import render
 
 INVITE_FIELDS = ("role", "display_name", "partner")
@@ -60,10 +60,9 @@ async def invite(request: Request) -> Response:
     partner_id: int | None = None
     try:
         if values["partner"]:
-            try:
-                partner_id = int(values["partner"])
-            except ValueError as error:
-                raise Invalid("partner", _("Choose the partner organisation.")) from error
+            partner_id = as_id(values["partner"])
+            if partner_id is None:
+                raise Invalid("partner", _("Choose the partner organisation."))
         person, token = await accounts.invite_staff(
             admin, values["role"], values["display_name"], partner_id
         )

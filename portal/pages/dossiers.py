@@ -20,7 +20,7 @@ from portal.domain.notices import mark_news_seen
 from portal.i18n import _, current_language, use_language
 from portal.labels import kind_name
 from portal.models import ActionStatus, Person, Role
-from portal.pages.common import kept, once, person_of, reference_of, require, text
+from portal.pages.common import ids_of, kept, once, person_of, reference_of, require, text
 from portal.pages.timeline import lines
 from portal.security.sessions import TOUCH_EVERY
 from portal.templating import render
@@ -229,7 +229,7 @@ async def worker_action(request: Request) -> Response:
     try:
         kind = action_rules.parse_kind(values["kind"])
         if values["mode"] == "propose":
-            partner_ids = [int(str(v)) for v in form.getlist("partners") if str(v).isdigit()][:10]
+            partner_ids = ids_of(form.getlist("partners"))
             await action_rules.propose_action(
                 person,
                 reference_of(request),

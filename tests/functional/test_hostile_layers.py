@@ -839,3 +839,44 @@ async def test_every_route_survives_odd_path_values(app: Starlette, db: str) -> 
                             failures.append(f"{method} {route.name} {name}={odd[:20]!r} as {who}")
     print(f"\nodd path values: {tried} requests")
     assert failures == [], "\n".join(failures[:60])
+
+
+async def test_odd_numbers_in_id_fields_are_refused(app: Starlette, db: str) -> None:
+    """Fields that carry an id, each as the one role whose page reads it, with the rest of its
+    form right: digits int() refuses ("²") and ids past the database's are refused, not 500."""
+    world = await build_world(app)
+    ref, action = world.values["reference"], world.values["action_id"]
+    forms: list[tuple[str, str, dict[str, str], str]] = [
+        ("worker", f"/travail/dossiers/{ref}/demarches", {"mode": "propose"}, "partners"),
+        ("worker", f"/travail/dossiers/{ref}/partager", {"categories": "request"}, "partner"),
+        ("worker", f"/travail/dossiers/{ref}/partager", {"partner": "1"}, "item"),
+        ("worker", f"/travail/dossiers/{ref}/partager/proposer", {}, "partner"),
+        ("worker", f"/travail/dossiers/{ref}/reunions/{action}", {}, "attended"),
+        ("worker", f"/travail/demandes/{world.values['dossier_id']}/confier", {}, "colleague"),
+        ("admin", "/admin/personnes/inviter", {"role": "partner"}, "partner"),
+        ("subject", "/demande", {"step": "service"}, "service"),
+        ("subject", "/demande", {"step": "who", "asker": "relative"}, "birth_year"),
+    ]
+    failures: list[str] = []
+    for who, path, rest, name in forms:
+        identity = world.identities[who]
+        for odd in ("²", "٣", "99999999999999999999", "2147483648", "9" * 5000, "-1"):
+            fields = {
+                "kind": "partner_contact",
+                "description": "Appeler",
+                "display_name": "Julie",
+                "categories": "request",
+                **rest,
+                name: odd,
+            }
+            headers = base_headers(
+                identity,
+                [
+                    (b"content-type", b"application/x-www-form-urlencoded"),
+                    (b"x-csrf-token", identity.token.encode()),
+                ],
+            )
+            answer = await call(app, "POST", path, headers, [urlencode(fields).encode()])
+            if answer.crashed is not None or answer.status >= 500:
+                failures.append(f"POST {path} {name}={odd[:20]!r} as {who}: {answer.status}")
+    assert failures == [], "\n".join(failures)
