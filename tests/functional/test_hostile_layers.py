@@ -880,3 +880,27 @@ async def test_odd_numbers_in_id_fields_are_refused(app: Starlette, db: str) -> 
             if answer.crashed is not None or answer.status >= 500:
                 failures.append(f"POST {path} {name}={odd[:20]!r} as {who}: {answer.status}")
     assert failures == [], "\n".join(failures)
+
+
+async def test_a_second_factor_in_other_digits_is_refused_not_a_crash(
+    app: Starlette, db: str
+) -> None:
+    """``str.isdigit`` accepts Arabic-Indic digits; comparing them to the code raised."""
+    from portal.domain.accounts import check_totp
+
+    service = await factories.service()
+    amina = await factories.staff("amina", service_=service)
+    for code in ("١٢٣٤٥٦", "²²²²²²", "\uff11\uff12\uff13\uff14\uff15\uff16", "12345\u0663"):
+        assert await check_totp(amina, code) is False
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="https://testserver"
+    ) as client:
+        assert (
+            await factories.sign_in(client, "amina", factories.STAFF_PASSWORD)
+        ).status_code == 303
+        token = await csrf_token(client, "/connexion/code")
+        response = await client.post(
+            "/connexion/code", data={"csrf_token": token, "code": "١٢٣٤٥٦"}
+        )
+        assert response.status_code < 500
+        assert (await client.get("/travail")).status_code == 303  # still not signed in
