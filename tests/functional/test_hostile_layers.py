@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from starlette.applications import Starlette
 from starlette.convertors import IntegerConvertor
 from starlette.routing import Route
+from starlette.types import ASGIApp
 from tortoise import connections
 
 from portal.domain import consent as consent_rules
@@ -49,7 +50,7 @@ class Answer:
 
 
 async def call(
-    app: Starlette,
+    app: ASGIApp,
     method: str,
     path: str,
     headers: Iterable[tuple[bytes, bytes]] = (),
@@ -904,3 +905,26 @@ async def test_a_second_factor_in_other_digits_is_refused_not_a_crash(
         )
         assert response.status_code < 500
         assert (await client.get("/travail")).status_code == 303  # still not signed in
+
+
+async def test_forwarded_headers_as_the_server_reads_them(app: Starlette, db: str) -> None:
+    """``portal run`` trusts X-Forwarded-For and -Proto from the proxy: the address it yields
+    (what throttling keys on) may be any bytes a proxy passed along."""
+    from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+
+    world = await build_world(app)
+    served = ProxyHeadersMiddleware(app, trusted_hosts="203.0.113.7")
+    anonymous = world.identities["anonymous"]
+    for value in (b"\xc2\xbf", b"\xff, \x80", b"a" * 9000, b", , ,", b"[::1", b"1.2.3.4, \xe9"):
+        for proto in (b"https", b"\xc2\xbf", b"ws", b""):
+            extra = [(b"x-forwarded-for", value), (b"x-forwarded-proto", proto)]
+            answer = await call(served, "GET", "/connexion", base_headers(anonymous, extra))
+            assert_no_crash(answer, f"GET with {value[:20]!r} {proto!r}")
+            form = urlencode(
+                {"csrf_token": anonymous.token, "login": "lou", "password": "wrong"}
+            ).encode()
+            extra.append((b"content-type", b"application/x-www-form-urlencoded"))
+            answer = await call(
+                served, "POST", "/connexion", base_headers(anonymous, extra), [form]
+            )
+            assert_no_crash(answer, f"POST with {value[:20]!r} {proto!r}")
