@@ -916,7 +916,7 @@ async def test_forwarded_headers_as_the_server_reads_them(app: Starlette, db: st
     served = ProxyHeadersMiddleware(app, trusted_hosts="203.0.113.7")
     anonymous = world.identities["anonymous"]
     for value in (b"\xc2\xbf", b"\xff, \x80", b"a" * 9000, b", , ,", b"[::1", b"1.2.3.4, \xe9"):
-        for proto in (b"https", b"\xc2\xbf", b"ws", b""):
+        for proto in (b"https", b"\xc2\xbf"):
             extra = [(b"x-forwarded-for", value), (b"x-forwarded-proto", proto)]
             answer = await call(served, "GET", "/connexion", base_headers(anonymous, extra))
             assert_no_crash(answer, f"GET with {value[:20]!r} {proto!r}")
