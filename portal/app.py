@@ -41,9 +41,11 @@ from portal.pages import (
     work,
 )
 from portal.routing import IndexedRouter
+from portal.security.bodylimit import BodyLimitMiddleware
 from portal.security.csrf import CSRFMiddleware
 from portal.security.headers import SecurityHeadersMiddleware, origin_of
 from portal.security.ratelimit import SignInThrottle
+from portal.security.requestline import RequestLineMiddleware
 from portal.security.sessions import SessionMiddleware
 from portal.settings import Settings, load_settings
 from portal.static_files import StaticFiles
@@ -202,6 +204,11 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
                 form_targets=[origin_of(settings.quick_exit_url)],
             ),
             Middleware(LanguageMiddleware, default=settings.default_language),
+            # Before anything builds request.url (the error pages do): see portal.security.
+            Middleware(RequestLineMiddleware, refusal=refuse),
+            # Every body is capped and counted before anything reads it (the CSRF layer below
+            # reads forms; with the token in a header the page itself would).
+            Middleware(BodyLimitMiddleware, refusal=refuse),
             Middleware(CSRFMiddleware, secret_key=settings.secret_key, refusal=refuse),
             Middleware(ErrorPageMiddleware),
             Middleware(SessionMiddleware),

@@ -211,7 +211,8 @@ async def needs_second_factor(person: Person) -> bool:
 async def check_totp(person: Person, code: str) -> bool:
     """A current TOTP code, never one already used (nor an earlier one)."""
     code = "".join(code.split())
-    if not code.isdigit() or len(code) != 6:
+    # ASCII digits only: isdigit accepts "١٢٣٤٥٦", and compare_digest raises on non-ASCII str.
+    if not (code.isascii() and code.isdigit()) or len(code) != 6:
         return False
     async with in_transaction():
         credential = (

@@ -190,8 +190,6 @@ async def grant(
     partner = await Partner.filter(id=partner_id, is_active=True).first()
     if partner is None:
         raise Invalid("partner", _l("This service is not in the directory."))
-    if dossier.status is DossierStatus.ENDED:
-        raise NotAllowed("the help has ended")
     now = timezone.now()
     expires_at = None
     if how_long == "1_month":
@@ -200,6 +198,10 @@ async def grant(
         expires_at = add_months(now, 3)
     async with in_transaction():
         locked = await Dossier.select_for_update().get(id=dossier.id)
+        # Checked on the row as held, as ending does: a grant racing an end (two tabs) waits
+        # for the end and is refused, never left active on an ended dossier.
+        if locked.status is DossierStatus.ENDED:
+            raise NotAllowed("the help has ended")
         consent = await Consent.create(
             dossier_id=locked.id,
             partner_id=partner.id,

@@ -20,6 +20,7 @@ from tortoise.transactions import in_transaction
 
 from portal.models import Person, Role, Session, SubmittedForm
 from portal.security.csrf import CSRF_COOKIE
+from portal.security.requestline import MAX_ID
 from portal.security.sessions import current_session
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -160,6 +161,26 @@ def session_of(request: Request) -> Session:
 def browser_id(request: Request) -> str:
     """The browser's random CSRF cookie; passkey challenges are bound to it."""
     return request.cookies.get(CSRF_COOKIE, "")
+
+
+def as_id(value: object) -> int | None:
+    """An id sent in a form: ASCII digits that a row's id can be; None for anything else.
+
+    ``str.isdigit`` accepts "²" (which ``int`` refuses) and any number of digits (which the
+    database's integers cannot hold): an id is checked here, once, never with ``int()`` alone.
+    """
+    if not isinstance(value, str):
+        return None
+    digits = value.strip()
+    if not (digits.isascii() and digits.isdigit()) or len(digits) > len(str(MAX_ID)):
+        return None
+    number = int(digits)
+    return number if 0 < number <= MAX_ID else None
+
+
+def ids_of(values: Iterable[object], at_most: int = 10) -> list[int]:
+    """The ids among a form's repeated field (anything else is left out), at most so many."""
+    return [i for i in map(as_id, values) if i is not None][:at_most]
 
 
 def client_address(request: Request) -> str:

@@ -27,17 +27,26 @@ from portal.models import (
     Partner,
     Role,
 )
-from portal.pages.common import once, own_dossier, person_of, reference_of, require, text
+from portal.pages.common import (
+    as_id,
+    ids_of,
+    once,
+    own_dossier,
+    person_of,
+    reference_of,
+    require,
+    text,
+)
 from portal.templating import render
 
 SUBJECTS = (Role.YOUTH, Role.RELATIVE)
 
 
 def _int(value: Any) -> int:
-    try:
-        return int(str(value))
-    except ValueError as error:
-        raise HTTPException(404) from error
+    number = as_id(value)
+    if number is None:
+        raise HTTPException(404)
+    return number
 
 
 # --- The subject ------------------------------------------------------------------------------
@@ -235,8 +244,8 @@ async def share(request: Request) -> Response:
             "categories": categories,
             "item": item_value,
         }
-        partner_id = int(partner_value) if partner_value.isdigit() else 0
-        item_id = int(item_value) if item_value.isdigit() else None
+        partner_id = as_id(partner_value) or 0
+        item_id = as_id(item_value)
         try:
             await rules.share(worker, reference, partner_id, categories, item_id)
         except Invalid as refusal:
@@ -300,7 +309,7 @@ async def record_meeting(request: Request) -> Response:
     worker = person_of(request)
     reference = reference_of(request)
     form = await request.form()
-    attended = [int(str(v)) for v in form.getlist("attended") if str(v).isdigit()][:10]
+    attended = ids_of(form.getlist("attended"))
     categories = [str(c)[:20] for c in form.getlist("categories")][:10]
     try:
         await action_rules.record_meeting(

@@ -20,7 +20,7 @@ from portal.domain.notices import mark_news_seen
 from portal.i18n import _, current_language, use_language
 from portal.labels import kind_name
 from portal.models import ActionStatus, Person, Role
-from portal.pages.common import kept, once, person_of, reference_of, require, text
+from portal.pages.common import ids_of, kept, once, person_of, reference_of, require, text
 from portal.pages.timeline import lines
 from portal.security.sessions import TOUCH_EVERY
 from portal.templating import render
@@ -113,9 +113,12 @@ async def _message(request: Request, template: str, subject_view: bool) -> Respo
         raise HTTPException(409) from error
     except Invalid as refusal:
         view = await _view(request, person)
-        context = _context(
-            request, person, view, subject_view, errors={refusal.field: _(refusal.message)}
-        )
+        errors = {refusal.field: _(refusal.message)}
+        if subject_view:
+            context = _context(request, person, view, True, errors=errors)
+        else:
+            # The worker's page needs its own lists (colleagues, partners, kinds of steps).
+            context = await _worker_context(request, person, view, errors=errors)
         context["values"]["body"] = body
         return render(request, template, context, status_code=422)
     return RedirectResponse(request.url.path.rsplit("/", 1)[0] + "#messages", status_code=303)
@@ -226,7 +229,7 @@ async def worker_action(request: Request) -> Response:
     try:
         kind = action_rules.parse_kind(values["kind"])
         if values["mode"] == "propose":
-            partner_ids = [int(str(v)) for v in form.getlist("partners") if str(v).isdigit()][:10]
+            partner_ids = ids_of(form.getlist("partners"))
             await action_rules.propose_action(
                 person,
                 reference_of(request),

@@ -14,7 +14,7 @@ from portal.domain.access import readable_dossier
 from portal.domain.errors import Invalid, NotAllowed, NotFound
 from portal.i18n import _
 from portal.models import LinkKind, Role
-from portal.pages.common import once, person_of, reference_of, require, text
+from portal.pages.common import as_id, once, person_of, reference_of, require, text
 from portal.templating import render
 
 
@@ -68,7 +68,7 @@ async def assign(request: Request) -> Response:
     form = await request.form()
     try:
         dossier_id = int(request.path_params["dossier_id"])
-        colleague_id = int(text(form, "colleague", 20) or "0")
+        colleague_id = as_id(text(form, "colleague", 20)) or 0
         dossier = await dossiers.assign(worker, dossier_id, colleague_id)
     except (ValueError, NotFound) as error:
         raise HTTPException(404) from error

@@ -12,6 +12,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.responses import PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from portal.security.bodylimit import MAX_BODY_BYTES
 from portal.security.cookies import cookies_of
 
 Refusal = Callable[[Scope, int], Response]
@@ -20,13 +21,25 @@ CSRF_COOKIE = "__Host-csrf"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = b"x-csrf-token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-# Our forms are small; anything larger than this is refused before it is read whole.
-MAX_FORM_BYTES = 256 * 1024
+# Our forms are small; anything larger than this is refused before it is read whole (the body
+# limit layer refuses it earlier still, for every body: this layer stays safe on its own).
+MAX_FORM_BYTES = MAX_BODY_BYTES
 
 
 def token_for(secret_key: str, browser_id: str) -> str:
     """The token a page puts in its forms: an HMAC of the browser's random cookie."""
     return hmac.new(secret_key.encode(), b"csrf:" + browser_id.encode(), hashlib.sha256).hexdigest()
+
+
+def same_token(supplied: str, expected: str) -> bool:
+    """Whether a token sent by the browser is the expected one, in constant time.
+
+    Compared as bytes: ``hmac.compare_digest`` raises TypeError on a ``str`` holding a
+    non-ASCII character, and a forged ``csrf_token=%C2%BF`` must be a refusal, not a crash.
+    """
+    if not supplied or len(supplied) != len(expected) or not supplied.isascii():
+        return False
+    return hmac.compare_digest(supplied.encode("ascii"), expected.encode("ascii"))
 
 
 class CSRFMiddleware:
@@ -90,7 +103,7 @@ class CSRFMiddleware:
                     if name == CSRF_FIELD:
                         supplied = value
                         break
-        if not supplied or not hmac.compare_digest(supplied, expected) or new_cookie:
+        if not same_token(supplied, expected) or new_cookie:
             await self.refusal(scope, 403)(scope, receive, send_with_cookie)
             return
 

@@ -15,6 +15,7 @@ from portal.models import (
     ActionStatus,
     Consent,
     Dossier,
+    DossierStatus,
     JournalEntry,
     Person,
     Role,
@@ -22,6 +23,7 @@ from portal.models import (
     Theme,
 )
 from tests import factories
+from tests.conftest import on_postgres
 
 
 async def _setup() -> tuple[Dossier, Person, Person, Person]:
@@ -260,3 +262,73 @@ async def test_a_meeting_shares_only_with_partners_who_consented(db: str) -> Non
     assert done.status is ActionStatus.DONE
     assert await Share.filter(partner_id=julie.partner_id).count() == 1
     assert await Share.filter(partner_id=school.id).count() == 0
+
+
+async def test_a_grant_checks_the_end_on_the_row_it_holds(
+    db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A grant that read the dossier open, then waited for the row while it ended: refused."""
+    from portal.domain import ending
+
+    dossier, lou, _amina, julie = await _setup()
+    assert julie.partner_id is not None
+    stale = await rules.readable_dossier(lou, dossier.reference)
+    await ending.end_help(lou, dossier.reference)
+    assert stale.status is not DossierStatus.ENDED
+
+    async def read_before_the_end(person: Person, reference: str) -> Dossier:
+        return stale
+
+    monkeypatch.setattr(rules, "readable_dossier", read_before_the_end)
+    with pytest.raises(NotAllowed):
+        await rules.grant(
+            lou, dossier.reference, julie.partner_id, ["request"], "until_stop", "Pour l’aide"
+        )
+    assert await Consent.filter(dossier_id=dossier.id).count() == 0
+    events = await JournalEntry.filter(dossier=dossier).values_list("event", flat=True)
+    assert "consent.granted" not in events
+
+
+@pytest.mark.skipif(not on_postgres(), reason="row locks: PostgreSQL only")
+async def test_a_grant_racing_an_end_waits_for_it_and_is_refused(db: str) -> None:
+    """Two tabs: the end holds the row; the grant reads the dossier open, then waits for it."""
+    from tortoise import connections
+    from tortoise.transactions import in_transaction
+
+    from portal.domain import ending
+
+    dossier, lou, _amina, julie = await _setup()
+    assert julie.partner_id is not None
+    holding = asyncio.Event()
+    release = asyncio.Event()
+
+    async def end_slowly() -> None:
+        async with in_transaction():
+            locked = await Dossier.select_for_update().get(id=dossier.id)
+            await ending._end_locked(locked, lou, "dossier.ended", {"reason_given": False})
+            holding.set()
+            await release.wait()
+
+    ender = asyncio.create_task(end_slowly())
+    await holding.wait()
+    granting = asyncio.create_task(
+        rules.grant(
+            lou, dossier.reference, julie.partner_id, ["request"], "until_stop", "Pour l’aide"
+        )
+    )
+    # The grant has read the dossier (still open for everyone else) and waits for its row.
+    conn = connections.get("default")
+    for _ in range(500):
+        rows = await conn.execute_query_dict(
+            "SELECT count(*) AS n FROM pg_locks WHERE NOT granted AND locktype = 'transactionid'"
+        )
+        if rows[0]["n"]:
+            break
+        await asyncio.sleep(0.01)
+    else:
+        raise AssertionError("the grant never waited for the row")
+    release.set()
+    await ender
+    with pytest.raises(NotAllowed):
+        await granting
+    assert await Consent.filter(dossier_id=dossier.id, revoked_at__isnull=True).count() == 0

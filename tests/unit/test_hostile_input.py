@@ -121,3 +121,28 @@ def test_language_and_return_address(cookie: str, target: str) -> None:
 def test_recovery_codes(code: str) -> None:
     normalised = accounts.normalise_code(code)
     assert normalised == "" or len(normalised) == 14
+
+
+@SETTINGS
+@given(HOSTILE)
+def test_csrf_tokens(supplied: str) -> None:
+    from portal.security.csrf import same_token, token_for
+
+    expected = token_for("k" * 40, "b" * 43)
+    assert same_token(supplied, expected) is (supplied == expected)
+    assert same_token(expected, expected)
+
+
+@SETTINGS
+@given(HOSTILE, st.lists(st.binary(max_size=30), max_size=3))
+def test_ids_lengths_and_paths(value: str, lengths: list[bytes]) -> None:
+    from portal.pages.common import as_id, ids_of
+    from portal.security.bodylimit import declared_length
+    from portal.security.requestline import MAX_ID, beyond_ids
+
+    found = as_id(value)
+    assert found is None or 0 < found <= MAX_ID
+    assert all(0 < i <= MAX_ID for i in ids_of([value, value, 5, None]))
+    length = declared_length({"headers": [(b"content-length", v) for v in lengths]})
+    assert length is None or length >= -1
+    assert isinstance(beyond_ids("/" + value), bool)

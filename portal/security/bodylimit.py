@@ -1,0 +1,90 @@
+"""One cap on every request body, whatever its method, type or where its CSRF token travels.
+
+Our forms are small and the passkey JSON smaller still (it keeps its own, lower cap). A body
+that says it is larger is refused (413) before a byte of it is read; one that does not say, or
+says less than it sends, is counted as it arrives and refused once past the cap. A body within
+the cap is read whole here and handed on: no page ever runs on a body that was not all
+counted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from starlette.responses import PlainTextResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+Refusal = Callable[[Scope, int], Response]
+
+MAX_BODY_BYTES = 256 * 1024
+# Enough digits for any length we would take; more is a forged header, not a big body.
+MAX_LENGTH_DIGITS = 12
+
+
+def declared_length(scope: Scope) -> int | None:
+    """The body's Content-Length; None if absent, -1 if malformed or given twice differently."""
+    found = {value.strip() for name, value in scope["headers"] if name == b"content-length"}
+    if not found:
+        return None
+    if len(found) > 1:
+        return -1
+    (value,) = found
+    if not value.isdigit() or len(value) > MAX_LENGTH_DIGITS:
+        return -1
+    return int(value)
+
+
+class BodyLimitMiddleware:
+    """Refuse (413) a request body over ``limit`` bytes before any later layer reads it."""
+
+    def __init__(
+        self, app: ASGIApp, limit: int = MAX_BODY_BYTES, refusal: Refusal | None = None
+    ) -> None:
+        self.app = app
+        self.limit = limit
+        self.refusal = refusal or _bare_refusal
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = declared_length(scope)
+        if declared == -1:
+            await self.refusal(scope, 400)(scope, receive, send)
+            return
+        if declared is not None and declared > self.limit:
+            await self.refusal(scope, 413)(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        size = 0
+        more_body = True
+        while more_body:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.limit:
+                await self.refusal(scope, 413)(scope, receive, send)
+                return
+            chunks.append(chunk)
+            more_body = message.get("more_body", False)
+        if declared is not None and size != declared:
+            # A length that lies about a body within the cap: not a request we can trust.
+            await self.refusal(scope, 400)(scope, receive, send)
+            return
+        body = b"".join(chunks)
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+
+def _bare_refusal(scope: Scope, status: int) -> Response:
+    return PlainTextResponse("", status_code=status)
