@@ -132,10 +132,10 @@ def _one(pattern: str, text: str, what: str) -> str:
     return html.unescape(found.group(1))
 
 
-def partner_ids(admin: Visitor) -> dict[str, int]:
-    """The directory's partners by name, from the links of the directory's page."""
-    page = admin.get("/admin/partenaires").text()
-    rows = re.findall(r'<strong>([^<]+)</strong>[^\n]*?/admin/partenaires/(\d+)"', page)
+def partner_ids(operator: Visitor) -> dict[str, int]:
+    """The directory's partners by name, from the links of the operator's directory page."""
+    page = operator.get("/operateur/partenaires").text()
+    rows = re.findall(r'<strong>([^<]+)</strong>[^\n]*?/operateur/partenaires/(\d+)"', page)
     return {html.unescape(name): int(value) for name, value in rows}
 
 
@@ -156,6 +156,17 @@ def invite(admin: Visitor, role: str, name: str, email: str) -> str:
     ).text()
     token = _last_link(admin.server)
     assert token not in page, "the inviter's page shows the link"
+    return token
+
+
+def invite_from_operator(operator: Visitor, name: str, email: str, partner: int) -> str:
+    """The operator invites a partner user; returns the token of the link e-mailed to them."""
+    page = operator.post(
+        "/operateur/personnes/inviter",
+        [("role", "partner"), ("display_name", name), ("email", email), ("partner", str(partner))],
+    ).text()
+    token = _last_link(operator.server)
+    assert token not in page, "the operator's page shows the link"
     return token
 
 
@@ -309,9 +320,9 @@ def build(open_tab: OpenTab) -> World:
 
     admin = visitor()
     sign_in_staff(admin.tab, "claire@lepassage.example")
-    ids = partner_ids(admin)
     operator = visitor()
     sign_in_staff(operator.tab, "operateur@portail.example")
+    ids = partner_ids(operator)
     services = operator.get("/operateur").text()
     service_id = int(_one(r"/operateur/services/(\d+)\"", services, "a service"))
     world = World(admin=admin, operator=operator, partner_ids=ids, service_id=service_id)
@@ -327,7 +338,10 @@ def build(open_tab: OpenTab) -> World:
         email = f"{unique(f'a11y-{key}')}@amo-demo.be"
         if partner is None:
             token = invite(admin, role, name, email)
+        elif key == "zoe":
+            token = invite_from_operator(operator, name, email, partner)
         else:
+            # An installation without e-mail: the server's keeper prints the link.
             token = invite_partner_user(admin.server, name, email, partner)
         world.staff[key] = accept(visitor(), token, email, name)
     # An invitation nobody has accepted yet, for its page.
