@@ -7,6 +7,7 @@ who is not eligible, or who stops half-way, leaves no trace.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from starlette.datastructures import FormData
 from starlette.requests import Request
@@ -129,6 +130,9 @@ async def ask(request: Request) -> Response:
     if person is not None and not person.is_subject:
         # Rule 1: a worker, a partner or an admin cannot open a dossier for someone else.
         return render(request, "requests/staff.html", {}, status_code=403)
+    if person is not None and person.scope_dossier_id is not None:
+        # A session opened by a recovery link reaches one dossier: it opens no new one.
+        return render(request, "accounts/limited.html", {}, status_code=403)
     services = await _services()
     steps = _steps_for(services)
     if request.method == "GET":
@@ -271,7 +275,14 @@ async def _send_with_new_account(values: dict[str, Any], password: str) -> tuple
 async def _signed_in_redirect(request: Request, person: Person, dossier: Dossier) -> Response:
     from portal.pages.accounts import _signed_in_response
 
-    return await _signed_in_response(request, person, f"/espace/{dossier.reference}/envoye")
+    return await _signed_in_response(request, person, _welcome_then(dossier))
+
+
+def _welcome_then(dossier: Dossier) -> str:
+    """A new account first sees its recovery codes (once), then the request it sent."""
+    return (
+        f"/compte/bienvenue?{urlencode({'next': f'/espace/{dossier.reference}/envoye'}, safe='/')}"
+    )
 
 
 async def ask_passkey_options(request: Request) -> Response:
@@ -338,7 +349,7 @@ async def ask_passkey(request: Request) -> Response:
             {"error": _("The passkey could not be created. Try again, or choose a password.")},
             status_code=422,
         )
-    target = f"/espace/{dossier.reference}/envoye"
+    target = _welcome_then(dossier)
     return _json_redirect(target, await _signed_in_response(request, person, target))
 
 
