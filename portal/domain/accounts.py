@@ -843,6 +843,8 @@ async def mark_recovery_links_shown(person: Person, up_to: int) -> int:
     holder of the link could otherwise hide from the owner that it was made and used.
     """
     require_whole_account(person)
+    if not 0 < up_to < 2**31:
+        return 0
     return await OneTimeLink.filter(
         person_id=person.id, kind=LinkKind.RECOVERY, shown_at__isnull=True, id__lte=up_to
     ).update(shown_at=timezone.now())

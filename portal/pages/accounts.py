@@ -379,10 +379,10 @@ async def recovery_notice(request: Request) -> Response:
         )
     form = await request.form()
     target = _next_page(text(form, "next", 200), "/espace")
-    try:
-        up_to = int(text(form, "up_to", 20) or "0")
-    except ValueError:
-        up_to = 0
+    # The last link the page showed: a link made since is shown next time. Anything else
+    # than a plain number marks nothing.
+    given = text(form, "up_to", 12)
+    up_to = int(given) if given.isascii() and given.isdigit() and len(given) <= 10 else 0
     if person.scope_dossier_id is None:
         # Seen by the owner. In a session opened by a link, the notice stays for her.
         await accounts.mark_recovery_links_shown(person, up_to)
