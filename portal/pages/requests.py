@@ -7,7 +7,6 @@ who is not eligible, or who stops half-way, leaves no trace.
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlencode
 
 from starlette.datastructures import FormData
 from starlette.requests import Request
@@ -22,7 +21,15 @@ from portal.domain.dossiers import add_working_days
 from portal.domain.errors import Invalid, NotAllowed
 from portal.i18n import _, current_language, lazy, ngettext
 from portal.models import Asker, Dossier, Person, Role, Service, Theme
-from portal.pages.common import browser_id, once, own_dossier, require, signed_in, text
+from portal.pages.common import (
+    browser_id,
+    once,
+    own_dossier,
+    person_of,
+    require,
+    signed_in,
+    text,
+)
 from portal.security import passkeys
 from portal.templating import render
 
@@ -275,14 +282,7 @@ async def _send_with_new_account(values: dict[str, Any], password: str) -> tuple
 async def _signed_in_redirect(request: Request, person: Person, dossier: Dossier) -> Response:
     from portal.pages.accounts import _signed_in_response
 
-    return await _signed_in_response(request, person, _welcome_then(dossier))
-
-
-def _welcome_then(dossier: Dossier) -> str:
-    """A new account first sees its recovery codes (once), then the request it sent."""
-    return (
-        f"/compte/bienvenue?{urlencode({'next': f'/espace/{dossier.reference}/envoye'}, safe='/')}"
-    )
+    return await _signed_in_response(request, person, f"/espace/{dossier.reference}/envoye")
 
 
 async def ask_passkey_options(request: Request) -> Response:
@@ -349,7 +349,7 @@ async def ask_passkey(request: Request) -> Response:
             {"error": _("The passkey could not be created. Try again, or choose a password.")},
             status_code=422,
         )
-    target = _welcome_then(dossier)
+    target = f"/espace/{dossier.reference}/envoye"
     return _json_redirect(target, await _signed_in_response(request, person, target))
 
 
@@ -373,10 +373,12 @@ async def sent(request: Request) -> Response:
     dossier = await own_dossier(request)
     service = await Service.get(id=dossier.service_id)
     answer_by = add_working_days(dossier.created_at.date(), service.response_days)
+    # An account made with this request: its recovery codes, shown here once.
+    codes = await accounts.take_first_codes(person_of(request))
     return render(
         request,
         "requests/sent.html",
-        {"dossier": dossier, "service": service, "answer_by": answer_by},
+        {"dossier": dossier, "service": service, "answer_by": answer_by, "codes": codes},
     )
 
 
