@@ -12,6 +12,7 @@ from tortoise import timezone
 from portal.domain import accounts
 from portal.domain.access import readable_dossier
 from portal.domain.dossiers import subject_dossiers
+from portal.domain.ending import end_help, erase
 from portal.domain.errors import Invalid, NotFound
 from portal.domain.notices import news_count
 from portal.models import (
@@ -147,6 +148,15 @@ async def test_a_link_changes_nothing_account_wide(db: str) -> None:
         await accounts.set_login_and_password(held, "amina.lou", "y" * 40)
     assert await Credential.filter(id=passkey.id).exists()
     assert await OneTimeLink.filter(shown_at__isnull=False).count() == 0
+
+
+async def test_a_link_cannot_erase_the_dossier_it_opens(db: str) -> None:
+    w = await _lou()
+    await end_help(w.lou, w.d1.reference)
+    held = await _through_link(w)
+    with pytest.raises(accounts.LimitedSession):
+        await erase(held, w.d1.reference)
+    assert (await Dossier.get(id=w.d1.id)).erased_at is None
 
 
 async def test_only_the_worker_who_follows_the_dossier_makes_a_link(db: str) -> None:
