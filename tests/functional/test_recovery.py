@@ -19,7 +19,12 @@ import pytest_asyncio
 from starlette.applications import Starlette
 
 from portal.domain import accounts
+from portal.domain.actions import propose_action
 from portal.models import (
+    Action,
+    ActionKind,
+    ActionStatus,
+    Consent,
     Credential,
     CredentialKind,
     Dossier,
@@ -178,6 +183,41 @@ async def test_the_link_keeps_nothing_of_the_account(world: World) -> None:
     page = await held.get("/compte")
     assert page.status_code == 200
     assert "/compte/codes" not in page.text and "/compte/mot-de-passe" not in page.text
+
+
+async def test_the_link_cannot_agree_in_the_young_persons_place(world: World) -> None:
+    """Whoever holds the link may be the worker who proposed the step: no agreement through it."""
+    w = world
+    cpas = await factories.partner("CPAS")
+    step = await propose_action(
+        w.amina, w.d1.reference, ActionKind.PARTNER_CONTACT, "Appeler le CPAS", "", [cpas.id]
+    )
+    _amina, link = await make_link(w)
+    held = await use_link(w, link)
+    token = await csrf_token(held, f"/espace/{w.d1.reference}")
+    agree = await held.post(
+        f"/espace/{w.d1.reference}/demarches/{step.id}/oui", data={"csrf_token": token}
+    )
+    assert agree.status_code == 403 and "lien de secours" in agree.text
+    grant = await held.post(
+        f"/espace/{w.d1.reference}/partenaires/{cpas.id}/accord",
+        data={
+            "csrf_token": token,
+            "categories": "request",
+            "duration": "until_stop",
+            "purpose": "Pour l’aide",
+            "step": "confirm",
+        },
+    )
+    assert grant.status_code == 403
+    assert (await Action.get(id=step.id)).status is ActionStatus.PROPOSED
+    assert not await Consent.exists()
+    # Saying no stays possible.
+    decline = await held.post(
+        f"/espace/{w.d1.reference}/demarches/{step.id}/non", data={"csrf_token": token}
+    )
+    assert decline.status_code == 303
+    assert (await Action.get(id=step.id)).status is ActionStatus.DECLINED
 
 
 async def test_the_worker_cannot_use_her_link_from_her_own_session(world: World) -> None:
