@@ -19,11 +19,17 @@ async def is_assigned(worker: Person, dossier: Dossier) -> bool:
 
 
 def _may_read(person: Person, dossier: Dossier, assigned: bool) -> bool:
-    """The subject, or a worker of its service while assigned to it. Nobody else, ever."""
+    """The subject, or a worker of its service while assigned to it. Nobody else, ever.
+
+    A subject signed in through a worker's recovery link (or a passkey made in such a
+    session) reaches only the dossier the link was given for: whoever holds the link gets no
+    more than the worker who made it could already read.
+    """
     if not person.is_active:
         return False
     if person.id == dossier.subject_id:
-        return person.is_subject
+        scope = person.scope_dossier_id
+        return person.is_subject and (scope is None or scope == dossier.id)
     return person.role is Role.WORKER and person.service_id == dossier.service_id and assigned
 
 

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import os
 import re
 import secrets
 import unicodedata
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pyotp
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from tortoise import timezone
 from tortoise.transactions import in_transaction
 
+from portal import keys
 from portal.domain import journal
 from portal.domain.errors import Invalid, NotAllowed, NotFound
 from portal.i18n import lazy as _l
@@ -28,6 +34,7 @@ from portal.models import (
     RecoveryCode,
     Role,
     Service,
+    SubmittedForm,
 )
 from portal.security.password_policy import password_problem
 from portal.security.passwords import hash_password, verify_password
@@ -37,6 +44,8 @@ from portal.settings import LANGUAGES
 INVITATION_LIFETIME = timedelta(hours=72)
 RECOVERY_LINK_LIFETIME = timedelta(minutes=30)
 RECOVERY_CODES = 10
+# The codes of a new account wait this long, sealed, for the one page that shows them.
+FIRST_CODES_LIFETIME = timedelta(hours=1)
 # Ten groups of four from an alphabet without look-alikes: about 60 bits each.
 CODE_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
 LOGIN_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{2,39}$")
@@ -118,6 +127,21 @@ async def login_taken(login: str) -> bool:
     return await Person.filter(login=login).exists()
 
 
+class LimitedSession(NotAllowed):
+    """The session reaches one dossier only (a worker's recovery link): no account-wide change."""
+
+
+def require_whole_account(person: Person) -> None:
+    """Refuse what changes the whole account in a session opened by a recovery link.
+
+    Whoever holds the link (the worker who made it included) must not be able to keep the
+    account: new codes, a password, a sign-in name, removing a passkey, an e-mail address
+    for notices, a new request. The owner gets all of it back with one of her codes.
+    """
+    if person.scope_dossier_id is not None:
+        raise LimitedSession("this session reaches one dossier only")
+
+
 # --- Subjects ------------------------------------------------------------------------------
 
 
@@ -145,7 +169,8 @@ def check_new_subject(role: str, display_name: str, language: str) -> NewSubject
 async def create_subject_with_password(new: NewSubject, login: str, password: str) -> Person:
     """A subject whose only way in is a password (at least 15 characters).
 
-    The recovery codes come right after, on the welcome page, shown once.
+    The ten recovery codes are made with the account, in the same transaction; the welcome
+    page shows them once (``take_first_codes``).
     """
     login = check_login(login)
     check_new_password(password, sole_factor=True, context=(login, new.display_name))
@@ -162,6 +187,7 @@ async def create_subject_with_password(new: NewSubject, login: str, password: st
         await Credential.create(
             person=person, kind=CredentialKind.PASSWORD, secret=hash_password(password)
         )
+        await _first_codes(person)
     return person
 
 
@@ -176,6 +202,7 @@ async def create_subject_with_passkey(
             user_handle=user_handle,
         )
         await _store_passkey(person, passkey)
+        await _first_codes(person)
     return person
 
 
@@ -243,6 +270,7 @@ def totp_uri(person: Person, secret: str, issuer: str) -> str:
 
 
 async def change_password(person: Person, current: str, new: str) -> None:
+    require_whole_account(person)
     credential = await Credential.filter(person_id=person.id, kind=CredentialKind.PASSWORD).first()
     if credential is not None:
         ok, _ = verify_password(current[:1024], credential.secret)
@@ -265,6 +293,7 @@ async def change_password(person: Person, current: str, new: str) -> None:
 
 async def set_login_and_password(person: Person, login: str, password: str) -> None:
     """Add a password way in for someone who has only passkeys (a subject)."""
+    require_whole_account(person)
     if person.login:
         raise NotAllowed("already has a sign-in name")
     login = check_login(login)
@@ -282,6 +311,7 @@ async def set_login_and_password(person: Person, login: str, password: str) -> N
 
 
 async def update_profile(person: Person, display_name: str, language: str) -> None:
+    require_whole_account(person)
     name = check_display_name(display_name)
     lang = check_language(language)
     await Person.filter(id=person.id).update(display_name=name, language=lang)
@@ -313,6 +343,7 @@ async def _replace_recovery_codes(person: Person) -> list[str]:
 async def regenerate_recovery_codes(person: Person) -> list[str]:
     if not person.is_subject:
         raise NotAllowed("recovery codes are for subjects")
+    require_whole_account(person)
     async with in_transaction():
         # One renewal at a time per person: two at once would each keep their own ten codes.
         await Person.select_for_update().filter(id=person.id).first()
@@ -343,6 +374,82 @@ async def unused_recovery_codes(person: Person) -> int:
     return await RecoveryCode.filter(person_id=person.id, used_at__isnull=True).count()
 
 
+# The ten codes of a new account are made with it, and wait for the page that shows them in a
+# single-use record: sealed with a key derived from the server's master key, bound to the
+# person, kept at most an hour, and deleted by the page that shows them. The record goes in the
+# table of forms already acted on (one row per key, unique): no second table for ten rows that
+# live a few seconds.
+
+
+# The mark of these records among the forms' (their answer is a redirect target, never this).
+FIRST_CODES_MARK = "codes:"
+
+
+def _first_codes_key(person_id: int) -> str:
+    return hashlib.sha256(f"first-recovery-codes:{person_id}".encode()).hexdigest()
+
+
+def _codes_aead() -> AESGCM:
+    return AESGCM(hashlib.sha256(b"portal-first-recovery-codes:" + keys.master_key()).digest())
+
+
+def _seal_codes(person_id: int, codes: list[str]) -> str:
+    nonce = os.urandom(12)
+    sealed = _codes_aead().encrypt(nonce, " ".join(codes).encode(), f"{person_id}".encode())
+    return base64.b64encode(nonce + sealed).decode("ascii")
+
+
+def _open_codes(person_id: int, value: str) -> list[str]:
+    try:
+        raw = base64.b64decode(value)
+        plain = _codes_aead().decrypt(raw[:12], raw[12:], f"{person_id}".encode())
+    except (ValueError, InvalidTag):
+        return []
+    return plain.decode().split()
+
+
+async def _first_codes(person: Person) -> None:
+    """Inside the transaction that makes the account: its codes, kept for one showing."""
+    codes = await _replace_recovery_codes(person)
+    await SubmittedForm.filter(key_hash=_first_codes_key(person.id)).delete()
+    await SubmittedForm.create(
+        key_hash=_first_codes_key(person.id),
+        outcome=FIRST_CODES_MARK + _seal_codes(person.id, codes),
+    )
+
+
+async def take_first_codes(person: Person) -> list[str]:
+    """The codes made with this account, once: the record goes as it is read.
+
+    Nothing after an hour, nothing a second time, nothing in a session opened by a recovery
+    link, and nothing once any of them was used or replaced (they would not all work).
+    """
+    if not person.is_subject or person.scope_dossier_id is not None:
+        return []
+    async with in_transaction():
+        found = (
+            await SubmittedForm.filter(key_hash=_first_codes_key(person.id))
+            .select_for_update()
+            .first()
+        )
+        if found is None:
+            return []
+        # Deleted by exactly one reader: two views at once, only one of them shows the codes.
+        if await SubmittedForm.filter(id=found.id).delete() != 1:
+            return []
+    made: datetime = found.created_at
+    if timezone.now() - made > FIRST_CODES_LIFETIME:
+        return []
+    codes = _open_codes(person.id, found.outcome.removeprefix(FIRST_CODES_MARK))
+    hashes = [token_hash(code) for code in codes]
+    still = await RecoveryCode.filter(
+        person_id=person.id, code_hash__in=hashes, used_at__isnull=True
+    ).count()
+    if not codes or still != len(codes):
+        return []
+    return codes
+
+
 # --- Passkeys ---------------------------------------------------------------------------------
 
 
@@ -366,10 +473,13 @@ async def _store_passkey(person: Person, passkey: PasskeyData) -> Credential:
         public_key=passkey.public_key,
         sign_count=passkey.sign_count,
         transports=passkey.transports,
+        # Made in a session opened by a recovery link: it opens that one dossier, no more.
+        scope_dossier_id=person.scope_dossier_id,
     )
 
 
 async def add_passkey(person: Person, passkey: PasskeyData) -> Credential:
+    """Add a passkey; in a session limited to one dossier, the passkey is limited the same."""
     async with in_transaction():
         return await _store_passkey(person, passkey)
 
@@ -379,7 +489,8 @@ async def ways_in(person: Person) -> list[Credential]:
 
 
 async def remove_passkey(person: Person, credential_id: int) -> None:
-    """Remove one of one's passkeys, never the last way in."""
+    """Remove one of one's passkeys, never the last way into the whole account."""
+    require_whole_account(person)
     async with in_transaction():
         await Person.select_for_update().get(id=person.id)
         credential = await Credential.filter(
@@ -387,8 +498,9 @@ async def remove_passkey(person: Person, credential_id: int) -> None:
         ).first()
         if credential is None:
             raise NotFound("no such passkey")
+        # A passkey limited to one dossier is no way into the whole account.
         others = (
-            await Credential.filter(person_id=person.id)
+            await Credential.filter(person_id=person.id, scope_dossier_id__isnull=True)
             .exclude(id=credential.id)
             .exclude(kind=CredentialKind.TOTP)
             .count()
@@ -610,9 +722,57 @@ async def end_staff_sessions(admin: Person, person_id: int) -> Person:
 # --- Recovery link, given in person by a worker --------------------------------------------------
 
 
+@dataclass
+class RecoveryLinkSeen:
+    """A recovery link made for one's account, as its owner is shown it at her next sign-in."""
+
+    id: int
+    by_name: str
+    service_name: str
+    made_at: datetime
+    used_at: datetime | None
+
+
+async def _write_in_every_dossier(
+    subject_id: int,
+    event: str,
+    details: dict[str, object],
+    actor: Person | None = None,
+    actor_dossier_id: int | None = None,
+) -> None:
+    """The same entry in each dossier of the account, every service's: each row held.
+
+    ``actor`` is named as the one who acted only in ``actor_dossier_id`` (the dossier she
+    follows); the others carry her name in the details, which only the young person reads
+    (see the timeline's sentences).
+    """
+    dossiers = await Dossier.filter(subject_id=subject_id, erased_at__isnull=True).only("id")
+    ids = [d.id for d in dossiers]
+    for dossier_id in sorted(ids):
+        locked = await Dossier.select_for_update().get(id=dossier_id)
+        who = actor if dossier_id == actor_dossier_id else None
+        await journal.record(locked, event, who, details)
+
+
+async def _link_details(issuer: Person | None) -> dict[str, object]:
+    if issuer is None:
+        return {}
+    service = await Service.filter(id=issuer.service_id).first() if issuer.service_id else None
+    return {
+        "by": issuer.id,
+        "by_name": issuer.display_name,
+        "service": issuer.service_id,
+        "service_name": service.name if service else "",
+    }
+
+
 async def issue_recovery_link(worker: Person, dossier_id: int) -> str:
-    """A worker assigned to a subject's dossier gives them a 30-minute link to get back in."""
-    if worker.role is not Role.WORKER:
+    """A worker assigned to a subject's dossier gives them a 30-minute link to get back in.
+
+    The link opens only this dossier (see ``use_recovery_link``). That it was made, and by
+    whom, is written in every dossier of the account, of every service.
+    """
+    if worker.role is not Role.WORKER or not worker.is_active:
         raise NotFound("no such dossier")
     async with in_transaction():
         dossier = await Dossier.filter(id=dossier_id, service_id=worker.service_id).first()
@@ -622,7 +782,7 @@ async def issue_recovery_link(worker: Person, dossier_id: int) -> str:
                 dossier_id=dossier.id, worker_id=worker.id, ended_at__isnull=True
             ).exists()
         )
-        if dossier is None or not assigned:
+        if dossier is None or not assigned or dossier.erased_at is not None:
             raise NotFound("no such dossier")
         token = new_token()
         await OneTimeLink.create(
@@ -630,17 +790,72 @@ async def issue_recovery_link(worker: Person, dossier_id: int) -> str:
             token_hash=token_hash(token),
             person_id=dossier.subject_id,
             issued_by=worker,
+            dossier_id=dossier.id,
             expires_at=timezone.now() + RECOVERY_LINK_LIFETIME,
         )
-        await journal.record(dossier, "recovery_link.issued", worker)
+        await _write_in_every_dossier(
+            dossier.subject_id,
+            "recovery_link.issued",
+            await _link_details(worker),
+            actor=worker,
+            actor_dossier_id=dossier.id,
+        )
     return token
 
 
 async def use_recovery_link(token: str) -> Person:
+    """Sign in through the link: the person, limited to the dossier the link was given for.
+
+    The use is written in every dossier of the account, naming who made the link.
+    """
     link = await find_link(token, LinkKind.RECOVERY)
+    if link.dossier_id is None or not link.person.is_subject:
+        # A link of before links were tied to one dossier opens nothing.
+        raise NotFound("no such link")
     async with in_transaction():
         await _consume(link)
-        dossiers = await Dossier.filter(subject_id=link.person_id)
-        for dossier in dossiers:
-            await journal.record(dossier, "recovery_link.used", link.person)
-    return link.person
+        issuer = await Person.filter(id=link.issued_by_id).first() if link.issued_by_id else None
+        await _write_in_every_dossier(
+            link.person_id, "recovery_link.used", await _link_details(issuer)
+        )
+    person = link.person
+    person.scope_dossier_id = link.dossier_id
+    return person
+
+
+async def recovery_links_to_show(person: Person) -> list[RecoveryLinkSeen]:
+    """The recovery links made for this account that its owner has not been shown yet."""
+    if not person.is_subject:
+        return []
+    links = (
+        await OneTimeLink.filter(person_id=person.id, kind=LinkKind.RECOVERY, shown_at__isnull=True)
+        .select_related("issued_by", "issued_by__service")
+        .order_by("id")
+    )
+    seen = []
+    for link in links:
+        issuer = link.issued_by
+        seen.append(
+            RecoveryLinkSeen(
+                id=link.id,
+                by_name=issuer.display_name if issuer else "",
+                service_name=issuer.service.name if issuer and issuer.service else "",
+                made_at=link.created_at,
+                used_at=link.used_at,
+            )
+        )
+    return seen
+
+
+async def mark_recovery_links_shown(person: Person, up_to: int) -> int:
+    """The owner saw the list: the links shown to her (up to that id) are not shown again.
+
+    Only in a session that reaches the whole account: in one opened by a recovery link, the
+    holder of the link could otherwise hide from the owner that it was made and used.
+    """
+    require_whole_account(person)
+    if not 0 < up_to < 2**31:
+        return 0
+    return await OneTimeLink.filter(
+        person_id=person.id, kind=LinkKind.RECOVERY, shown_at__isnull=True, id__lte=up_to
+    ).update(shown_at=timezone.now())

@@ -8,7 +8,7 @@ from tortoise.transactions import in_transaction
 from portal import keys
 from portal.domain import journal
 from portal.domain.access import readable_dossier
-from portal.domain.accounts import clean_multiline, clean_text
+from portal.domain.accounts import clean_multiline, clean_text, require_whole_account
 from portal.domain.errors import Invalid, NotAllowed, NotFound
 from portal.i18n import lazy as _l
 from portal.models import (
@@ -160,6 +160,10 @@ async def answer_action(
     subject: Person, reference: str, action_id: int, agree: bool, reason: str = ""
 ) -> Action:
     """The subject agrees to a proposed step, or declines it (saying why if they want)."""
+    if agree:
+        # Not through a worker's recovery link: its holder could be the worker who proposed
+        # the step (rule 4). Saying no stays possible.
+        require_whole_account(subject)
     dossier = await readable_dossier(subject, reference)
     if subject.id != dossier.subject_id:
         raise NotFound("only the subject answers")

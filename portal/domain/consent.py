@@ -19,7 +19,7 @@ from tortoise.transactions import in_transaction
 from portal import keys
 from portal.domain import journal
 from portal.domain.access import readable_dossier
-from portal.domain.accounts import clean_text
+from portal.domain.accounts import clean_text, require_whole_account
 from portal.domain.errors import Invalid, NotAllowed, NotFound
 from portal.i18n import lazy as _l
 from portal.labels import category_name, kind_name, theme_names
@@ -183,6 +183,8 @@ async def grant(
     purpose: str,
 ) -> Consent:
     """The subject allows one partner to receive some kinds of information, for a while."""
+    # Not through a worker's recovery link: its holder could be the worker herself (rule 6).
+    require_whole_account(subject)
     dossier = await _subject_dossier(subject, reference)
     chosen = parse_categories(categories)
     how_long = check_duration(duration)

@@ -384,7 +384,11 @@ async def mark_seen(dossier: Dossier, view: DossierView) -> None:
 async def subject_dossiers(subject: Person) -> list[Dossier]:
     if not subject.is_subject:
         raise NotFound("subjects only")
-    return await Dossier.filter(subject_id=subject.id).order_by("-created_at")
+    query = Dossier.filter(subject_id=subject.id)
+    if subject.scope_dossier_id is not None:
+        # A session opened by a recovery link: the one dossier it was given for.
+        query = query.filter(id=subject.scope_dossier_id)
+    return await query.order_by("-created_at")
 
 
 async def assigned_dossiers(worker: Person) -> list[Dossier]:

@@ -12,7 +12,7 @@ from tortoise.transactions import in_transaction
 from portal import keys
 from portal.domain import journal
 from portal.domain.access import is_assigned, readable_dossier
-from portal.domain.accounts import clean_multiline
+from portal.domain.accounts import clean_multiline, require_whole_account
 from portal.domain.consent import revoke_all
 from portal.domain.errors import Invalid, NotAllowed, NotFound
 from portal.domain.requests import RequestForm, is_under_age_limit, make_request_in
@@ -153,7 +153,10 @@ async def erase(subject: Person, reference: str) -> Dossier:
     """Crypto-shredding: the dossier's key is destroyed and its texts are unreadable for good.
 
     What stays says nothing about the person: month, themes, durations, the journal's events.
+    Not in a session opened by a worker's recovery link: whoever holds it must not be able to
+    destroy what the dossier holds.
     """
+    require_whole_account(subject)
     dossier = await _own(subject, reference)
     async with in_transaction():
         locked = await Dossier.select_for_update().get(id=dossier.id)

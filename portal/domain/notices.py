@@ -97,6 +97,11 @@ _SUBJECT_NEWS = (
     "SELECT COUNT(*) FROM journal_entry e JOIN dossier d ON d.id = e.dossier_id"  # noqa: S608
     f" WHERE d.subject_id = ? AND {_NEWS_SINCE}"
 )
+# A session limited to one dossier (a recovery link): that dossier only.
+_SCOPED_NEWS = (
+    "SELECT COUNT(*) FROM journal_entry e"  # noqa: S608
+    f" WHERE e.dossier_id = ? AND {_NEWS_SINCE}"
+)
 # A worker's: the dossiers they follow, and the new requests waiting in their service. Two
 # counts added rather than one OR, which would read the whole journal; the second leaves out the
 # dossiers of the first, so that no entry counts twice.
@@ -117,7 +122,9 @@ async def news_count(person: Person) -> int:
     Asked on every signed-in page, so it is one statement of plain SQL (see portal.reads).
     """
     new = [person.news_seen_at or person.created_at, person.id]
-    if person.is_subject:
+    if person.is_subject and person.scope_dossier_id is not None:
+        found = await reads.rows(_SCOPED_NEWS, [person.scope_dossier_id, *new])
+    elif person.is_subject:
         found = await reads.rows(_SUBJECT_NEWS, [person.id, *new])
     elif person.role is Role.WORKER:
         waiting = [person.service_id, DossierStatus.WAITING.value]
@@ -128,6 +135,9 @@ async def news_count(person: Person) -> int:
 
 
 async def mark_news_seen(person: Person) -> None:
+    if person.scope_dossier_id is not None:
+        # A session limited to one dossier has not seen what is new in the others.
+        return
     now = timezone.now()
     await Person.filter(id=person.id).update(news_seen_at=now)
     person.news_seen_at = now

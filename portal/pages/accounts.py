@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
+from urllib.parse import urlencode
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -44,6 +46,9 @@ from portal.security.sessions import (
 from portal.templating import render
 
 SUBJECT_FIELDS = ("role", "display_name", "language", "login")
+# Where a page may send the person on after it (the recovery-link notice, the welcome page):
+# a page of their own space or account on this site, nothing else.
+NEXT_RE = re.compile(r"/(espace|compte)(/[A-Za-z0-9_-]+)*(\?secours=1)?")
 
 
 def _rp(request: Request) -> passkeys.RelyingParty:
@@ -59,13 +64,23 @@ def _throttle(request: Request) -> SignInThrottle:
 async def _signed_in_response(
     request: Request, person: Person, target: str, *, pending: bool = False
 ) -> Response:
-    """Start a brand-new session (whatever cookie came in) and rotate the CSRF cookie."""
+    """Start a brand-new session (whatever cookie came in) and rotate the CSRF cookie.
+
+    A young person for whom a recovery link was made since she last looked is shown it first
+    thing, whatever the way in (see ``recovery_notice``).
+    """
     old = await current_session(request)
     if old is not None:
         await end_session(old)
     token, _session = await start_session(
-        person, request.headers.get("user-agent", ""), second_factor_pending=pending
+        person,
+        request.headers.get("user-agent", ""),
+        second_factor_pending=pending,
+        scope_dossier_id=person.scope_dossier_id,
     )
+    if not pending and await accounts.recovery_links_to_show(person):
+        notice = request.app.url_path_for("account.recovery_notice")
+        target = f"{notice}?{urlencode({'next': target}, safe='/')}"
     response = RedirectResponse(target, status_code=303)
     set_session_cookie(response, token)
     # A new CSRF cookie too: a token learnt before signing in is worth nothing after.
@@ -74,6 +89,9 @@ async def _signed_in_response(
 
 
 def _json_redirect(target: str, response: Response | None = None) -> JSONResponse:
+    if response is not None:
+        # The sign-in may have chosen another first page (a recovery link to be shown).
+        target = response.headers.get("location", target)
     result = JSONResponse({"redirect": target})
     if response is not None:
         for name, value in response.raw_headers:
@@ -365,11 +383,63 @@ async def new_account_passkey(request: Request) -> Response:
     )
 
 
+def _next_page(value: str, default: str) -> str:
+    """A page of one's own space or account to go on to; anything else is the default."""
+    return value if NEXT_RE.fullmatch(value[:200]) else default
+
+
 @require(Role.YOUTH, Role.RELATIVE)
 async def welcome(request: Request) -> Response:
+    """The new account's ten recovery codes, shown here once (made with the account)."""
     person = person_of(request)
-    codes_left = await accounts.unused_recovery_codes(person)
-    return render(request, "accounts/welcome.html", {"person": person, "codes_left": codes_left})
+    codes = await accounts.take_first_codes(person)
+    return render(
+        request,
+        "accounts/welcome.html",
+        {
+            "person": person,
+            "codes": codes,
+            "codes_left": await accounts.unused_recovery_codes(person),
+            "limited": person.scope_dossier_id is not None,
+            "next": _next_page(request.query_params.get("next", ""), "/compte"),
+        },
+    )
+
+
+def _limited(request: Request) -> Response:
+    """The kind refusal of an account-wide change in a session opened by a recovery link."""
+    return render(request, "accounts/limited.html", {}, status_code=403)
+
+
+@require(Role.YOUTH, Role.RELATIVE)
+async def recovery_notice(request: Request) -> Response:
+    """First thing after signing in: the recovery links made for this account, and by whom."""
+    person = person_of(request)
+    if request.method == "GET":
+        target = _next_page(request.query_params.get("next", ""), "/espace")
+        links = await accounts.recovery_links_to_show(person)
+        if not links:
+            return RedirectResponse(target, status_code=303)
+        return render(
+            request,
+            "accounts/recovery_notice.html",
+            {
+                "links": links,
+                "up_to": max(link.id for link in links),
+                "next": target,
+                "limited": person.scope_dossier_id is not None,
+            },
+        )
+    form = await request.form()
+    target = _next_page(text(form, "next", 200), "/espace")
+    # The last link the page showed: a link made since is shown next time. Anything else
+    # than a plain number marks nothing.
+    given = text(form, "up_to", 12)
+    up_to = int(given) if given.isascii() and given.isdigit() and len(given) <= 10 else 0
+    if person.scope_dossier_id is None:
+        # Seen by the owner. In a session opened by a link, the notice stays for her.
+        await accounts.mark_recovery_links_shown(person, up_to)
+    return RedirectResponse(target, status_code=303)
 
 
 # --- The account page ---------------------------------------------------------------------------
@@ -395,6 +465,7 @@ async def _account_context(request: Request, person: Person) -> dict[str, Any]:
         },
         "notice": None,
         "recovered": request.query_params.get("secours") == "1",
+        "limited": person.scope_dossier_id is not None,
     }
 
 
@@ -422,6 +493,8 @@ async def account_profile(request: Request) -> Response:
     values = kept(form, ("display_name", "language"))
     try:
         await accounts.update_profile(person, values["display_name"], values["language"])
+    except accounts.LimitedSession:
+        return _limited(request)
     except Invalid as refusal:
         return await _account_refusal(request, refusal, values)
     response = RedirectResponse("/compte", status_code=303)
@@ -446,6 +519,8 @@ async def account_password(request: Request) -> Response:
             await accounts.change_password(
                 person, text(form, "current", 1024), text(form, "new_password", 1024)
             )
+    except accounts.LimitedSession:
+        return _limited(request)
     except Invalid as refusal:
         return await _account_refusal(request, refusal, kept(form, ("login",)))
     return RedirectResponse("/compte", status_code=303)
@@ -455,7 +530,10 @@ async def account_password(request: Request) -> Response:
 async def account_codes(request: Request) -> Response:
     """Make new recovery codes (the old ones stop working) and show them, once."""
     person = person_of(request)
-    codes = await accounts.regenerate_recovery_codes(person)
+    try:
+        codes = await accounts.regenerate_recovery_codes(person)
+    except accounts.LimitedSession:
+        return _limited(request)
     return render(request, "accounts/codes.html", {"codes": codes})
 
 
@@ -500,6 +578,8 @@ async def account_passkey_remove(request: Request) -> Response:
     try:
         credential_id = int(request.path_params["credential_id"])
         await accounts.remove_passkey(person, credential_id)
+    except accounts.LimitedSession:
+        return _limited(request)
     except (ValueError, NotFound) as error:
         raise HTTPException(404) from error
     except Invalid as refusal:
@@ -514,7 +594,11 @@ async def account_notices(request: Request) -> Response:
     form = await request.form()
     email = text(form, "email", 300)
     try:
+        # An address for notices would tell its owner of every dossier's news.
+        accounts.require_whole_account(person)
         await notices.set_email_notices(person, email, bool(form.get("notify")))
+    except accounts.LimitedSession:
+        return _limited(request)
     except Invalid as refusal:
         return await _account_refusal(request, refusal, {"email": email})
     return RedirectResponse("/compte", status_code=303)
@@ -688,7 +772,14 @@ async def invitation_passkey(request: Request) -> Response:
 
 
 async def recovery_link(request: Request) -> Response:
-    """A link a worker gave in person: the page first, the sign-in only on a tap (POST)."""
+    """A link a worker gave in person: the page first, the sign-in only on a tap (POST).
+
+    It opens the one dossier it was given for. Staff, the worker who made it first, cannot
+    use it from their own session.
+    """
+    signed = await signed_in(request)
+    if signed is not None and signed.is_staff:
+        raise HTTPException(404)
     token = request.path_params["token"]
     try:
         link = await accounts.find_link(token, LinkKind.RECOVERY)
@@ -702,7 +793,7 @@ async def recovery_link(request: Request) -> Response:
         person = await accounts.use_recovery_link(token)
     except NotFound as error:
         raise HTTPException(404) from error
-    return await _signed_in_response(request, person, "/compte?secours=1")
+    return await _signed_in_response(request, person, "/espace")
 
 
 routes = [
@@ -729,6 +820,12 @@ routes = [
         "/compte/nouveau/passkey", new_account_passkey, methods=["POST"], name="account.new_passkey"
     ),
     Route("/compte/bienvenue", welcome, name="account.welcome"),
+    Route(
+        "/compte/liens-de-secours",
+        recovery_notice,
+        methods=["GET", "POST"],
+        name="account.recovery_notice",
+    ),
     Route("/compte", account, name="account"),
     Route("/compte/profil", account_profile, methods=["POST"], name="account.profile"),
     Route("/compte/mot-de-passe", account_password, methods=["POST"], name="account.password"),

@@ -102,6 +102,9 @@ async def grant(request: Request) -> Response:
     }
     if request.method == "GET":
         return render(request, "consent/grant.html", context)
+    if person.scope_dossier_id is not None:
+        # Signed in through a recovery link: agreeing needs the whole account (see grant).
+        return render(request, "accounts/limited.html", {}, status_code=403)
     form = await request.form()
     values = _grant_values(form)
     context["values"] = values

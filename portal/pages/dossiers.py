@@ -152,6 +152,9 @@ async def answer(request: Request) -> Response:
         if action.status is not ActionStatus.PROPOSED:
             return RedirectResponse(f"/espace/{view.dossier.reference}", status_code=303)
         return render(request, "dossiers/answer.html", context)
+    if agree and person.scope_dossier_id is not None:
+        # Signed in through a recovery link: agreeing needs the whole account (see answer_action).
+        return render(request, "accounts/limited.html", {}, status_code=403)
     form = await request.form()
     reason = text(form, "reason", 5000)
     try:

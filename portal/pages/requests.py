@@ -26,6 +26,7 @@ from portal.pages.common import (
     client_address,
     once,
     own_dossier,
+    person_of,
     require,
     signed_in,
     text,
@@ -138,6 +139,9 @@ async def ask(request: Request) -> Response:
     if person is not None and not person.is_subject:
         # Rule 1: a worker, a partner or an admin cannot open a dossier for someone else.
         return render(request, "requests/staff.html", {}, status_code=403)
+    if person is not None and person.scope_dossier_id is not None:
+        # A session opened by a recovery link reaches one dossier: it opens no new one.
+        return render(request, "accounts/limited.html", {}, status_code=403)
     services = await _services()
     if not services:
         # No service set up yet: say so kindly, keep nothing, point to who answers now.
@@ -406,10 +410,12 @@ async def sent(request: Request) -> Response:
     dossier = await own_dossier(request)
     service = await Service.get(id=dossier.service_id)
     answer_by = add_working_days(dossier.created_at.date(), service.response_days)
+    # An account made with this request: its recovery codes, shown here once.
+    codes = await accounts.take_first_codes(person_of(request))
     return render(
         request,
         "requests/sent.html",
-        {"dossier": dossier, "service": service, "answer_by": answer_by},
+        {"dossier": dossier, "service": service, "answer_by": answer_by, "codes": codes},
     )
 
 

@@ -90,10 +90,6 @@ SENTENCES: dict[str, tuple[str, str]] = {
         lazy("You downloaded your dossier."),
         lazy("%(who)s downloaded the dossier."),
     ),
-    "recovery_link.issued": (
-        lazy("You gave a link to get back into the account."),
-        lazy("%(who)s gave a link to get back into the account."),
-    ),
 }
 
 
@@ -186,8 +182,8 @@ def describe(
         return _("What %(partner)s promises has changed: %(promises)s.") % values
     if event == "dossier.handed_over":
         return _handed_over(entry, subject_view)
-    if event == "recovery_link.used":
-        return _("The link to get back into the account was used.")
+    if event in ("recovery_link.issued", "recovery_link.used"):
+        return _recovery_link_sentence(entry, viewer, subject_view, values)
     return _("Something happened in the dossier.")
 
 
@@ -220,6 +216,45 @@ def _handed_over(entry: JournalEntry, subject_view: bool) -> str:
         left = _("%(before)s no longer follows this dossier.") % names
         now = _("%(after)s follows it now.") % names if names["after"] else ""
     return f"{left} {now}".strip()
+
+
+def _recovery_link_sentence(
+    entry: JournalEntry, viewer: Person, subject_view: bool, values: _Values
+) -> str:
+    """Who made a recovery link: told to the young person in every dossier of her account.
+
+    A worker of another service reads that a link was made, not who made it: that the young
+    person is followed elsewhere is not hers to learn.
+    """
+    details = entry.details
+    issued = entry.event == "recovery_link.issued"
+    name = details.get("by_name")
+    if not isinstance(name, str) or not name:
+        # Entries written before links named their maker.
+        if not issued:
+            return _("The link to get back into the account was used.")
+        if entry.actor_id == viewer.id:
+            return _("You gave a link to get back into the account.")
+        return _("%(who)s gave a link to get back into the account.") % values
+    service = details.get("service_name")
+    said = {"name": name, "service": service if isinstance(service, str) else ""}
+    if details.get("by") == viewer.id:
+        if issued:
+            return _("You made a recovery link for this account.")
+        return _("The recovery link you made was used.")
+    if subject_view:
+        if not issued:
+            return _("The recovery link made by %(name)s was used.") % said
+        if said["service"]:
+            return _("%(name)s (%(service)s) made a recovery link for your account.") % said
+        return _("%(name)s made a recovery link for your account.") % said
+    if viewer.service_id is not None and details.get("service") == viewer.service_id:
+        if issued:
+            return _("%(name)s made a recovery link for this account.") % said
+        return _("The recovery link made by %(name)s was used.") % said
+    if issued:
+        return _("A recovery link was made for this account.")
+    return _("A recovery link for this account was used.")
 
 
 def _erase_date(entry: JournalEntry) -> str:

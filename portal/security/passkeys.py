@@ -221,4 +221,6 @@ async def verify_authentication(rp: RelyingParty, browser_id: str, credential_js
     await Credential.filter(id=credential.id).update(
         sign_count=verified.new_sign_count, last_used_at=timezone.now()
     )
+    # A passkey made through a recovery link opens the one dossier that link was given for.
+    person.scope_dossier_id = credential.scope_dossier_id
     return person

@@ -61,9 +61,17 @@ def device_label(user_agent: str) -> str:
 
 
 async def start_session(
-    person: Person, user_agent: str = "", *, second_factor_pending: bool = False
+    person: Person,
+    user_agent: str = "",
+    *,
+    second_factor_pending: bool = False,
+    scope_dossier_id: int | None = None,
 ) -> tuple[str, Session]:
-    """A new session with a new random id: never one the browser brought (no fixation)."""
+    """A new session with a new random id: never one the browser brought (no fixation).
+
+    ``scope_dossier_id``: a session opened by a worker's recovery link (or a passkey made in
+    one) reaches that one dossier of the account, nothing else.
+    """
     now = timezone.now()
     if second_factor_pending:
         lifetime = PENDING_LIFETIME
@@ -77,7 +85,9 @@ async def start_session(
         expires_at=now + lifetime,
         second_factor_pending=second_factor_pending,
         device=device_label(user_agent),
+        scope_dossier_id=scope_dossier_id,
     )
+    person.scope_dossier_id = scope_dossier_id
     return token, session
 
 
@@ -100,6 +110,8 @@ async def load_session(token: str | None) -> Session | None:
     if session is None:
         return None
     reads.attach(session, "person", reads.build(Person, found[0], reads.width(Session)))
+    # Every rule that asks "which dossiers may this person reach" reads it from the person.
+    session.person.scope_dossier_id = session.scope_dossier_id
     now = timezone.now()
     if (
         now >= session.expires_at

@@ -178,6 +178,7 @@ def plan(world: World, routes: list[Route]) -> dict[str, list[Visit]]:
         pages[who] = [
             *signed_in,
             visit("account.welcome"),
+            visit("account.recovery_notice"),
             visit("request"),
             visit("space"),
             visit("request.sent", reference=here),

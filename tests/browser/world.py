@@ -359,6 +359,10 @@ def build(open_tab: OpenTab) -> World:
         f"/travail/dossiers/{youth.open_reference}/lien-de-secours"
     )
     world.recovery_token = _one(r"/secours/([A-Za-z0-9_-]+)</code>", page.text(), "the link")
+    # The parent gets one too: both have a recovery-link notice to see.
+    world.staff["amina"].visitor.post(
+        f"/travail/dossiers/{world.subjects['relative'].open_reference}/lien-de-secours"
+    )
     inbox = world.staff["zoe"].visitor.get("/partenaire").text()
     world.share_id = int(_one(r"/partenaire/partages/(\d+)", inbox, "a share"))
     return world

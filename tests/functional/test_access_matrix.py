@@ -105,6 +105,8 @@ ACCESS: dict[str, Rule] = {
     "account.new_passkey_options": Rule(EVERYONE, public_get=True),
     "account.new_passkey": Rule(EVERYONE, public_get=True),
     "account.welcome": Rule(ANY_SUBJECT),
+    # Nothing to show (no recovery link made): straight on to one's space.
+    "account.recovery_notice": Rule(ANY_SUBJECT, ok=303),
     "account": Rule(SIGNED_IN),
     "account.profile": Rule(SIGNED_IN),
     "account.password": Rule(SIGNED_IN),

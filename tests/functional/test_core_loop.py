@@ -73,6 +73,10 @@ async def test_a_young_person_asks_and_gets_a_waiting_dossier(client: httpx.Asyn
     sent = await client.get(response.headers["location"])
     assert sent.status_code == 200
     assert "3 jours ouvrables" in sent.text or "3 working days" in sent.text
+    # The account made on the way has its recovery codes, shown here once.
+    assert len(factories.codes_in(sent.text)) == 10
+    again = await client.get(response.headers["location"])
+    assert factories.codes_in(again.text) == []
 
 
 async def test_a_step_refused_keeps_everything_typed(client: httpx.AsyncClient) -> None:
