@@ -14,6 +14,17 @@ class Migration(migrations.Migration):
 
     operations = [
         ops.CreateModel(
+            name='FirstCodes',
+            fields=[
+                ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('person', fields.OneToOneField('models.Person', source_field='person_id', db_constraint=True, to_field='id', related_name='first_codes', on_delete=OnDelete.CASCADE)),
+                ('sealed', fields.TextField(unique=False)),
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+            ],
+            options={'table': 'first_codes', 'app': 'models', 'pk_attr': 'id', 'table_description': "A new account's recovery codes, sealed, waiting for their one showing."},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
             name='PartnerChange',
             fields=[
                 ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),

@@ -633,3 +633,22 @@ class SubmittedForm(Model):
     class Meta:
         table = "submitted_form"
         indexes = (Index(fields=("created_at",)),)
+
+
+class FirstCodes(Model):
+    """A new account's recovery codes, sealed, waiting for their one showing.
+
+    Made in the transaction that makes the account, deleted as the welcome page reads them,
+    and worth nothing after an hour: only the codes' hashes stay (``RecoveryCode``).
+    """
+
+    id = fields.IntField(primary_key=True)
+    person: fields.OneToOneRelation[Person] = fields.OneToOneField(
+        "models.Person", related_name="first_codes", on_delete=fields.CASCADE
+    )
+    person_id: int
+    sealed = fields.TextField()
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "first_codes"

@@ -30,6 +30,7 @@ TEST_MASTER_KEY = "dGVzdC1tYXN0ZXIta2V5LTMyLWJ5dGVzLWxvbmchISE"
 TABLES = [
     "submitted_form",
     "partner_change",
+    "first_codes",
     "notice",
     "action_partner",
     "session",

@@ -28,13 +28,13 @@ from portal.models import (
     Credential,
     CredentialKind,
     Dossier,
+    FirstCodes,
     LinkKind,
     OneTimeLink,
     Person,
     RecoveryCode,
     Role,
     Service,
-    SubmittedForm,
 )
 from portal.security.password_policy import password_problem
 from portal.security.passwords import hash_password, verify_password
@@ -374,19 +374,9 @@ async def unused_recovery_codes(person: Person) -> int:
     return await RecoveryCode.filter(person_id=person.id, used_at__isnull=True).count()
 
 
-# The ten codes of a new account are made with it, and wait for the page that shows them in a
-# single-use record: sealed with a key derived from the server's master key, bound to the
-# person, kept at most an hour, and deleted by the page that shows them. The record goes in the
-# table of forms already acted on (one row per key, unique): no second table for ten rows that
-# live a few seconds.
-
-
-# The mark of these records among the forms' (their answer is a redirect target, never this).
-FIRST_CODES_MARK = "codes:"
-
-
-def _first_codes_key(person_id: int) -> str:
-    return hashlib.sha256(f"first-recovery-codes:{person_id}".encode()).hexdigest()
+# The ten codes of a new account are made with it, and wait for the page that shows them:
+# sealed with a key derived from the server's master key, bound to the person, kept at most an
+# hour, and deleted by the page that shows them.
 
 
 def _codes_aead() -> AESGCM:
@@ -411,11 +401,8 @@ def _open_codes(person_id: int, value: str) -> list[str]:
 async def _first_codes(person: Person) -> None:
     """Inside the transaction that makes the account: its codes, kept for one showing."""
     codes = await _replace_recovery_codes(person)
-    await SubmittedForm.filter(key_hash=_first_codes_key(person.id)).delete()
-    await SubmittedForm.create(
-        key_hash=_first_codes_key(person.id),
-        outcome=FIRST_CODES_MARK + _seal_codes(person.id, codes),
-    )
+    await FirstCodes.filter(person_id=person.id).delete()
+    await FirstCodes.create(person_id=person.id, sealed=_seal_codes(person.id, codes))
 
 
 async def take_first_codes(person: Person) -> list[str]:
@@ -427,20 +414,16 @@ async def take_first_codes(person: Person) -> list[str]:
     if not person.is_subject or person.scope_dossier_id is not None:
         return []
     async with in_transaction():
-        found = (
-            await SubmittedForm.filter(key_hash=_first_codes_key(person.id))
-            .select_for_update()
-            .first()
-        )
+        found = await FirstCodes.filter(person_id=person.id).select_for_update().first()
         if found is None:
             return []
         # Deleted by exactly one reader: two views at once, only one of them shows the codes.
-        if await SubmittedForm.filter(id=found.id).delete() != 1:
+        if await FirstCodes.filter(id=found.id).delete() != 1:
             return []
     made: datetime = found.created_at
     if timezone.now() - made > FIRST_CODES_LIFETIME:
         return []
-    codes = _open_codes(person.id, found.outcome.removeprefix(FIRST_CODES_MARK))
+    codes = _open_codes(person.id, found.sealed)
     hashes = [token_hash(code) for code in codes]
     still = await RecoveryCode.filter(
         person_id=person.id, code_hash__in=hashes, used_at__isnull=True

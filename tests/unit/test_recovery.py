@@ -19,13 +19,13 @@ from portal.models import (
     Credential,
     CredentialKind,
     Dossier,
+    FirstCodes,
     JournalEntry,
     LinkKind,
     OneTimeLink,
     Person,
     RecoveryCode,
     Role,
-    SubmittedForm,
 )
 from portal.security.tokens import token_hash
 from tests import factories
@@ -80,16 +80,16 @@ async def test_an_account_made_with_a_passkey_has_ten_codes_at_once(db: str) -> 
 async def test_an_account_made_with_a_password_has_ten_codes_at_once(db: str) -> None:
     lou = await factories.youth("lou")
     assert await accounts.unused_recovery_codes(lou) == accounts.RECOVERY_CODES
-    record = await SubmittedForm.get(outcome__startswith=accounts.FIRST_CODES_MARK)
+    record = await FirstCodes.get(person_id=lou.id)
     # Sealed: no code can be read from the database.
     codes = await accounts.take_first_codes(lou)
-    assert codes and all(code not in record.outcome for code in codes)
-    assert not await SubmittedForm.filter(id=record.id).exists()
+    assert codes and all(code not in record.sealed for code in codes)
+    assert not await FirstCodes.filter(id=record.id).exists()
 
 
 async def test_the_first_codes_are_not_shown_late_nor_once_one_was_used(db: str) -> None:
     lou = await factories.youth("lou")
-    await SubmittedForm.filter(outcome__startswith=accounts.FIRST_CODES_MARK).update(
+    await FirstCodes.filter(person_id=lou.id).update(
         created_at=timezone.now() - accounts.FIRST_CODES_LIFETIME - timedelta(minutes=1)
     )
     assert await accounts.take_first_codes(lou) == []
