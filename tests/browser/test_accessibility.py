@@ -85,16 +85,18 @@ ZOOM = 2
 NOT_FOUND = "not found"
 
 # Who opens the pages here, and which role of the access matrix each one stands for. The
-# matrix's other_subject and other_partner see the same pages as subject and partner.
+# matrix's other_subject and other_partner see the same pages as subject and partner; the
+# second service's admin and worker, the same as the first's admin and a worker who follows
+# none of the dossiers opened here.
 VISITORS = {
     "anonymous": {"anonymous"},
     "signing in": {"anonymous"},  # a password given, the code not yet: /connexion/code
     "young person": {"subject"},
     "parent": {"subject", "parent"},  # the subject of their own request
     "worker": {"worker"},
-    "other worker": {"other_worker"},
+    "other worker": {"other_worker", "far_worker"},
     "partner": {"partner"},
-    "admin": {"admin"},
+    "admin": {"admin", "far_admin"},
     "operator": {"operator"},
 }
 # Whose pages must have thumb-sized targets: the young person's and the parent's, before and
