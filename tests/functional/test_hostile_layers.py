@@ -130,6 +130,9 @@ async def build_world(app: Starlette) -> World:
     await factories.staff("admin", Role.ADMIN, service_=service)
     cpas = await factories.partner("CPAS")
     await factories.staff("cpas", Role.PARTNER, partner_=cpas)
+    # The installation's operator, and a second service's admin: their pages are swept too.
+    await factories.operator("operateur")
+    await factories.staff("ines", Role.ADMIN, service_=await factories.service("AMO du Nord"))
     lou = await factories.youth("lou", "Lou")
     dossier = await factories.followed_dossier(amina, lou, service, "Secret de Lou")
     action = await propose_action(
@@ -147,6 +150,7 @@ async def build_world(app: Starlette) -> World:
         "partner_id": cpas.id,
         "person_id": tom.id,
         "dossier_id": dossier.id,
+        "service_id": service.id,
         "credential_id": 999_999,
         "token": "x" * 43,
         "format": "json",
@@ -155,7 +159,7 @@ async def build_world(app: Starlette) -> World:
     }
     identities: dict[str, Identity] = {}
     logins = {"anonymous": None, "subject": "lou", "worker": "amina", "admin": "admin"}
-    logins["partner"] = "cpas"
+    logins.update(partner="cpas", operator="operateur", far_admin="ines")
     for name, login in logins.items():
         async with httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="https://testserver"
