@@ -734,7 +734,7 @@ def _body_of(case: str, token: str) -> bytes:
 
 async def test_every_route_survives_every_hostile_layer(app: Starlette, db: str) -> None:
     world = await build_world(app)
-    order = ["anonymous", "subject", "worker", "admin", "partner"]
+    order = ["anonymous", "subject", "worker", "admin", "partner", "operator", "far_admin"]
     failures: list[str] = []
     tried = 0
     for number, route in enumerate(routes_of(app)):
