@@ -42,7 +42,7 @@ class BodyLimitMiddleware:
     ) -> None:
         self.app = app
         self.limit = limit
-        self.refusal = refusal or _bare_refusal
+        self.refusal = refusal or bare_refusal
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -73,18 +73,22 @@ class BodyLimitMiddleware:
             # A length that lies about a body within the cap: not a request we can trust.
             await self.refusal(scope, 400)(scope, receive, send)
             return
-        body = b"".join(chunks)
-        replayed = False
-
-        async def replay() -> Message:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
-        await self.app(scope, replay, send)
+        await self.app(scope, replaying(b"".join(chunks), receive), send)
 
 
-def _bare_refusal(scope: Scope, status: int) -> Response:
+def replaying(body: bytes, receive: Receive) -> Receive:
+    """A ``receive`` that gives the body already read, whole, then what the client says next."""
+    replayed = False
+
+    async def replay() -> Message:
+        nonlocal replayed
+        if not replayed:
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
+
+
+def bare_refusal(scope: Scope, status: int) -> Response:
     return PlainTextResponse("", status_code=status)

@@ -9,10 +9,10 @@ from collections.abc import Callable
 from urllib.parse import parse_qsl
 
 from starlette.datastructures import MutableHeaders
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from portal.security.bodylimit import MAX_BODY_BYTES
+from portal.security.bodylimit import MAX_BODY_BYTES, bare_refusal, replaying
 from portal.security.cookies import cookies_of
 
 Refusal = Callable[[Scope, int], Response]
@@ -52,7 +52,7 @@ class CSRFMiddleware:
     def __init__(self, app: ASGIApp, secret_key: str, refusal: Refusal | None = None) -> None:
         self.app = app
         self.secret_key = secret_key
-        self.refusal = refusal or _bare_refusal
+        self.refusal = refusal or bare_refusal
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -108,19 +108,6 @@ class CSRFMiddleware:
             return
 
         if not more_body:
-            replayed = False
-
-            async def replay() -> Message:
-                nonlocal replayed
-                if not replayed:
-                    replayed = True
-                    return {"type": "http.request", "body": body, "more_body": False}
-                return await receive()
-
-            await self.app(scope, replay, send_with_cookie)
+            await self.app(scope, replaying(body, receive), send_with_cookie)
         else:
             await self.app(scope, receive, send_with_cookie)
-
-
-def _bare_refusal(scope: Scope, status: int) -> Response:
-    return PlainTextResponse("", status_code=status)
