@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
+import socket
 import subprocess
 import sys
 import time
@@ -101,3 +103,35 @@ def running_portal(
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=10)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def portal_process(
+    database: str, tmp: Path, name: str, redis_url: str, keys: tuple[str, str, str]
+) -> Iterator[tuple[str, Path]]:
+    """One more portal process on the test database, sharing ``redis_url``: address and log.
+
+    ``keys`` are the secret, journal and master keys of the test run, so that every process
+    reads and writes what the others do.
+    """
+    secret, journal, master = keys
+    log = tmp / f"{name}.log"
+    env = {
+        **os.environ,
+        "DATABASE_URL": database,
+        "SECRET_KEY": secret,
+        "JOURNAL_KEY": journal,
+        "MASTER_KEY": master,
+        "REDIS_URL": redis_url,
+        "PORT": str(port := free_port()),
+        "PORTAL_VAR_DIR": str(tmp),
+        "PORTAL_ENV": "development",
+    }
+    with running_portal(env, log, port) as base:
+        yield base, log

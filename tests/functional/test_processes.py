@@ -16,16 +16,10 @@ import pytest
 
 from tests import factories
 from tests.conftest import TEST_JOURNAL_KEY, TEST_MASTER_KEY, TEST_SECRET
-from tests.helpers import running_portal
+from tests.helpers import portal_process
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
 CSRF_RE = re.compile(r'name="csrf_token" value="([0-9a-f]{64})"')
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _redis_available() -> bool:
@@ -39,21 +33,9 @@ def _redis_available() -> bool:
 
 @contextmanager
 def _server(database: str, tmp: Path, name: str) -> Iterator[tuple[str, Path]]:
-    port = _free_port()
-    log = tmp / f"{name}.log"
-    env = {
-        **os.environ,
-        "DATABASE_URL": database,
-        "SECRET_KEY": TEST_SECRET,
-        "JOURNAL_KEY": TEST_JOURNAL_KEY,
-        "MASTER_KEY": TEST_MASTER_KEY,
-        "REDIS_URL": REDIS_URL,
-        "PORT": str(port),
-        "PORTAL_VAR_DIR": str(tmp),
-        "PORTAL_ENV": "development",
-    }
-    with running_portal(env, log, port) as base:
-        yield base, log
+    keys = (TEST_SECRET, TEST_JOURNAL_KEY, TEST_MASTER_KEY)
+    with portal_process(database, tmp, name, REDIS_URL, keys) as server:
+        yield server
 
 
 class Browser:

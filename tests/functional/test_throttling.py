@@ -25,7 +25,7 @@ from portal.security.ratelimit import SignInThrottle
 from portal.security.sessions import SESSION_COOKIE
 from tests import factories
 from tests.conftest import TEST_JOURNAL_KEY, TEST_MASTER_KEY, TEST_SECRET
-from tests.helpers import CSRF_RE, csrf_token, running_portal
+from tests.helpers import CSRF_RE, csrf_token, portal_process
 from tests.soft_authenticator import SoftAuthenticator
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -449,27 +449,10 @@ def _flushed_redis() -> Iterator[None]:
         _redis(f"SELECT {_redis_database()}", "FLUSHDB")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextmanager
 def _process(database: str, tmp: Path, name: str) -> Iterator[str]:
-    port = _free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": database,
-        "SECRET_KEY": TEST_SECRET,
-        "JOURNAL_KEY": TEST_JOURNAL_KEY,
-        "MASTER_KEY": TEST_MASTER_KEY,
-        "REDIS_URL": REDIS_URL,
-        "PORT": str(port),
-        "PORTAL_VAR_DIR": str(tmp),
-        "PORTAL_ENV": "development",
-    }
-    with running_portal(env, tmp / f"{name}.log", port) as base:
+    keys = (TEST_SECRET, TEST_JOURNAL_KEY, TEST_MASTER_KEY)
+    with portal_process(database, tmp, name, REDIS_URL, keys) as (base, _log):
         yield base
 
 
