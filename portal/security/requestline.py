@@ -14,8 +14,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from urllib.parse import quote_from_bytes
 
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from portal.security.bodylimit import bare_refusal
 
 Refusal = Callable[[Scope, int], Response]
 
@@ -36,7 +38,7 @@ def beyond_ids(path: str) -> bool:
 class RequestLineMiddleware:
     def __init__(self, app: ASGIApp, refusal: Refusal | None = None) -> None:
         self.app = app
-        self.refusal = refusal or _bare_refusal
+        self.refusal = refusal or bare_refusal
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -47,7 +49,3 @@ class RequestLineMiddleware:
                 await self.refusal(scope, 404)(scope, receive, send)
                 return
         await self.app(scope, receive, send)
-
-
-def _bare_refusal(scope: Scope, status: int) -> Response:
-    return PlainTextResponse("", status_code=status)
