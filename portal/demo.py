@@ -7,6 +7,7 @@ from typing import Any
 
 from tortoise.transactions import in_transaction
 
+from portal.domain.accounts import regenerate_recovery_codes
 from portal.domain.requests import RequestForm, make_request
 from portal.models import (
     Asker,
@@ -136,7 +137,11 @@ async def seed_demo(today: date | None = None) -> bool:
         await account("yann@laboussole.example", Role.WORKER, "Yann", service=boussole)
         await account("julie@cpas-namur.example", Role.PARTNER, "Julie", partner=partners[0])
         lou = await account("lou", Role.YOUTH, "Lou", birth_year=2010, birth_month=3, language="fr")
-        await account("parent", Role.RELATIVE, "Sam", language="fr")
+        parent = await account("parent", Role.RELATIVE, "Sam", language="fr")
+        # Like every account, the young people's have recovery codes from the start (theirs
+        # to renew on the account page: the demo shows them to nobody).
+        for subject in (lou, parent):
+            await regenerate_recovery_codes(subject)
 
     await make_request(
         lou,
