@@ -113,7 +113,12 @@ async def close_inactive(
 
 
 async def reopen(subject: Person, reference: str, form: RequestForm) -> Dossier:
-    """Come back: a new request in the same dossier, which waits again with its history."""
+    """Come back: a new request in the same dossier, which waits again with its history.
+
+    Not in a session opened by a worker's recovery link: coming back is a new request, which
+    only the young person makes (rule 1), and the link's holder may be the worker herself.
+    """
+    require_whole_account(subject)
     dossier = await _own(subject, reference)
     today = timezone.now().date()
     if subject.role is Role.YOUTH:

@@ -73,6 +73,9 @@ async def come_back(request: Request) -> Response:
     context: dict[str, Any] = {"dossier": dossier, "values": values, "errors": {}}
     if dossier.status.value != "ended" or dossier.erased_at is not None:
         raise HTTPException(404)
+    if person_of(request).scope_dossier_id is not None:
+        # Signed in through a recovery link: coming back is a new request (see reopen).
+        return render(request, "accounts/limited.html", {}, status_code=403)
     if request.method == "GET":
         return render(request, "ending/come_back.html", context)
     form = await request.form()

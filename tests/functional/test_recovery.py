@@ -20,6 +20,7 @@ from starlette.applications import Starlette
 
 from portal.domain import accounts
 from portal.domain.actions import propose_action
+from portal.domain.ending import end_help
 from portal.models import (
     Action,
     ActionKind,
@@ -28,11 +29,13 @@ from portal.models import (
     Credential,
     CredentialKind,
     Dossier,
+    DossierStatus,
     JournalEntry,
     LinkKind,
     OneTimeLink,
     Person,
     RecoveryCode,
+    Request,
     Session,
 )
 from portal.security.tokens import token_hash
@@ -218,6 +221,29 @@ async def test_the_link_cannot_agree_in_the_young_persons_place(world: World) ->
     )
     assert decline.status_code == 303
     assert (await Action.get(id=step.id)).status is ActionStatus.DECLINED
+
+
+async def test_the_link_cannot_bring_an_ended_dossier_back(world: World) -> None:
+    """Coming back is a new request: only the young person makes it, never a link's holder."""
+    w = world
+    await end_help(w.lou, w.d1.reference)
+    _amina, link = await make_link(w)
+    held = await use_link(w, link)
+    requests_before = await Request.filter(dossier_id=w.d1.id).count()
+    assert (await held.get(f"/espace/{w.d1.reference}/revenir")).status_code == 403
+    token = await csrf_token(held, f"/espace/{w.d1.reference}")
+    answer = await held.post(
+        f"/espace/{w.d1.reference}/revenir",
+        data={
+            "csrf_token": token,
+            "themes": "school",
+            "words": "Je veux revenir",
+            "contact_channel": "portal",
+        },
+    )
+    assert answer.status_code == 403 and "lien de secours" in answer.text
+    assert (await Dossier.get(id=w.d1.id)).status is DossierStatus.ENDED
+    assert await Request.filter(dossier_id=w.d1.id).count() == requests_before
 
 
 async def test_the_worker_cannot_use_her_link_from_her_own_session(world: World) -> None:
