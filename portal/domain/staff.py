@@ -36,6 +36,7 @@ from portal.i18n import _
 from portal.i18n import lazy as _l
 from portal.models import (
     Assignment,
+    Credential,
     Dossier,
     DossierStatus,
     LinkKind,
@@ -488,8 +489,33 @@ async def deactivate(
         await OneTimeLink.filter(issued_by_id=person.id, used_at__isnull=True).update(
             expires_at=now
         )
+        await _end_what_her_links_opened(person, now)
     person.is_active, person.deactivated_at, person.deactivated_by_id = False, now, actor.id
     return person
+
+
+async def _end_what_her_links_opened(leaver: Person, now: datetime) -> None:
+    """The sessions and passkeys that came through a recovery link the leaver gave end too.
+
+    Whoever held the link may have been the leaver herself: a session it opened, or a passkey
+    added in one, would otherwise keep reading the dossier after she stopped following it.
+    The young person gets her whole account back with one of her codes, as always.
+    """
+    used = await OneTimeLink.filter(
+        kind=LinkKind.RECOVERY, issued_by_id=leaver.id, used_at__isnull=False
+    ).exclude(dossier_id=None)
+    for link in used:
+        await Session.filter(
+            person_id=link.person_id,
+            scope_dossier_id=link.dossier_id,
+            created_at__gte=link.used_at,
+            ended_at__isnull=True,
+        ).update(ended_at=now)
+        await Credential.filter(
+            person_id=link.person_id,
+            scope_dossier_id=link.dossier_id,
+            created_at__gte=link.used_at,
+        ).delete()
 
 
 async def _hand_over(

@@ -19,6 +19,7 @@ import pytest_asyncio
 from starlette.applications import Starlette
 
 from portal.domain import accounts
+from portal.domain import staff as staff_rules
 from portal.domain.actions import propose_action
 from portal.domain.ending import end_help
 from portal.models import (
@@ -36,6 +37,7 @@ from portal.models import (
     Person,
     RecoveryCode,
     Request,
+    Role,
     Session,
 )
 from portal.security.tokens import token_hash
@@ -291,6 +293,48 @@ async def test_a_passkey_added_through_the_link_opens_the_same_dossier_only(worl
     assert (await later.get(f"/espace/{w.d3.reference}")).status_code == 404
     token = await csrf_token(later, "/compte")
     assert (await later.post("/compte/codes", data={"csrf_token": token})).status_code == 403
+
+
+async def test_what_the_worker_kept_of_her_link_ends_when_she_leaves(world: World) -> None:
+    """She used her own link and added a passkey there: once she leaves, neither reads D1."""
+    w = world
+    _amina, link = await make_link(w)
+    held = await use_link(w, link)
+    auth = SoftAuthenticator()
+    token = await csrf_token(held, "/compte")
+    headers = {"X-CSRF-Token": token}
+    options = await held.post("/compte/passkeys/options", headers=headers)
+    added = await held.post(
+        "/compte/passkeys",
+        headers={**headers, "Content-Type": "application/json"},
+        content=json.dumps({"credential": json.loads(auth.register(options.text))}),
+    )
+    assert added.status_code == 200, added.text
+    # Lou's own passkey, made before, in her whole account: it stays.
+    await Credential.create(
+        person=w.lou, kind=CredentialKind.PASSKEY, credential_id=b"lou-phone", public_key=b"k"
+    )
+
+    admin = await factories.staff(
+        "admin@passage.be", Role.ADMIN, service_=await w.d1.service, name="Admin"
+    )
+    await staff_rules.deactivate(admin, w.amina.id, everything_to=w.bea.id)
+
+    gone = await held.get(f"/espace/{w.d1.reference}", follow_redirects=False)
+    assert gone.status_code != 200 and "Secret un" not in gone.text
+    assert not await Credential.exists(credential_id=auth.credential_id)
+    assert await Credential.exists(credential_id=b"lou-phone")
+    later = w.client()
+    token = await csrf_token(later, "/connexion")
+    headers = {"X-CSRF-Token": token}
+    options = await later.post("/connexion/passkey/options", headers=headers)
+    signed = await later.post(
+        "/connexion/passkey",
+        headers={**headers, "Content-Type": "application/json"},
+        content=json.dumps({"credential": json.loads(auth.sign_in(options.text))}),
+    )
+    assert signed.status_code != 200
+    assert "Secret un" not in (await later.get(f"/espace/{w.d1.reference}")).text
 
 
 async def test_a_recovery_code_gives_back_the_whole_account(world: World) -> None:
