@@ -810,11 +810,13 @@ async def recovery_links_to_show(person: Person) -> list[RecoveryLinkSeen]:
     """The recovery links made for this account that its owner has not been shown yet."""
     if not person.is_subject:
         return []
-    links = (
-        await OneTimeLink.filter(person_id=person.id, kind=LinkKind.RECOVERY, shown_at__isnull=True)
-        .select_related("issued_by", "issued_by__service")
-        .order_by("id")
-    )
+    query = OneTimeLink.filter(person_id=person.id, kind=LinkKind.RECOVERY, shown_at__isnull=True)
+    if person.scope_dossier_id is not None:
+        # A session opened by a link: whoever holds it (the worker herself, maybe) learns
+        # nothing of the account's other dossiers, such as who follows her in another service.
+        # The others stay to be shown once she is back in her whole account.
+        query = query.filter(dossier_id=person.scope_dossier_id)
+    links = await query.select_related("issued_by", "issued_by__service").order_by("id")
     seen = []
     for link in links:
         issuer = link.issued_by

@@ -15,7 +15,7 @@ from portal.domain import requests as request_rules
 from portal.domain.errors import Invalid, NotAllowed, NotFound
 from portal.i18n import _, current_language
 from portal.labels import category_name, kind_name, theme_names
-from portal.models import Asker, Dossier, Role
+from portal.models import Asker, Dossier, Person, Role
 from portal.pages.common import once, own_dossier, person_of, reference_of, require, text
 from portal.pages.timeline import describe
 from portal.templating import render
@@ -121,7 +121,7 @@ async def export(request: Request) -> Response:
     except NotAllowed as error:
         raise HTTPException(404) from error
     if request.path_params.get("format", "html") == "json":
-        payload = _export_json(data, person.display_name)
+        payload = _export_json(data, person)
         return Response(
             json.dumps(payload, ensure_ascii=False, indent=2),
             media_type="application/json",
@@ -135,7 +135,7 @@ async def export(request: Request) -> Response:
     return render(request, "ending/export.html", {"data": data, "lines": lines})
 
 
-def _export_json(data: rules.Export, name: str) -> dict[str, Any]:
+def _export_json(data: rules.Export, person: Person) -> dict[str, Any]:
     """The whole dossier as data, in the subject's language (GDPR art. 15 and 20)."""
     return {
         "language": current_language(),
@@ -146,7 +146,7 @@ def _export_json(data: rules.Export, name: str) -> dict[str, Any]:
             "ended": data.dossier.ended_at.isoformat() if data.dossier.ended_at else None,
             "why_ended": data.end_reason,
         },
-        "subject": name,
+        "subject": person.display_name,
         "requests": [
             {
                 "date": r.created_at.isoformat(),
@@ -200,7 +200,7 @@ def _export_json(data: rules.Export, name: str) -> dict[str, Any]:
                 "seq": e.seq,
                 "date": e.at.isoformat(),
                 "event": e.event,
-                "in_words": describe(e, data.dossier.subject, True),
+                "in_words": describe(e, person, True),
                 "hash": e.hash,
             }
             for e in data.journal

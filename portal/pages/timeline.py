@@ -242,7 +242,8 @@ def _recovery_link_sentence(
         if issued:
             return _("You made a recovery link for this account.")
         return _("The recovery link you made was used.")
-    if subject_view:
+    # Read through a recovery link (maybe by the worker who made it): as a worker reads it.
+    if subject_view and viewer.scope_dossier_id is None:
         if not issued:
             return _("The recovery link made by %(name)s was used.") % said
         if said["service"]:

@@ -337,6 +337,28 @@ async def test_what_the_worker_kept_of_her_link_ends_when_she_leaves(world: Worl
     assert "Secret un" not in (await later.get(f"/espace/{w.d1.reference}")).text
 
 
+async def test_the_link_does_not_tell_who_follows_her_elsewhere(world: World) -> None:
+    """Chloé (another service) made a link too: the holder of Amina's link does not learn it."""
+    w = world
+    await accounts.issue_recovery_link(w.chloe, w.d3.id)
+    _amina, link = await make_link(w)
+    held = await use_link(w, link)
+    for path in (
+        "/compte/liens-de-secours",
+        f"/espace/{w.d1.reference}",
+        f"/espace/{w.d1.reference}/export",
+        f"/espace/{w.d1.reference}/export.json",
+    ):
+        page = await held.get(path)
+        assert page.status_code == 200, path
+        assert "Chlo" not in page.text and "La Source" not in page.text, path
+    # Lou herself, in her whole account, is told who made each link.
+    lou = w.client()
+    assert (await factories.sign_in(lou, "lou")).status_code == 303
+    notice = await lou.get("/compte/liens-de-secours")
+    assert "Chloé" in notice.text and "AMO La Source" in notice.text
+
+
 async def test_a_recovery_code_gives_back_the_whole_account(world: World) -> None:
     w = world
     codes = await accounts.regenerate_recovery_codes(w.lou)
