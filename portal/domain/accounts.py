@@ -796,8 +796,19 @@ async def use_recovery_link(token: str) -> Person:
         # A link of before links were tied to one dossier opens nothing.
         raise NotFound("no such link")
     async with in_transaction():
-        await _consume(link)
         issuer = await Person.filter(id=link.issued_by_id).first() if link.issued_by_id else None
+        # Whoever holds it gets no more than its maker can read: once she no longer follows
+        # the dossier (it came back and waits, she left), the link opens nothing.
+        following = (
+            issuer is not None
+            and issuer.is_active
+            and await Assignment.filter(
+                dossier_id=link.dossier_id, worker_id=issuer.id, ended_at__isnull=True
+            ).exists()
+        )
+        if not following:
+            raise NotFound("its maker no longer follows the dossier")
+        await _consume(link)
         await _write_in_every_dossier(
             link.person_id, "recovery_link.used", await _link_details(issuer)
         )

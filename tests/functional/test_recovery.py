@@ -17,6 +17,7 @@ import httpx
 import pytest
 import pytest_asyncio
 from starlette.applications import Starlette
+from tortoise import timezone
 
 from portal.domain import accounts
 from portal.domain import staff as staff_rules
@@ -26,6 +27,7 @@ from portal.models import (
     Action,
     ActionKind,
     ActionStatus,
+    Assignment,
     Consent,
     Credential,
     CredentialKind,
@@ -357,6 +359,20 @@ async def test_the_link_does_not_tell_who_follows_her_elsewhere(world: World) ->
     assert (await factories.sign_in(lou, "lou")).status_code == 303
     notice = await lou.get("/compte/liens-de-secours")
     assert "Chloé" in notice.text and "AMO La Source" in notice.text
+
+
+async def test_the_link_stops_when_its_maker_stops_following_the_dossier(world: World) -> None:
+    """Whoever holds it gets no more than its maker could read: once she no longer follows
+    the dossier (it came back and waits for a worker), the unused link opens nothing."""
+    w = world
+    _amina, link = await make_link(w)
+    # What a coming back does to the dossier's workers.
+    await Assignment.filter(dossier_id=w.d1.id).update(ended_at=timezone.now())
+    client = w.client()
+    token = await csrf_token(client, "/")
+    used = await client.post(f"/secours/{link}", data={"csrf_token": token})
+    assert used.status_code == 404
+    assert not await Session.filter(person_id=w.lou.id).exists()
 
 
 async def test_a_recovery_code_gives_back_the_whole_account(world: World) -> None:
