@@ -448,13 +448,20 @@ async def recovery_notice(request: Request) -> Response:
 async def _account_context(request: Request, person: Person) -> dict[str, Any]:
     credentials = await accounts.ways_in(person)
     session = session_of(request)
+    sessions = await active_sessions(person.id)
+    passkeys = [c for c in credentials if c.kind is CredentialKind.PASSKEY]
+    if person.scope_dossier_id is not None:
+        # A session opened by a recovery link (whose holder may be the worker): where and when
+        # she signs in, and her own passkeys, are her account's, not the dossier's.
+        sessions = [s for s in sessions if s.scope_dossier_id == person.scope_dossier_id]
+        passkeys = [c for c in passkeys if c.scope_dossier_id == person.scope_dossier_id]
     return {
         "person": person,
-        "passkeys": [c for c in credentials if c.kind is CredentialKind.PASSKEY],
+        "passkeys": passkeys,
         "has_password": any(c.kind is CredentialKind.PASSWORD for c in credentials),
         "has_totp": any(c.kind is CredentialKind.TOTP for c in credentials),
         "codes_left": await accounts.unused_recovery_codes(person),
-        "sessions": await active_sessions(person.id),
+        "sessions": sessions,
         "this_session": session.id,
         "errors": {},
         "values": {

@@ -375,6 +375,26 @@ async def test_the_link_stops_when_its_maker_stops_following_the_dossier(world: 
     assert not await Session.filter(person_id=w.lou.id).exists()
 
 
+async def test_the_link_does_not_show_her_devices_or_her_passkeys(world: World) -> None:
+    """Where and when she signs in, and her own passkeys, are her account's, not the dossier's."""
+    w = world
+    await Credential.create(
+        person=w.lou,
+        kind=CredentialKind.PASSKEY,
+        credential_id=b"lou-phone",
+        public_key=b"k",
+        label="Téléphone de Lou",
+    )
+    own = w.client()
+    own.headers["User-Agent"] = "Mozilla/5.0 (X11; Linux x86_64) Firefox/130.0"
+    assert (await factories.sign_in(own, "lou")).status_code == 303
+    _amina, link = await make_link(w)
+    held = await use_link(w, link)
+    page = await held.get("/compte")
+    assert page.status_code == 200
+    assert "Téléphone de Lou" not in page.text and "Firefox" not in page.text
+
+
 async def test_a_recovery_code_gives_back_the_whole_account(world: World) -> None:
     w = world
     codes = await accounts.regenerate_recovery_codes(w.lou)
