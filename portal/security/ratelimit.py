@@ -40,9 +40,10 @@ KNOWN_BROWSER_FAILURES = _tiers("5/15minutes", "10/hour", "20/day")
 PASSKEY_FAILURES = _tiers("30/15minutes", "100/hour", "300/day")
 # Wrong codes from an authenticator app, per account (the password was right already).
 CODE_FAILURES = _tiers("5/minute", "10/15minutes", "20/hour", "50/day")
-# Wrong recovery codes: they name no account, so per address and for the whole portal.
+# Wrong recovery codes: they name no account, so per address. Not for the whole portal: a few
+# addresses could then fill that count and slow every owner's way back into her account. A
+# code is 60 random bits; guessing one is out of reach at any pace an address is allowed.
 RECOVERY_FAILURES = _tiers("10/15minutes", "30/hour", "100/day")
-RECOVERY_FAILURES_EVERYWHERE = _tiers("300/15minutes", "1000/hour", "5000/day")
 # Accounts made from one address (a workshop of a class makes thirty in an hour), and the
 # answers of the sign-up form that say something of the names there are (made or taken).
 ACCOUNTS_MADE = _tiers("30/hour", "100/day")
@@ -216,20 +217,16 @@ class SignInThrottle:
     async def code_succeeded(self, account: str) -> None:
         await self._clear(CODE_FAILURES, self._key("code", account))
 
-    # --- Recovery codes, per address and for the whole portal --------------------------------
+    # --- Recovery codes, per address -------------------------------------------------------
 
     async def recovery_wait(self, address: str) -> int:
         wait = await self._pace(address)
         if wait:
             return wait
-        return max(
-            await self._wait(RECOVERY_FAILURES, self._address("recovery", address)),
-            await self._wait(RECOVERY_FAILURES_EVERYWHERE, self._key("recovery", "everywhere")),
-        )
+        return await self._wait(RECOVERY_FAILURES, self._address("recovery", address))
 
     async def recovery_failed(self, address: str) -> None:
         await self._hit(RECOVERY_FAILURES, self._address("recovery", address))
-        await self._hit(RECOVERY_FAILURES_EVERYWHERE, self._key("recovery", "everywhere"))
 
     # --- Sign-up, per address --------------------------------------------------------------
 
