@@ -60,7 +60,12 @@ async def _end_locked(dossier: Dossier, actor: Person, event: str, details: dict
 
 
 async def end_help(subject: Person, reference: str, reason: str = "") -> Dossier:
-    """One confirmation, no reason needed. Every consent and pending step stops with it."""
+    """One confirmation, no reason needed. Every consent and pending step stops with it.
+
+    Not through a recovery link: its holder may be the worker who made it, and ending stops
+    every consent and step at once; the young person ends the help herself.
+    """
+    require_whole_account(subject)
     dossier = await _own(subject, reference)
     why = clean_multiline(reason)
     if len(why) > MAX_REASON:

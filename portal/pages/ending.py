@@ -12,6 +12,7 @@ from starlette.routing import Route
 
 from portal.domain import ending as rules
 from portal.domain import requests as request_rules
+from portal.domain.accounts import LimitedSession
 from portal.domain.errors import Invalid, NotAllowed, NotFound
 from portal.i18n import _, current_language
 from portal.labels import category_name, kind_name, theme_names
@@ -36,11 +37,16 @@ async def end(request: Request) -> Response:
     if request.method == "GET":
         if dossier.status.value == "ended":
             return RedirectResponse(f"/espace/{dossier.reference}", status_code=303)
+        if person_of(request).scope_dossier_id is not None:
+            # Signed in through a recovery link: ending is the young person's own step.
+            return render(request, "accounts/limited.html", {}, status_code=403)
         return render(request, "ending/end.html", context)
     form = await request.form()
     reason = text(form, "reason", 5000)
     try:
         await rules.end_help(person_of(request), dossier.reference, reason)
+    except LimitedSession:
+        return render(request, "accounts/limited.html", {}, status_code=403)
     except NotAllowed:
         pass  # already ended (a double tap): it stays ended
     except Invalid as refusal:

@@ -227,6 +227,24 @@ async def test_the_link_cannot_agree_in_the_young_persons_place(world: World) ->
     assert (await Action.get(id=step.id)).status is ActionStatus.DECLINED
 
 
+async def test_the_link_cannot_end_the_help(world: World) -> None:
+    """Ending stops every consent and step at once: the young person's own step, not a link's."""
+    w = world
+    _amina, link = await make_link(w)
+    held = await use_link(w, link)
+    assert (await held.get(f"/espace/{w.d1.reference}/arreter")).status_code == 403
+    token = await csrf_token(held, f"/espace/{w.d1.reference}")
+    answer = await held.post(
+        f"/espace/{w.d1.reference}/arreter", data={"csrf_token": token, "reason": ""}
+    )
+    assert answer.status_code == 403 and "lien de secours" in answer.text
+    assert (await Dossier.get(id=w.d1.id)).status is DossierStatus.OPEN
+    with pytest.raises(accounts.LimitedSession):
+        limited = await Person.get(id=w.lou.id)
+        limited.scope_dossier_id = w.d1.id
+        await end_help(limited, w.d1.reference)
+
+
 async def test_the_link_cannot_bring_an_ended_dossier_back(world: World) -> None:
     """Coming back is a new request: only the young person makes it, never a link's holder."""
     w = world
