@@ -71,8 +71,10 @@ def _check(form: PartnerForm) -> dict[str, Any]:
 
 # What a partner promises a young person, shown before she consents: a change to any of them
 # is told to every young person whose consent for that partner is active.
-PROMISES = ("bound_by_secrecy", "ethics_code", "adheres_youth_code", "is_active")
-RECORDED = ("name", "sector", "communes", *PROMISES, "description", "contact")
+# What a young person agreed with: who the partner is, and what it promises. A change of any
+# of them is told to everyone whose consent for this partner is active.
+PROMISES = ("name", "sector", "bound_by_secrecy", "ethics_code", "adheres_youth_code", "is_active")
+RECORDED = (*PROMISES, "communes", "description", "contact")
 
 
 def _require_operator(person: Person) -> None:

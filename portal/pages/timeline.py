@@ -189,6 +189,8 @@ def describe(
 
 # What a partner promises, named as a young person reads it (see domain.partners.PROMISES).
 PROMISES = {
+    "name": lazy("its name"),
+    "sector": lazy("the kind of service it is"),
     "bound_by_secrecy": lazy("professional secrecy"),
     "ethics_code": lazy("the code of ethics it follows"),
     "adheres_youth_code": lazy("the youth-aid code of ethics"),

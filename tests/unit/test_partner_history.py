@@ -121,3 +121,24 @@ async def test_a_new_entry_is_the_first_line_of_its_history(db: str) -> None:
     assert first.changes["bound_by_secrecy"] == [None, True]
     history = await directory.partner_history(operator, made.id)
     assert [h.id for h in history] == [first.id]
+
+
+async def test_a_partner_renamed_or_moved_to_another_sector_is_told(db: str) -> None:
+    """She agreed with one organisation: a new name or kind of service is not a detail."""
+    service = await factories.service()
+    amina = await factories.staff("amina", service_=service)
+    cpas = await factories.partner("CPAS de Namur")
+    operator = await factories.operator()
+    lou = await factories.youth("lou", "Lou")
+    dossier = await factories.followed_dossier(amina, lou, service)
+    await consent_rules.grant(lou, dossier.reference, cpas.id, ["request"], "until_stop", "Aide")
+
+    await directory.update_partner(
+        operator, cpas.id, _form(cpas, name="Service Social Privé", sector="other")
+    )
+    entry = await JournalEntry.get(event="partner.changed")
+    assert entry.dossier_id == dossier.id
+    assert entry.details["fields"] == ["name", "sector"]
+    with use_language("fr"):
+        said = describe(entry, lou, True, {cpas.id: "Service Social Privé"})
+    assert said.startswith("Ce que promet Service Social Privé a changé : son nom, le type de")
