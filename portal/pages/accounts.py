@@ -614,7 +614,7 @@ async def account_notices(request: Request) -> Response:
 @require()
 async def account_signout_everywhere(request: Request) -> Response:
     person = person_of(request)
-    await end_all_sessions(person.id)
+    await end_all_sessions(person.id, person.scope_dossier_id)
     response = RedirectResponse("/", status_code=303)
     response.headers["Clear-Site-Data"] = '"cache", "storage"'
     clear_session_cookie(response)

@@ -130,10 +130,16 @@ async def end_session(session: Session) -> None:
     await Session.filter(id=session.id, ended_at__isnull=True).update(ended_at=timezone.now())
 
 
-async def end_all_sessions(person_id: int) -> int:
-    return await Session.filter(person_id=person_id, ended_at__isnull=True).update(
-        ended_at=timezone.now()
-    )
+async def end_all_sessions(person_id: int, scope_dossier_id: int | None = None) -> int:
+    """End a person's sessions; from a session limited to one dossier, only those limited to it.
+
+    A recovery link's holder may be the worker who made it: signing the young person out of her
+    own phone is not hers to do.
+    """
+    live = Session.filter(person_id=person_id, ended_at__isnull=True)
+    if scope_dossier_id is not None:
+        live = live.filter(scope_dossier_id=scope_dossier_id)
+    return await live.update(ended_at=timezone.now())
 
 
 async def active_sessions(person_id: int) -> list[Session]:

@@ -245,6 +245,22 @@ async def test_the_link_cannot_end_the_help(world: World) -> None:
         await end_help(limited, w.d1.reference)
 
 
+async def test_the_link_signs_out_only_what_the_link_opened(world: World) -> None:
+    """Her own phone stays signed in: a link's holder may be the worker who made it."""
+    w = world
+    phone = w.client()
+    assert (await factories.sign_in(phone, "lou")).status_code == 303
+    amina, link = await make_link(w)
+    held = await use_link(w, link)
+    other = await use_link(w, (await make_link(w, amina))[1])
+    token = await csrf_token(held, "/compte")
+    out = await held.post("/compte/sessions/fin", data={"csrf_token": token})
+    assert out.status_code == 303
+    assert (await held.get("/compte")).status_code == 303
+    assert (await other.get("/compte")).status_code == 303
+    assert (await phone.get("/compte")).status_code == 200
+
+
 async def test_the_link_cannot_bring_an_ended_dossier_back(world: World) -> None:
     """Coming back is a new request: only the young person makes it, never a link's holder."""
     w = world
