@@ -22,7 +22,6 @@ from portal.domain import journal
 from portal.domain.errors import Invalid, NotAllowed, NotFound
 from portal.i18n import lazy as _l
 from portal.models import (
-    STAFF_ROLES,
     SUBJECT_ROLES,
     Assignment,
     Credential,
@@ -673,32 +672,6 @@ async def accept_invitation_with_passkey(
         await _store_passkey(person, passkey)
         await Person.filter(id=person.id, deactivated_at__isnull=True).update(is_active=True)
         person.is_active = True
-    return person
-
-
-async def staff_list(admin: Person) -> list[Person]:
-    """The staff of the admin's own service: never another service's, never everyone's.
-
-    An admin made before every admin had a service sees nobody rather than everyone."""
-    if admin.role is not Role.ADMIN:
-        raise NotAllowed("only admins")
-    if admin.service_id is None:
-        return []
-    return (
-        await Person.filter(role__in=[r.value for r in STAFF_ROLES], service_id=admin.service_id)
-        .select_related("partner")
-        .order_by("role", "display_name")
-    )
-
-
-async def end_staff_sessions(admin: Person, person_id: int) -> Person:
-    from portal.security.sessions import end_all_sessions
-
-    people = {p.id: p for p in await staff_list(admin)}
-    person = people.get(person_id)
-    if person is None:
-        raise NotFound("no such staff member")
-    await end_all_sessions(person.id)
     return person
 
 
