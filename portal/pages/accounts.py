@@ -17,6 +17,7 @@ from portal.domain.errors import Invalid, NotFound
 from portal.i18n import _, current_language
 from portal.models import CredentialKind, LinkKind, Person, Role
 from portal.pages.common import (
+    as_id,
     browser_id,
     client_address,
     home_for,
@@ -434,8 +435,7 @@ async def recovery_notice(request: Request) -> Response:
     target = _next_page(text(form, "next", 200), "/espace")
     # The last link the page showed: a link made since is shown next time. Anything else
     # than a plain number marks nothing.
-    given = text(form, "up_to", 12)
-    up_to = int(given) if given.isascii() and given.isdigit() and len(given) <= 10 else 0
+    up_to = as_id(text(form, "up_to", 12)) or 0
     if person.scope_dossier_id is None:
         # Seen by the owner. In a session opened by a link, the notice stays for her.
         await accounts.mark_recovery_links_shown(person, up_to)

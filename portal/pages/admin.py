@@ -16,7 +16,7 @@ from portal.domain import staff as staff_rules
 from portal.domain.errors import Invalid, NotAllowed, NotFound
 from portal.i18n import _
 from portal.models import Partner, Person, Role, Service
-from portal.pages.common import kept, once, person_of, require, text
+from portal.pages.common import as_id, kept, once, path_id, person_of, require, text
 from portal.templating import render
 
 INVITE_FIELDS = ("role", "display_name", "email", "service", "partner")
@@ -34,19 +34,12 @@ def _link_for(request: Request) -> staff_rules.LinkFor:
     return lambda token: str(request.url_for("invitation", token=token))
 
 
-def _person_id(request: Request) -> int:
-    value = str(request.path_params["person_id"])
-    if not (value.isascii() and value.isdigit()) or len(value) > 9:
-        raise HTTPException(404)
-    return int(value)
-
-
 async def _notice(request: Request, manager: Person) -> dict[str, Any]:
     """What the redirect after an invitation or a departure asks the page to say."""
-    raw = request.query_params.get("personne", "")
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > 9:
+    number = as_id(request.query_params.get("personne", ""))
+    if number is None:
         return {}
-    person = await staff_rules.managed_by(manager).filter(id=int(raw)).first()
+    person = await staff_rules.managed_by(manager).filter(id=number).first()
     if person is None:
         return {}
     return {"person": person, "what": request.query_params.get("fait", "")}
@@ -116,7 +109,7 @@ async def _send_again(request: Request) -> Response:
     manager = person_of(request)
     try:
         invited = await staff_rules.send_again(
-            manager, _person_id(request), _post(request), _link_for(request)
+            manager, path_id(request, "person_id"), _post(request), _link_for(request)
         )
     except (NotAllowed, NotFound) as error:
         raise HTTPException(404) from error
@@ -130,16 +123,13 @@ async def _send_again(request: Request) -> Response:
 def _handover_choices(form: FormData) -> tuple[dict[int, int], int | None]:
     """The colleague chosen per dossier (fields ``dossier-<id>``) and for all the others."""
 
-    def number(value: str) -> int | None:
-        return int(value) if value.isascii() and value.isdigit() and len(value) <= 9 else None
-
     per_dossier: dict[int, int] = {}
     for name in form:
         if name.startswith("dossier-"):
-            dossier_id, colleague = number(name[8:]), number(text(form, name, 20))
+            dossier_id, colleague = as_id(name[8:]), as_id(text(form, name, 20))
             if dossier_id is not None and colleague is not None:
                 per_dossier[dossier_id] = colleague
-    return per_dossier, number(text(form, "all", 20))
+    return per_dossier, as_id(text(form, "all", 20))
 
 
 async def _leaving_page(
@@ -147,7 +137,7 @@ async def _leaving_page(
 ) -> Response:
     manager = person_of(request)
     try:
-        leaving = await staff_rules.leaving(manager, _person_id(request))
+        leaving = await staff_rules.leaving(manager, path_id(request, "person_id"))
     except (NotAllowed, NotFound) as error:
         raise HTTPException(404) from error
     if leaving.person.deactivated_at is not None:
@@ -162,7 +152,7 @@ async def _deactivate(request: Request) -> Response:
     per_dossier, everything_to = _handover_choices(form)
     try:
         person = await staff_rules.deactivate(
-            manager, _person_id(request), per_dossier, everything_to
+            manager, path_id(request, "person_id"), per_dossier, everything_to
         )
     except (NotAllowed, NotFound) as error:
         raise HTTPException(404) from error
@@ -175,7 +165,7 @@ async def _deactivate(request: Request) -> Response:
 async def _end_sessions(request: Request) -> Response:
     manager = person_of(request)
     try:
-        person = await staff_rules.end_sessions(manager, _person_id(request))
+        person = await staff_rules.end_sessions(manager, path_id(request, "person_id"))
     except (NotAllowed, NotFound) as error:
         raise HTTPException(404) from error
     return _done(manager, person.id, "sessions")

@@ -245,15 +245,11 @@ async def own_dossier(request: Request) -> Any:
 
 
 # The largest id a table holds (PostgreSQL's integer): a larger number in a URL finds nothing.
-MAX_ROW_ID = 2**31 - 1
 
 
 def path_id(request: Request, name: str) -> int:
     """A row's id from the URL; anything but a positive integer a table can hold is 404."""
-    value = str(request.path_params[name])
-    if not value.isascii() or not value.isdigit() or len(value) > 10:
-        raise HTTPException(404)
-    number = int(value)
-    if not 1 <= number <= MAX_ROW_ID:
+    number = as_id(str(request.path_params[name]))
+    if number is None:
         raise HTTPException(404)
     return number

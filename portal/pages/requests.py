@@ -22,6 +22,7 @@ from portal.domain.errors import Invalid, NotAllowed
 from portal.i18n import _, current_language, lazy, ngettext
 from portal.models import Asker, Dossier, Person, Role, Service, Theme
 from portal.pages.common import (
+    as_id,
     browser_id,
     client_address,
     once,
@@ -281,8 +282,8 @@ def _form_of(values: dict[str, Any]) -> rules.RequestForm:
 
 async def _send(person: Person, values: dict[str, Any]) -> Dossier:
     form = _form_of(values)
-    chosen = str(values.get("service", ""))
-    service = await Service.filter(id=int(chosen)).first() if chosen.isdigit() else None
+    chosen = as_id(values.get("service", ""))
+    service = await Service.filter(id=chosen).first() if chosen is not None else None
     if service is None:
         raise Invalid("service", _("Choose the service you want to ask."))
     async with in_transaction():
