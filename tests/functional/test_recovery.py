@@ -123,6 +123,31 @@ async def use_link(w: World, link: str) -> httpx.AsyncClient:
     return client
 
 
+async def add_passkey(client: httpx.AsyncClient) -> SoftAuthenticator:
+    """A passkey added on the account page of this browser's session."""
+    auth = SoftAuthenticator()
+    headers = {"X-CSRF-Token": await csrf_token(client, "/compte")}
+    options = await client.post("/compte/passkeys/options", headers=headers)
+    assert options.status_code == 200
+    added = await client.post(
+        "/compte/passkeys",
+        headers={**headers, "Content-Type": "application/json"},
+        content=json.dumps({"credential": json.loads(auth.register(options.text))}),
+    )
+    assert added.status_code == 200, added.text
+    return auth
+
+
+async def passkey_sign_in(client: httpx.AsyncClient, auth: SoftAuthenticator) -> httpx.Response:
+    headers = {"X-CSRF-Token": await csrf_token(client, "/connexion")}
+    options = await client.post("/connexion/passkey/options", headers=headers)
+    return await client.post(
+        "/connexion/passkey",
+        headers={**headers, "Content-Type": "application/json"},
+        content=json.dumps({"credential": json.loads(auth.sign_in(options.text))}),
+    )
+
+
 async def code_hashes(person: Person) -> list[str]:
     hashes = await RecoveryCode.filter(person_id=person.id).values_list("code_hash", flat=True)
     return sorted(str(h) for h in hashes)
@@ -300,29 +325,12 @@ async def test_a_passkey_added_through_the_link_opens_the_same_dossier_only(worl
     w = world
     _amina, link = await make_link(w)
     held = await use_link(w, link)
-    auth = SoftAuthenticator()
-    token = await csrf_token(held, "/compte")
-    headers = {"X-CSRF-Token": token}
-    options = await held.post("/compte/passkeys/options", headers=headers)
-    assert options.status_code == 200
-    added = await held.post(
-        "/compte/passkeys",
-        headers={**headers, "Content-Type": "application/json"},
-        content=json.dumps({"credential": json.loads(auth.register(options.text))}),
-    )
-    assert added.status_code == 200, added.text
+    auth = await add_passkey(held)
     stored = await Credential.get(credential_id=auth.credential_id)
     assert stored.person_id == w.lou.id and stored.scope_dossier_id == w.d1.id
 
     later = w.client()
-    token = await csrf_token(later, "/connexion")
-    headers = {"X-CSRF-Token": token}
-    options = await later.post("/connexion/passkey/options", headers=headers)
-    signed = await later.post(
-        "/connexion/passkey",
-        headers={**headers, "Content-Type": "application/json"},
-        content=json.dumps({"credential": json.loads(auth.sign_in(options.text))}),
-    )
+    signed = await passkey_sign_in(later, auth)
     assert signed.status_code == 200, signed.text
     assert (await later.get(f"/espace/{w.d1.reference}")).status_code == 200
     assert (await later.get(f"/espace/{w.d2.reference}")).status_code == 404
@@ -336,16 +344,7 @@ async def test_what_the_worker_kept_of_her_link_ends_when_she_leaves(world: Worl
     w = world
     _amina, link = await make_link(w)
     held = await use_link(w, link)
-    auth = SoftAuthenticator()
-    token = await csrf_token(held, "/compte")
-    headers = {"X-CSRF-Token": token}
-    options = await held.post("/compte/passkeys/options", headers=headers)
-    added = await held.post(
-        "/compte/passkeys",
-        headers={**headers, "Content-Type": "application/json"},
-        content=json.dumps({"credential": json.loads(auth.register(options.text))}),
-    )
-    assert added.status_code == 200, added.text
+    auth = await add_passkey(held)
     # Lou's own passkey, made before, in her whole account: it stays.
     await Credential.create(
         person=w.lou, kind=CredentialKind.PASSKEY, credential_id=b"lou-phone", public_key=b"k"
@@ -361,14 +360,7 @@ async def test_what_the_worker_kept_of_her_link_ends_when_she_leaves(world: Worl
     assert not await Credential.exists(credential_id=auth.credential_id)
     assert await Credential.exists(credential_id=b"lou-phone")
     later = w.client()
-    token = await csrf_token(later, "/connexion")
-    headers = {"X-CSRF-Token": token}
-    options = await later.post("/connexion/passkey/options", headers=headers)
-    signed = await later.post(
-        "/connexion/passkey",
-        headers={**headers, "Content-Type": "application/json"},
-        content=json.dumps({"credential": json.loads(auth.sign_in(options.text))}),
-    )
+    signed = await passkey_sign_in(later, auth)
     assert signed.status_code != 200
     assert "Secret un" not in (await later.get(f"/espace/{w.d1.reference}")).text
 
