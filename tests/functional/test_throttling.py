@@ -42,6 +42,25 @@ ERROR_RE = re.compile(r'<p class="error"[^>]*>([^<]+)</p>')
 REDIS_URL = os.environ.get("TEST_THROTTLE_REDIS_URL", "redis://127.0.0.1:6379/13")
 
 
+def request_form(token: str, login: str) -> dict[str, object]:
+    """The request form's last step, making an account with this sign-in name."""
+    return {
+        "csrf_token": token,
+        "step": "account",
+        "asker": "youth",
+        "birth_month": "4",
+        "birth_year": "2010",
+        "themes": ["school"],
+        "words": "Je voudrais parler à quelqu’un.",
+        "contact_channel": "portal",
+        "display_name": "Zoé",
+        "language": "fr",
+        "login": login,
+        "password": "sept mouettes sur le quai de Namur",
+        "go": "password",
+    }
+
+
 @asynccontextmanager
 async def browser(app: Starlette, address: str = HERE) -> AsyncIterator[httpx.AsyncClient]:
     """A browser of its own (its own cookies), at ``address``."""
@@ -329,21 +348,7 @@ async def test_the_request_forms_account_step_tells_no_staff_name(app: Starlette
             answers.append(
                 await visitor.post(
                     "/demande",
-                    data={
-                        "csrf_token": token,
-                        "step": "account",
-                        "asker": "youth",
-                        "birth_month": "4",
-                        "birth_year": "2010",
-                        "themes": ["school"],
-                        "words": "Je voudrais parler à quelqu’un.",
-                        "contact_channel": "portal",
-                        "display_name": "Zoé",
-                        "language": "fr",
-                        "login": login,
-                        "password": "sept mouettes sur le quai de Namur",
-                        "go": "password",
-                    },
+                    data=request_form(token, login),
                 )
             )
     staff_answer, nobody_answer = answers
@@ -388,21 +393,7 @@ async def test_the_request_forms_account_step_is_slowed_too(app: Starlette, db: 
         token = await csrf_token(visitor, "/demande")
         refused = await visitor.post(
             "/demande",
-            data={
-                "csrf_token": token,
-                "step": "account",
-                "asker": "youth",
-                "birth_month": "4",
-                "birth_year": "2010",
-                "themes": ["school"],
-                "words": "Je voudrais parler à quelqu’un.",
-                "contact_channel": "portal",
-                "display_name": "Zoé",
-                "language": "fr",
-                "login": "zoe",
-                "password": "sept mouettes sur le quai de Namur",
-                "go": "password",
-            },
+            data=request_form(token, "zoe"),
         )
         waited(refused)
     assert not await Person.filter(login="zoe").exists()
