@@ -136,18 +136,6 @@ class ErrorPageMiddleware:
             await error_page(request, 500)(scope, receive, send)
 
 
-def mailer_of(settings: Settings) -> notices.Mailer:
-    return notices.Mailer(
-        host=settings.smtp_host,
-        port=settings.smtp_port,
-        sender=settings.smtp_from,
-        site_url=settings.origin,
-        username=settings.smtp_username,
-        password=settings.smtp_password,
-        starttls=settings.smtp_starttls,
-    )
-
-
 def create_app(settings: Settings | None = None, *, manage_database: bool = True) -> Starlette:
     """Build the portal. Tests pass ``manage_database=False`` and provide the ORM themselves."""
     settings = settings or load_settings()
@@ -168,7 +156,7 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
             sender = None
             if settings.smtp_host:
                 # E-mails go from a background task: a slow mail server never slows a page.
-                sender = asyncio.create_task(notices.run_sender(mailer_of(settings)))
+                sender = asyncio.create_task(notices.run_sender(notices.Mailer.of(settings)))
             try:
                 yield
             finally:

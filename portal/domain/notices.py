@@ -30,6 +30,7 @@ from portal.models import (
     Person,
     Role,
 )
+from portal.settings import Settings
 
 log = logging.getLogger("portal.notices")
 
@@ -188,6 +189,8 @@ async def enqueue_for_event(dossier: Dossier, event: str, actor: Person | None) 
 
 @dataclass(frozen=True)
 class Mailer:
+    """The portal's mail server, as the settings name it: for notices and staff invitations."""
+
     host: str
     port: int
     sender: str
@@ -195,6 +198,32 @@ class Mailer:
     username: str = ""
     password: str = ""
     starttls: bool = False
+
+    @classmethod
+    def of(cls, settings: Settings) -> Mailer:
+        return cls(
+            host=settings.smtp_host,
+            port=settings.smtp_port,
+            sender=settings.smtp_from or f"portail@{settings.host}",
+            site_url=settings.origin,
+            username=settings.smtp_username,
+            password=settings.smtp_password,
+            starttls=settings.smtp_starttls,
+        )
+
+    async def deliver(self, message: EmailMessage, seconds: float) -> None:
+        """Hand the message to the server; its errors (server away, refused) go to the caller."""
+        import aiosmtplib
+
+        await aiosmtplib.send(
+            message,
+            hostname=self.host,
+            port=self.port,
+            username=self.username or None,
+            password=self.password or None,
+            start_tls=self.starttls,
+            timeout=seconds,
+        )
 
 
 def neutral_message(person: Person, mailer: Mailer) -> EmailMessage:
@@ -235,15 +264,7 @@ async def send_due(mailer: Mailer, now: datetime | None = None, batch: int = 20)
             await Notice.filter(id=notice.id).update(given_up_at=now)
             continue
         try:
-            await aiosmtplib.send(
-                neutral_message(person, mailer),
-                hostname=mailer.host,
-                port=mailer.port,
-                username=mailer.username or None,
-                password=mailer.password or None,
-                start_tls=mailer.starttls,
-                timeout=20,
-            )
+            await mailer.deliver(neutral_message(person, mailer), seconds=20)
         except (aiosmtplib.SMTPException, OSError) as error:
             # The address is personal: the log says which notice, never to whom.
             log.warning(

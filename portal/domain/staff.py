@@ -32,6 +32,7 @@ from portal.domain.accounts import (
     new_user_handle,
 )
 from portal.domain.errors import Invalid, NotAllowed, NotFound
+from portal.domain.notices import Mailer
 from portal.i18n import _
 from portal.i18n import lazy as _l
 from portal.models import (
@@ -66,46 +67,31 @@ LinkFor = Callable[[str], str]
 
 @dataclass(frozen=True)
 class Post:
-    """The way to the invitee's mailbox: an SMTP server, or in development a folder of files."""
+    """The way to the invitee's mailbox: the portal's mail server, or in development a folder."""
 
-    host: str = ""
-    port: int = 25
-    sender: str = ""
-    username: str = ""
-    password: str = ""
-    starttls: bool = False
+    mailer: Mailer
     # Development only: each e-mail written as one .eml file, when no SMTP server is set.
     outbox: Path | None = None
 
     @classmethod
     def of(cls, settings: Settings) -> Post:
         return cls(
-            host=settings.smtp_host,
-            port=settings.smtp_port,
-            sender=settings.smtp_from or f"portail@{settings.host}",
-            username=settings.smtp_username,
-            password=settings.smtp_password,
-            starttls=settings.smtp_starttls,
-            outbox=None if settings.production else settings.var_dir / "outbox",
+            Mailer.of(settings), outbox=None if settings.production else settings.var_dir / "outbox"
         )
 
     @property
+    def sender(self) -> str:
+        return self.mailer.sender
+
+    @property
     def ready(self) -> bool:
-        return bool(self.host) or self.outbox is not None
+        return bool(self.mailer.host) or self.outbox is not None
 
     async def send(self, message: EmailMessage) -> bool:
         """True once the message is handed over; never raises for a server away."""
-        if self.host:
+        if self.mailer.host:
             try:
-                await aiosmtplib.send(
-                    message,
-                    hostname=self.host,
-                    port=self.port,
-                    username=self.username or None,
-                    password=self.password or None,
-                    start_tls=self.starttls,
-                    timeout=SEND_TIMEOUT,
-                )
+                await self.mailer.deliver(message, seconds=SEND_TIMEOUT)
             except (aiosmtplib.SMTPException, OSError, TimeoutError) as error:
                 # Neither the address nor the link goes to the log.
                 log.warning("an invitation was not sent: %s", type(error).__name__)

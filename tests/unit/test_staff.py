@@ -10,6 +10,7 @@ import pytest
 from portal.domain import accounts
 from portal.domain import staff as staff_rules
 from portal.domain.errors import Invalid, NotAllowed, NotFound
+from portal.domain.notices import Mailer
 from portal.i18n import use_language
 from portal.models import JournalEntry, LinkKind, OneTimeLink, Person, Role
 from portal.pages.timeline import describe
@@ -82,13 +83,18 @@ async def test_a_mail_server_away_leaves_a_waiting_invitation_to_send_again(
 ) -> None:
     one = await factories.service()
     admin = await factories.staff("admin1", Role.ADMIN, service_=one)
-    away = staff_rules.Post(host="127.0.0.1", port=_closed_port(), sender="portail@localhost")
+    away = staff_rules.Post(
+        Mailer(host="127.0.0.1", port=_closed_port(), sender="portail@localhost", site_url="")
+    )
     new = await staff_rules.check_invitation(admin, "worker", "Zoé", "zoe@amo.be")
     invited = await staff_rules.invite(admin, new, away, lambda token: f"https://x/{token}")
     assert not invited.sent and staff_rules.is_pending(invited.person)
     first = await OneTimeLink.get(person=invited.person)
     assert first.email == "zoe@amo.be" and first.issued_by_id == admin.id
-    outbox = staff_rules.Post(outbox=tmp_path / "outbox", sender="portail@localhost")
+    outbox = staff_rules.Post(
+        Mailer(host="", port=25, sender="portail@localhost", site_url=""),
+        outbox=tmp_path / "outbox",
+    )
     again = await staff_rules.send_again(
         admin, invited.person.id, outbox, lambda token: f"https://x/{token}"
     )
