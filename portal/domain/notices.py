@@ -19,7 +19,6 @@ from tortoise import timezone
 
 from portal import reads
 from portal.domain import journal
-from portal.domain.accounts import clean_text
 from portal.domain.errors import Invalid
 from portal.i18n import _, lazy, use_language
 from portal.models import (
@@ -31,6 +30,7 @@ from portal.models import (
     Role,
 )
 from portal.settings import Settings
+from portal.text import clean_text
 
 log = logging.getLogger("portal.notices")
 
