@@ -28,16 +28,18 @@ from portal.domain import notices
 from portal.i18n import LanguageMiddleware
 from portal.ops import RequestIdMiddleware
 from portal.pages import (
-    accounts,
+    account,
     admin,
     consent,
     dossiers,
     ending,
     figures,
+    invitations,
     operator,
     partners,
     public,
     requests,
+    signin,
     work,
 )
 from portal.routing import IndexedRouter
@@ -172,7 +174,9 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
         debug=False,
         routes=[
             *public.routes,
-            *accounts.routes,
+            *signin.routes,
+            *account.routes,
+            *invitations.routes,
             *admin.routes,
             *operator.routes,
             *figures.routes,
