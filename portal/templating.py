@@ -17,7 +17,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from portal import i18n, labels
-from portal.pages.common import new_form_key
+from portal.security.tokens import new_form_key
 from portal.settings import LANGUAGES
 from portal.static_files import StaticFiles
 
