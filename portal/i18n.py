@@ -16,9 +16,9 @@ from zoneinfo import ZoneInfo
 from babel import Locale
 from babel.core import negotiate_locale
 from babel.dates import format_date, format_datetime, parse_pattern
+from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from portal.security.cookies import cookies_of
 from portal.settings import LANGUAGES, ROOT
 
 CATALOGUES = ROOT / "i18n"
@@ -181,11 +181,12 @@ class LanguageMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        accept: str | None = None
-        for name, value in scope["headers"]:
-            if name == b"accept-language":
-                accept = value.decode("latin-1")
-        language = choose_language(cookies_of(scope).get(LANGUAGE_COOKIE), accept, self.default)
+        connection = HTTPConnection(scope)
+        language = choose_language(
+            connection.cookies.get(LANGUAGE_COOKIE),
+            connection.headers.get("accept-language"),
+            self.default,
+        )
         scope.setdefault("state", {})["language"] = language
         with use_language(language):
             await self.app(scope, receive, send)
