@@ -243,6 +243,17 @@ class Notice(Model):
         indexes = (Index(fields=("sent_at", "given_up_at", "next_try_at")),)
 
 
+class NoticeProgress(Model):
+    """How far the notices have read the journal: one row, the last entry they turned into
+    notices (the migration that made it started it at the journal's end)."""
+
+    id = fields.IntField(primary_key=True)
+    last_entry_id = fields.BigIntField(default=0)
+
+    class Meta:
+        table = "notice_progress"
+
+
 class SubmittedForm(Model):
     """A form already acted on: the hash of its single-use key and what its first answer was.
 
