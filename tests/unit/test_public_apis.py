@@ -101,9 +101,12 @@ class Reader(ast.NodeVisitor):
             if isinstance(node, ast.ClassDef) and self._extends_a_library(node):
                 # A subclass's own attributes and methods, minus what overrides the library.
                 for inner in ast.walk(node):
-                    if isinstance(inner, ast.FunctionDef | ast.AsyncFunctionDef):
-                        if _private(inner.name) and inner.name in theirs:
-                            self.flag(inner, f"overrides {inner.name} of {node.name}'s base")
+                    if (
+                        isinstance(inner, ast.FunctionDef | ast.AsyncFunctionDef)
+                        and _private(inner.name)
+                        and inner.name in theirs
+                    ):
+                        self.flag(inner, f"overrides {inner.name} of {node.name}'s base")
 
     def _bind(self, node: ast.Import | ast.ImportFrom) -> None:
         if isinstance(node, ast.Import):
@@ -144,9 +147,12 @@ class Reader(ast.NodeVisitor):
         return _private(name) and name in self.theirs and (self.path, name) not in ALLOWED
 
     def visit_Attribute(self, node: ast.Attribute) -> None:
-        if self._theirs(node.attr) and node.attr not in self.own:
-            if _root(node.value) not in self.from_ours:
-                self.flag(node, f"uses {node.attr}")
+        if (
+            self._theirs(node.attr)
+            and node.attr not in self.own
+            and _root(node.value) not in self.from_ours
+        ):
+            self.flag(node, f"uses {node.attr}")
         self.generic_visit(node)
 
     def visit_ClassDef(self, node: ast.ClassDef) -> None:
@@ -158,18 +164,26 @@ class Reader(ast.NodeVisitor):
 
     def visit_Call(self, node: ast.Call) -> None:
         # getattr(x, "_name"), setattr(…), obj.__dict__["_name"] reach the same names.
-        if isinstance(node.func, ast.Name) and node.func.id in {"getattr", "setattr", "hasattr"}:
-            if len(node.args) > 1 and isinstance(node.args[1], ast.Constant):
-                name = node.args[1].value
-                if isinstance(name, str) and self._theirs(name) and name not in self.own:
-                    self.flag(node, f"{node.func.id} of {name}")
+        if (
+            isinstance(node.func, ast.Name)
+            and node.func.id in {"getattr", "setattr", "hasattr"}
+            and len(node.args) > 1
+            and isinstance(node.args[1], ast.Constant)
+        ):
+            name = node.args[1].value
+            if isinstance(name, str) and self._theirs(name) and name not in self.own:
+                self.flag(node, f"{node.func.id} of {name}")
         self.generic_visit(node)
 
     def visit_Subscript(self, node: ast.Subscript) -> None:
         key = node.slice
-        if isinstance(key, ast.Constant) and isinstance(key.value, str):
-            if self._theirs(key.value) and key.value not in self.own:
-                self.flag(node, f"reaches {key.value} through a mapping")
+        if (
+            isinstance(key, ast.Constant)
+            and isinstance(key.value, str)
+            and self._theirs(key.value)
+            and key.value not in self.own
+        ):
+            self.flag(node, f"reaches {key.value} through a mapping")
         self.generic_visit(node)
 
 
