@@ -40,7 +40,6 @@ from portal.pages import (
     requests,
     work,
 )
-from portal.routing import IndexedRouter
 from portal.security.bodylimit import BodyLimitMiddleware
 from portal.security.csrf import CSRFMiddleware
 from portal.security.headers import SecurityHeadersMiddleware, origin_of
@@ -204,8 +203,6 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
         exception_handlers={HTTPException: http_error, 500: last_resort},
         lifespan=lifespan,
     )
-    # The same routes, tried by their first segment (see portal.routing).
-    app.router = IndexedRouter(app.router.routes, lifespan=lifespan)
     app.state.settings = settings
     app.state.throttle = SignInThrottle.from_url(settings.redis_url)
     app.state.templates = build_templates(
