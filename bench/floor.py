@@ -59,10 +59,8 @@ def create_floor_app(
     app = create_app(settings, manage_database=manage_database)
     # The middleware is built around the router at the first request, so it wraps this one.
     app.router.routes.insert(0, Route(PATH, journal_only, name="bench.journal_only"))
-    for templates in app.state.templates.by_language.values():
-        loader = templates.env.loader
-        assert loader is not None
-        templates.env.loader = jinja2.ChoiceLoader([jinja2.FileSystemLoader(TEMPLATES_DIR), loader])
+    env = app.state.templates.env
+    env.loader = jinja2.ChoiceLoader([jinja2.FileSystemLoader(TEMPLATES_DIR), env.loader])
     return app
 
 

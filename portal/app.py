@@ -71,9 +71,8 @@ ERROR_TEMPLATES = {404: "errors/404.html", 500: "errors/500.html", 503: "errors/
 
 
 def error_page(request: Request, status: int) -> Response:
-    templates = request.app.state.templates.for_request(request)
     name = ERROR_TEMPLATES.get(status, "errors/error.html")
-    response: Response = templates.TemplateResponse(
+    response: Response = request.app.state.templates.TemplateResponse(
         request, name, {"status": status}, status_code=status
     )
     return response
@@ -206,6 +205,6 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
     app.state.settings = settings
     app.state.throttle = SignInThrottle.from_url(settings.redis_url)
     app.state.templates = build_templates(
-        static, {"quick_exit_url": settings.quick_exit_url, "settings": settings}, app.routes
+        app, static, {"quick_exit_url": settings.quick_exit_url, "settings": settings}
     )
     return app
