@@ -412,6 +412,7 @@ LOOK_ON_A_BROKEN_FILE = """
 import asyncio, sqlite3, sys
 from pathlib import Path
 from tortoise import Tortoise
+from tortoise.exceptions import OperationalError, TransactionManagementError
 from tortoise.migrations.api import migrate
 from bench.breakers import read_only, sqlite_files
 from portal import keys
@@ -432,8 +433,11 @@ async def main(path: str, key: str) -> None:
         with read_only(sqlite_files(Path(path))):
             try:
                 await journal.record_look(dossier, "dossier.read", worker)
-            except sqlite3.OperationalError as error:
-                print("refused", error.sqlite_errorname)
+            except (OperationalError, TransactionManagementError) as error:
+                cause = error
+                while not isinstance(cause, sqlite3.Error) and cause.args:
+                    cause = cause.args[0]  # The ORM's errors carry SQLite's as their argument.
+                print("refused", getattr(cause, "sqlite_errorname", cause))
         # Repaired: the same process writes again, on a connection opened anew.
         await asyncio.wait_for(journal.record_look(dossier, "dossier.read", worker), 10)
         stored = await Dossier.get(id=dossier.id)
@@ -446,7 +450,7 @@ asyncio.run(main(sys.argv[1], sys.argv[2]))
 
 
 def test_a_look_on_a_read_only_file_writes_nothing_and_service_resumes(tmp_path: Path) -> None:
-    """A worker's look is written in one hop to SQLite's thread: a fault there ends cleanly."""
+    """A worker's look, written on every page they open: a fault there ends cleanly."""
     _need_root_tools()
     path = tmp_path / "look.sqlite3"
     try:
