@@ -51,9 +51,10 @@ async def test_the_journal_only_page_journals_its_read_and_shows_the_latest_entr
     shown = page.text.split('<time datetime="')[1:]
     assert [moment.split('"', 1)[0] for moment in shown] == [e.at.isoformat() for e in newest]
     assert "Plus ancien" in page.text  # the pager: more than one page of journal
-    # The session, the news, the dossier, the look (the chain's end, the entry, the head; and
-    # the dossier row held, on PostgreSQL), a page of the journal and the partners it names.
-    assert queries.count <= 9, queries.queries
+    # The session, the news, the dossier and whether the worker follows it, the look (the
+    # dossier row held, the chain's end, the entry, the head), a page of the journal and the
+    # partners it names.
+    assert queries.count <= 10, queries.queries
 
     # A worker who does not follow the dossier: 404, nothing shown, and the try journaled.
     floor.cookies.clear()

@@ -69,8 +69,11 @@ def _free_port() -> int:
 
 
 @contextmanager
-def _server(database_url: str, var_dir: Path, name: str = "portal") -> Iterator[str]:
-    """``python -m portal run`` on this database; its base URL while the block lasts."""
+def _server(
+    database_url: str, var_dir: Path, name: str = "portal", *, healthy: bool = True
+) -> Iterator[str]:
+    """``python -m portal run`` on this database; its base URL while the block lasts (once its
+    health check answers 200, or anything unless ``healthy``)."""
     port = _free_port()
     log = var_dir / f"{name}.log"
     env = {
@@ -82,7 +85,7 @@ def _server(database_url: str, var_dir: Path, name: str = "portal") -> Iterator[
         "PORTAL_VAR_DIR": str(var_dir),
         "PORTAL_ENV": "development",
     }
-    with running_portal(env, log, port) as base:
+    with running_portal(env, log, port, healthy=healthy) as base:
         yield base
 
 
@@ -301,10 +304,11 @@ async def _sqlite_fault(
         subject = await Subject.sign_in(base, "lou", dossier.reference)
         await _break_and_repair(subject, fault(), again, reads_served=True)
     # A server started while the file is broken opens its connection on the broken file:
-    # that connection must not outlive the repair.
+    # that connection must not outlive the repair. (Its health check may say 503: on a full
+    # disk, SQLite cannot even make the index it opens the file with.)
     with ExitStack() as repair:
         repair.enter_context(fault())
-        with _server(url, tmp_path, "started-broken") as base:
+        with _server(url, tmp_path, "started-broken", healthy=False) as base:
             subject.base = base
             again()
             assert_kind_503(await subject.write("Pendant la panne, au démarrage."))
