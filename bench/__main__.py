@@ -183,6 +183,8 @@ def report(run: Run, options: argparse.Namespace) -> list[str]:
     )
     if any(b.client_busy > 0.9 for row in run.rows for b in row.bare):
         lines.append("The load generator saturated a CPU on the bare page: trust the CPU ratio.")
+    if (load := os.getloadavg()[1]) > (os.cpu_count() or 1):
+        lines.append(f"Load average {load:.1f} over 5 minutes: a busy machine, noisy figures.")
     lines.append("")
     rows = {row.target.name: row for row in run.rows}
     for long, short in JOURNAL_PAIRS:
