@@ -28,19 +28,20 @@ from portal.domain import notices
 from portal.i18n import LanguageMiddleware
 from portal.ops import RequestIdMiddleware
 from portal.pages import (
-    accounts,
+    account,
     admin,
     consent,
     dossiers,
     ending,
     figures,
+    invitations,
     operator,
     partners,
     public,
     requests,
+    signin,
     work,
 )
-from portal.routing import IndexedRouter
 from portal.security.bodylimit import BodyLimitMiddleware
 from portal.security.csrf import CSRFMiddleware
 from portal.security.headers import SecurityHeadersMiddleware, origin_of
@@ -72,9 +73,8 @@ ERROR_TEMPLATES = {404: "errors/404.html", 500: "errors/500.html", 503: "errors/
 
 
 def error_page(request: Request, status: int) -> Response:
-    templates = request.app.state.templates.for_request(request)
     name = ERROR_TEMPLATES.get(status, "errors/error.html")
-    response: Response = templates.TemplateResponse(
+    response: Response = request.app.state.templates.TemplateResponse(
         request, name, {"status": status}, status_code=status
     )
     return response
@@ -172,7 +172,9 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
         debug=False,
         routes=[
             *public.routes,
-            *accounts.routes,
+            *signin.routes,
+            *account.routes,
+            *invitations.routes,
             *admin.routes,
             *operator.routes,
             *figures.routes,
@@ -204,11 +206,9 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
         exception_handlers={HTTPException: http_error, 500: last_resort},
         lifespan=lifespan,
     )
-    # The same routes, tried by their first segment (see portal.routing).
-    app.router = IndexedRouter(app.router.routes, lifespan=lifespan)
     app.state.settings = settings
     app.state.throttle = SignInThrottle.from_url(settings.redis_url)
     app.state.templates = build_templates(
-        static, {"quick_exit_url": settings.quick_exit_url, "settings": settings}, app.routes
+        app, static, {"quick_exit_url": settings.quick_exit_url, "settings": settings}
     )
     return app

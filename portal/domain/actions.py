@@ -8,7 +8,7 @@ from tortoise.transactions import in_transaction
 from portal import keys
 from portal.domain import journal
 from portal.domain.access import readable_dossier
-from portal.domain.accounts import clean_multiline, clean_text, require_whole_account
+from portal.domain.accounts import require_whole_account
 from portal.domain.errors import Invalid, NotAllowed, NotFound
 from portal.i18n import lazy as _l
 from portal.models import (
@@ -22,6 +22,7 @@ from portal.models import (
     Person,
     Role,
 )
+from portal.text import clean_multiline, clean_text
 
 MAX_DESCRIPTION = 2000
 MAX_REASON = 1000

@@ -19,7 +19,7 @@ from tortoise.transactions import in_transaction
 from portal import keys
 from portal.domain import journal
 from portal.domain.access import readable_dossier
-from portal.domain.accounts import clean_text, require_whole_account
+from portal.domain.accounts import require_whole_account
 from portal.domain.errors import Invalid, NotAllowed, NotFound
 from portal.i18n import lazy as _l
 from portal.labels import category_name, kind_name, theme_names
@@ -39,6 +39,7 @@ from portal.models import (
     Role,
     Share,
 )
+from portal.text import clean_text
 
 DURATIONS = ("until_stop", "1_month", "3_months", "end_of_help")
 MAX_PURPOSE = 300

@@ -12,7 +12,7 @@ from tortoise.transactions import in_transaction
 from portal import keys
 from portal.domain import journal
 from portal.domain.access import is_assigned, readable_dossier
-from portal.domain.accounts import clean_multiline, require_whole_account
+from portal.domain.accounts import require_whole_account
 from portal.domain.consent import revoke_all
 from portal.domain.errors import Invalid, NotAllowed, NotFound
 from portal.domain.requests import RequestForm, is_under_age_limit, make_request_in
@@ -32,6 +32,7 @@ from portal.models import (
     Role,
     Share,
 )
+from portal.text import clean_multiline
 
 MAX_REASON = 1000
 

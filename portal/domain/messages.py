@@ -7,10 +7,10 @@ from tortoise.transactions import in_transaction
 from portal import keys
 from portal.domain import journal
 from portal.domain.access import readable_dossier
-from portal.domain.accounts import clean_multiline
 from portal.domain.errors import Invalid, NotAllowed
 from portal.i18n import lazy as _l
 from portal.models import Dossier, DossierStatus, Message, Person
+from portal.text import clean_multiline
 
 MAX_MESSAGE = 4000
 

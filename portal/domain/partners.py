@@ -12,10 +12,10 @@ from tortoise.transactions import in_transaction
 
 from portal import reads
 from portal.domain import journal
-from portal.domain.accounts import clean_multiline, clean_text
 from portal.domain.errors import Invalid, NotFound
 from portal.i18n import lazy as _l
 from portal.models import Consent, Dossier, Partner, PartnerChange, Person, Role, Sector
+from portal.text import clean_multiline, clean_text
 
 MAX_NAME = 200
 MAX_DESCRIPTION = 1500

@@ -174,7 +174,7 @@ def parse_themes(values: list[str]) -> list[Theme]:
 
 
 def check_words(words: str) -> str:
-    from portal.domain.accounts import clean_multiline
+    from portal.text import clean_multiline
 
     text = clean_multiline(words)
     if len(text) > MAX_WORDS:
@@ -184,7 +184,7 @@ def check_words(words: str) -> str:
 
 def check_contact(channel: str, details: str, hours: str) -> tuple[ContactChannel, str, str]:
     """How to reach the person safely. Through the portal only needs nothing more."""
-    from portal.domain.accounts import clean_text
+    from portal.text import clean_text
 
     try:
         how = ContactChannel(channel)

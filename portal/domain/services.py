@@ -8,10 +8,10 @@ from typing import Any
 
 from tortoise.transactions import in_transaction
 
-from portal.domain.accounts import clean_text
 from portal.domain.errors import Invalid, NotFound
 from portal.i18n import lazy as _l
 from portal.models import Person, Role, Service
+from portal.text import clean_text
 
 MAX_NAME = 200
 MAX_ADDRESS = 300

@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import re
-import secrets
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import timedelta
 from typing import Any
@@ -18,10 +17,12 @@ from tortoise import timezone
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
+from portal.domain import notices
 from portal.models import Person, Role, Session, SubmittedForm
 from portal.security.csrf import CSRF_COOKIE
 from portal.security.requestline import MAX_ID
 from portal.security.sessions import current_session
+from portal.templating import wants_fragment
 
 Handler = Callable[[Request], Awaitable[Response]]
 # What answers a repeated form when its first answer was a page, not a redirect.
@@ -61,16 +62,14 @@ def require(*roles: Role) -> Callable[[Handler], Handler]:
 
                 raise HTTPException(404)
             request.state.person = session.person
+            if not wants_fragment(request):
+                # The header's count of what is new (see templating.page_context).
+                request.state.news = await notices.news_count(session.person)
             return await handler(request)
 
         return guarded
 
     return decorate
-
-
-def new_form_key() -> str:
-    """The single-use key of one rendered form (``csrf()`` puts it in every form)."""
-    return secrets.token_urlsafe(18)
 
 
 class _Repeat(Exception):

@@ -32,6 +32,7 @@ from portal.pages.common import (
     signed_in,
     text,
 )
+from portal.pages.signin import json_redirect, read_credential, signed_in_response
 from portal.security import passkeys
 from portal.security.ratelimit import SignInThrottle, wait_message
 from portal.templating import render
@@ -308,9 +309,8 @@ async def _send_with_new_account(values: dict[str, Any], password: str) -> tuple
 
 
 async def _signed_in_redirect(request: Request, person: Person, dossier: Dossier) -> Response:
-    from portal.pages.accounts import _signed_in_response
 
-    return await _signed_in_response(request, person, f"/espace/{dossier.reference}/envoye")
+    return await signed_in_response(request, person, f"/espace/{dossier.reference}/envoye")
 
 
 async def ask_passkey_options(request: Request) -> Response:
@@ -348,7 +348,6 @@ async def ask_passkey_options(request: Request) -> Response:
 
 
 async def ask_passkey(request: Request) -> Response:
-    from portal.pages.accounts import _json_redirect, _read_credential, _signed_in_response
 
     throttle: SignInThrottle = request.app.state.throttle
     address = client_address(request)
@@ -357,7 +356,7 @@ async def ask_passkey(request: Request) -> Response:
         return JSONResponse(
             {"error": wait_message(wait)}, status_code=429, headers={"Retry-After": str(wait)}
         )
-    credential = await _read_credential(request)
+    credential = await read_credential(request)
     settings = request.app.state.settings
     try:
         challenge, passkey = await passkeys.verify_registration(
@@ -388,7 +387,7 @@ async def ask_passkey(request: Request) -> Response:
         )
     await throttle.sign_up_answered(address, made=True)
     target = f"/espace/{dossier.reference}/envoye"
-    return _json_redirect(target, await _signed_in_response(request, person, target))
+    return json_redirect(target, await signed_in_response(request, person, target))
 
 
 async def count_words(request: Request) -> Response:

@@ -30,9 +30,20 @@ from webauthn.helpers.structs import (
     UserVerificationRequirement,
 )
 
-from portal.domain.accounts import PasskeyData
 from portal.models import ChallengePurpose, Credential, CredentialKind, PasskeyChallenge, Person
 from portal.security.tokens import token_hash
+
+
+@dataclass
+class PasskeyData:
+    """A passkey as its registration gave it, before it is stored."""
+
+    credential_id: bytes
+    public_key: bytes
+    sign_count: int
+    transports: list[str]
+    label: str = ""
+
 
 CHALLENGE_LIFETIME = timedelta(minutes=5)
 MAX_CREDENTIAL_JSON = 16 * 1024

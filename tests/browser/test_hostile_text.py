@@ -38,6 +38,7 @@ from portal.models import (
     Share,
 )
 from portal.security.sessions import SESSION_COOKIE, start_session
+from portal.text import clean_text
 from tests.browser.conftest import (
     SERVER_START_SECONDS,
     LiveServer,
@@ -239,7 +240,7 @@ def make_partner_user(portal: Portal) -> tuple[str, int]:
     """A user of the partner the admin just made; its session and the partner's id."""
 
     async def work() -> tuple[str, int]:
-        partner = await Partner.get(name=accounts.clean_text(PARTNER))
+        partner = await Partner.get(name=clean_text(PARTNER))
         person = await Person.create(
             login="cpas",
             role=Role.PARTNER,
@@ -493,7 +494,7 @@ def test_staff_and_partners_see_hostile_text_as_text(cast: Cast) -> None:
     assert_harmless(cast.admin, "/admin/personnes", AMINA)
     # The form to change a partner holds the text as the values of its fields.
     assert_harmless(cast.operator, f"/operateur/partenaires/{cast.partner_id}")
-    expect(cast.operator.page.locator("#f-name")).to_have_value(accounts.clean_text(PARTNER))
+    expect(cast.operator.page.locator("#f-name")).to_have_value(clean_text(PARTNER))
 
 
 def test_a_double_tap_sends_one_message_shown_as_text(cast: Cast, portal: Portal) -> None:
