@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -52,9 +53,15 @@ def build_templates(app: Starlette, static: StaticFiles, globals_: dict[str, Any
     )
     env.globals.update(globals_)
 
+    # Starlette tries its routes one by one for a name; a page links to the same few again and
+    # again, and the path depends only on the name and the parameters.
+    @lru_cache(maxsize=4096)
+    def path_of(name: str, params: tuple[tuple[str, Any], ...]) -> str:
+        return str(app.url_path_for(name, **dict(params)))
+
     def url_for(name: str, /, **path_params: Any) -> str:
         # A path rather than Starlette's absolute URL: links stay on whatever host was asked.
-        return str(app.url_path_for(name, **path_params))
+        return path_of(name, tuple(sorted(path_params.items())))
 
     env.globals["url_for"] = url_for
     env.globals["static"] = static.url

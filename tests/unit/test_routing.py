@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 
 import httpx
-from starlette.routing import Match, Route
+import pytest
+from starlette.routing import Match, NoMatchFound, Route
 
 from portal.app import create_app
 from portal.settings import Settings
@@ -28,6 +29,26 @@ def test_no_route_hides_another(settings: Settings) -> None:
             scope = {"type": "http", "method": method, "path": path, "root_path": ""}
             first = next(r for r in routes if r.matches(dict(scope))[0] is Match.FULL)
             assert first is route, (method, path, first.name)
+
+
+def test_templates_link_every_route_as_starlette_does(settings: Settings) -> None:
+    """Templates' url_for writes Starlette's path, twice the same, and refuses what it refuses."""
+    app = create_app(settings, manage_database=False)
+    url_for = app.state.templates.env.globals["url_for"]
+    for route in app.routes:
+        assert isinstance(route, Route)
+        names = PARAMETER.findall(route.path)
+        for value in ("ABCD-EFGH", "12", "a b é?#"):
+            params = {name: 12 if name.endswith("_id") else value for name in names}
+            if route.name == "static":
+                params = {"path": "css/site.css"}
+            for _ in range(2):
+                assert url_for(route.name, **params) == app.url_path_for(route.name, **params)
+        if names:
+            with pytest.raises(NoMatchFound):
+                url_for(route.name)
+            with pytest.raises(NoMatchFound):
+                url_for(route.name, **{n: "1" for n in names}, extra="1")
 
 
 async def test_an_unknown_path_is_the_kind_404(client: httpx.AsyncClient) -> None:
