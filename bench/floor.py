@@ -27,8 +27,9 @@ from starlette.routing import Route
 from portal.__main__ import run
 from portal.app import create_app
 from portal.domain import dossiers, journal
+from portal.domain.access import readable_dossier
 from portal.models import Role
-from portal.pages.common import person_of, readable_dossier_or_404, require
+from portal.pages.common import person_of, reference_of, require
 from portal.pages.timeline import lines
 from portal.routing import IndexedRouter
 from portal.settings import Settings, load_settings
@@ -41,7 +42,7 @@ PATH = "/banc/journal/{reference}"
 @require(Role.WORKER)
 async def journal_only(request: Request) -> Response:
     person = person_of(request)
-    dossier = await readable_dossier_or_404(request)
+    dossier = await readable_dossier(person, reference_of(request))
     await journal.record_look(dossier, "dossier.read", person)
     page = await dossiers.read_journal_page(dossier, 1)
     timeline = lines(page.entries, person, False, 0, page.partner_names)
