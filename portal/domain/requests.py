@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -11,12 +12,7 @@ from tortoise.transactions import in_transaction
 
 from portal import keys
 from portal.domain import journal
-from portal.domain.accounts import (
-    NewSubject,
-    create_subject_with_passkey,
-    create_subject_with_password,
-    require_whole_account,
-)
+from portal.domain.accounts import require_whole_account
 from portal.domain.errors import DomainError, Invalid, NotAllowed
 from portal.domain.forms import acting_once
 from portal.i18n import lazy as _l
@@ -31,7 +27,6 @@ from portal.models import (
     Service,
     Theme,
 )
-from portal.security.passkeys import PasskeyData
 
 AGE_LIMIT = 22
 MAX_WORDS = 4000
@@ -190,36 +185,19 @@ async def ask(
             raise Invalid("asker", _l("Your account cannot make this request.")) from refusal
 
 
-async def ask_with_password(
-    new: NewSubject,
-    login: str,
-    password: str,
+async def ask_with_new_account(
+    make_account: Callable[[], Awaitable[Person]],
     service_id: int | None,
     form: RequestForm,
     *,
     own_birth: tuple[int, int] | None = None,
     form_key: str | None = None,
 ) -> tuple[Dossier, Person]:
-    """The request of someone without an account, who makes one with a password. One
-    transaction: a refused request leaves no account behind, and the reverse."""
+    """The request of someone without an account, who makes one (``make_account``: with a
+    password, or the passkey the browser made). One transaction: a refused request leaves no
+    account behind, and the reverse."""
     async with acting_once(form_key):
-        person = await create_subject_with_password(new, login, password)
-        dossier = await ask(person, service_id, form, own_birth=own_birth)
-    return dossier, person
-
-
-async def ask_with_passkey(
-    new: NewSubject,
-    user_handle: str,
-    passkey: PasskeyData,
-    service_id: int | None,
-    form: RequestForm,
-    *,
-    own_birth: tuple[int, int] | None = None,
-) -> tuple[Dossier, Person]:
-    """The same with a passkey, once the browser made it (a replay of it is refused)."""
-    async with in_transaction():
-        person = await create_subject_with_passkey(new, user_handle, passkey)
+        person = await make_account()
         dossier = await ask(person, service_id, form, own_birth=own_birth)
     return dossier, person
 

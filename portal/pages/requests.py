@@ -6,6 +6,7 @@ who is not eligible, or who stops half-way, leaves no trace.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from starlette.datastructures import FormData
@@ -227,10 +228,10 @@ async def ask(request: Request) -> Response:
         if person is None:
             if go != "password":
                 raise Invalid("way", _("Passkeys need JavaScript. Choose a password instead."))
-            dossier, person = await rules.ask_with_password(
-                _new_subject(values),
-                values["login"],
-                text(form, "password", 1024),
+            new = _new_subject(values)
+            password = text(form, "password", 1024)
+            dossier, person = await rules.ask_with_new_account(
+                partial(accounts.create_subject_with_password, new, values["login"], password),
                 as_id(values["service"]),
                 request_form,
                 own_birth=own_birth,
@@ -352,10 +353,8 @@ async def ask_passkey(request: Request) -> Response:
         )
         passkey.label = _("Passkey")
         request_form, own_birth = _form_of(values)
-        dossier, person = await rules.ask_with_passkey(
-            new,
-            pending["user_handle"],
-            passkey,
+        dossier, person = await rules.ask_with_new_account(
+            partial(accounts.create_subject_with_passkey, new, pending["user_handle"], passkey),
             as_id(values.get("service", "")),
             request_form,
             own_birth=own_birth,
