@@ -51,6 +51,7 @@ test: lint types
 lint: install
 	$(BIN)/ruff check portal tests bench
 	$(BIN)/ruff format --check portal tests bench
+	$(BIN)/lint-imports
 
 types: install
 	$(BIN)/mypy

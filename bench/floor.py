@@ -31,7 +31,6 @@ from portal.domain.access import readable_dossier
 from portal.models import Role
 from portal.pages.common import person_of, reference_of, require
 from portal.pages.timeline import lines
-from portal.routing import IndexedRouter
 from portal.settings import Settings, load_settings
 from portal.templating import render
 
@@ -59,14 +58,10 @@ def create_floor_app(
 ) -> Starlette:
     """The portal as ``python -m portal run`` serves it, with the page above added."""
     app = create_app(settings, manage_database=manage_database)
-    route = Route(PATH, journal_only, name="bench.journal_only")
-    # As create_app makes its router, with one route more; the middleware is built around the
-    # router at the first request, so it wraps this one.
-    app.router = IndexedRouter([route, *app.router.routes], lifespan=app.router.lifespan_context)
-    for templates in app.state.templates.by_language.values():
-        loader = templates.env.loader
-        assert loader is not None
-        templates.env.loader = jinja2.ChoiceLoader([jinja2.FileSystemLoader(TEMPLATES_DIR), loader])
+    # The middleware is built around the router at the first request, so it wraps this one.
+    app.router.routes.insert(0, Route(PATH, journal_only, name="bench.journal_only"))
+    env = app.state.templates.env
+    env.loader = jinja2.ChoiceLoader([jinja2.FileSystemLoader(TEMPLATES_DIR), env.loader])
     return app
 
 

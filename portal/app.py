@@ -44,7 +44,6 @@ from portal.pages import (
     signin,
     work,
 )
-from portal.routing import IndexedRouter
 from portal.security.bodylimit import BodyLimitMiddleware
 from portal.security.csrf import CSRFMiddleware
 from portal.security.headers import SecurityHeadersMiddleware, origin_of
@@ -78,9 +77,8 @@ REFUSALS = {NotFound: 404, NotAllowed: 409, Invalid: 422}
 
 
 def error_page(request: Request, status: int) -> Response:
-    templates = request.app.state.templates.for_request(request)
     name = ERROR_TEMPLATES.get(status, "errors/error.html")
-    response: Response = templates.TemplateResponse(
+    response: Response = request.app.state.templates.TemplateResponse(
         request, name, {"status": status}, status_code=status
     )
     return response
@@ -224,11 +222,9 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
         },
         lifespan=lifespan,
     )
-    # The same routes, tried by their first segment (see portal.routing).
-    app.router = IndexedRouter(app.router.routes, lifespan=lifespan)
     app.state.settings = settings
     app.state.throttle = SignInThrottle.from_url(settings.redis_url)
     app.state.templates = build_templates(
-        static, {"quick_exit_url": settings.quick_exit_url, "settings": settings}, app.routes
+        app, static, {"quick_exit_url": settings.quick_exit_url, "settings": settings}
     )
     return app

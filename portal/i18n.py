@@ -3,22 +3,18 @@
 from __future__ import annotations
 
 import gettext as gettext_module
-import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cache, lru_cache
-from typing import cast
 from zoneinfo import ZoneInfo
 
-from babel import Locale
 from babel.core import negotiate_locale
-from babel.dates import format_date, format_datetime, parse_pattern
+from babel.dates import format_date, format_datetime
+from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from portal.security.cookies import cookies_of
 from portal.settings import LANGUAGES, ROOT
 
 CATALOGUES = ROOT / "i18n"
@@ -71,87 +67,21 @@ def use_language(language: str) -> Iterator[None]:
         _current.reset(token)
 
 
-@cache
-def _locale(language: str) -> Locale:
-    # Parsed once per language: a timeline formats twenty moments per page.
-    return Locale.parse(language)
-
-
-@dataclass(frozen=True)
-class _Names:
-    """A language's names of days and months, read once from Babel's data (slow to look up)."""
-
-    days: tuple[str, ...]
-    short_days: tuple[str, ...]
-    months: tuple[str, ...]  # January at 1
-    short_months: tuple[str, ...]
-
-
-@cache
-def _names(language: str) -> _Names:
-    locale = _locale(language)
-    days, months = locale.days["format"], locale.months["format"]
-    return _Names(
-        days=tuple(days["wide"][n] for n in range(7)),
-        short_days=tuple(days["abbreviated"][n] for n in range(7)),
-        months=("", *(months["wide"][n] for n in range(1, 13))),
-        short_months=("", *(months["abbreviated"][n] for n in range(1, 13))),
-    )
-
-
-# The fields of a date pattern our pages use, as Babel writes them. Babel formats each field
-# through a general machinery, about 25 µs a moment, and a timeline shows twenty. A pattern
-# with any other field is left to Babel.
-_Field = Callable[[_Names, datetime], str]
-_FIELDS: dict[str, _Field] = {
-    "EEEE": lambda names, m: names.days[m.weekday()],
-    "EEE": lambda names, m: names.short_days[m.weekday()],
-    "d": lambda names, m: str(m.day),
-    "dd": lambda names, m: f"{m.day:02d}",
-    "MMMM": lambda names, m: names.months[m.month],
-    "MMM": lambda names, m: names.short_months[m.month],
-    "MM": lambda names, m: f"{m.month:02d}",
-    "y": lambda names, m: str(m.year),
-    "yyyy": lambda names, m: f"{m.year:04d}",
-    "HH": lambda names, m: f"{m.hour:02d}",
-    "H": lambda names, m: str(m.hour),
-    "mm": lambda names, m: f"{m.minute:02d}",
-}
-_FIELD_NAME = re.compile(r"%\((\w+)\)s")
-
-
-@cache
-def _compiled(fmt: str) -> tuple[str, tuple[tuple[str, _Field], ...]] | None:
-    """Babel's pattern as a format string and the fields it needs; None if one is not ours."""
-    # A DateTimePattern's ``format`` is the %-string its ``apply`` fills in.
-    template = cast("str", parse_pattern(fmt).format)
-    names = _FIELD_NAME.findall(template)
-    if any(name not in _FIELDS for name in names):
-        return None
-    return template, tuple((name, _FIELDS[name]) for name in dict.fromkeys(names))
-
-
 def format_when(moment: datetime, fmt: str = "EEEE d MMMM y, HH:mm") -> str:
-    """A moment as people in Belgium read it, in the current language (as Babel writes it)."""
+    """A moment as people in Belgium read it, in the current language."""
     return _when(moment, fmt, current_language())
 
 
-# A page shows the same moments at every view (its journal's twenty newest), and the text
-# depends only on the instant, the pattern and the language: each is worked out once.
+# A page shows the same moments at every view (its journal's newest entries), and Babel takes
+# some 25 µs for each: the text depends only on the instant, the pattern and the language.
 @lru_cache(maxsize=8192)
 def _when(moment: datetime, fmt: str, language: str) -> str:
-    local = moment.astimezone(BRUSSELS)
-    compiled = _compiled(fmt)
-    if compiled is None:
-        return format_datetime(local, fmt, locale=_locale(language))
-    template, fields = compiled
-    names = _names(language)
-    return template % {name: field(names, local) for name, field in fields}
+    return format_datetime(moment.astimezone(BRUSSELS), fmt, locale=language)
 
 
 def format_day(day: date) -> str:
     """A day as people read it: "mardi 24 novembre"."""
-    return format_date(day, "EEEE d MMMM", locale=_locale(current_language()))
+    return format_date(day, "EEEE d MMMM", locale=current_language())
 
 
 def choose_language(cookie: str | None, accept_language: str | None, default: str) -> str:
@@ -181,11 +111,12 @@ class LanguageMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        accept: str | None = None
-        for name, value in scope["headers"]:
-            if name == b"accept-language":
-                accept = value.decode("latin-1")
-        language = choose_language(cookies_of(scope).get(LANGUAGE_COOKIE), accept, self.default)
+        connection = HTTPConnection(scope)
+        language = choose_language(
+            connection.cookies.get(LANGUAGE_COOKIE),
+            connection.headers.get("accept-language"),
+            self.default,
+        )
         scope.setdefault("state", {})["language"] = language
         with use_language(language):
             await self.app(scope, receive, send)

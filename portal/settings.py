@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import os
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -106,15 +108,11 @@ def load_settings(env: Environ | None = None) -> Settings:
             )
         path = var_dir / "master_key"
         if not path.exists():
-            from portal.security.crypto import new_master_key
-
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(new_master_key(), encoding="utf-8")
             path.chmod(0o600)
         master_key = path.read_text(encoding="utf-8").strip()
     try:
-        from portal.security.crypto import parse_master_key
-
         parse_master_key(master_key)
     except ValueError as error:
         raise SettingsError("MASTER_KEY must be 32 random bytes in base64.") from error
@@ -183,3 +181,18 @@ def load_settings(env: Environ | None = None) -> Settings:
         https=config("HTTPS", cast=bool, default=production),
         log_level=config("LOG_LEVEL", default="info"),
     )
+
+
+def parse_master_key(value: str) -> bytes:
+    """A master key as written in settings: 32 bytes, base64 (urlsafe or standard)."""
+    try:
+        raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+    except (ValueError, TypeError) as error:
+        raise ValueError("MASTER_KEY must be 32 bytes in base64") from error
+    if len(raw) != 32:
+        raise ValueError("MASTER_KEY must be 32 bytes in base64")
+    return raw
+
+
+def new_master_key() -> str:
+    return base64.urlsafe_b64encode(os.urandom(32)).decode().rstrip("=")

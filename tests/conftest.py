@@ -32,6 +32,7 @@ TABLES = [
     "partner_change",
     "first_codes",
     "notice",
+    "notice_progress",
     "action_partner",
     "session",
     "recovery_code",

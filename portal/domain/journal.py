@@ -83,11 +83,6 @@ async def record(
     if event not in LOOKS:
         head["last_activity_at"] = at
     await Dossier.filter(id=dossier.id).update(**head)
-    if event not in LOOKS:
-        # Imported here: notices builds on accounts, which records in the journal itself.
-        from portal.domain.notices import enqueue_for_event
-
-        await enqueue_for_event(dossier, event, actor)
     return entry
 
 

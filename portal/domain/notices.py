@@ -16,6 +16,7 @@ from email.message import EmailMessage
 from typing import Any
 
 from tortoise import timezone
+from tortoise.transactions import in_transaction
 
 from portal import reads
 from portal.domain import journal
@@ -23,9 +24,10 @@ from portal.domain.errors import Invalid
 from portal.i18n import _, lazy, use_language
 from portal.models import (
     Assignment,
-    Dossier,
     DossierStatus,
+    JournalEntry,
     Notice,
+    NoticeProgress,
     Person,
     Role,
 )
@@ -144,24 +146,60 @@ async def mark_news_seen(person: Person) -> None:
     person.news_seen_at = now
 
 
-# --- Queueing, inside the transaction of the event ------------------------------------------
+# --- Queueing, from the journal -----------------------------------------------------------------
+
+# An entry is read once it is this old: the transaction that wrote it has long committed, so an
+# entry numbered before another is never found after it (PostgreSQL numbers entries when they
+# are written, not when they commit).
+SETTLE = timedelta(seconds=10)
 
 
-async def enqueue_for_event(dossier: Dossier, event: str, actor: Person | None) -> None:
-    """Queue a notice for whoever should hear of this event and asked for e-mails."""
-    if event in NOT_NEWS:
-        return
-    actor_id = actor.id if actor else None
+async def read_journal(now: datetime | None = None, batch: int = 500) -> int:
+    """Turn the journal's new steps into notices for whoever asked for e-mails; return how many
+    entries were read. Safe to run from several processes at once: they take turns."""
+    cutoff = (now or timezone.now()) - SETTLE
+    read = 0
+    while True:
+        async with in_transaction():
+            progress = await NoticeProgress.select_for_update().get_or_none(id=1)
+            if progress is None:  # its migration made it; a database emptied by hand has none
+                progress = await NoticeProgress.create(id=1, last_entry_id=0)
+            entries = (
+                await JournalEntry.filter(id__gt=progress.last_entry_id, at__lte=cutoff)
+                .order_by("id")
+                .limit(batch)
+                .values(
+                    "id",
+                    "event",
+                    "actor_id",
+                    "dossier_id",
+                    "dossier__subject_id",
+                    "dossier__service_id",
+                )
+            )
+            for entry in entries:
+                if entry["event"] not in NOT_NEWS:
+                    await _enqueue(entry)
+            if entries:
+                await NoticeProgress.filter(id=1).update(last_entry_id=entries[-1]["id"])
+        read += len(entries)
+        if len(entries) < batch:
+            return read
+
+
+async def _enqueue(entry: dict[str, Any]) -> None:
+    """Queue a notice for whoever should hear of this step and asked for e-mails."""
+    event, actor_id, subject_id = entry["event"], entry["actor_id"], entry["dossier__subject_id"]
     recipients: list[Any] = []
-    if actor_id != dossier.subject_id:
-        recipients.append(dossier.subject_id)
+    if actor_id != subject_id:
+        recipients.append(subject_id)
     if event == "request.made" or event == "dossier.reopened":
         recipients += await Person.filter(
-            service_id=dossier.service_id, role=Role.WORKER, is_active=True
+            service_id=entry["dossier__service_id"], role=Role.WORKER, is_active=True
         ).values_list("id", flat=True)
-    elif event in SUBJECT_NEWS and actor_id == dossier.subject_id:
+    elif event in SUBJECT_NEWS and actor_id == subject_id:
         recipients += await Assignment.filter(
-            dossier_id=dossier.id, ended_at__isnull=True
+            dossier_id=entry["dossier_id"], ended_at__isnull=True
         ).values_list("worker_id", flat=True)
     wanted = (
         await Person.filter(
@@ -245,6 +283,7 @@ async def send_due(mailer: Mailer, now: datetime | None = None, batch: int = 20)
     import aiosmtplib
 
     now = now or timezone.now()
+    await read_journal(now)
     sent = 0
     due = (
         await Notice.filter(sent_at__isnull=True, given_up_at__isnull=True, next_try_at__lte=now)

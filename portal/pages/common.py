@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import re
-import secrets
 from collections.abc import Awaitable, Callable, Iterable
 
 from starlette.datastructures import FormData
@@ -13,11 +12,12 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from portal.domain import access, forms
+from portal.domain import access, forms, notices
 from portal.models import Dossier, Person, Role, Session
 from portal.security.csrf import CSRF_COOKIE
 from portal.security.requestline import MAX_ID
 from portal.security.sessions import current_session
+from portal.templating import wants_fragment
 
 Handler = Callable[[Request], Awaitable[Response]]
 # What answers a repeated form when its first answer was a page, not a redirect.
@@ -53,16 +53,14 @@ def require(*roles: Role) -> Callable[[Handler], Handler]:
             if roles and session.person.role not in roles:
                 raise HTTPException(404)
             request.state.person = session.person
+            if not wants_fragment(request):
+                # The header's count of what is new (see templating.page_context).
+                request.state.news = await notices.news_count(session.person)
             return await handler(request)
 
         return guarded
 
     return decorate
-
-
-def new_form_key() -> str:
-    """The single-use key of one rendered form (``csrf()`` puts it in every form)."""
-    return secrets.token_urlsafe(18)
 
 
 def once(again: Again | None = None) -> Callable[[Handler], Handler]:

@@ -15,6 +15,9 @@ import os
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+# The master key's written form is a setting's: read and made there.
+from portal.settings import new_master_key, parse_master_key
+
 PREFIX = "enc1:"
 KEY_ID_BYTES = 8
 NONCE_BYTES = 12
@@ -26,21 +29,6 @@ class Erased(Exception):
 
 class CryptoError(Exception):
     """A sealed value or a wrapped key does not open with the keys we have."""
-
-
-def parse_master_key(value: str) -> bytes:
-    """A master key as written in settings: 32 bytes, base64 (urlsafe or standard)."""
-    try:
-        raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
-    except (ValueError, TypeError) as error:
-        raise ValueError("MASTER_KEY must be 32 bytes in base64") from error
-    if len(raw) != 32:
-        raise ValueError("MASTER_KEY must be 32 bytes in base64")
-    return raw
-
-
-def new_master_key() -> str:
-    return base64.urlsafe_b64encode(os.urandom(32)).decode().rstrip("=")
 
 
 def key_id(master: bytes) -> bytes:
@@ -104,3 +92,6 @@ class Box:
 
 def new_data_key() -> bytes:
     return AESGCM.generate_key(bit_length=256)
+
+
+__all__ = ["new_master_key", "parse_master_key"]

@@ -187,8 +187,4 @@ class SessionMiddleware:
             state = scope.setdefault("state", {})
             session = await load_session(token) if token else None
             state["session"] = session
-            if session is not None and not session.second_factor_pending:
-                from portal.domain.notices import news_count
-
-                state["news"] = await news_count(session.person)
         await self.app(scope, receive, send)
