@@ -23,6 +23,7 @@ from portal.pages.common import (
     require,
     text,
 )
+from portal.pages.dossiers import seen_news
 from portal.templating import render
 
 
@@ -43,8 +44,6 @@ async def _inbox_context(request: Request, **extra: Any) -> dict[str, Any]:
 
 @require(Role.WORKER)
 async def inbox(request: Request) -> Response:
-    from portal.pages.dossiers import seen_news
-
     await seen_news(request, person_of(request))
     return render(request, "work/inbox.html", await _inbox_context(request), block="inbox")
 
