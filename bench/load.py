@@ -1,34 +1,28 @@
-"""An async load generator (keep-alive GETs); run as a module: the mixed load of bench.stress."""
+"""A load generator of plain keep-alive GETs: as fast as answered, or at a fixed rate."""
 
 from __future__ import annotations
 
 import asyncio
 import math
-import os
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Literal
 from urllib.parse import urlsplit
 
-import httpx
-
-REQUEST_TIMEOUT = 10.0
+TIMEOUT = 10.0
 # uvicorn closes a keep-alive connection idle for 5 s; one idle this long is not reused.
 IDLE_REUSE_SECONDS = 4.0
-ClientKind = Literal["raw", "httpx"]
+FAILURES = (OSError, ValueError, TimeoutError, asyncio.IncompleteReadError)
 
 
 @dataclass(frozen=True)
 class LoadResult:
-    client: ClientKind
     requests: int
     errors: int
     seconds: float
     latencies: list[float]
     server_cpu_seconds: float | None
     client_cpu_seconds: float
-    machine_cpu_seconds: float | None
 
     @property
     def rps(self) -> float:
@@ -37,169 +31,77 @@ class LoadResult:
     def percentile_ms(self, percent: float) -> float:
         """Nearest-rank percentile of the latencies, in milliseconds."""
         if not self.latencies:
-            return float("nan")
+            return math.nan
         ordered = sorted(self.latencies)
         rank = min(len(ordered), max(1, math.ceil(percent / 100 * len(ordered))))
         return ordered[rank - 1] * 1000
 
     @property
-    def server_cpu_us_per_request(self) -> float | None:
+    def cpu_us(self) -> float | None:
+        """The server's CPU time per request, in microseconds."""
         if self.server_cpu_seconds is None or not self.requests:
             return None
         return self.server_cpu_seconds / self.requests * 1e6
 
     @property
-    def client_cpu_share(self) -> float:
-        """How busy the load generator was: near 1.0 means it, not the server, set the pace."""
+    def client_busy(self) -> float:
+        """The load generator's share of a CPU: near 1, it rather than the server set the pace."""
         return self.client_cpu_seconds / self.seconds if self.seconds else 0.0
 
-    @property
-    def other_cpu_share(self) -> float | None:
-        """CPUs kept busy by everything but the server and the client: noise in the figures."""
-        if self.machine_cpu_seconds is None or self.server_cpu_seconds is None or not self.seconds:
-            return None
-        others = self.machine_cpu_seconds - self.server_cpu_seconds - self.client_cpu_seconds
-        return max(0.0, others / self.seconds)
 
-
-def machine_cpu_seconds() -> float | None:
-    """CPU time all processes have used since boot (Linux /proc/stat), else None."""
-    try:
-        with open("/proc/stat", encoding="ascii") as stat:
-            fields = stat.readline().split()
-    except OSError:
-        return None
-    # user nice system idle iowait irq softirq steal: everything but idle and iowait is work.
-    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(f) for f in fields[1:9])
-    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
-
-
-class RawConnection:
+class Connection:
     """One HTTP/1.1 keep-alive connection sending the same GET again and again.
 
-    httpx spends about 1 ms of CPU per request: on a small machine it saturates a core before
-    a bare Starlette page does, and every ratio against that baseline comes out too high.
-    This reads status, Content-Length or chunks, and nothing else.
+    httpx spends about 1 ms of CPU per request: it would saturate a core before a bare
+    Starlette page does. This reads the status and the body's length, nothing else.
     """
 
     def __init__(self, base_url: str, path: str, headers: dict[str, str]) -> None:
         parts = urlsplit(base_url)
-        if parts.scheme != "http" or parts.hostname is None:
-            raise ValueError(f"the raw client speaks plain http only, not {base_url!r}")
-        self.host = parts.hostname
-        self.port = parts.port or 80
-        lines = [
-            f"GET {path} HTTP/1.1",
-            f"Host: {parts.netloc}",
-            "Accept: text/html",
-            "User-Agent: portal-bench",
-            *(f"{name}: {value}" for name, value in headers.items()),
-        ]
+        self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 80
+        lines = [f"GET {path} HTTP/1.1", f"Host: {parts.netloc}", "Accept: text/html"]
+        lines += [f"{name}: {value}" for name, value in headers.items()]
         self.request = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
-        self.reader: asyncio.StreamReader | None = None
-        self.writer: asyncio.StreamWriter | None = None
+        self.streams: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
         self.last_used = 0.0
 
     async def get(self) -> int:
         if time.monotonic() - self.last_used > IDLE_REUSE_SECONDS:
-            # The server may have closed it meanwhile, as a browser knows: start a new one.
-            self.close()
+            self.close()  # The server may have closed it meanwhile, as a browser knows.
         self.last_used = time.monotonic()
-        if self.reader is None or self.writer is None:
-            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
-        reader = self.reader
-        self.writer.write(self.request)
-        head = await reader.readuntil(b"\r\n\r\n")
-        status = int(head[9:12])
-        lowered = head.lower()
-        if b"\r\ntransfer-encoding: chunked" in lowered:
+        if self.streams is None:
+            self.streams = await asyncio.open_connection(self.host, self.port)
+        reader, writer = self.streams
+        writer.write(self.request)
+        head = (await reader.readuntil(b"\r\n\r\n")).lower()
+        if b"\r\ntransfer-encoding: chunked" in head:
             while size := int((await reader.readuntil(b"\r\n")).split(b";")[0], 16):
                 await reader.readexactly(size + 2)
-            await reader.readuntil(b"\r\n")  # End of the (empty) trailers.
+            await reader.readuntil(b"\r\n")
         else:
-            start = lowered.find(b"\r\ncontent-length:")
-            if start < 0:
-                raise ValueError("response without Content-Length or chunks")
-            end = lowered.index(b"\r\n", start + 2)
-            await reader.readexactly(int(lowered[start + 17 : end]))
-        if b"\r\nconnection: close" in lowered:
+            start = head.index(b"\r\ncontent-length:") + 17
+            await reader.readexactly(int(head[start : head.index(b"\r\n", start)]))
+        if b"\r\nconnection: close" in head:
             self.close()
-        return status
+        return int(head[9:12])
 
     def close(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
-        self.reader = self.writer = None
+        if self.streams is not None:
+            self.streams[1].close()
+        self.streams = None
 
 
-Get = Callable[[], Awaitable[int]]
-
-
-async def _run(
-    gets: list[Get], seconds: float, on_error: Callable[[int], None]
-) -> tuple[int, int, float, list[float]]:
-    """Call each worker's ``get`` in a loop until the deadline; time every answer."""
-    latencies: list[float] = []
-    errors = 0
-    started = time.perf_counter()
-    deadline = started + seconds
-
-    async def worker(index: int, get: Get) -> None:
-        nonlocal errors
-        while time.perf_counter() < deadline:
-            sent = time.perf_counter()
-            try:
-                async with asyncio.timeout(REQUEST_TIMEOUT):
-                    status = await get()
-            except (
-                OSError,
-                ValueError,
-                TimeoutError,
-                httpx.HTTPError,
-                asyncio.IncompleteReadError,
-            ):
-                errors += 1
-                on_error(index)
-                continue
-            latencies.append(time.perf_counter() - sent)
-            if status != 200:
-                errors += 1
-
-    # Each worker stops starting requests at the deadline; the last ones still finish.
-    await asyncio.gather(*(worker(index, get) for index, get in enumerate(gets)))
-    return len(latencies), errors, time.perf_counter() - started, latencies
-
-
-async def _measure(
-    client: ClientKind,
-    gets: list[Get],
-    on_error: Callable[[int], None],
-    warmup: float,
-    duration: float,
-    server_cpu: Callable[[], float | None],
-) -> LoadResult:
-    if warmup > 0:
-        await _run(gets, warmup, on_error)
-    return await _timed(client, lambda: _run(gets, duration, on_error), server_cpu)
-
-
-# The measured part of a load: requests answered, errors, seconds taken, latencies.
-Measured = tuple[int, int, float, list[float]]
+Measured = tuple[int, int, float, list[float]]  # answered, errors, seconds, latencies
 
 
 async def _timed(
-    client: ClientKind,
-    run: Callable[[], Awaitable[Measured]],
-    server_cpu: Callable[[], float | None],
+    run: Callable[[], Awaitable[Measured]], server_cpu: Callable[[], float | None]
 ) -> LoadResult:
-    """Run the measured part once, with the CPU the server, this client and the machine used."""
-    cpu_before, machine_before = server_cpu(), machine_cpu_seconds()
-    client_before = time.process_time()
+    """Run the measured part once, with the CPU time the server and this client used."""
+    cpu_before, client_before = server_cpu(), time.process_time()
     requests, errors, seconds, latencies = await run()
-    client_cpu = time.process_time() - client_before
-    cpu_after, machine_after = server_cpu(), machine_cpu_seconds()
+    cpu_after = server_cpu()
     return LoadResult(
-        client=client,
         requests=requests,
         errors=errors,
         seconds=seconds,
@@ -207,53 +109,55 @@ async def _timed(
         server_cpu_seconds=None
         if cpu_before is None or cpu_after is None
         else cpu_after - cpu_before,
-        client_cpu_seconds=client_cpu,
-        machine_cpu_seconds=None
-        if machine_before is None or machine_after is None
-        else machine_after - machine_before,
+        client_cpu_seconds=time.process_time() - client_before,
     )
 
 
-async def measure(
+async def closed_loop(
     base_url: str,
     path: str,
     headers: dict[str, str],
     *,
-    client: ClientKind,
     concurrency: int,
     warmup: float,
     duration: float,
     server_cpu: Callable[[], float | None],
 ) -> LoadResult:
-    """Warm up, then load ``path`` for ``duration`` seconds over ``concurrency`` connections."""
-    if client == "raw":
-        connections = [RawConnection(base_url, path, headers) for _ in range(concurrency)]
+    """``concurrency`` connections, each sending its next request as soon as answered."""
+    connections = [Connection(base_url, path, headers) for _ in range(concurrency)]
 
-        def reset(index: int) -> None:
-            # A failed exchange leaves the connection in an unknown state: start a new one.
-            connections[index].close()
+    async def run(seconds: float) -> Measured:
+        latencies: list[float] = []
+        errors = 0
+        started = time.perf_counter()
 
-        try:
-            gets: list[Get] = [connection.get for connection in connections]
-            return await _measure(client, gets, reset, warmup, duration, server_cpu)
-        finally:
-            for connection in connections:
-                connection.close()
+        async def loop(connection: Connection) -> None:
+            nonlocal errors
+            while time.perf_counter() < started + seconds:
+                sent = time.perf_counter()
+                try:
+                    async with asyncio.timeout(TIMEOUT):
+                        status = await connection.get()
+                except FAILURES:
+                    errors += 1
+                    connection.close()  # In an unknown state: start a new one.
+                    continue
+                latencies.append(time.perf_counter() - sent)
+                errors += status != 200
 
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    # trust_env=False: a proxy from the environment must never sit between us and loopback.
-    async with httpx.AsyncClient(
-        base_url=base_url, limits=limits, timeout=REQUEST_TIMEOUT, trust_env=False
-    ) as http:
+        await asyncio.gather(*(loop(c) for c in connections))
+        return len(latencies), errors, time.perf_counter() - started, latencies
 
-        async def get() -> int:
-            return (await http.get(path, headers=headers)).status_code
+    try:
+        if warmup > 0:
+            await run(warmup)
+        return await _timed(lambda: run(duration), server_cpu)
+    finally:
+        for connection in connections:
+            connection.close()
 
-        gets = [get] * concurrency
-        return await _measure(client, gets, lambda _: None, warmup, duration, server_cpu)
 
-
-async def measure_at_rate(
+async def open_loop(
     base_url: str,
     path: str,
     headers: dict[str, str],
@@ -263,66 +167,48 @@ async def measure_at_rate(
     duration: float,
     server_cpu: Callable[[], float | None],
 ) -> LoadResult:
-    """Open loop: start a GET every 1/``rate`` s, whatever the earlier answers do.
+    """A GET every 1/``rate`` s, whatever the earlier answers do.
 
-    Each latency counts from when the request was due, not from when a connection was free,
-    so a slow answer shows in every request it delays (no coordinated omission). Connections
-    are opened as needed and reused once free.
+    Each latency counts from when the request was due, so a slow answer shows in every request
+    it delays (no coordinated omission). Connections are opened as needed, reused once free.
     """
-    idle: list[RawConnection] = []
-    opened: list[RawConnection] = []
-    latencies: list[float] = []
-    errors = 0
+    idle: list[Connection] = []
+    opened: list[Connection] = []
 
-    async def one(due: float, timed: bool) -> None:
-        nonlocal errors
-        connection = idle.pop() if idle else RawConnection(base_url, path, headers)
-        if connection not in opened:
-            opened.append(connection)
-        try:
-            async with asyncio.timeout(REQUEST_TIMEOUT):
-                status = await connection.get()
-        except (OSError, ValueError, TimeoutError, asyncio.IncompleteReadError):
-            connection.close()
-            errors += timed
+    async def run(seconds: float) -> Measured:
+        latencies: list[float] = []
+        errors = 0
+
+        async def one(due: float) -> None:
+            nonlocal errors
+            if not idle:
+                opened.append(Connection(base_url, path, headers))
+                idle.append(opened[-1])
+            connection = idle.pop()
+            try:
+                async with asyncio.timeout(TIMEOUT):
+                    status = await connection.get()
+                latencies.append(time.perf_counter() - due)
+                errors += status != 200
+            except FAILURES:
+                errors += 1
+                connection.close()
             idle.append(connection)
-            return
-        idle.append(connection)
-        if timed:
-            latencies.append(time.perf_counter() - due)
-            errors += status != 200
 
-    async def run(seconds: float, timed: bool) -> float:
         started = time.perf_counter()
-        pending: set[asyncio.Task[None]] = set()
+        tasks = []
         for index in range(max(1, round(rate * seconds))):
             due = started + index / rate
             if (wait := due - time.perf_counter()) > 0:
                 await asyncio.sleep(wait)
-            task = asyncio.create_task(one(due, timed))
-            pending.add(task)
-            task.add_done_callback(pending.discard)
-        if pending:
-            await asyncio.gather(*pending)
-        return time.perf_counter() - started
-
-    async def measured() -> Measured:
-        seconds = await run(duration, timed=True)
-        return len(latencies), errors, seconds, latencies
+            tasks.append(asyncio.create_task(one(due)))
+        await asyncio.gather(*tasks)
+        return len(latencies), errors, time.perf_counter() - started, latencies
 
     try:
         if warmup > 0:
-            await run(warmup, timed=False)
-        return await _timed("raw", measured, server_cpu)
+            await run(warmup)
+        return await _timed(lambda: run(duration), server_cpu)
     finally:
         for connection in opened:
             connection.close()
-
-
-if __name__ == "__main__":
-    # `python -m bench.load`: the mixed load on `portal serve` (this module is its generator).
-    import sys
-
-    from bench.stress import main
-
-    sys.exit(main())

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from tortoise import connections
 from tortoise.backends.base.config_generator import expand_db_url
 
 from portal.settings import load_settings
@@ -46,6 +48,17 @@ def tortoise_config(database_url: str) -> dict[str, Any]:
         "use_tz": True,
         "timezone": "UTC",
     }
+
+
+async def sql_rows(sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+    """The rows of one statement of plain SQL, written with PostgreSQL's placeholders ($1, $2…),
+    which SQLite reads as ?1, ?2…. Through the current connection: inside a transaction, it
+    sees that transaction's writes."""
+    client = connections.get("default")
+    if client.capabilities.dialect == "sqlite":
+        sql = sql.replace("$", "?")
+    rows: list[dict[str, Any]] = await client.execute_query_dict(sql, list(params))
+    return rows
 
 
 def __getattr__(name: str) -> Any:

@@ -7,21 +7,8 @@ from typing import Any
 
 from tortoise.transactions import in_transaction
 
-from portal.domain.accounts import regenerate_recovery_codes
-from portal.domain.requests import RequestForm, make_request
-from portal.models import (
-    Asker,
-    ContactChannel,
-    Credential,
-    CredentialKind,
-    Partner,
-    Person,
-    Role,
-    Sector,
-    Service,
-    Theme,
-)
-from portal.security.passwords import hash_password
+from portal import seeding
+from portal.models import Role, Sector, Service, Theme
 
 # Shown in the README; for a local demo only, never for a real installation.
 DEMO_PASSWORD = "demo-portail-amo-2026"  # noqa: S105 - published demo sign-in
@@ -115,45 +102,34 @@ async def seed_demo(today: date | None = None) -> bool:
     """
     if await Service.exists():
         return False
-    password_hash = hash_password(DEMO_PASSWORD)
     async with in_transaction():
-        passage, boussole = [await Service.create(**data) for data in SERVICES]
-        partners = [await Partner.create(**data) for data in PARTNERS]
+        passage, boussole = [await seeding.service(**data) for data in SERVICES]
+        partners = [await seeding.partner(**data) for data in PARTNERS]
 
-        async def account(login: str, role: Role, name: str, **extra: Any) -> Person:
-            person = await Person.create(login=login, role=role, display_name=name, **extra)
-            await Credential.create(
-                person=person, kind=CredentialKind.PASSWORD, secret=password_hash
+        async def staff(login: str, role: Role, name: str, **where: Any) -> None:
+            await seeding.staff(
+                login, role, password=DEMO_PASSWORD, totp_secret=DEMO_TOTP, name=name, **where
             )
-            if role not in {Role.YOUTH, Role.RELATIVE}:
-                await Credential.create(person=person, kind=CredentialKind.TOTP, secret=DEMO_TOTP)
-            return person
 
-        await account("operateur@portail.example", Role.OPERATOR, "Opérateur")
-        await account("claire@lepassage.example", Role.ADMIN, "Claire", service=passage)
-        await account("amina@lepassage.example", Role.WORKER, "Amina", service=passage)
-        await account("tom@lepassage.example", Role.WORKER, "Tom", service=passage)
-        await account("ines@laboussole.example", Role.ADMIN, "Inès", service=boussole)
-        await account("yann@laboussole.example", Role.WORKER, "Yann", service=boussole)
-        await account("julie@cpas-namur.example", Role.PARTNER, "Julie", partner=partners[0])
-        lou = await account("lou", Role.YOUTH, "Lou", birth_year=2010, birth_month=3, language="fr")
-        parent = await account("parent", Role.RELATIVE, "Sam", language="fr")
+        await staff("operateur@portail.example", Role.OPERATOR, "Opérateur")
+        await staff("claire@lepassage.example", Role.ADMIN, "Claire", service=passage)
+        await staff("amina@lepassage.example", Role.WORKER, "Amina", service=passage)
+        await staff("tom@lepassage.example", Role.WORKER, "Tom", service=passage)
+        await staff("ines@laboussole.example", Role.ADMIN, "Inès", service=boussole)
+        await staff("yann@laboussole.example", Role.WORKER, "Yann", service=boussole)
+        await staff("julie@cpas-namur.example", Role.PARTNER, "Julie", partner=partners[0])
         # Like every account, the young people's have recovery codes from the start (theirs
-        # to renew on the account page: the demo shows them to nobody).
-        for subject in (lou, parent):
-            await regenerate_recovery_codes(subject)
+        # to renew on the account page).
+        lou = await seeding.subject("lou", "Lou", password=DEMO_PASSWORD)
+        await seeding.subject("parent", "Sam", password=DEMO_PASSWORD, role=Role.RELATIVE)
 
-    await make_request(
+    await seeding.request(
         lou,
         passage,
-        RequestForm(
-            asker=Asker.YOUTH,
-            themes=[Theme.SCHOOL, Theme.FAMILY],
-            words="Ça ne va plus trop à l'école depuis la rentrée, et à la maison on se "
-            "dispute tout le temps. J'aimerais en parler à quelqu'un.",
-            contact_channel=ContactChannel.PORTAL,
-            others_read_messages=True,
-        ),
+        "Ça ne va plus trop à l'école depuis la rentrée, et à la maison on se "
+        "dispute tout le temps. J'aimerais en parler à quelqu'un.",
+        [Theme.SCHOOL, Theme.FAMILY],
+        others_read_messages=True,
         today=today,
     )
     return True

@@ -1,4 +1,4 @@
-"""Small factories that build test data through the domain functions."""
+"""The tests' data, on portal.seeding with the tests' passwords; signing in as a browser does."""
 
 from __future__ import annotations
 
@@ -10,22 +10,8 @@ from pathlib import Path
 import httpx
 import pyotp
 
-from portal.domain import accounts
-from portal.domain.dossiers import take
-from portal.domain.requests import RequestForm, make_request
-from portal.models import (
-    Asker,
-    Credential,
-    CredentialKind,
-    Dossier,
-    Partner,
-    Person,
-    Role,
-    Sector,
-    Service,
-    Theme,
-)
-from portal.security.passwords import hash_password
+from portal import seeding
+from portal.models import Dossier, Partner, Person, Role, Service, Theme
 from tests.helpers import csrf_token
 
 YOUTH_PASSWORD = "trois pommes vertes sur la table"
@@ -34,20 +20,15 @@ TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXQ"
 
 
 async def service(name: str = "AMO Test") -> Service:
-    return await Service.create(name=name, communes=["Namur"], response_days=3)
+    return await seeding.service(name)
 
 
 async def partner(name: str = "CPAS Test", secrecy: bool = True) -> Partner:
-    return await Partner.create(name=name, sector=Sector.CPAS, bound_by_secrecy=secrecy)
+    return await seeding.partner(name, bound_by_secrecy=secrecy)
 
 
 async def youth(login: str = "lou", name: str = "Lou", role: Role = Role.YOUTH) -> Person:
-    new = accounts.check_new_subject(role.value, name, "fr")
-    person = await accounts.create_subject_with_password(new, login, YOUTH_PASSWORD)
-    if role is Role.YOUTH:
-        await Person.filter(id=person.id).update(birth_year=2010, birth_month=3)
-        person.birth_year, person.birth_month = 2010, 3
-    return person
+    return await seeding.subject(login, name, password=YOUTH_PASSWORD, role=role)
 
 
 async def staff(
@@ -59,19 +40,15 @@ async def staff(
     name: str | None = None,
 ) -> Person:
     """A staff member with a password and a TOTP secret (the invitation's end state)."""
-    person = await Person.create(
-        login=login,
-        role=role,
-        display_name=name or login.title(),
+    return await seeding.staff(
+        login,
+        role,
+        password=STAFF_PASSWORD,
+        totp_secret=TOTP_SECRET,
+        name=name,
         service=service_,
         partner=partner_,
-        user_handle=accounts.new_user_handle(),
     )
-    await Credential.create(
-        person=person, kind=CredentialKind.PASSWORD, secret=hash_password(STAFF_PASSWORD)
-    )
-    await Credential.create(person=person, kind=CredentialKind.TOTP, secret=TOTP_SECRET)
-    return person
 
 
 async def operator(login: str = "operateur") -> Person:
@@ -87,11 +64,7 @@ async def followed_dossier(
     theme: Theme = Theme.SCHOOL,
 ) -> Dossier:
     """A young person's request, taken by ``worker``: where most tests of a dossier start."""
-    dossier = await make_request(
-        subject, service_, RequestForm(asker=Asker.YOUTH, themes=[theme], words=words)
-    )
-    await take(worker, dossier.id)
-    return dossier
+    return await seeding.followed_dossier(worker, subject, service_, words, theme)
 
 
 def totp_now() -> str:

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from functools import cache
-
 from tortoise.transactions import in_transaction
 
-from portal import reads
 from portal.domain import journal
 from portal.domain.errors import NotFound
 from portal.models import Assignment, Dossier, Person, Role
@@ -38,31 +35,16 @@ async def can_read_dossier(person: Person, dossier: Dossier) -> bool:
     return _may_read(person, dossier, assigned)
 
 
-@cache
-def _dossier_sql() -> str:
-    # The dossier, its subject, and whether the reader follows it: one statement per page.
-    return reads.statement(
-        "SELECT {d}, {p}, EXISTS (SELECT 1 FROM assignment a"
-        " WHERE a.dossier_id = d.id AND a.worker_id = ? AND a.ended_at IS NULL)"
-        " FROM dossier d JOIN person p ON p.id = d.subject_id WHERE d.reference = ?",
-        d=Dossier,
-        p=Person,
-    )
-
-
 async def readable_dossier(person: Person, reference: str) -> Dossier:
     """The dossier with this reference if this person may read it; otherwise NotFound.
 
     A refused try on a dossier that exists is written to its journal, so its subject sees it.
     """
     reference = reference.upper()[:12]
-    found = await reads.rows(_dossier_sql(), [person.id, reference])
-    dossier = reads.build(Dossier, found[0]) if found else None
+    dossier = await Dossier.filter(reference=reference).select_related("subject").first()
     if dossier is None:
         raise NotFound("no such dossier")
-    reads.attach(dossier, "subject", reads.build(Person, found[0], reads.width(Dossier)))
-    assigned = bool(found[0][-1])
-    if not _may_read(person, dossier, assigned):
+    if not await can_read_dossier(person, dossier):
         async with in_transaction():
             locked = await Dossier.select_for_update().get(id=dossier.id)
             await journal.record(

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
-from functools import cache
-from typing import Any, TypeVar
+from typing import Any
 
-from tortoise import Model, timezone
+from tortoise import timezone
 
-from portal import keys, reads
+from portal import keys
 from portal.domain import journal
 from portal.domain.access import is_assigned, readable_dossier
 from portal.domain.errors import Invalid, NotAllowed, NotFound
@@ -23,6 +22,7 @@ from portal.models import (
     DossierStatus,
     JournalEntry,
     Message,
+    Partner,
     Person,
     Request,
     Role,
@@ -32,12 +32,16 @@ TIMELINE_PAGE = 20
 THREAD_LIMIT = 50
 # The newest steps shown; older ones stay in the journal and the export.
 ACTION_LIMIT = 100
-M = TypeVar("M", bound=Model)
 
-# What a page shows of the people who wrote in a dossier, and of its journal's entries: not
-# the rest of an account (its e-mail, its keys), nor the entries' MACs.
-AUTHOR = reads.Only(Person, ("id", "display_name", "role"))
-ENTRY = reads.Only(JournalEntry, ("id", "dossier_id", "seq", "actor_id", "event", "at", "details"))
+# What a page shows of the people who wrote in a dossier: their name and role, not the rest of
+# an account (its e-mail, its keys). Objects read with ``only`` are partial: the ORM refuses to
+# save them.
+AUTHOR = ("id", "display_name", "role")
+
+
+def _with(relation: str, *fields: str) -> tuple[str, ...]:
+    """For ``only``: these fields, and the author's fields of ``relation`` (one outer join)."""
+    return (*fields, f"{relation}_id", *(f"{relation}__{name}" for name in AUTHOR))
 
 
 def add_working_days(start: date, days: int) -> date:
@@ -131,16 +135,11 @@ async def team(worker: Person) -> list[TeamItem]:
 async def colleagues(worker: Person) -> list[Person]:
     """The workers of one's service, to give a dossier to: their names (partial objects)."""
     _require_worker(worker)
-    # On every worker's dossier page (the "give to a colleague" form): plain SQL, see reads.
-    found = await reads.rows(
-        reads.statement(
-            "SELECT {p} FROM person p WHERE p.service_id = ? AND p.role = ? AND p.is_active = ?"
-            " ORDER BY p.display_name, p.id",
-            p=AUTHOR,
-        ),
-        [worker.service_id, Role.WORKER.value, True],
+    return (
+        await Person.filter(service_id=worker.service_id, role=Role.WORKER, is_active=True)
+        .only(*AUTHOR)
+        .order_by("display_name", "id")
     )
-    return reads.build_all(AUTHOR, found)
 
 
 async def find_by_reference(worker: Person, reference: str) -> Dossier:
@@ -246,68 +245,47 @@ async def open_dossier(reader: Person, reference: str, page: int = 1) -> Dossier
     return await _view(dossier, page)
 
 
-@cache
-def _page_sql() -> dict[str, str]:
-    """The statements of a dossier's page (see portal.reads: this runs on every view)."""
-    return {
-        "request": reads.statement(
-            "SELECT {r} FROM request r WHERE r.dossier_id = ? ORDER BY r.id DESC LIMIT 1",
-            r=Request,
-        ),
-        "workers": reads.statement(
-            "SELECT {p} FROM assignment a JOIN person p ON p.id = a.worker_id"
-            " WHERE a.dossier_id = ? AND a.ended_at IS NULL ORDER BY a.id",
-            p=AUTHOR,
-        ),
-        "messages": reads.statement(
-            "SELECT {m}, {p} FROM message m LEFT JOIN person p ON p.id = m.author_id"
-            " WHERE m.dossier_id = ? ORDER BY m.created_at DESC, m.id DESC LIMIT ?",
-            m=Message,
-            p=AUTHOR,
-        ),
-        "actions": reads.statement(
-            "SELECT {x}, {p} FROM action x LEFT JOIN person p ON p.id = x.author_id"
-            " WHERE x.dossier_id = ? ORDER BY x.created_at DESC, x.id DESC LIMIT ?",
-            x=Action,
-            p=AUTHOR,
-        ),
-        "timeline": reads.statement(
-            "SELECT {e}, {p} FROM journal_entry e LEFT JOIN person p ON p.id = e.actor_id"
-            " WHERE e.dossier_id = ? ORDER BY e.seq DESC LIMIT ? OFFSET ?",
-            e=ENTRY,
-            p=AUTHOR,
-        ),
-    }
-
-
-def _with_author(source: reads.Source[M], relation: str, rows: list[reads.Row]) -> list[M]:
-    """Rows of ``source`` followed by the author's columns of ``relation`` (an outer join)."""
-    found = []
-    people: dict[Any, Person | None] = {}
-    start = reads.width(source)
-    for row in rows:
-        obj = reads.build(source, row)
-        if obj is not None:
-            # A few people write a whole page: each is built once.
-            author_id = getattr(obj, f"{relation}_id")
-            if author_id not in people:
-                people[author_id] = reads.build(AUTHOR, row, start)
-            reads.attach(obj, relation, people[author_id])
-            found.append(obj)
-    return found
+# Each one's own fields a page shows, for ``only``: the journal's MACs are not shown.
+MESSAGE = ("id", "dossier_id", "body", "created_at")
+ACTION = (
+    "id",
+    "dossier_id",
+    "kind",
+    "involves_third_party",
+    "partner_id",
+    "description",
+    "third_party",
+    "status",
+    "answer_reason",
+    "created_at",
+    "answered_at",
+    "done_at",
+)
+ENTRY = ("id", "dossier_id", "seq", "event", "at", "details")
 
 
 async def _view(dossier: Dossier, page: int) -> DossierView:
-    sql = _page_sql()
-    requests = reads.build_all(Request, await reads.rows(sql["request"], [dossier.id]))
-    if not requests:
+    request = await Request.filter(dossier_id=dossier.id).order_by("-id").first()
+    if request is None:
         raise NotFound("dossier without request")
-    request = requests[0]
-    workers = reads.build_all(AUTHOR, await reads.rows(sql["workers"], [dossier.id]))
-    newest_first = await reads.rows(sql["messages"], [dossier.id, THREAD_LIMIT])
-    messages = _with_author(Message, "author", list(reversed(newest_first)))
-    actions = _with_author(
-        Action, "author", await reads.rows(sql["actions"], [dossier.id, ACTION_LIMIT])
+    followed = (
+        await Assignment.filter(dossier_id=dossier.id, ended_at__isnull=True)
+        .only(*_with("worker", "id"))
+        .order_by("id")
+    )
+    workers = [assignment.worker for assignment in followed]
+    newest_first = (
+        await Message.filter(dossier_id=dossier.id)
+        .only(*_with("author", *MESSAGE))
+        .order_by("-created_at", "-id")
+        .limit(THREAD_LIMIT)
+    )
+    messages = newest_first[::-1]
+    actions = (
+        await Action.filter(dossier_id=dossier.id)
+        .only(*_with("author", *ACTION))
+        .order_by("-created_at", "-id")
+        .limit(ACTION_LIMIT)
     )
     end_reason = ""
     if dossier.wrapped_key is not None:
@@ -353,23 +331,18 @@ class JournalPage:
 async def read_journal_page(dossier: Dossier, page: int) -> JournalPage:
     """One page of the dossier's journal, newest first, with the partners it names: two
     queries, whatever the page holds."""
-    entries = _with_author(
-        ENTRY,
-        "actor",
-        await reads.rows(
-            _page_sql()["timeline"], [dossier.id, TIMELINE_PAGE + 1, (page - 1) * TIMELINE_PAGE]
-        ),
+    entries = (
+        await JournalEntry.filter(dossier_id=dossier.id)
+        .only(*_with("actor", *ENTRY))
+        .order_by("-seq")
+        .offset((page - 1) * TIMELINE_PAGE)
+        .limit(TIMELINE_PAGE + 1)
     )
     shown = entries[:TIMELINE_PAGE]
-    mentioned = [e.details.get("partner") for e in shown]
-    partner_ids = [pid for pid in mentioned if isinstance(pid, int)]
-    # Always one query, even with no partner named: the page's count does not vary.
-    wanted = sorted({*partner_ids, 0})
-    rows = await reads.rows(
-        reads.statement("SELECT id, name FROM partner WHERE id IN ({marks})", marks=len(wanted)),
-        wanted,
-    )
-    names = {int(row[0]): str(row[1]) for row in rows}
+    mentioned = {e.details.get("partner") for e in shown}
+    # One query even with no partner named (then on an empty list): the page's count is fixed.
+    named = Partner.filter(id__in=[pid for pid in mentioned if isinstance(pid, int)])
+    names = dict(await named.values_list("id", "name"))
     return JournalPage(shown, len(entries) > TIMELINE_PAGE, names)
 
 

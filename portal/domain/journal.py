@@ -5,18 +5,15 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import logging
-import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from tortoise import connections, timezone
+from tortoise import timezone
 from tortoise.transactions import in_transaction
 
-from portal import keys, reads
+from portal import keys
 from portal.models import Dossier, JournalEntry, Person
-from portal.sqlite_backend import ImmediateSqliteClient
 
 GENESIS = "0" * 64
 # Looks, not steps: they do not count as activity in the dossier.
@@ -62,10 +59,14 @@ async def record(
     SQLite), so two entries of one dossier are never appended at once.
     """
     details = details or {}
-    # Plain SQL (see portal.reads): the chain's end, as record_look reads it too.
-    last = await reads.rows(_LAST, [dossier.id])
-    seq = int(last[0][0]) + 1 if last else 1
-    prev_hash = str(last[0][1]) if last else GENESIS
+    last = (
+        await JournalEntry.filter(dossier_id=dossier.id)
+        .order_by("-seq")
+        .first()
+        .values_list("seq", "hash")
+    )
+    seq = last[0] + 1 if last else 1
+    prev_hash = last[1] if last else GENESIS
     at = timezone.now()
     actor_id = actor.id if actor else None
     mac = entry_mac(dossier.id, seq, actor_id, event, at, details, prev_hash)
@@ -86,52 +87,19 @@ async def record(
     return entry
 
 
-_LAST = "SELECT seq, hash FROM journal_entry WHERE dossier_id = ? ORDER BY seq DESC LIMIT 1"
-_APPEND = (
-    "INSERT INTO journal_entry (dossier_id, seq, actor_id, event, at, details, prev_hash, hash)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-)
-_HEAD = "UPDATE dossier SET journal_seq = ?, journal_head = ? WHERE id = ?"
-_details_column = JournalEntry._meta.fields_map["details"]
-db_log = logging.getLogger("tortoise.db_client")
-
-
 async def record_look(
     dossier: Dossier, event: str, actor: Person, details: dict[str, Any] | None = None
 ) -> None:
     """Append a look (see LOOKS) in a transaction of its own: every page a worker opens does.
 
-    A look is the same entry as any other, chained and MAC'd; it only changes nothing else,
-    so it needs no transaction of the caller's. On SQLite the whole append (the chain's end,
-    the entry, the dossier's head) runs in one hop to the connection's thread (see
-    ``ImmediateSqliteClient.run_transaction``) rather than five. Elsewhere, or inside a
-    transaction already open, it is ``record`` with the dossier row held.
+    A look is the same entry as any other, chained and MAC'd; it only changes nothing else, so
+    it needs no transaction of the caller's, only the dossier row held while it is appended.
     """
     if event not in LOOKS:
         raise ValueError(f"{event} is not a look")
-    details = details or {}
-    client = connections.get("default")
-    if not isinstance(client, ImmediateSqliteClient):
-        async with in_transaction():
-            await reads.hold(Dossier, dossier.id)
-            await record(dossier, event, actor, details)
-        return
-    stored_details = _details_column.to_db_value(details, JournalEntry)
-
-    def append(raw: sqlite3.Connection) -> None:
-        last = raw.execute(_LAST, [dossier.id]).fetchone()
-        seq = int(last[0]) + 1 if last else 1
-        prev_hash = str(last[1]) if last else GENESIS
-        at = timezone.now()
-        mac = entry_mac(dossier.id, seq, actor.id, event, at, details, prev_hash)
-        raw.execute(_APPEND, [dossier.id, seq, actor.id, event, at, stored_details, prev_hash, mac])
-        raw.execute(_HEAD, [seq, head_mac(dossier.id, seq, mac), dossier.id])
-
-    if db_log.isEnabledFor(logging.DEBUG):
-        # Logged as the ORM logs its statements, so that query counts see them.
-        for sql in (_LAST, _APPEND, _HEAD):
-            db_log.debug("%s: %s", sql, [dossier.id])
-    await client.run_transaction(append)
+    async with in_transaction():
+        await Dossier.select_for_update().get(id=dossier.id)
+        await record(dossier, event, actor, details)
 
 
 def head_mac(dossier_id: int, seq: int, last_hash: str) -> str:

@@ -18,7 +18,7 @@ from typing import Any
 from tortoise import timezone
 from tortoise.transactions import in_transaction
 
-from portal import reads
+from portal.db import sql_rows
 from portal.domain import journal
 from portal.domain.errors import Invalid
 from portal.i18n import _, lazy, use_language
@@ -88,53 +88,52 @@ async def set_email_notices(person: Person, email: str, wanted: bool) -> None:
 
 
 # What is new: a step (not a look, see NOT_NEWS) by someone else, since the person last looked.
-# The events left out are written into the statements literally, as the condition of the
-# journal's partial index "journal_entry_news" (migration 0009): SQLite and PostgreSQL use that
-# index only for a query that carries its condition word for word. Without it, a count would
-# read every look since, and every worker's look at a dossier is an entry. The names are this
-# module's own constants, never values from a request (hence the noqa below).
+# Plain SQL: the events left out are written into the statements literally, as the condition of
+# the journal's partial index "journal_entry_news" (migration 0009), which SQLite and PostgreSQL
+# use only for a query that carries its condition word for word (a queryset would send them as
+# parameters). Without it, a count would read every look since, and every worker's look at a
+# dossier is an entry. The names are this module's own constants, never values from a request
+# (hence the noqa below). $1 is the person, $2 the moment they last looked.
 _NOT_NEWS = "e.event NOT IN ({})".format(", ".join(f"'{event}'" for event in sorted(NOT_NEWS)))
-_NEWS_SINCE = f"e.at > ? AND {_NOT_NEWS} AND (e.actor_id IS NULL OR e.actor_id <> ?)"
+_NEWS_SINCE = f"e.at > $2 AND {_NOT_NEWS} AND (e.actor_id IS NULL OR e.actor_id <> $1)"
 # The subject's count goes through their dossiers, then that index.
 _SUBJECT_NEWS = (
-    "SELECT COUNT(*) FROM journal_entry e JOIN dossier d ON d.id = e.dossier_id"  # noqa: S608
-    f" WHERE d.subject_id = ? AND {_NEWS_SINCE}"
+    "SELECT COUNT(*) AS news FROM journal_entry e"  # noqa: S608
+    f" JOIN dossier d ON d.id = e.dossier_id WHERE d.subject_id = $1 AND {_NEWS_SINCE}"
 )
-# A session limited to one dossier (a recovery link): that dossier only.
+# A session limited to one dossier ($3, given by a recovery link): that dossier only.
 _SCOPED_NEWS = (
-    "SELECT COUNT(*) FROM journal_entry e"  # noqa: S608
-    f" WHERE e.dossier_id = ? AND {_NEWS_SINCE}"
+    "SELECT COUNT(*) AS news FROM journal_entry e"  # noqa: S608
+    f" WHERE e.dossier_id = $3 AND {_NEWS_SINCE}"
 )
-# A worker's: the dossiers they follow, and the new requests waiting in their service. Two
-# counts added rather than one OR, which would read the whole journal; the second leaves out the
-# dossiers of the first, so that no entry counts twice.
+# A worker's: the dossiers they follow, and the new requests waiting in their service ($3, with
+# the status $4). Two counts added rather than one OR, which would read the whole journal; the
+# second leaves out the dossiers of the first, so that no entry counts twice.
+_FOLLOWED = "SELECT a.dossier_id FROM assignment a WHERE a.worker_id = $1 AND a.ended_at IS NULL"
 _WORKER_NEWS = (
-    "SELECT (SELECT COUNT(*) FROM journal_entry e WHERE e.dossier_id IN"  # noqa: S608
-    " (SELECT a.dossier_id FROM assignment a WHERE a.worker_id = ? AND a.ended_at IS NULL)"
-    f" AND {_NEWS_SINCE})"
+    "SELECT (SELECT COUNT(*) FROM journal_entry e"  # noqa: S608
+    f" WHERE e.dossier_id IN ({_FOLLOWED}) AND {_NEWS_SINCE})"
     " + (SELECT COUNT(*) FROM journal_entry e JOIN dossier d ON d.id = e.dossier_id"
-    " WHERE d.service_id = ? AND d.status = ? AND e.event = 'request.made' AND e.dossier_id"
-    " NOT IN (SELECT a.dossier_id FROM assignment a WHERE a.worker_id = ? AND a.ended_at IS NULL)"
-    f" AND {_NEWS_SINCE})"
+    " WHERE d.service_id = $3 AND d.status = $4 AND e.event = 'request.made'"
+    f" AND e.dossier_id NOT IN ({_FOLLOWED}) AND {_NEWS_SINCE}) AS news"
 )
 
 
 async def news_count(person: Person) -> int:
     """How many steps by others happened in this person's dossiers since they last looked.
 
-    Asked on every signed-in page, so it is one statement of plain SQL (see portal.reads).
+    Asked on every signed-in page: one statement, whatever the person follows.
     """
-    new = [person.news_seen_at or person.created_at, person.id]
+    new = [person.id, person.news_seen_at or person.created_at]
     if person.is_subject and person.scope_dossier_id is not None:
-        found = await reads.rows(_SCOPED_NEWS, [person.scope_dossier_id, *new])
+        found = await sql_rows(_SCOPED_NEWS, [*new, person.scope_dossier_id])
     elif person.is_subject:
-        found = await reads.rows(_SUBJECT_NEWS, [person.id, *new])
+        found = await sql_rows(_SUBJECT_NEWS, new)
     elif person.role is Role.WORKER:
-        waiting = [person.service_id, DossierStatus.WAITING.value]
-        found = await reads.rows(_WORKER_NEWS, [person.id, *new, *waiting, person.id, *new])
+        found = await sql_rows(_WORKER_NEWS, [*new, person.service_id, DossierStatus.WAITING.value])
     else:
         return 0
-    return int(found[0][0])
+    return int(found[0]["news"])
 
 
 async def mark_news_seen(person: Person) -> None:

@@ -9,7 +9,6 @@ from typing import Any
 from tortoise import timezone
 from tortoise.expressions import Q
 
-from portal import reads
 from portal.domain import journal
 from portal.domain.errors import Invalid, NotFound
 from portal.domain.forms import acting_once
@@ -182,21 +181,10 @@ async def get_partner(partner_id: int, *, active_only: bool = True) -> Partner:
     return partner
 
 
-# What a worker's dossier page shows of each partner: a checkbox with its name.
-LISTED = reads.Only(Partner, ("id", "name"))
-
-
 async def active_partners() -> list[Partner]:
-    """Every partner one can work with, by name: on every worker's dossier page (see reads).
-
-    Only their names: the objects are partial (see ``reads.Only``)."""
-    found = await reads.rows(
-        reads.statement(
-            "SELECT {x} FROM partner x WHERE x.is_active = ? ORDER BY x.name, x.id", x=LISTED
-        ),
-        [True],
-    )
-    return reads.build_all(LISTED, found)
+    """Every partner one can work with, by name: on every worker's dossier page, a checkbox
+    with its name. Only that of each (partial objects, which the ORM refuses to save)."""
+    return await Partner.filter(is_active=True).only("id", "name").order_by("name", "id")
 
 
 async def search(

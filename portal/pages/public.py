@@ -10,23 +10,19 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 from tortoise import connections
 
-from portal import reads
 from portal.i18n import LANGUAGE_COOKIE
 from portal.models import Service
 from portal.ops import pending_migrations
 from portal.settings import LANGUAGES
 from portal.templating import render
 
-# What the home page shows of each service: how to reach it (see portal.reads: the first page
-# anyone sees, on every visit).
-LISTED = reads.Only(Service, ("id", "name", "address", "hours", "phone", "communes"))
+# What the home page shows of each service: how to reach it.
+LISTED = ("id", "name", "address", "hours", "phone", "communes")
 
 
 async def home(request: Request) -> Response:
-    found = await reads.rows(
-        reads.statement("SELECT {s} FROM service s ORDER BY s.name, s.id", s=LISTED)
-    )
-    return render(request, "public/home.html", {"services": reads.build_all(LISTED, found)})
+    services = await Service.all().only(*LISTED).order_by("name", "id")
+    return render(request, "public/home.html", {"services": services})
 
 
 async def rights(request: Request) -> Response:

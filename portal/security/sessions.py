@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from functools import cache
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 from tortoise import timezone
 
-from portal import reads
 from portal.models import Person, Session
 from portal.security.cookies import cookies_of
 from portal.security.tokens import new_token, token_hash
@@ -91,25 +89,17 @@ async def start_session(
     return token, session
 
 
-@cache
-def _session_sql() -> str:
-    return reads.statement(
-        "SELECT {s}, {p} FROM session s JOIN person p ON p.id = s.person_id"
-        " WHERE s.token_hash = ? AND s.ended_at IS NULL",
-        s=Session,
-        p=Person,
-    )
-
-
 async def load_session(token: str | None) -> Session | None:
     """The live session of this cookie, with its person; None if ended, idle or expired."""
     if not token or len(token) > 100:
         return None
-    found = await reads.rows(_session_sql(), [token_hash(token)])
-    session = reads.build(Session, found[0]) if found else None
+    session = (
+        await Session.filter(token_hash=token_hash(token), ended_at__isnull=True)
+        .select_related("person")
+        .first()
+    )
     if session is None:
         return None
-    reads.attach(session, "person", reads.build(Person, found[0], reads.width(Session)))
     # Every rule that asks "which dossiers may this person reach" reads it from the person.
     session.person.scope_dossier_id = session.scope_dossier_id
     now = timezone.now()

@@ -8,8 +8,8 @@ import httpx
 import pytest
 from starlette.requests import Request
 from starlette.routing import Route
+from tortoise import connections
 
-from portal import reads
 from portal.app import create_app
 from portal.settings import Settings
 
@@ -86,7 +86,8 @@ async def test_the_database_away_gives_a_kind_503_without_a_trace(
     async def cut(*args: object, **kwargs: object) -> None:
         raise DBConnectionError("connection refused by 10.0.0.5:5432")
 
-    monkeypatch.setattr(reads, "rows", cut)  # the home page's one read
+    # The home page's one read.
+    monkeypatch.setattr(connections.get("default"), "execute_query", cut)
     app = create_app(settings, manage_database=False)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="https://testserver") as c:
@@ -108,7 +109,8 @@ async def test_a_postgresql_connection_dying_mid_query_gives_503(
     async def cut(*args: object, **kwargs: object) -> None:
         raise error("connection was closed in the middle of operation")
 
-    monkeypatch.setattr(reads, "rows", cut)  # the home page's one read
+    # The home page's one read.
+    monkeypatch.setattr(connections.get("default"), "execute_query", cut)
     app = create_app(settings, manage_database=False)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="https://testserver") as c:

@@ -7,14 +7,15 @@ while a subject reads their dossier and writes in it, then repairs it:
 - the SQLite file and its write-ahead log made immutable with ``chattr +i`` (as root, chmod
   binds nobody), on a copy of the test database (SQLite run);
 - the SQLite database on a small tmpfs mounted for the test, filled to the last byte by another
-  file (SQLite run): a real full disk, not a lowered ``max_page_count``.
+  file (SQLite run): a real full disk, not a lowered ``max_page_count``;
+- the SQLite shared-memory index (``-shm``) made immutable too, under a running server: a write
+  through its memory map would be SIGBUS, which kills the server (SQLite run).
 
 A server started on the broken SQLite file must recover too, and a transaction that could not
 begin (the database locked for longer than busy_timeout) must not block the process.
 
 The SQLite faults need root (chattr, mount): elsewhere they are skipped, in CI they fail.
-The ways to break the database are bench/breakers.py's, the ones ``python -m bench.load
---faults`` uses under load.
+The ways to break the database are in tests/breakers.py.
 """
 
 from __future__ import annotations
@@ -35,7 +36,11 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 import pytest
 
-from bench.breakers import (
+from portal.domain.journal import verify_dossier
+from portal.domain.requests import RequestForm, make_request
+from portal.models import Asker, Dossier, JournalEntry, Message, Theme
+from tests import factories
+from tests.breakers import (
     TcpProxy,
     cannot_break_files,
     fill,
@@ -45,10 +50,6 @@ from bench.breakers import (
     small_disk,
     sqlite_files,
 )
-from portal.domain.journal import verify_dossier
-from portal.domain.requests import RequestForm, make_request
-from portal.models import Asker, Dossier, JournalEntry, Message, Theme
-from tests import factories
 from tests.conftest import TEST_JOURNAL_KEY, TEST_MASTER_KEY, TEST_SECRET, on_postgres
 from tests.helpers import REPOSITORY, running_portal
 
@@ -69,8 +70,11 @@ def _free_port() -> int:
 
 
 @contextmanager
-def _server(database_url: str, var_dir: Path, name: str = "portal") -> Iterator[str]:
-    """``python -m portal run`` on this database; its base URL while the block lasts."""
+def _server(
+    database_url: str, var_dir: Path, name: str = "portal", *, healthy: bool = True
+) -> Iterator[str]:
+    """``python -m portal run`` on this database; its base URL while the block lasts (once its
+    health check answers 200, or anything unless ``healthy``)."""
     port = _free_port()
     log = var_dir / f"{name}.log"
     env = {
@@ -82,7 +86,7 @@ def _server(database_url: str, var_dir: Path, name: str = "portal") -> Iterator[
         "PORTAL_VAR_DIR": str(var_dir),
         "PORTAL_ENV": "development",
     }
-    with running_portal(env, log, port) as base:
+    with running_portal(env, log, port, healthy=healthy) as base:
         yield base
 
 
@@ -301,10 +305,11 @@ async def _sqlite_fault(
         subject = await Subject.sign_in(base, "lou", dossier.reference)
         await _break_and_repair(subject, fault(), again, reads_served=True)
     # A server started while the file is broken opens its connection on the broken file:
-    # that connection must not outlive the repair.
+    # that connection must not outlive the repair. (Its health check may say 503: on a full
+    # disk, SQLite cannot even make the index it opens the file with.)
     with ExitStack() as repair:
         repair.enter_context(fault())
-        with _server(url, tmp_path, "started-broken") as base:
+        with _server(url, tmp_path, "started-broken", healthy=False) as base:
             subject.base = base
             again()
             assert_kind_503(await subject.write("Pendant la panne, au démarrage."))
@@ -330,6 +335,35 @@ async def test_sqlite_read_only_gives_kind_503s_and_service_resumes_by_itself(
     finally:
         # Never leave an immutable file behind: pytest could not remove it.
         immutable(sqlite_files(copy), False)
+
+
+def _all_there(paths: list[Path]) -> bool:
+    return all(path.exists() for path in paths)
+
+
+async def test_sqlite_shared_memory_read_only_gives_kind_503s_and_the_server_lives_on(
+    db: str, database: str, tmp_path: Path
+) -> None:
+    """SQLite writes its ``-shm`` index through a memory map: made read-only under a running
+    server, a write there is SIGBUS, which kills the process. The server must refuse instead,
+    and serve again once it is repaired."""
+    _need_root_tools()
+    dossier = await _dossier_of_a_subject("lou")
+    await dossier.refresh_from_db(fields=["reference"])
+    copy = _copy_of(database, tmp_path / "data" / "portal.sqlite3")
+    before, _ = _stored(copy, dossier.id)
+    files = sqlite_files(copy, shared_memory=True)
+    try:
+        with _server(f"sqlite://{copy}", tmp_path) as base:
+            subject = await Subject.sign_in(base, "lou", dossier.reference)
+            assert _all_there(files)  # The index is mapped: the fault is real.
+            await _break_and_repair(subject, read_only(files), _nothing, reads_served=False)
+    finally:
+        immutable(files, False)
+    messages, named = _stored(copy, dossier.id)
+    assert len(messages - before) == 2  # Before and after the fault, none during.
+    assert messages == named
+    _verify_journal(copy, tmp_path)
 
 
 class _FullDisk(AbstractContextManager[None]):
@@ -412,8 +446,9 @@ LOOK_ON_A_BROKEN_FILE = """
 import asyncio, sqlite3, sys
 from pathlib import Path
 from tortoise import Tortoise
+from tortoise.exceptions import OperationalError, TransactionManagementError
 from tortoise.migrations.api import migrate
-from bench.breakers import read_only, sqlite_files
+from tests.breakers import read_only, sqlite_files
 from portal import keys
 from portal.db import tortoise_config
 from portal.domain import journal
@@ -432,8 +467,11 @@ async def main(path: str, key: str) -> None:
         with read_only(sqlite_files(Path(path))):
             try:
                 await journal.record_look(dossier, "dossier.read", worker)
-            except sqlite3.OperationalError as error:
-                print("refused", error.sqlite_errorname)
+            except (OperationalError, TransactionManagementError) as error:
+                cause = error
+                while not isinstance(cause, sqlite3.Error) and cause.args:
+                    cause = cause.args[0]  # The ORM's errors carry SQLite's as their argument.
+                print("refused", getattr(cause, "sqlite_errorname", cause))
         # Repaired: the same process writes again, on a connection opened anew.
         await asyncio.wait_for(journal.record_look(dossier, "dossier.read", worker), 10)
         stored = await Dossier.get(id=dossier.id)
@@ -446,7 +484,7 @@ asyncio.run(main(sys.argv[1], sys.argv[2]))
 
 
 def test_a_look_on_a_read_only_file_writes_nothing_and_service_resumes(tmp_path: Path) -> None:
-    """A worker's look is written in one hop to SQLite's thread: a fault there ends cleanly."""
+    """A worker's look, written on every page they open: a fault there ends cleanly."""
     _need_root_tools()
     path = tmp_path / "look.sqlite3"
     try:

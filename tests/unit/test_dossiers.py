@@ -1,16 +1,33 @@
-"""Taking and giving dossiers: one worker wins a race, and only within their own service."""
+"""Taking and giving dossiers: one worker wins a race, and only within their own service; what a
+page of a dossier reads back."""
 
 from __future__ import annotations
 
 import asyncio
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
+from tortoise.exceptions import IncompleteInstanceError
+from tortoise.transactions import in_transaction
 
-from portal.domain import dossiers
+from portal.domain import dossiers, journal
+from portal.domain.actions import propose_action
 from portal.domain.errors import Invalid, NotAllowed, NotFound
+from portal.domain.messages import send_message
 from portal.domain.requests import RequestForm, make_request
-from portal.models import Asker, Assignment, Dossier, DossierStatus, JournalEntry, Role, Theme
+from portal.models import (
+    ActionKind,
+    ActionStatus,
+    Asker,
+    Assignment,
+    Dossier,
+    DossierStatus,
+    JournalEntry,
+    Message,
+    Role,
+    Theme,
+)
+from portal.security.sessions import load_session, start_session
 from tests import factories
 
 
@@ -81,3 +98,51 @@ def test_working_days_skip_the_weekend() -> None:
     friday = date(2026, 11, 20)
     assert dossiers.add_working_days(friday, 3) == date(2026, 11, 25)
     assert dossiers.working_days_between(friday, date(2026, 11, 23)) == 1
+
+
+async def test_a_page_reads_back_what_was_written_and_of_its_authors_only_their_name(
+    db: str,
+) -> None:
+    service = await factories.service()
+    amina = await factories.staff("amina", service_=service, name="Amina")
+    lou = await factories.youth()
+    partner = await factories.partner("CPAS de Namur")
+    dossier = await factories.followed_dossier(amina, lou, service, "Chez moi ✨")
+    sent = await send_message(amina, dossier.reference, "Bonjour ✨")
+    await propose_action(
+        amina, dossier.reference, ActionKind.ORIENTATION, "Voir le CPAS", "Le CPAS", []
+    )
+    async with in_transaction():
+        await journal.record(dossier, "share.made", amina, {"partner": partner.id})
+
+    view = await dossiers.open_dossier(lou, dossier.reference)
+    message, action, entry = view.messages[-1], view.actions[0], view.timeline[0]
+    stored = await Message.get(id=sent.id)
+    # Moments come back aware, in UTC, as written; texts unsealed; JSON and enums as they were.
+    assert message.created_at == stored.created_at
+    assert message.created_at.utcoffset() == timedelta(0)
+    assert entry.at == (await JournalEntry.get(id=entry.id)).at
+    assert entry.at.utcoffset() == timedelta(0)
+    assert (message.body, action.description) == ("Bonjour ✨", "Voir le CPAS")
+    assert view.request.words == "Chez moi ✨" and view.request.themes == ["school"]
+    assert action.kind is ActionKind.ORIENTATION and action.status is ActionStatus.PROPOSED
+    assert (entry.event, entry.details) == ("share.made", {"partner": partner.id})
+    assert view.partner_names == {partner.id: "CPAS de Namur"}
+    # The people who wrote: their name and role, nothing else of their account, never saved.
+    for author in (message.author, action.author, entry.actor, view.workers[0]):
+        assert (author.id, author.display_name, author.role) == (amina.id, "Amina", Role.WORKER)
+        with pytest.raises(AttributeError):
+            _ = author.email
+        with pytest.raises(IncompleteInstanceError):
+            await author.save()
+
+
+async def test_a_session_reads_back_aware_moments_and_its_whole_person(db: str) -> None:
+    lou = await factories.youth()
+    token, started = await start_session(lou, "Firefox")
+    session = await load_session(token)
+    assert session is not None and session.id == started.id
+    assert session.last_seen_at == started.last_seen_at
+    assert session.expires_at.utcoffset() == timedelta(0)
+    assert (session.person.id, session.person.role) == (lou.id, Role.YOUTH)
+    assert (session.person.login, session.person.created_at) == (lou.login, lou.created_at)

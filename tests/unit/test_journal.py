@@ -7,12 +7,12 @@ import sqlite3
 
 import pytest
 from tortoise import connections
-from tortoise.exceptions import OperationalError
+from tortoise.backends.sqlite.client import SqliteClient
+from tortoise.exceptions import DBConnectionError, OperationalError
 from tortoise.transactions import in_transaction
 
 from portal.domain import journal
 from portal.models import Dossier, JournalEntry, Person, Role, Service
-from portal.sqlite_backend import ImmediateSqliteClient
 
 
 async def test_entries_are_numbered_and_chained(db: str) -> None:
@@ -92,36 +92,31 @@ async def test_only_looks_go_without_the_callers_transaction(db: str) -> None:
     assert await JournalEntry.filter(dossier_id=dossier.id).count() == 1
 
 
-async def test_a_failed_look_writes_nothing_and_frees_the_connection(db: str) -> None:
-    """On SQLite a look is one transaction on the connection's thread: it must end cleanly."""
-    client = connections.get("default")
-    if not isinstance(client, ImmediateSqliteClient):
-        pytest.skip("SQLite's own transaction: PostgreSQL looks go through the ORM's")
+async def test_a_transaction_failing_halfway_writes_nothing_and_frees_the_connection(
+    db: str,
+) -> None:
     dossier, worker = await _dossier()
-
-    def half_then_fail(raw: sqlite3.Connection) -> None:
-        raw.execute("UPDATE dossier SET journal_seq = 99 WHERE id = ?", [dossier.id])
-        raise sqlite3.OperationalError("disk I/O error")
-
-    with pytest.raises(sqlite3.OperationalError):
-        await client.run_transaction(half_then_fail)
-    # Rolled back, and the process's queries go on (its lock was released).
+    with pytest.raises(OperationalError):
+        async with in_transaction() as connection:
+            await Dossier.filter(id=dossier.id).update(journal_seq=99)
+            await connection.execute_query("SELECT * FROM no_such_table")
+    # Rolled back, and the process's queries go on (its turn was given back).
     assert (await Dossier.get(id=dossier.id)).journal_seq == 1
     await asyncio.wait_for(journal.record_look(dossier, "dossier.read", worker), 5)
     assert (await Dossier.get(id=dossier.id)).journal_seq == 2
     assert await journal.verify_dossier(await Dossier.get(id=dossier.id)) is None
 
 
-def _sqlite_client() -> ImmediateSqliteClient:
+def _sqlite_client() -> SqliteClient:
     client = connections.get("default")
-    if not isinstance(client, ImmediateSqliteClient):
-        pytest.skip("SQLite's own connections: PostgreSQL looks go through the ORM's")
+    if not isinstance(client, SqliteClient):
+        pytest.skip("SQLite's write lock and its one connection per process")
     return client
 
 
 async def test_a_look_waits_its_turn_while_another_process_writes(db: str) -> None:
-    """The look is written on the event loop's connection only when the file is free at once;
-    otherwise it waits on the ORM's thread, never on the loop, and is written after."""
+    """The look waits for the file's write lock on the connection's thread, never on the event
+    loop, and is written after."""
     client = _sqlite_client()
     dossier, worker = await _dossier()
     other = sqlite3.connect(client.filename, isolation_level=None)
@@ -135,36 +130,10 @@ async def test_a_look_waits_its_turn_while_another_process_writes(db: str) -> No
         await asyncio.wait_for(look, 5)
     finally:
         other.close()
-    # Then free: written at once, on the loop's connection.
     await journal.record_look(dossier, "dossier.read", worker)
     stored = await Dossier.get(id=dossier.id)
     assert stored.journal_seq == 3
     assert await journal.verify_dossier(stored) is None
-
-
-async def test_looks_written_on_the_loop_have_their_log_checkpointed(
-    db: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The loop's connection never checkpoints itself: the ORM's thread does it, now and then."""
-    client = _sqlite_client()
-    monkeypatch.setattr("portal.sqlite_backend.CHECKPOINT_EVERY", 3)
-    dossier, worker = await _dossier()
-    done: list[str] = []
-    acquire = client.acquire_connection
-
-    def spied() -> object:
-        done.append("checkpoint")
-        return acquire()
-
-    monkeypatch.setattr(client, "acquire_connection", spied)
-    client._written_here = 0
-    for _ in range(2):
-        await journal.record_look(dossier, "dossier.read", worker)
-    assert done == [] and client._checkpoint is None
-    await journal.record_look(dossier, "dossier.read", worker)
-    assert client._checkpoint is not None
-    await asyncio.wait_for(client._checkpoint, 5)
-    assert done == ["checkpoint"] and client._checkpoint is None
 
 
 async def test_a_connection_that_cannot_open_does_not_block_the_next_query(
@@ -172,36 +141,18 @@ async def test_a_connection_that_cannot_open_does_not_block_the_next_query(
 ) -> None:
     """A full disk at connect (its log cannot be made): the query fails, the next ones run."""
     client = _sqlite_client()
-    await client._drop()
-    opening = client.create_connection
+    await client.close()
 
-    async def refused(with_db: bool) -> None:
+    async def refused(*args: object, **kwargs: object) -> None:
         raise sqlite3.OperationalError("disk I/O error")
 
-    monkeypatch.setattr(client, "create_connection", refused)
-    with pytest.raises(OperationalError):
-        await client.execute_query("SELECT 1")
-    monkeypatch.setattr(client, "create_connection", opening)
+    with monkeypatch.context() as patched:
+        patched.setattr("aiosqlite.connect", refused)
+        with pytest.raises(DBConnectionError):
+            await client.execute_query("SELECT 1")
+        with pytest.raises(DBConnectionError):
+            async with in_transaction():
+                pass
     assert await asyncio.wait_for(client.execute_query("SELECT 1"), 5)
-
-
-async def test_a_failed_checkpoint_is_logged_and_made_next_time(
-    db: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
-) -> None:
-    client = _sqlite_client()
-    monkeypatch.setattr("portal.sqlite_backend.CHECKPOINT_EVERY", 1)
     dossier, worker = await _dossier()
-
-    def closed() -> object:
-        raise ValueError("no active connection")  # what aiosqlite says once closed
-
-    monkeypatch.setattr(client, "acquire_connection", closed)
-    client._written_here = 0
-    await journal.record_look(dossier, "dossier.read", worker)
-    assert client._checkpoint is not None
-    await asyncio.wait_for(client._checkpoint, 5)  # ends without raising
-    assert client._checkpoint is None
-    assert "checkpoint of the write-ahead log failed" in caplog.text
-    monkeypatch.undo()
-    await journal.record_look(dossier, "dossier.read", worker)
-    assert await journal.verify_dossier(await Dossier.get(id=dossier.id)) is None
+    await asyncio.wait_for(journal.record_look(dossier, "dossier.read", worker), 5)

@@ -105,6 +105,7 @@ class Reader(ast.NodeVisitor):
                         isinstance(inner, ast.FunctionDef | ast.AsyncFunctionDef)
                         and _private(inner.name)
                         and inner.name in theirs
+                        and (path, inner.name) not in ALLOWED
                     ):
                         self.flag(inner, f"overrides {inner.name} of {node.name}'s base")
 

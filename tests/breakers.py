@@ -1,7 +1,7 @@
 """Ways to break the database under a running server: cut PostgreSQL, lock or fill SQLite's disk.
 
-Shared by the fault bench (bench.faults) and the fault tests (tests/functional/test_faults.py).
-The SQLite faults need root: chattr and mount.
+For the fault tests (tests/functional/test_faults.py). The SQLite faults need root: chattr and
+mount.
 """
 
 from __future__ import annotations
@@ -117,12 +117,9 @@ def proxy(target: tuple[str, int]) -> Iterator[TcpProxy]:
 
 
 def sqlite_files(database: Path, *, shared_memory: bool = False) -> list[Path]:
-    """The files that hold an SQLite database's data: the file and its write-ahead log.
-
-    The ``-shm`` file is SQLite's shared-memory index, mapped into every process. Made
-    immutable under a running process, the next write through that mapping kills the process
-    with SIGBUS (measured): no answer can be given, so only the bench tries it.
-    """
+    """The files that hold an SQLite database's data: the file and its write-ahead log, and
+    with ``shared_memory`` the ``-shm`` file, SQLite's shared-memory index, which every process
+    maps into its memory (made read-only under it, a write through the map is SIGBUS)."""
     files = [database, Path(f"{database}-wal")]
     if shared_memory:
         files.append(Path(f"{database}-shm"))
