@@ -25,6 +25,8 @@ from tortoise.exceptions import DBConnectionError, OperationalError, Transaction
 from portal import keys
 from portal.db import tortoise_config
 from portal.domain import notices
+from portal.domain.accounts import LimitedSession, SignedInElsewhere
+from portal.domain.errors import Invalid, NotAllowed, NotFound
 from portal.i18n import LanguageMiddleware
 from portal.ops import RequestIdMiddleware
 from portal.pages import (
@@ -70,6 +72,8 @@ DATABASE_AWAY = (
 )
 
 ERROR_TEMPLATES = {404: "errors/404.html", 500: "errors/500.html", 503: "errors/503.html"}
+# The answer to a refusal that the page did not answer itself (someone else's dossier is 404).
+REFUSALS = {NotFound: 404, NotAllowed: 409, Invalid: 422}
 
 
 def error_page(request: Request, status: int) -> Response:
@@ -87,6 +91,11 @@ async def http_error(request: Request, exc: Exception) -> Response:
     if exc.headers:
         response.headers.update(exc.headers)
     return response
+
+
+async def refused(request: Request, exc: Exception) -> Response:
+    status = next(code for kind, code in REFUSALS.items() if isinstance(exc, kind))
+    return error_page(request, status)
 
 
 async def last_resort(request: Request, exc: Exception) -> Response:
@@ -203,7 +212,14 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
             Middleware(ErrorPageMiddleware),
             Middleware(SessionMiddleware),
         ],
-        exception_handlers={HTTPException: http_error, 500: last_resort},
+        exception_handlers={
+            HTTPException: http_error,
+            **{kind: refused for kind in REFUSALS},
+            # Refusals with a page of their own (the most specific handler is the one used).
+            LimitedSession: account.limited,
+            SignedInElsewhere: invitations.sign_out_first,
+            500: last_resort,
+        },
         lifespan=lifespan,
     )
     app.state.settings = settings

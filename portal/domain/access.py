@@ -52,3 +52,12 @@ async def readable_dossier(person: Person, reference: str) -> Dossier:
             )
         raise NotFound("no such dossier")
     return dossier
+
+
+async def own_dossier(subject: Person, reference: str) -> Dossier:
+    """The dossier with this reference, for its subject only: a worker following it, or a
+    young person signed in as someone else than its subject, finds nothing."""
+    dossier = await readable_dossier(subject, reference)
+    if dossier.subject_id != subject.id:
+        raise NotFound("only the subject")
+    return dossier

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from tortoise import timezone
-from tortoise.transactions import in_transaction
 
 from portal import keys
 from portal.domain import journal
 from portal.domain.access import readable_dossier
 from portal.domain.accounts import require_whole_account
-from portal.domain.errors import Invalid, NotAllowed, NotFound
+from portal.domain.errors import AlreadyDone, Invalid, NotAllowed, NotFound
+from portal.domain.forms import acting_once
 from portal.i18n import lazy as _l
 from portal.models import (
     Action,
@@ -75,14 +75,19 @@ def _description(value: str) -> str:
 
 
 async def record_action(
-    worker: Person, reference: str, kind: ActionKind, description: str
+    worker: Person,
+    reference: str,
+    kind: ActionKind,
+    description: str,
+    *,
+    form_key: str | None = None,
 ) -> Action:
     """A step between the subject and the worker alone: written down, the subject informed."""
     if kind not in DIRECT_KINDS:
         raise Invalid("kind", _l("A step with someone else must be proposed first."))
     text = _description(description)
     dossier = await _worker_dossier(worker, reference)
-    async with in_transaction():
+    async with acting_once(form_key):
         locked = await Dossier.select_for_update().get(id=dossier.id)
         now = timezone.now()
         action = await Action.create(
@@ -107,6 +112,8 @@ async def propose_action(
     description: str,
     third_party: str,
     partner_ids: list[int] | None = None,
+    *,
+    form_key: str | None = None,
 ) -> Action:
     """A step involving someone else: proposed to the subject, who agrees or declines.
 
@@ -130,7 +137,7 @@ async def propose_action(
     if not who:
         who = ", ".join(p.name for p in partners)[:200]
     dossier = await _worker_dossier(worker, reference)
-    async with in_transaction():
+    async with acting_once(form_key):
         locked = await Dossier.select_for_update().get(id=dossier.id)
         action = await Action.create(
             dossier_id=locked.id,
@@ -158,7 +165,13 @@ async def _action_of(dossier: Dossier, action_id: int) -> Action:
 
 
 async def answer_action(
-    subject: Person, reference: str, action_id: int, agree: bool, reason: str = ""
+    subject: Person,
+    reference: str,
+    action_id: int,
+    agree: bool,
+    reason: str = "",
+    *,
+    form_key: str | None = None,
 ) -> Action:
     """The subject agrees to a proposed step, or declines it (saying why if they want)."""
     if agree:
@@ -171,11 +184,11 @@ async def answer_action(
     why = clean_multiline(reason)
     if len(why) > MAX_REASON:
         raise Invalid("reason", _l("At most 1,000 characters."))
-    async with in_transaction():
+    async with acting_once(form_key):
         locked = await Dossier.select_for_update().get(id=dossier.id)
         action = await _action_of(locked, action_id)
         if action.status is not ActionStatus.PROPOSED:
-            raise NotAllowed("already answered")
+            raise AlreadyDone("already answered")
         status = ActionStatus.AGREED if agree else ActionStatus.DECLINED
         await Action.filter(id=action.id, status=ActionStatus.PROPOSED).update(
             status=status,
@@ -189,10 +202,12 @@ async def answer_action(
     return action
 
 
-async def mark_done(worker: Person, reference: str, action_id: int) -> Action:
+async def mark_done(
+    worker: Person, reference: str, action_id: int, *, form_key: str | None = None
+) -> Action:
     """Only an agreed step can be carried out."""
     dossier = await _worker_dossier(worker, reference)
-    async with in_transaction():
+    async with acting_once(form_key):
         locked = await Dossier.select_for_update().get(id=dossier.id)
         action = await _action_of(locked, action_id)
         if action.status is not ActionStatus.AGREED:
@@ -205,10 +220,12 @@ async def mark_done(worker: Person, reference: str, action_id: int) -> Action:
     return action
 
 
-async def cancel_action(worker: Person, reference: str, action_id: int) -> Action:
+async def cancel_action(
+    worker: Person, reference: str, action_id: int, *, form_key: str | None = None
+) -> Action:
     """A proposed or agreed step the worker will not take after all: it stays visible."""
     dossier = await _worker_dossier(worker, reference)
-    async with in_transaction():
+    async with acting_once(form_key):
         locked = await Dossier.select_for_update().get(id=dossier.id)
         action = await _action_of(locked, action_id)
         if action.status not in {ActionStatus.PROPOSED, ActionStatus.AGREED}:
@@ -220,7 +237,13 @@ async def cancel_action(worker: Person, reference: str, action_id: int) -> Actio
 
 
 async def record_meeting(
-    worker: Person, reference: str, action_id: int, attended: list[int], categories: list[str]
+    worker: Person,
+    reference: str,
+    action_id: int,
+    attended: list[int],
+    categories: list[str],
+    *,
+    form_key: str | None = None,
 ) -> Action:
     """A concertation meeting took place: who was there, and what was shared with them.
 
@@ -232,7 +255,7 @@ async def record_meeting(
 
     dossier = await _worker_dossier(worker, reference)
     wanted = parse_categories(categories)
-    async with in_transaction():
+    async with acting_once(form_key):
         locked = await Dossier.select_for_update().get(id=dossier.id)
         action = await _action_of(locked, action_id)
         if action.kind is not ActionKind.CONCERTATION or action.status is not ActionStatus.AGREED:

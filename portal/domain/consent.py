@@ -18,9 +18,10 @@ from tortoise.transactions import in_transaction
 
 from portal import keys
 from portal.domain import journal
-from portal.domain.access import readable_dossier
+from portal.domain.access import own_dossier, readable_dossier
 from portal.domain.accounts import require_whole_account
-from portal.domain.errors import Invalid, NotAllowed, NotFound
+from portal.domain.errors import AlreadyDone, Invalid, NotAllowed, NotFound
+from portal.domain.forms import acting_once
 from portal.i18n import lazy as _l
 from portal.labels import category_name, kind_name, theme_names
 from portal.models import (
@@ -94,13 +95,6 @@ def check_purpose(value: str) -> str:
     return purpose
 
 
-async def _subject_dossier(subject: Person, reference: str) -> Dossier:
-    dossier = await readable_dossier(subject, reference)
-    if subject.id != dossier.subject_id:
-        raise NotFound("only the subject decides")
-    return dossier
-
-
 async def record_expiries(dossier: Dossier) -> None:
     """Journal the consents of this dossier that reached their end since anyone last looked."""
     now = timezone.now()
@@ -141,7 +135,7 @@ class PartnerConsents:
 
 async def consent_page(subject: Person, reference: str) -> tuple[Dossier, list[PartnerConsents]]:
     """Every partner involved in the dossier: proposed in a step, or consented to before."""
-    dossier = await _subject_dossier(subject, reference)
+    dossier = await own_dossier(subject, reference)
     await record_expiries(dossier)
     return dossier, await partners_involved(dossier)
 
@@ -182,14 +176,12 @@ async def grant(
     categories: list[str],
     duration: str,
     purpose: str,
+    *,
+    form_key: str | None = None,
 ) -> Consent:
     """The subject allows one partner to receive some kinds of information, for a while."""
-    # Not through a worker's recovery link: its holder could be the worker herself (rule 6).
-    require_whole_account(subject)
-    dossier = await _subject_dossier(subject, reference)
-    chosen = parse_categories(categories)
-    how_long = check_duration(duration)
-    why = check_purpose(purpose)
+    dossier = await own_dossier(subject, reference)
+    chosen, how_long, why = check_grant(subject, categories, duration, purpose)
     partner = await Partner.filter(id=partner_id, is_active=True).first()
     if partner is None:
         raise Invalid("partner", _l("This service is not in the directory."))
@@ -199,7 +191,7 @@ async def grant(
         expires_at = add_months(now, 1)
     elif how_long == "3_months":
         expires_at = add_months(now, 3)
-    async with in_transaction():
+    async with acting_once(form_key):
         locked = await Dossier.select_for_update().get(id=dossier.id)
         # Checked on the row as held, as ending does: a grant racing an end (two tabs) waits
         # for the end and is refused, never left active on an ended dossier.
@@ -228,20 +220,31 @@ async def grant(
     return consent
 
 
-async def revoke(subject: Person, reference: str, consent_id: int) -> Consent:
+def check_grant(
+    subject: Person, categories: list[str], duration: str, purpose: str
+) -> tuple[list[Category], str, str]:
+    """What a grant says, checked before the subject confirms it, and again when she does."""
+    # Not through a worker's recovery link: its holder could be the worker herself (rule 6).
+    require_whole_account(subject)
+    return parse_categories(categories), check_duration(duration), check_purpose(purpose)
+
+
+async def revoke(
+    subject: Person, reference: str, consent_id: int, *, form_key: str | None = None
+) -> Consent:
     """Revoking is as easy as granting, and takes effect at once.
 
     The steps that involve this partner and wait for an answer or a worker are cancelled, and
     the workers see it in the journal.
     """
-    dossier = await _subject_dossier(subject, reference)
-    async with in_transaction():
+    dossier = await own_dossier(subject, reference)
+    async with acting_once(form_key):
         locked = await Dossier.select_for_update().get(id=dossier.id)
         consent = await Consent.filter(id=consent_id, dossier_id=locked.id).first()
         if consent is None:
             raise NotFound("no such consent")
         if consent.revoked_at is not None:
-            raise NotAllowed("already revoked")
+            raise AlreadyDone("already revoked")
         return await _revoke_locked(locked, consent, subject)
 
 
@@ -280,7 +283,7 @@ async def revoke_all(dossier: Dossier, actor: Person | None) -> int:
 
 
 async def consent_of(subject: Person, reference: str, consent_id: int) -> tuple[Dossier, Consent]:
-    dossier = await _subject_dossier(subject, reference)
+    dossier = await own_dossier(subject, reference)
     await record_expiries(dossier)
     consent = (
         await Consent.filter(id=consent_id, dossier_id=dossier.id)
@@ -419,6 +422,8 @@ async def share(
     partner_id: int,
     categories: list[str],
     item_id: int | None = None,
+    *,
+    form_key: str | None = None,
 ) -> Share:
     """Share with a partner what an active consent covers. Anything else is refused, unstored."""
     if worker.role is not Role.WORKER:
@@ -428,7 +433,7 @@ async def share(
     partner = await Partner.filter(id=partner_id, is_active=True).first()
     if partner is None:
         raise Invalid("partner", _l("Choose a partner of the directory."))
-    async with in_transaction():
+    async with acting_once(form_key):
         # The dossier's row, held until the share is written: a revoke waits, or went first.
         locked = await Dossier.select_for_update().get(id=dossier.id)
         if locked.status is not DossierStatus.OPEN:

@@ -7,12 +7,12 @@ from datetime import date, timedelta
 from typing import Any
 
 from tortoise import timezone
-from tortoise.transactions import in_transaction
 
 from portal import keys
 from portal.domain import journal
 from portal.domain.access import is_assigned, readable_dossier
 from portal.domain.errors import Invalid, NotAllowed, NotFound
+from portal.domain.forms import acting_once
 from portal.i18n import lazy as _l
 from portal.models import (
     Action,
@@ -156,10 +156,10 @@ async def find_by_reference(worker: Person, reference: str) -> Dossier:
     return dossier
 
 
-async def take(worker: Person, dossier_id: int) -> Dossier:
+async def take(worker: Person, dossier_id: int, *, form_key: str | None = None) -> Dossier:
     """The worker takes a waiting request. Two at once: one gets it, the other is told."""
     _require_worker(worker)
-    async with in_transaction():
+    async with acting_once(form_key):
         dossier = (
             await Dossier.select_for_update()
             .filter(id=dossier_id, service_id=worker.service_id)
@@ -180,10 +180,12 @@ async def take(worker: Person, dossier_id: int) -> Dossier:
     return dossier
 
 
-async def assign(worker: Person, dossier_id: int, colleague_id: int) -> Dossier:
+async def assign(
+    worker: Person, dossier_id: int, colleague_id: int, *, form_key: str | None = None
+) -> Dossier:
     """Give a dossier to a colleague of the same service (a waiting one opens with it)."""
     _require_worker(worker)
-    async with in_transaction():
+    async with acting_once(form_key):
         dossier = (
             await Dossier.select_for_update()
             .filter(id=dossier_id, service_id=worker.service_id)

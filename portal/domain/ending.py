@@ -11,10 +11,11 @@ from tortoise.transactions import in_transaction
 
 from portal import keys
 from portal.domain import journal
-from portal.domain.access import is_assigned, readable_dossier
+from portal.domain.access import is_assigned, own_dossier, readable_dossier
 from portal.domain.accounts import require_whole_account
 from portal.domain.consent import revoke_all
-from portal.domain.errors import Invalid, NotAllowed, NotFound
+from portal.domain.errors import AlreadyDone, Invalid, NotAllowed, NotFound
+from portal.domain.forms import acting_once
 from portal.domain.requests import RequestForm, is_under_age_limit, make_request_in
 from portal.i18n import lazy as _l
 from portal.models import (
@@ -37,11 +38,8 @@ from portal.text import clean_multiline
 MAX_REASON = 1000
 
 
-async def _own(subject: Person, reference: str) -> Dossier:
-    dossier = await readable_dossier(subject, reference)
-    if dossier.subject_id != subject.id:
-        raise NotFound("only the subject")
-    return dossier
+class NotErasable(NotAllowed):
+    """A dossier is erased only after the help has ended, and only once."""
 
 
 async def _end_locked(dossier: Dossier, actor: Person, event: str, details: dict[str, Any]) -> None:
@@ -60,21 +58,31 @@ async def _end_locked(dossier: Dossier, actor: Person, event: str, details: dict
     await journal.record(dossier, event, actor, details)
 
 
-async def end_help(subject: Person, reference: str, reason: str = "") -> Dossier:
+def check_may_end(subject: Person, dossier: Dossier) -> None:
+    """Whether the subject may end the help of her dossier (see ``end_help``), before she
+    confirms it."""
+    if dossier.status is DossierStatus.ENDED:
+        raise AlreadyDone("already ended")
+    require_whole_account(subject)
+
+
+async def end_help(
+    subject: Person, reference: str, reason: str = "", *, form_key: str | None = None
+) -> Dossier:
     """One confirmation, no reason needed. Every consent and pending step stops with it.
 
     Not through a recovery link: its holder may be the worker who made it, and ending stops
     every consent and step at once; the young person ends the help herself.
     """
     require_whole_account(subject)
-    dossier = await _own(subject, reference)
+    dossier = await own_dossier(subject, reference)
     why = clean_multiline(reason)
     if len(why) > MAX_REASON:
         raise Invalid("reason", _l("At most 1,000 characters."))
-    async with in_transaction():
+    async with acting_once(form_key):
         locked = await Dossier.select_for_update().get(id=dossier.id)
         if locked.status is DossierStatus.ENDED:
-            raise NotAllowed("already ended")
+            raise AlreadyDone("already ended")
         if why and locked.wrapped_key is not None:
             await Dossier.filter(id=locked.id).update(
                 end_reason=keys.box(locked).seal(why, "dossier.end_reason")
@@ -84,7 +92,12 @@ async def end_help(subject: Person, reference: str, reason: str = "") -> Dossier
 
 
 async def close_inactive(
-    worker: Person, reference: str, message: str, inactive_days: int
+    worker: Person,
+    reference: str,
+    message: str,
+    inactive_days: int,
+    *,
+    form_key: str | None = None,
 ) -> Dossier:
     """A worker closes a dossier where nothing happened for a while, telling the subject first."""
     if worker.role is not Role.WORKER:
@@ -101,7 +114,7 @@ async def close_inactive(
         )
     if len(text) > 4000:
         raise Invalid("message", _l("At most 4,000 characters."))
-    async with in_transaction():
+    async with acting_once(form_key):
         locked = await Dossier.select_for_update().get(id=dossier.id)
         if locked.status is not DossierStatus.OPEN or not await is_assigned(worker, locked):
             raise NotAllowed("not open")
@@ -118,14 +131,30 @@ async def close_inactive(
     return locked
 
 
-async def reopen(subject: Person, reference: str, form: RequestForm) -> Dossier:
+def _may_come_back(dossier: Dossier) -> bool:
+    return dossier.status is DossierStatus.ENDED and dossier.erased_at is None
+
+
+async def returnable(subject: Person, reference: str) -> Dossier:
+    """The subject's ended dossier, to come back to (see ``reopen``): an open or an erased
+    dossier has no way back."""
+    dossier = await own_dossier(subject, reference)
+    if not _may_come_back(dossier):
+        raise NotFound("only an ended dossier comes back")
+    require_whole_account(subject)
+    return dossier
+
+
+async def reopen(
+    subject: Person, reference: str, form: RequestForm, *, form_key: str | None = None
+) -> Dossier:
     """Come back: a new request in the same dossier, which waits again with its history.
 
     Not in a session opened by a worker's recovery link: coming back is a new request, which
     only the young person makes (rule 1), and the link's holder may be the worker herself.
     """
     require_whole_account(subject)
-    dossier = await _own(subject, reference)
+    dossier = await own_dossier(subject, reference)
     today = timezone.now().date()
     if subject.role is Role.YOUTH:
         if subject.birth_year is None or not is_under_age_limit(
@@ -145,10 +174,10 @@ async def reopen(subject: Person, reference: str, form: RequestForm) -> Dossier:
             raise Invalid("birth", _l("The AMO helps with young people under 22."))
         form.concerned_birth_year = last.concerned_birth_year
         form.concerned_birth_month = last.concerned_birth_month
-    async with in_transaction():
+    async with acting_once(form_key):
         locked = await Dossier.select_for_update().get(id=dossier.id)
-        if locked.status is not DossierStatus.ENDED or locked.erased_at is not None:
-            raise NotAllowed("only an ended dossier comes back")
+        if not _may_come_back(locked):
+            raise NotFound("only an ended dossier comes back")
         await Assignment.filter(dossier_id=locked.id, ended_at__isnull=True).update(
             ended_at=timezone.now()
         )
@@ -160,7 +189,12 @@ async def reopen(subject: Person, reference: str, form: RequestForm) -> Dossier:
     return locked
 
 
-async def erase(subject: Person, reference: str) -> Dossier:
+def check_erasable(dossier: Dossier) -> None:
+    if dossier.status is not DossierStatus.ENDED or dossier.erased_at is not None:
+        raise NotErasable("only an ended dossier, once")
+
+
+async def erase(subject: Person, reference: str, *, form_key: str | None = None) -> Dossier:
     """Crypto-shredding: the dossier's key is destroyed and its texts are unreadable for good.
 
     What stays says nothing about the person: month, themes, durations, the journal's events.
@@ -168,13 +202,10 @@ async def erase(subject: Person, reference: str) -> Dossier:
     destroy what the dossier holds.
     """
     require_whole_account(subject)
-    dossier = await _own(subject, reference)
-    async with in_transaction():
+    dossier = await own_dossier(subject, reference)
+    async with acting_once(form_key):
         locked = await Dossier.select_for_update().get(id=dossier.id)
-        if locked.status is not DossierStatus.ENDED:
-            raise NotAllowed("end the help first")
-        if locked.erased_at is not None:
-            raise NotAllowed("already erased")
+        check_erasable(locked)
         await erase_locked(locked, subject)
     return locked
 
@@ -211,9 +242,9 @@ class Export:
 
 async def export(subject: Person, reference: str) -> Export:
     """Everything the dossier holds, for its subject only; the export itself is journaled."""
-    dossier = await _own(subject, reference)
+    dossier = await own_dossier(subject, reference)
     if dossier.wrapped_key is None:
-        raise NotAllowed("erased")
+        raise NotFound("erased: nothing left to export")
     async with in_transaction():
         locked = await Dossier.select_for_update().get(id=dossier.id)
         await journal.record(locked, "dossier.exported", subject)

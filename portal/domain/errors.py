@@ -1,4 +1,5 @@
-"""Refusals with a reason: the pages turn each kind into a kind answer."""
+"""Refusals with a reason: the application answers each kind with a kind page (see
+``portal.app``); a page catches one only to show something kinder, such as its form again."""
 
 from __future__ import annotations
 
@@ -13,6 +14,10 @@ class NotFound(DomainError):
 
 class NotAllowed(DomainError):
     """This person may not do this."""
+
+
+class AlreadyDone(NotAllowed):
+    """What was asked is done already (from another tab, or sent twice): the first stands."""
 
 
 class Invalid(DomainError):

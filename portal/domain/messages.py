@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from tortoise.transactions import in_transaction
-
 from portal import keys
 from portal.domain import journal
 from portal.domain.access import readable_dossier
 from portal.domain.errors import Invalid, NotAllowed
+from portal.domain.forms import acting_once
 from portal.i18n import lazy as _l
 from portal.models import Dossier, DossierStatus, Message, Person
 from portal.text import clean_multiline
@@ -15,7 +14,9 @@ from portal.text import clean_multiline
 MAX_MESSAGE = 4000
 
 
-async def send_message(author: Person, reference: str, body: str) -> Message:
+async def send_message(
+    author: Person, reference: str, body: str, *, form_key: str | None = None
+) -> Message:
     """Write in the dossier's thread: only its subject and its assigned workers can."""
     dossier = await readable_dossier(author, reference)
     text = clean_multiline(body)
@@ -25,7 +26,7 @@ async def send_message(author: Person, reference: str, body: str) -> Message:
         raise Invalid("body", _l("At most 4,000 characters."))
     if dossier.status is DossierStatus.ENDED:
         raise NotAllowed("the help has ended")
-    async with in_transaction():
+    async with acting_once(form_key):
         locked = await Dossier.select_for_update().get(id=dossier.id)
         sealed = keys.box(locked).seal(text, "message.body")
         message = await Message.create(dossier_id=locked.id, author_id=author.id, body=sealed)

@@ -8,10 +8,10 @@ from typing import Any
 
 from tortoise import timezone
 from tortoise.expressions import Q
-from tortoise.transactions import in_transaction
 
 from portal.domain import journal
 from portal.domain.errors import Invalid, NotFound
+from portal.domain.forms import acting_once
 from portal.i18n import lazy as _l
 from portal.models import Consent, Dossier, Partner, PartnerChange, Person, Role, Sector
 from portal.text import clean_multiline, clean_text
@@ -92,10 +92,12 @@ def _stored(value: Any) -> Any:
     return value
 
 
-async def create_partner(operator: Person, form: PartnerForm) -> Partner:
+async def create_partner(
+    operator: Person, form: PartnerForm, *, form_key: str | None = None
+) -> Partner:
     _require_operator(operator)
     values = _check(form)
-    async with in_transaction():
+    async with acting_once(form_key):
         partner = await Partner.create(**values)
         # The entry's first state is its history's first line.
         await PartnerChange.create(
@@ -107,7 +109,9 @@ async def create_partner(operator: Person, form: PartnerForm) -> Partner:
     return partner
 
 
-async def update_partner(operator: Person, partner_id: int, form: PartnerForm) -> Partner:
+async def update_partner(
+    operator: Person, partner_id: int, form: PartnerForm, *, form_key: str | None = None
+) -> Partner:
     """Change an entry; keep who changed what, and tell the young people it concerns.
 
     Every field that changed is kept, before and after, with who and when. When what the
@@ -116,7 +120,7 @@ async def update_partner(operator: Person, partner_id: int, form: PartnerForm) -
     """
     _require_operator(operator)
     values = _check(form)
-    async with in_transaction():
+    async with acting_once(form_key):
         partner = await Partner.filter(id=partner_id).select_for_update().first()
         if partner is None:
             raise NotFound("no such partner")

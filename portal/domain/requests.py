@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -11,7 +12,9 @@ from tortoise.transactions import in_transaction
 
 from portal import keys
 from portal.domain import journal
-from portal.domain.errors import Invalid, NotAllowed
+from portal.domain.accounts import require_whole_account
+from portal.domain.errors import DomainError, Invalid, NotAllowed
+from portal.domain.forms import acting_once
 from portal.i18n import lazy as _l
 from portal.models import (
     SUBJECT_ROLES,
@@ -29,6 +32,32 @@ AGE_LIMIT = 22
 MAX_WORDS = 4000
 # No 0/O, 1/I/L: a reference is read aloud on the phone.
 REFERENCE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+WRONG_ACCOUNT = {
+    Role.YOUTH: _l("Your account is for a young person. A parent makes their own account."),
+    Role.RELATIVE: _l(
+        "Your account is for a parent or a relative. A young person makes their own account."
+    ),
+}
+
+
+class NotASubject(NotAllowed):
+    """Rule 1: a worker, a partner or an admin cannot open a dossier for someone else."""
+
+
+class NotEligible(DomainError):
+    """22 or older: a kind answer pointing elsewhere, and nothing stored."""
+
+
+def may_ask(person: Person | None) -> None:
+    """Whether this person may ask for help; nobody signed in may, making an account.
+
+    A session opened by a recovery link reaches one dossier: it opens no new one.
+    """
+    if person is None:
+        return
+    if not person.is_subject:
+        raise NotASubject("only a young person or a relative asks for help")
+    require_whole_account(person)
 
 
 def is_under_age_limit(birth_year: int, birth_month: int, today: date) -> bool:
@@ -131,6 +160,48 @@ async def make_request(
     return dossier
 
 
+async def ask(
+    subject: Person,
+    service_id: int | None,
+    form: RequestForm,
+    *,
+    own_birth: tuple[int, int] | None = None,
+    form_key: str | None = None,
+) -> Dossier:
+    """The request form's last step: the request made and, for a young person asking for
+    herself, her month of birth (``own_birth``: year, month) kept on her account, together."""
+    may_ask(subject)
+    service = await Service.filter(id=service_id).first() if service_id is not None else None
+    if service is None:
+        raise Invalid("service", _l("Choose the service you want to ask."))
+    async with acting_once(form_key):
+        if form.asker is Asker.YOUTH and own_birth is not None:
+            year, month = own_birth
+            await Person.filter(id=subject.id).update(birth_year=year, birth_month=month)
+            subject.birth_year, subject.birth_month = year, month
+        try:
+            return await make_request(subject, service, form)
+        except NotAllowed as refusal:
+            raise Invalid("asker", _l("Your account cannot make this request.")) from refusal
+
+
+async def ask_with_new_account(
+    make_account: Callable[[], Awaitable[Person]],
+    service_id: int | None,
+    form: RequestForm,
+    *,
+    own_birth: tuple[int, int] | None = None,
+    form_key: str | None = None,
+) -> tuple[Dossier, Person]:
+    """The request of someone without an account, who makes one (``make_account``: with a
+    password, or the passkey the browser made). One transaction: a refused request leaves no
+    account behind, and the reverse."""
+    async with acting_once(form_key):
+        person = await make_account()
+        dossier = await ask(person, service_id, form, own_birth=own_birth)
+    return dossier, person
+
+
 # --- Reading the form, step by step ----------------------------------------------------------
 
 MAX_CONTACT = 200
@@ -147,8 +218,11 @@ def parse_int(value: str, field_name: str, message: str) -> int:
     return number
 
 
-def check_who(asker: str, month: str, year: str, today: date) -> tuple[Asker, int, int]:
-    """Step one: who asks, and whether the AMO may help (under 22 on the day)."""
+def check_who(
+    asker: str, month: str, year: str, today: date, person: Person | None = None
+) -> tuple[Asker, int, int]:
+    """Step one: who asks, as whom ``person`` is signed in, and whether the AMO may help (under
+    22 on the day)."""
     try:
         who = Asker(asker)
     except ValueError as error:
@@ -156,6 +230,10 @@ def check_who(asker: str, month: str, year: str, today: date) -> tuple[Asker, in
     birth_month = parse_int(month, "birth", _l("Choose a month."))
     birth_year = parse_int(year, "birth", _l("Write the year with 4 digits, like 2010."))
     check_birth(birth_year, birth_month, today, "birth")
+    if person is not None and person.is_subject and person.role.value != who.value:
+        raise Invalid("asker", WRONG_ACCOUNT[person.role])
+    if not is_under_age_limit(birth_year, birth_month, today):
+        raise NotEligible("22 or older")
     return who, birth_month, birth_year
 
 

@@ -6,9 +6,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from tortoise.transactions import in_transaction
-
 from portal.domain.errors import Invalid, NotFound
+from portal.domain.forms import acting_once
 from portal.i18n import lazy as _l
 from portal.models import Person, Role, Service
 from portal.text import clean_text
@@ -92,18 +91,22 @@ def _require_operator(person: Person | None) -> None:
         raise NotFound("the operator's only")
 
 
-async def create_service(operator: Person | None, form: ServiceForm) -> Service:
+async def create_service(
+    operator: Person | None, form: ServiceForm, *, form_key: str | None = None
+) -> Service:
     """A new service; ``operator`` is None when the command line makes it."""
     _require_operator(operator)
     values = check_service_form(form)
-    async with in_transaction():
+    async with acting_once(form_key):
         return await Service.create(**values)
 
 
-async def update_service(operator: Person, service_id: int, form: ServiceForm) -> Service:
+async def update_service(
+    operator: Person, service_id: int, form: ServiceForm, *, form_key: str | None = None
+) -> Service:
     _require_operator(operator)
     values = check_service_form(form)
-    async with in_transaction():
+    async with acting_once(form_key):
         service = await Service.filter(id=service_id).select_for_update().first()
         if service is None:
             raise NotFound("no such service")

@@ -22,7 +22,6 @@ import aiosmtplib
 from tortoise import timezone
 from tortoise.exceptions import IntegrityError
 from tortoise.queryset import QuerySet
-from tortoise.transactions import in_transaction
 
 from portal.domain import journal
 from portal.domain.accounts import (
@@ -32,6 +31,7 @@ from portal.domain.accounts import (
     new_user_handle,
 )
 from portal.domain.errors import Invalid, NotAllowed, NotFound
+from portal.domain.forms import acting_once
 from portal.domain.notices import Mailer
 from portal.i18n import _
 from portal.i18n import lazy as _l
@@ -140,7 +140,7 @@ def managed_by(actor: Person) -> QuerySet[Person]:
     query = Person.filter(role__in=[r.value for r in roles])
     if actor.role is Role.ADMIN:
         if actor.service_id is None:
-            raise NotAllowed("an admin without a service manages nobody")
+            raise NotFound("an admin without a service manages nobody")
         query = query.filter(service_id=actor.service_id)
     return query
 
@@ -232,7 +232,7 @@ async def check_invitation(
             raise Invalid("partner", _l("You invite people of your own service only."))
         chosen_service = await Service.filter(id=inviter.service_id).first()
         if chosen_service is None:
-            raise NotAllowed("an admin without a service invites nobody")
+            raise NotFound("an admin without a service invites nobody")
     elif new_role is Role.ADMIN:
         chosen_service = await Service.filter(id=service_id).first() if service_id else None
         if chosen_service is None:
@@ -256,11 +256,13 @@ class Invited:
 NO_POST = _l("E-mail is not set up on this server (SMTP_HOST). Set it first, then invite.")
 
 
-async def invite(inviter: Person, new: NewStaff, post: Post, link_for: LinkFor) -> Invited:
+async def invite(
+    inviter: Person, new: NewStaff, post: Post, link_for: LinkFor, *, form_key: str | None = None
+) -> Invited:
     """Make the invited account (inactive) and send its link to the work address."""
     if not post.ready:
         raise Invalid("email", NO_POST)
-    person, token = await _create(inviter, new)
+    person, token = await _create(inviter, new, form_key)
     sent = await post.send(invitation_message(post, person, new.email, link_for(token)))
     return Invited(person, new.email, sent)
 
@@ -294,10 +296,12 @@ async def check_server_invitation(
     return NewStaff(Role(role), name, address, service, None)
 
 
-async def _create(inviter: Person | None, new: NewStaff) -> tuple[Person, str]:
+async def _create(
+    inviter: Person | None, new: NewStaff, form_key: str | None = None
+) -> tuple[Person, str]:
     token = new_token()
     try:
-        async with in_transaction():
+        async with acting_once(form_key):
             if await Person.filter(login=new.email).exists():
                 raise Invalid("email", _l("This address already has an account."))
             person = await Person.create(
@@ -331,7 +335,9 @@ async def _new_link(person: Person, inviter: Person | None, email: str, token: s
     )
 
 
-async def send_again(actor: Person, person_id: int, post: Post, link_for: LinkFor) -> Invited:
+async def send_again(
+    actor: Person, person_id: int, post: Post, link_for: LinkFor, *, form_key: str | None = None
+) -> Invited:
     """A new link to someone invited who has not arrived yet; the old link stops working."""
     if not post.ready:
         raise Invalid("email", NO_POST)
@@ -339,7 +345,7 @@ async def send_again(actor: Person, person_id: int, post: Post, link_for: LinkFo
     if not is_pending(person) or not person.login:
         raise NotFound("not waiting for an invitation")
     token = new_token()
-    async with in_transaction():
+    async with acting_once(form_key):
         await Person.select_for_update().filter(id=person.id).first()
         await _new_link(person, actor, person.login, token)
     sent = await post.send(invitation_message(post, person, person.login, link_for(token)))
@@ -434,6 +440,8 @@ async def deactivate(
     person_id: int,
     handover: dict[int, int] | None = None,
     everything_to: int | None = None,
+    *,
+    form_key: str | None = None,
 ) -> Person:
     """Let a staff member go: every dossier they follow handed over, every session ended.
 
@@ -448,7 +456,7 @@ async def deactivate(
     if person.deactivated_at is not None:
         return person
     now = timezone.now()
-    async with in_transaction():
+    async with acting_once(form_key):
         await Person.select_for_update().filter(id=person.id).first()
         colleagues = {c.id: c for c in await _colleagues(person)}
         plan: list[tuple[Followed, Person | None]] = []

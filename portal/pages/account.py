@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from starlette.exceptions import HTTPException
@@ -10,14 +11,16 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from portal.domain import accounts, notices
-from portal.domain.errors import Invalid, NotFound
+from portal.domain.errors import Invalid
 from portal.i18n import _
 from portal.models import CredentialKind, Person, Role
 from portal.pages.common import (
     as_id,
     browser_id,
+    form_key,
     kept,
     once,
+    path_id,
     person_of,
     require,
     session_of,
@@ -33,8 +36,9 @@ from portal.security.sessions import (
 from portal.templating import render
 
 
-def _limited(request: Request) -> Response:
-    """The kind refusal of an account-wide change in a session opened by a recovery link."""
+async def limited(request: Request, exc: Exception) -> Response:
+    """The kind refusal of an account-wide change in a session opened by a recovery link
+    (``LimitedSession``, wherever it is raised)."""
     return render(request, "accounts/limited.html", {}, status_code=403)
 
 
@@ -62,8 +66,8 @@ async def recovery_notice(request: Request) -> Response:
     # The last link the page showed: a link made since is shown next time. Anything else
     # than a plain number marks nothing.
     up_to = as_id(text(form, "up_to", 12)) or 0
-    if person.scope_dossier_id is None:
-        # Seen by the owner. In a session opened by a link, the notice stays for her.
+    # Seen through a recovery link, the notice stays for the owner.
+    with contextlib.suppress(accounts.LimitedSession):
         await accounts.mark_recovery_links_shown(person, up_to)
     return RedirectResponse(target, status_code=303)
 
@@ -123,8 +127,6 @@ async def account_profile(request: Request) -> Response:
     values = kept(form, ("display_name", "language"))
     try:
         await accounts.update_profile(person, values["display_name"], values["language"])
-    except accounts.LimitedSession:
-        return _limited(request)
     except Invalid as refusal:
         return await _account_refusal(request, refusal, values)
     response = RedirectResponse("/compte", status_code=303)
@@ -143,14 +145,18 @@ async def account_password(request: Request) -> Response:
         if person.login is None:
             values = kept(form, ("login",))
             await accounts.set_login_and_password(
-                person, values["login"], text(form, "new_password", 1024)
+                person,
+                values["login"],
+                text(form, "new_password", 1024),
+                form_key=form_key(request),
             )
         else:
             await accounts.change_password(
-                person, text(form, "current", 1024), text(form, "new_password", 1024)
+                person,
+                text(form, "current", 1024),
+                text(form, "new_password", 1024),
+                form_key=form_key(request),
             )
-    except accounts.LimitedSession:
-        return _limited(request)
     except Invalid as refusal:
         return await _account_refusal(request, refusal, kept(form, ("login",)))
     return RedirectResponse("/compte", status_code=303)
@@ -159,11 +165,7 @@ async def account_password(request: Request) -> Response:
 @require(Role.YOUTH, Role.RELATIVE)
 async def account_codes(request: Request) -> Response:
     """Make new recovery codes (the old ones stop working) and show them, once."""
-    person = person_of(request)
-    try:
-        codes = await accounts.regenerate_recovery_codes(person)
-    except accounts.LimitedSession:
-        return _limited(request)
+    codes = await accounts.regenerate_recovery_codes(person_of(request))
     return render(request, "accounts/codes.html", {"codes": codes})
 
 
@@ -206,12 +208,9 @@ async def account_passkey(request: Request) -> Response:
 async def account_passkey_remove(request: Request) -> Response:
     person = person_of(request)
     try:
-        credential_id = int(request.path_params["credential_id"])
-        await accounts.remove_passkey(person, credential_id)
-    except accounts.LimitedSession:
-        return _limited(request)
-    except (ValueError, NotFound) as error:
-        raise HTTPException(404) from error
+        await accounts.remove_passkey(
+            person, path_id(request, "credential_id"), form_key=form_key(request)
+        )
     except Invalid as refusal:
         return await _account_refusal(request, refusal)
     return RedirectResponse("/compte", status_code=303)
@@ -227,8 +226,6 @@ async def account_notices(request: Request) -> Response:
         # An address for notices would tell its owner of every dossier's news.
         accounts.require_whole_account(person)
         await notices.set_email_notices(person, email, bool(form.get("notify")))
-    except accounts.LimitedSession:
-        return _limited(request)
     except Invalid as refusal:
         return await _account_refusal(request, refusal, {"email": email})
     return RedirectResponse("/compte", status_code=303)

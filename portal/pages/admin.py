@@ -7,16 +7,15 @@ from __future__ import annotations
 from typing import Any
 
 from starlette.datastructures import FormData
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from portal.domain import staff as staff_rules
-from portal.domain.errors import Invalid, NotAllowed, NotFound
+from portal.domain.errors import Invalid
 from portal.i18n import _
 from portal.models import Partner, Person, Role, Service
-from portal.pages.common import as_id, kept, once, path_id, person_of, require, text
+from portal.pages.common import as_id, form_key, kept, once, path_id, person_of, require, text
 from portal.templating import render
 
 INVITE_FIELDS = ("role", "display_name", "email", "service", "partner")
@@ -75,11 +74,7 @@ def _done(manager: Person, person_id: int, what: str) -> RedirectResponse:
 
 async def _list(request: Request) -> Response:
     manager = person_of(request)
-    try:
-        context = await _context(request, manager)
-    except NotAllowed as error:
-        raise HTTPException(404) from error
-    return render(request, TEMPLATE[manager.role], context)
+    return render(request, TEMPLATE[manager.role], await _context(request, manager))
 
 
 async def _invite(request: Request) -> Response:
@@ -95,9 +90,9 @@ async def _invite(request: Request) -> Response:
             values["service"],
             values["partner"],
         )
-        invited = await staff_rules.invite(manager, new, _post(request), _link_for(request))
-    except NotAllowed as error:
-        raise HTTPException(404) from error
+        invited = await staff_rules.invite(
+            manager, new, _post(request), _link_for(request), form_key=form_key(request)
+        )
     except Invalid as refusal:
         context = await _context(request, manager, values)
         context["errors"] = {refusal.field: _(refusal.message)}
@@ -109,10 +104,12 @@ async def _send_again(request: Request) -> Response:
     manager = person_of(request)
     try:
         invited = await staff_rules.send_again(
-            manager, path_id(request, "person_id"), _post(request), _link_for(request)
+            manager,
+            path_id(request, "person_id"),
+            _post(request),
+            _link_for(request),
+            form_key=form_key(request),
         )
-    except (NotAllowed, NotFound) as error:
-        raise HTTPException(404) from error
     except Invalid as refusal:
         context = await _context(request, manager)
         context["errors"] = {refusal.field: _(refusal.message)}
@@ -136,10 +133,7 @@ async def _leaving_page(
     request: Request, errors: dict[str, str] | None = None, values: dict[str, str] | None = None
 ) -> Response:
     manager = person_of(request)
-    try:
-        leaving = await staff_rules.leaving(manager, path_id(request, "person_id"))
-    except (NotAllowed, NotFound) as error:
-        raise HTTPException(404) from error
+    leaving = await staff_rules.leaving(manager, path_id(request, "person_id"))
     if leaving.person.deactivated_at is not None:
         return RedirectResponse(HOME[manager.role], status_code=303)
     context = {"leaving": leaving, "errors": errors or {}, "values": values or {}}
@@ -152,10 +146,12 @@ async def _deactivate(request: Request) -> Response:
     per_dossier, everything_to = _handover_choices(form)
     try:
         person = await staff_rules.deactivate(
-            manager, path_id(request, "person_id"), per_dossier, everything_to
+            manager,
+            path_id(request, "person_id"),
+            per_dossier,
+            everything_to,
+            form_key=form_key(request),
         )
-    except (NotAllowed, NotFound) as error:
-        raise HTTPException(404) from error
     except Invalid as refusal:
         values = {name: text(form, name, 20) for name in form if name != "csrf_token"}
         return await _leaving_page(request, {refusal.field: _(refusal.message)}, values)
@@ -164,10 +160,7 @@ async def _deactivate(request: Request) -> Response:
 
 async def _end_sessions(request: Request) -> Response:
     manager = person_of(request)
-    try:
-        person = await staff_rules.end_sessions(manager, path_id(request, "person_id"))
-    except (NotAllowed, NotFound) as error:
-        raise HTTPException(404) from error
+    person = await staff_rules.end_sessions(manager, path_id(request, "person_id"))
     return _done(manager, person.id, "sessions")
 
 

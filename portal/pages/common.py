@@ -6,19 +6,14 @@ import functools
 import hashlib
 import re
 from collections.abc import Awaitable, Callable, Iterable
-from datetime import timedelta
-from typing import Any
 
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
-from tortoise import timezone
-from tortoise.exceptions import IntegrityError
-from tortoise.transactions import in_transaction
 
-from portal.domain import notices
-from portal.models import Person, Role, Session, SubmittedForm
+from portal.domain import access, forms, notices
+from portal.models import Dossier, Person, Role, Session
 from portal.security.csrf import CSRF_COOKIE
 from portal.security.requestline import MAX_ID
 from portal.security.sessions import current_session
@@ -30,8 +25,6 @@ Again = Callable[[Request, str], Awaitable[Response]]
 MAX_FIELD = 10_000
 FORM_KEY = "form_key"
 FORM_KEY_RE = re.compile(r"[A-Za-z0-9_-]{16,64}")
-# A form older than this is past any session's life: its key is forgotten.
-KEEP_FORM_KEYS = timedelta(days=7)
 
 
 async def signed_in(request: Request) -> Person | None:
@@ -58,8 +51,6 @@ def require(*roles: Role) -> Callable[[Handler], Handler]:
             if session.second_factor_pending:
                 return RedirectResponse(request.url_for("signin.code"), status_code=303)
             if roles and session.person.role not in roles:
-                from starlette.exceptions import HTTPException
-
                 raise HTTPException(404)
             request.state.person = session.person
             if not wants_fragment(request):
@@ -72,68 +63,47 @@ def require(*roles: Role) -> Callable[[Handler], Handler]:
     return decorate
 
 
-class _Repeat(Exception):
-    """The form's key was already used: this is a repeat of a form that acted."""
-
-
 def once(again: Again | None = None) -> Callable[[Handler], Handler]:
     """A form acts once: sent again (a double tap, a resend), it gets its first answer again.
 
-    The form's random key is recorded in the same transaction as the effect, under a unique
-    constraint, with the answer that followed: the redirect's target, or what the handler put
-    in ``request.state.outcome`` for ``again`` (a page that shows a secret once cannot be sent
-    twice, so ``again`` makes an equivalent one). A repeat sent later, or at the same moment
-    (it waits until the first commits), finds the key and gets that answer without acting.
-    A refusal records nothing, so the corrected form can be sent. The key is bound to the
-    browser: another browser's key is just unknown here.
+    The handler passes ``form_key(request)`` to the domain function that acts, which records
+    it in its own transaction (``portal.domain.forms``). Once the form has acted, its answer is
+    kept here for a repeat: the redirect's target, or what the handler put in
+    ``request.state.outcome`` for ``again`` (a page that shows a secret once cannot be sent
+    twice, so ``again`` makes an equivalent one). A repeat gets that answer without acting.
+    The key is bound to the browser: another browser's key is just unknown here.
     """
 
     def decorate(handler: Handler) -> Handler:
         @functools.wraps(handler)
         async def guarded(request: Request) -> Response:
-            if request.method != "POST":
-                return await handler(request)
-            key = (await request.form()).get(FORM_KEY)
+            key = (await request.form()).get(FORM_KEY) if request.method == "POST" else None
             if not isinstance(key, str) or not FORM_KEY_RE.fullmatch(key):
                 return await handler(request)
             digest = hashlib.sha256(f"{browser_id(request)}:{key}".encode()).hexdigest()
-            refused: HTTPException | None = None
-            response: Response | None = None
+            request.state.form_key = digest
             try:
-                async with in_transaction():
-                    try:
-                        used = await SubmittedForm.create(key_hash=digest)
-                    except IntegrityError as error:
-                        raise _Repeat from error
-                    try:
-                        response = await handler(request)
-                    except HTTPException as error:
-                        # Refused: nothing to remember, but what the refusal itself wrote
-                        # (a journaled look) is kept.
-                        refused = error
-                    outcome = None if refused or response is None else _outcome(request, response)
-                    if outcome is None:
-                        await SubmittedForm.filter(id=used.id).delete()
-                    else:
-                        await SubmittedForm.filter(id=used.id).update(outcome=outcome[:500])
-                        await SubmittedForm.filter(
-                            created_at__lt=timezone.now() - KEEP_FORM_KEYS
-                        ).delete()
-            except _Repeat:
-                first = await SubmittedForm.filter(key_hash=digest).first()
-                if first is None or not first.outcome:
-                    return await handler(request)
+                response = await handler(request)
+            except forms.Repeat as repeat:
+                if not repeat.answer:
+                    raise HTTPException(409) from repeat
                 if again is not None:
-                    return await again(request, first.outcome)
-                return RedirectResponse(first.outcome, status_code=303)
-            if refused is not None:
-                raise refused
-            assert response is not None  # noqa: S101 - set unless refused
+                    return await again(request, repeat.answer)
+                return RedirectResponse(repeat.answer, status_code=303)
+            answer = _outcome(request, response)
+            if answer is not None:
+                await forms.remember(digest, answer)
             return response
 
         return guarded
 
     return decorate
+
+
+def form_key(request: Request) -> str | None:
+    """The digest of the form's single-use key, for the domain function that acts (``once``)."""
+    digest: str | None = getattr(request.state, "form_key", None)
+    return digest
 
 
 def _outcome(request: Request, response: Response) -> str | None:
@@ -219,28 +189,9 @@ def reference_of(request: Request) -> str:
     return str(request.path_params["reference"])[:12]
 
 
-async def readable_dossier_or_404(request: Request) -> Any:
-    """The dossier of the URL's reference if the signed-in person may read it; else 404 (and
-    a refused try on a dossier that exists is journaled, see ``readable_dossier``)."""
-    from starlette.exceptions import HTTPException
-
-    from portal.domain.access import readable_dossier
-    from portal.domain.errors import NotFound
-
-    try:
-        return await readable_dossier(person_of(request), reference_of(request))
-    except NotFound as error:
-        raise HTTPException(404) from error
-
-
-async def own_dossier(request: Request) -> Any:
+async def own_dossier(request: Request) -> Dossier:
     """The dossier of the URL's reference, for its subject only; anyone else gets 404."""
-    from starlette.exceptions import HTTPException
-
-    dossier = await readable_dossier_or_404(request)
-    if dossier.subject_id != person_of(request).id:
-        raise HTTPException(404)
-    return dossier
+    return await access.own_dossier(person_of(request), reference_of(request))
 
 
 # The largest id a table holds (PostgreSQL's integer): a larger number in a URL finds nothing.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Any
 
@@ -14,7 +15,7 @@ from portal.domain import actions as action_rules
 from portal.domain import consent as rules
 from portal.domain import partners as directory
 from portal.domain.access import readable_dossier
-from portal.domain.errors import Invalid, NotAllowed, NotFound
+from portal.domain.errors import AlreadyDone, Invalid, NotAllowed
 from portal.i18n import _
 from portal.labels import CATEGORIES
 from portal.models import (
@@ -29,9 +30,11 @@ from portal.models import (
 )
 from portal.pages.common import (
     as_id,
+    form_key,
     ids_of,
     once,
     own_dossier,
+    path_id,
     person_of,
     reference_of,
     require,
@@ -42,23 +45,13 @@ from portal.templating import render
 SUBJECTS = (Role.YOUTH, Role.RELATIVE)
 
 
-def _int(value: Any) -> int:
-    number = as_id(value)
-    if number is None:
-        raise HTTPException(404)
-    return number
-
-
 # --- The subject ------------------------------------------------------------------------------
 
 
 @require(*SUBJECTS)
 async def consents(request: Request) -> Response:
     person = person_of(request)
-    try:
-        dossier, groups = await rules.consent_page(person, reference_of(request))
-    except NotFound as error:
-        raise HTTPException(404) from error
+    dossier, groups = await rules.consent_page(person, reference_of(request))
     return render(request, "consent/page.html", {"dossier": dossier, "groups": groups})
 
 
@@ -85,12 +78,8 @@ def _grant_values(form: Any = None) -> dict[str, Any]:
 async def grant(request: Request) -> Response:
     """Grant in two steps: choose, then see exactly what will be possible, then confirm."""
     person = person_of(request)
-    partner_id = _int(request.path_params["partner_id"])
     dossier = await own_dossier(request)
-    try:
-        partner = await directory.get_partner(partner_id)
-    except NotFound as error:
-        raise HTTPException(404) from error
+    partner = await directory.get_partner(path_id(request, "partner_id"))
     context: dict[str, Any] = {
         "dossier": dossier,
         "partner": partner,
@@ -102,16 +91,11 @@ async def grant(request: Request) -> Response:
     }
     if request.method == "GET":
         return render(request, "consent/grant.html", context)
-    if person.scope_dossier_id is not None:
-        # Signed in through a recovery link: agreeing needs the whole account (see grant).
-        return render(request, "accounts/limited.html", {}, status_code=403)
     form = await request.form()
     values = _grant_values(form)
     context["values"] = values
     try:
-        rules.parse_categories(values["categories"])
-        rules.check_duration(values["duration"])
-        rules.check_purpose(values["purpose"])
+        rules.check_grant(person, values["categories"], values["duration"], values["purpose"])
         if text(form, "step", 10) != "confirm":
             context["confirm"] = True
             return render(request, "consent/grant.html", context)
@@ -122,12 +106,11 @@ async def grant(request: Request) -> Response:
             values["categories"],
             values["duration"],
             values["purpose"],
+            form_key=form_key(request),
         )
     except Invalid as refusal:
         context["errors"] = {refusal.field: _(refusal.message)}
         return render(request, "consent/grant.html", context, status_code=422)
-    except NotAllowed as error:
-        raise HTTPException(409) from error
     return RedirectResponse(
         f"/espace/{dossier.reference}/consentements/{consent.id}", status_code=303
     )
@@ -135,12 +118,9 @@ async def grant(request: Request) -> Response:
 
 async def _consent(request: Request) -> tuple[Dossier, Consent]:
     """The consent of the URL, for the subject of its dossier only; anyone else gets 404."""
-    try:
-        return await rules.consent_of(
-            person_of(request), reference_of(request), _int(request.path_params["consent_id"])
-        )
-    except NotFound as error:
-        raise HTTPException(404) from error
+    return await rules.consent_of(
+        person_of(request), reference_of(request), path_id(request, "consent_id")
+    )
 
 
 @require(*SUBJECTS)
@@ -152,12 +132,9 @@ async def revoke(request: Request) -> Response:
         if not rules.is_active(consent):
             return RedirectResponse(f"/espace/{dossier.reference}/partenaires", status_code=303)
         return render(request, "consent/revoke.html", {"dossier": dossier, "consent": consent})
-    try:
-        await rules.revoke(person, dossier.reference, consent.id)
-    except NotAllowed:
-        pass  # already revoked (a double tap): it stays revoked
-    except NotFound as error:
-        raise HTTPException(404) from error
+    # Revoked already (from another tab): it stays revoked.
+    with contextlib.suppress(AlreadyDone):
+        await rules.revoke(person, dossier.reference, consent.id, form_key=form_key(request))
     return RedirectResponse(
         f"/espace/{dossier.reference}/consentements/{consent.id}", status_code=303
     )
@@ -235,47 +212,45 @@ async def _share_context(request: Request, reference: str, **extra: Any) -> dict
 async def share(request: Request) -> Response:
     worker = person_of(request)
     reference = reference_of(request)
+    if request.method == "GET":
+        return render(request, "consent/share.html", await _share_context(request, reference))
+    form = await request.form()
+    partner_value = text(form, "partner", 20)
+    item_value = text(form, "item", 20)
+    categories = [str(c)[:20] for c in form.getlist("categories")][:10]
+    values: dict[str, Any] = {
+        "partner": partner_value,
+        "categories": categories,
+        "item": item_value,
+    }
+    partner_id = as_id(partner_value) or 0
     try:
-        if request.method == "GET":
-            return render(request, "consent/share.html", await _share_context(request, reference))
-        form = await request.form()
-        partner_value = text(form, "partner", 20)
-        item_value = text(form, "item", 20)
-        categories = [str(c)[:20] for c in form.getlist("categories")][:10]
-        values: dict[str, Any] = {
-            "partner": partner_value,
-            "categories": categories,
-            "item": item_value,
-        }
-        partner_id = as_id(partner_value) or 0
-        item_id = as_id(item_value)
-        try:
-            await rules.share(worker, reference, partner_id, categories, item_id)
-        except Invalid as refusal:
-            return render(
+        await rules.share(
+            worker, reference, partner_id, categories, as_id(item_value), form_key=form_key(request)
+        )
+    except Invalid as refusal:
+        return render(
+            request,
+            "consent/share.html",
+            await _share_context(
+                request, reference, values=values, errors={refusal.field: _(refusal.message)}
+            ),
+            status_code=422,
+        )
+    except NotAllowed:
+        check = await rules.check_share(worker, reference, partner_id, categories)
+        partner = await Partner.filter(id=partner_id).first()
+        return render(
+            request,
+            "consent/share.html",
+            await _share_context(
                 request,
-                "consent/share.html",
-                await _share_context(
-                    request, reference, values=values, errors={refusal.field: _(refusal.message)}
-                ),
-                status_code=422,
-            )
-        except NotAllowed:
-            check = await rules.check_share(worker, reference, partner_id, categories)
-            partner = await Partner.filter(id=partner_id).first()
-            return render(
-                request,
-                "consent/share.html",
-                await _share_context(
-                    request,
-                    reference,
-                    values=values,
-                    refusal={"partner": partner, "missing": check.missing},
-                ),
-                status_code=409,
-            )
-    except NotFound as error:
-        raise HTTPException(404) from error
+                reference,
+                values=values,
+                refusal={"partner": partner, "missing": check.missing},
+            ),
+            status_code=409,
+        )
     return RedirectResponse(f"/travail/dossiers/{reference}?partage=1", status_code=303)
 
 
@@ -286,23 +261,18 @@ async def propose_share(request: Request) -> Response:
     worker = person_of(request)
     reference = reference_of(request)
     form = await request.form()
-    partner_id = _int(text(form, "partner", 20) or "0")
-    try:
-        partner = await directory.get_partner(partner_id)
-        await action_rules.propose_action(
-            worker,
-            reference,
-            ActionKind.INFORMATION_SHARED,
-            # Stored as typed by no one in particular: the partner's name, which reads the same
-            # in every language; the kind of step says what it is about.
-            partner.name,
-            "",
-            [partner.id],
-        )
-    except NotFound as error:
-        raise HTTPException(404) from error
-    except (Invalid, NotAllowed) as error:
-        raise HTTPException(409) from error
+    partner = await directory.get_partner(as_id(text(form, "partner", 20)) or 0)
+    await action_rules.propose_action(
+        worker,
+        reference,
+        ActionKind.INFORMATION_SHARED,
+        # Stored as typed by no one in particular: the partner's name, which reads the same
+        # in every language; the kind of step says what it is about.
+        partner.name,
+        "",
+        [partner.id],
+        form_key=form_key(request),
+    )
     return RedirectResponse(f"/travail/dossiers/{reference}#actions", status_code=303)
 
 
@@ -316,10 +286,13 @@ async def record_meeting(request: Request) -> Response:
     categories = [str(c)[:20] for c in form.getlist("categories")][:10]
     try:
         await action_rules.record_meeting(
-            worker, reference, _int(request.path_params["action_id"]), attended, categories
+            worker,
+            reference,
+            path_id(request, "action_id"),
+            attended,
+            categories,
+            form_key=form_key(request),
         )
-    except NotFound as error:
-        raise HTTPException(404) from error
     except Invalid as refusal:
         return render(
             request,

@@ -14,13 +14,23 @@ from tortoise import timezone
 from portal.domain import actions as action_rules
 from portal.domain import dossiers
 from portal.domain import partners as directory
-from portal.domain.errors import Invalid, NotAllowed, NotFound
+from portal.domain.errors import AlreadyDone, Invalid
 from portal.domain.messages import send_message
 from portal.domain.notices import mark_news_seen
 from portal.i18n import _, current_language, use_language
 from portal.labels import kind_name
 from portal.models import ActionStatus, Person, Role
-from portal.pages.common import ids_of, kept, once, person_of, reference_of, require, text
+from portal.pages.common import (
+    form_key,
+    ids_of,
+    kept,
+    once,
+    path_id,
+    person_of,
+    reference_of,
+    require,
+    text,
+)
 from portal.pages.timeline import lines
 from portal.security.sessions import TOUCH_EVERY
 from portal.templating import render
@@ -47,10 +57,7 @@ def _page_number(request: Request) -> int:
 
 
 async def _view(request: Request, person: Person) -> dossiers.DossierView:
-    try:
-        return await dossiers.open_dossier(person, reference_of(request), _page_number(request))
-    except NotFound as error:
-        raise HTTPException(404) from error
+    return await dossiers.open_dossier(person, reference_of(request), _page_number(request))
 
 
 def _context(
@@ -106,11 +113,7 @@ async def _message(request: Request, template: str, subject_view: bool) -> Respo
     form = await request.form()
     body = text(form, "body", 10_000)
     try:
-        await send_message(person, reference_of(request), body)
-    except NotFound as error:
-        raise HTTPException(404) from error
-    except NotAllowed as error:
-        raise HTTPException(409) from error
+        await send_message(person, reference_of(request), body, form_key=form_key(request))
     except Invalid as refusal:
         view = await _view(request, person)
         errors = {refusal.field: _(refusal.message)}
@@ -132,10 +135,7 @@ async def answer(request: Request) -> Response:
     if request.path_params["choice"] not in {"oui", "non"}:
         raise HTTPException(404)
     agree = request.path_params["choice"] == "oui"
-    try:
-        action_id = int(request.path_params["action_id"])
-    except ValueError as error:
-        raise HTTPException(404) from error
+    action_id = path_id(request, "action_id")
     view = await _view(request, person)
     action = next((a for a in view.actions if a.id == action_id), None)
     if action is None:
@@ -152,15 +152,14 @@ async def answer(request: Request) -> Response:
         if action.status is not ActionStatus.PROPOSED:
             return RedirectResponse(f"/espace/{view.dossier.reference}", status_code=303)
         return render(request, "dossiers/answer.html", context)
-    if agree and person.scope_dossier_id is not None:
-        # Signed in through a recovery link: agreeing needs the whole account (see answer_action).
-        return render(request, "accounts/limited.html", {}, status_code=403)
     form = await request.form()
     reason = text(form, "reason", 5000)
     try:
-        await action_rules.answer_action(person, view.dossier.reference, action_id, agree, reason)
-    except NotAllowed:
-        # Already answered (a double tap): the first answer stands.
+        await action_rules.answer_action(
+            person, view.dossier.reference, action_id, agree, reason, form_key=form_key(request)
+        )
+    except AlreadyDone:
+        # Answered already (from another tab): the first answer stands.
         return RedirectResponse(f"/espace/{view.dossier.reference}", status_code=303)
     except Invalid as refusal:
         context.update(errors={refusal.field: _(refusal.message)}, reason=reason)
@@ -240,15 +239,16 @@ async def worker_action(request: Request) -> Response:
                 values["description"],
                 values["third_party"],
                 partner_ids,
+                form_key=form_key(request),
             )
         else:
             await action_rules.record_action(
-                person, reference_of(request), kind, values["description"]
+                person,
+                reference_of(request),
+                kind,
+                values["description"],
+                form_key=form_key(request),
             )
-    except NotFound as error:
-        raise HTTPException(404) from error
-    except NotAllowed as error:
-        raise HTTPException(409) from error
     except Invalid as refusal:
         return await _worker_refusal(request, refusal, values)
     return RedirectResponse(f"/travail/dossiers/{reference_of(request)}#actions", status_code=303)
@@ -258,18 +258,13 @@ async def worker_action(request: Request) -> Response:
 @once()
 async def worker_action_step(request: Request) -> Response:
     person = person_of(request)
-    try:
-        action_id = int(request.path_params["action_id"])
-        if request.path_params["step"] not in {"fait", "annuler"}:
-            raise NotFound("no such step")
-        if request.path_params["step"] == "fait":
-            await action_rules.mark_done(person, reference_of(request), action_id)
-        else:
-            await action_rules.cancel_action(person, reference_of(request), action_id)
-    except (ValueError, NotFound) as error:
-        raise HTTPException(404) from error
-    except NotAllowed as error:
-        raise HTTPException(409) from error
+    steps = {"fait": action_rules.mark_done, "annuler": action_rules.cancel_action}
+    step = steps.get(request.path_params["step"])
+    if step is None:
+        raise HTTPException(404)
+    await step(
+        person, reference_of(request), path_id(request, "action_id"), form_key=form_key(request)
+    )
     return RedirectResponse(f"/travail/dossiers/{reference_of(request)}#actions", status_code=303)
 
 

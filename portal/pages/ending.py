@@ -12,43 +12,43 @@ from starlette.routing import Route
 
 from portal.domain import ending as rules
 from portal.domain import requests as request_rules
-from portal.domain.accounts import LimitedSession
-from portal.domain.errors import Invalid, NotAllowed, NotFound
+from portal.domain.errors import AlreadyDone, Invalid
 from portal.i18n import _, current_language
 from portal.labels import category_name, kind_name, theme_names
-from portal.models import Asker, Dossier, Person, Role
-from portal.pages.common import once, own_dossier, person_of, reference_of, require, text
+from portal.models import Asker, Person, Role
+from portal.pages.common import (
+    form_key,
+    once,
+    own_dossier,
+    person_of,
+    reference_of,
+    require,
+    text,
+)
 from portal.pages.timeline import describe
 from portal.templating import render
 
 SUBJECTS = (Role.YOUTH, Role.RELATIVE)
 
 
-async def _own(request: Request) -> Dossier:
-    dossier: Dossier = await own_dossier(request)
-    return dossier
-
-
 @require(*SUBJECTS)
 @once()
 async def end(request: Request) -> Response:
-    dossier = await _own(request)
+    person = person_of(request)
+    dossier = await own_dossier(request)
     context: dict[str, Any] = {"dossier": dossier, "errors": {}, "reason": ""}
     if request.method == "GET":
-        if dossier.status.value == "ended":
+        try:
+            rules.check_may_end(person, dossier)
+        except AlreadyDone:
             return RedirectResponse(f"/espace/{dossier.reference}", status_code=303)
-        if person_of(request).scope_dossier_id is not None:
-            # Signed in through a recovery link: ending is the young person's own step.
-            return render(request, "accounts/limited.html", {}, status_code=403)
         return render(request, "ending/end.html", context)
     form = await request.form()
     reason = text(form, "reason", 5000)
     try:
-        await rules.end_help(person_of(request), dossier.reference, reason)
-    except LimitedSession:
-        return render(request, "accounts/limited.html", {}, status_code=403)
-    except NotAllowed:
-        pass  # already ended (a double tap): it stays ended
+        await rules.end_help(person, dossier.reference, reason, form_key=form_key(request))
+    except AlreadyDone:
+        pass  # ended already (from another tab): it stays ended
     except Invalid as refusal:
         context.update(errors={refusal.field: _(refusal.message)}, reason=reason)
         return render(request, "ending/end.html", context, status_code=422)
@@ -57,7 +57,7 @@ async def end(request: Request) -> Response:
 
 @require(*SUBJECTS)
 async def ended(request: Request) -> Response:
-    dossier = await _own(request)
+    dossier = await own_dossier(request)
     if dossier.status.value != "ended":
         return RedirectResponse(f"/espace/{dossier.reference}", status_code=303)
     return render(request, "ending/ended.html", {"dossier": dossier})
@@ -66,7 +66,13 @@ async def ended(request: Request) -> Response:
 @require(*SUBJECTS)
 @once()
 async def come_back(request: Request) -> Response:
-    dossier = await _own(request)
+    person = person_of(request)
+    if request.method == "GET":
+        dossier = await rules.returnable(person, reference_of(request))
+    else:
+        # Whether it may come back is checked with the change (a form sent twice finds it
+        # back already, and gets its first answer).
+        dossier = await own_dossier(request)
     values: dict[str, Any] = {
         "themes": [],
         "words": "",
@@ -77,11 +83,6 @@ async def come_back(request: Request) -> Response:
         "others_read_messages": False,
     }
     context: dict[str, Any] = {"dossier": dossier, "values": values, "errors": {}}
-    if dossier.status.value != "ended" or dossier.erased_at is not None:
-        raise HTTPException(404)
-    if person_of(request).scope_dossier_id is not None:
-        # Signed in through a recovery link: coming back is a new request (see reopen).
-        return render(request, "accounts/limited.html", {}, status_code=403)
     if request.method == "GET":
         return render(request, "ending/come_back.html", context)
     form = await request.form()
@@ -94,7 +95,6 @@ async def come_back(request: Request) -> Response:
         no_voicemail=bool(form.get("no_voicemail")),
         others_read_messages=bool(form.get("others_read_messages")),
     )
-    person = person_of(request)
     try:
         channel, details, hours = request_rules.check_contact(
             values["contact_channel"], values["contact_details"], values["contact_hours"]
@@ -109,23 +109,18 @@ async def come_back(request: Request) -> Response:
             no_voicemail=values["no_voicemail"],
             others_read_messages=values["others_read_messages"],
         )
-        await rules.reopen(person, dossier.reference, request_form)
+        await rules.reopen(person, dossier.reference, request_form, form_key=form_key(request))
     except Invalid as refusal:
         context["errors"] = {refusal.field: _(refusal.message)}
         return render(request, "ending/come_back.html", context, status_code=422)
-    except NotAllowed as error:
-        raise HTTPException(409) from error
     return RedirectResponse(f"/espace/{dossier.reference}/envoye", status_code=303)
 
 
 @require(*SUBJECTS)
 async def export(request: Request) -> Response:
     person = person_of(request)
-    dossier = await _own(request)
-    try:
-        data = await rules.export(person, dossier.reference)
-    except NotAllowed as error:
-        raise HTTPException(404) from error
+    data = await rules.export(person, reference_of(request))
+    dossier = data.dossier
     if request.path_params.get("format", "html") == "json":
         payload = _export_json(data, person)
         return Response(
@@ -218,24 +213,24 @@ def _export_json(data: rules.Export, person: Person) -> dict[str, Any]:
 @once()
 async def erase(request: Request) -> Response:
     """Two confirmations, the consequence in plain words, then the key is destroyed."""
-    dossier = await _own(request)
-    if dossier.status.value != "ended" or dossier.erased_at is not None:
+    dossier = await own_dossier(request)
+    step = "first"
+    try:
+        if request.method == "POST":
+            step = "second"
+            if text(await request.form(), "confirm", 20) == "second":
+                await rules.erase(person_of(request), dossier.reference, form_key=form_key(request))
+                return RedirectResponse(f"/espace/{dossier.reference}", status_code=303)
+        rules.check_erasable(dossier)
+    except rules.NotErasable:
+        status = 409 if request.method == "POST" else 200
         return render(
             request,
             "ending/erase.html",
             {"dossier": dossier, "step": "refused"},
-            status_code=409 if request.method == "POST" else 200,
+            status_code=status,
         )
-    if request.method == "GET":
-        return render(request, "ending/erase.html", {"dossier": dossier, "step": "first"})
-    form = await request.form()
-    if text(form, "confirm", 20) != "second":
-        return render(request, "ending/erase.html", {"dossier": dossier, "step": "second"})
-    try:
-        await rules.erase(person_of(request), dossier.reference)
-    except NotAllowed as error:
-        raise HTTPException(409) from error
-    return RedirectResponse(f"/espace/{dossier.reference}", status_code=303)
+    return render(request, "ending/erase.html", {"dossier": dossier, "step": step})
 
 
 @require(Role.WORKER)
@@ -243,17 +238,13 @@ async def erase(request: Request) -> Response:
 async def close(request: Request) -> Response:
     worker = person_of(request)
     form = await request.form()
-    try:
-        await rules.close_inactive(
-            worker,
-            reference_of(request),
-            text(form, "message", 5000),
-            request.app.state.settings.inactive_days,
-        )
-    except NotFound as error:
-        raise HTTPException(404) from error
-    except (Invalid, NotAllowed) as error:
-        raise HTTPException(409) from error
+    await rules.close_inactive(
+        worker,
+        reference_of(request),
+        text(form, "message", 5000),
+        request.app.state.settings.inactive_days,
+        form_key=form_key(request),
+    )
     return RedirectResponse("/travail", status_code=303)
 
 

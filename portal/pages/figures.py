@@ -13,13 +13,12 @@ from urllib.parse import urlencode
 from babel import Locale
 from babel.dates import format_date
 from babel.numbers import format_decimal
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from portal.domain import figures as rules
-from portal.domain.errors import Invalid, NotFound
+from portal.domain.errors import Invalid
 from portal.i18n import _, current_language
 from portal.labels import kind_name, sector_name, theme_name
 from portal.models import Role
@@ -217,8 +216,6 @@ async def _asked(request: Request) -> Asked:
         data = await rules.service_figures(person_of(request), period)
     except Invalid as refusal:
         return Asked(values, None, {refusal.field: _(refusal.message)})
-    except NotFound as error:
-        raise HTTPException(404) from error
     return Asked(values, data, {})
 
 

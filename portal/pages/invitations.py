@@ -10,11 +10,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from portal.domain import accounts
-from portal.domain.errors import Invalid, NotFound
+from portal.domain.errors import Invalid
 from portal.i18n import _
-from portal.models import CredentialKind, Person
+from portal.models import Credential, CredentialKind, Person
 from portal.pages.common import (
     browser_id,
+    form_key,
     home_for,
     once,
     text,
@@ -27,18 +28,14 @@ from portal.security.sessions import (
 from portal.templating import render
 
 
-def _sign_out_first(request: Request) -> Response:
-    """An invitation opened where someone is signed in: nothing of it is shown."""
+async def sign_out_first(request: Request, exc: Exception) -> Response:
+    """An invitation opened where someone is signed in: nothing of it is shown, at any step
+    (``SignedInElsewhere``, wherever it is raised)."""
     return render(request, "accounts/invitation.html", {"signed_in": True}, status_code=403)
 
 
 async def _open_invitation(request: Request) -> Person:
-    try:
-        return await accounts.open_invitation(
-            request.path_params["token"], await _anyone_here(request)
-        )
-    except NotFound as error:
-        raise HTTPException(404) from error
+    return await accounts.open_invitation(request.path_params["token"], await _anyone_here(request))
 
 
 async def _anyone_here(request: Request) -> Person | None:
@@ -49,13 +46,8 @@ async def _anyone_here(request: Request) -> Person | None:
 
 async def invitation_again(request: Request, outcome: str) -> Response:
     """The password form sent twice: the app secret of the first answer, not a second one."""
-    from portal.models import Credential
-
     token = request.path_params["token"]
-    try:
-        person = await _open_invitation(request)
-    except accounts.SignedInElsewhere:
-        return _sign_out_first(request)
+    person = await _open_invitation(request)
     totp = await Credential.get(person_id=person.id, kind=CredentialKind.TOTP)
     return _totp_step(request, person, token, totp.secret, {})
 
@@ -63,10 +55,7 @@ async def invitation_again(request: Request, outcome: str) -> Response:
 @once(again=invitation_again)
 async def invitation(request: Request) -> Response:
     token = request.path_params["token"]
-    try:
-        person = await _open_invitation(request)
-    except accounts.SignedInElsewhere:
-        return _sign_out_first(request)
+    person = await _open_invitation(request)
     context: dict[str, Any] = {
         "signed_in": False,
         "person": person,
@@ -78,7 +67,10 @@ async def invitation(request: Request) -> Response:
     form = await request.form()
     try:
         person, secret = await accounts.accept_invitation_with_password(
-            token, text(form, "password", 1024), await _anyone_here(request)
+            token,
+            text(form, "password", 1024),
+            await _anyone_here(request),
+            form_key=form_key(request),
         )
     except Invalid as refusal:
         context["errors"] = {refusal.field: _(refusal.message)}
@@ -116,13 +108,7 @@ async def invitation_code(request: Request) -> Response:
         person = await accounts.confirm_invitation_totp(
             token, text(form, "code", 20), await _anyone_here(request)
         )
-    except NotFound as error:
-        raise HTTPException(404) from error
-    except accounts.SignedInElsewhere:
-        return _sign_out_first(request)
     except Invalid as refusal:
-        from portal.models import Credential
-
         person = await _open_invitation(request)
         totp = await Credential.filter(person_id=person.id, kind=CredentialKind.TOTP).first()
         if totp is None:
@@ -139,10 +125,7 @@ async def invitation_code(request: Request) -> Response:
 
 
 async def invitation_passkey_options(request: Request) -> Response:
-    try:
-        person = await _open_invitation(request)
-    except accounts.SignedInElsewhere as error:
-        raise HTTPException(403) from error
+    person = await _open_invitation(request)
     if person.user_handle is None:
         raise HTTPException(404)
     options = await passkeys.registration_options(
@@ -169,10 +152,6 @@ async def invitation_passkey(request: Request) -> Response:
         person = await accounts.accept_invitation_with_passkey(
             token, passkey, await _anyone_here(request)
         )
-    except NotFound as error:
-        raise HTTPException(404) from error
-    except accounts.SignedInElsewhere as error:
-        raise HTTPException(403) from error
     except (passkeys.PasskeyError, Invalid):
         return JSONResponse(
             {"error": _("The passkey could not be created. Try again.")}, status_code=422

@@ -5,16 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from starlette.datastructures import FormData
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from portal.domain import services as rules
-from portal.domain.errors import Invalid, NotFound
+from portal.domain.errors import Invalid
 from portal.i18n import _
 from portal.models import Role, Service
-from portal.pages.common import once, path_id, person_of, require, text
+from portal.pages.common import form_key, once, path_id, person_of, require, text
 from portal.templating import render
 
 FIELDS = ("name", "address", "phone", "email", "hours", "communes", "response_days")
@@ -56,9 +55,7 @@ async def create(request: Request) -> Response:
     operator = person_of(request)
     values = _values(await request.form())
     try:
-        service = await rules.create_service(operator, _form(values))
-    except NotFound as error:
-        raise HTTPException(404) from error
+        service = await rules.create_service(operator, _form(values), form_key=form_key(request))
     except Invalid as refusal:
         context: dict[str, Any] = {
             "services": await rules.all_services(operator),
@@ -72,10 +69,7 @@ async def create(request: Request) -> Response:
 @require(Role.OPERATOR)
 async def edit(request: Request) -> Response:
     operator = person_of(request)
-    try:
-        service = await rules.get_service(operator, path_id(request, "service_id"))
-    except NotFound as error:
-        raise HTTPException(404) from error
+    service = await rules.get_service(operator, path_id(request, "service_id"))
     return render(
         request,
         "operator/service.html",
@@ -89,11 +83,9 @@ async def update(request: Request) -> Response:
     operator = person_of(request)
     service_id = path_id(request, "service_id")
     values = _values(await request.form())
+    service = await rules.get_service(operator, service_id)
     try:
-        service = await rules.get_service(operator, service_id)
-        await rules.update_service(operator, service_id, _form(values))
-    except NotFound as error:
-        raise HTTPException(404) from error
+        await rules.update_service(operator, service_id, _form(values), form_key=form_key(request))
     except Invalid as refusal:
         return render(
             request,

@@ -5,18 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from starlette.datastructures import FormData
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from portal.domain import consent as rules
 from portal.domain import partners as directory
-from portal.domain.errors import Invalid, NotFound
+from portal.domain.errors import Invalid
 from portal.i18n import _, format_when, lazy
 from portal.labels import SECTORS, sector_name
 from portal.models import Partner, PartnerChange, Role
-from portal.pages.common import once, path_id, person_of, require, text
+from portal.pages.common import form_key, once, path_id, person_of, require, text
 from portal.templating import render
 
 FIELDS = ("name", "sector", "communes", "ethics_code", "description", "contact")
@@ -123,13 +122,11 @@ async def admin_save(request: Request) -> Response:
     partner_id = path_id(request, "partner_id") if "partner_id" in request.path_params else None
     try:
         if partner_id is None:
-            await directory.create_partner(operator, _form(values))
+            await directory.create_partner(operator, _form(values), form_key=form_key(request))
         else:
-            await directory.update_partner(operator, partner_id, _form(values))
-    except ValueError as error:
-        raise HTTPException(404) from error
-    except NotFound as error:
-        raise HTTPException(404) from error
+            await directory.update_partner(
+                operator, partner_id, _form(values), form_key=form_key(request)
+            )
     except Invalid as refusal:
         editing = await Partner.filter(id=partner_id).first() if partner_id else None
         history = await directory.partner_history(operator, editing.id) if editing else []
@@ -152,10 +149,7 @@ async def admin_save(request: Request) -> Response:
 @require(Role.OPERATOR)
 async def admin_edit(request: Request) -> Response:
     operator = person_of(request)
-    try:
-        partner = await directory.get_partner(path_id(request, "partner_id"), active_only=False)
-    except (ValueError, NotFound) as error:
-        raise HTTPException(404) from error
+    partner = await directory.get_partner(path_id(request, "partner_id"), active_only=False)
     return render(
         request,
         "partners/admin.html",
@@ -200,21 +194,13 @@ async def search(request: Request) -> Response:
 
 @require(Role.PARTNER)
 async def partner_inbox(request: Request) -> Response:
-    person = person_of(request)
-    try:
-        shares = await rules.partner_inbox(person)
-    except NotFound as error:
-        raise HTTPException(404) from error
+    shares = await rules.partner_inbox(person_of(request))
     return render(request, "partners/inbox.html", {"shares": shares})
 
 
 @require(Role.PARTNER)
 async def partner_share(request: Request) -> Response:
-    person = person_of(request)
-    try:
-        found = await rules.partner_read(person, int(request.path_params["share_id"]))
-    except (ValueError, NotFound) as error:
-        raise HTTPException(404) from error
+    found = await rules.partner_read(person_of(request), path_id(request, "share_id"))
     return render(request, "partners/share.html", {"share": found})
 
 

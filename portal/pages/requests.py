@@ -6,6 +6,7 @@ who is not eligible, or who stops half-way, leaves no trace.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from starlette.datastructures import FormData
@@ -13,18 +14,18 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 from tortoise import timezone
-from tortoise.transactions import in_transaction
 
 from portal.domain import accounts
 from portal.domain import requests as rules
 from portal.domain.dossiers import add_working_days
-from portal.domain.errors import Invalid, NotAllowed
-from portal.i18n import _, current_language, lazy, ngettext
-from portal.models import Asker, Dossier, Person, Role, Service, Theme
+from portal.domain.errors import Invalid
+from portal.i18n import _, current_language, ngettext
+from portal.models import Asker, Person, Role, Service, Theme
 from portal.pages.common import (
     as_id,
     browser_id,
     client_address,
+    form_key,
     once,
     own_dossier,
     person_of,
@@ -53,12 +54,6 @@ FIELDS = (
     "login",
 )
 FLAGS = ("no_voicemail", "others_read_messages")
-WRONG_ACCOUNT = {
-    Role.YOUTH: lazy("Your account is for a young person. A parent makes their own account."),
-    Role.RELATIVE: lazy(
-        "Your account is for a parent or a relative. A young person makes their own account."
-    ),
-}
 
 
 def _values(form: FormData | None) -> dict[str, Any]:
@@ -84,15 +79,14 @@ async def _check_step(
     step: str, values: dict[str, Any], services: list[Service], person: Person | None
 ) -> None:
     """Validate one step; raise Invalid with the field and a kind message."""
-    today = timezone.now().date()
     if step == "who":
-        asker, month, year = rules.check_who(
-            values["asker"], values["birth_month"], values["birth_year"], today
+        rules.check_who(
+            values["asker"],
+            values["birth_month"],
+            values["birth_year"],
+            timezone.now().date(),
+            person,
         )
-        if person is not None and person.is_subject and person.role.value != asker.value:
-            raise Invalid("asker", WRONG_ACCOUNT[person.role])
-        if not rules.is_under_age_limit(year, month, today):
-            raise NotEligible()
     elif step == "service":
         if not any(str(s.id) == values["service"] for s in services):
             raise Invalid("service", _("Choose the service you want to ask."))
@@ -103,10 +97,6 @@ async def _check_step(
         rules.check_contact(
             values["contact_channel"], values["contact_details"], values["contact_hours"]
         )
-
-
-class NotEligible(Exception):
-    """Over 22: a kind answer pointing elsewhere, and nothing stored."""
 
 
 def _context(
@@ -138,12 +128,10 @@ def _context(
 @once()
 async def ask(request: Request) -> Response:
     person = await signed_in(request)
-    if person is not None and not person.is_subject:
-        # Rule 1: a worker, a partner or an admin cannot open a dossier for someone else.
+    try:
+        rules.may_ask(person)
+    except rules.NotASubject:
         return render(request, "requests/staff.html", {}, status_code=403)
-    if person is not None and person.scope_dossier_id is not None:
-        # A session opened by a recovery link reaches one dossier: it opens no new one.
-        return render(request, "accounts/limited.html", {}, status_code=403)
     services = await _services()
     if not services:
         # No service set up yet: say so kindly, keep nothing, point to who answers now.
@@ -199,7 +187,7 @@ async def ask(request: Request) -> Response:
     for name in steps[: index + 1]:
         try:
             await _check_step(name, values, services, person)
-        except NotEligible:
+        except rules.NotEligible:
             return render(request, "requests/not_eligible.html", {"asker": values["asker"]})
         except Invalid as refusal:
             return render(
@@ -236,14 +224,29 @@ async def ask(request: Request) -> Response:
             response.headers["Retry-After"] = str(wait)
             return response
     try:
+        request_form, own_birth = _form_of(values)
         if person is None:
             if go != "password":
                 raise Invalid("way", _("Passkeys need JavaScript. Choose a password instead."))
-            dossier, person = await _send_with_new_account(values, text(form, "password", 1024))
+            new = _new_subject(values)
+            password = text(form, "password", 1024)
+            dossier, person = await rules.ask_with_new_account(
+                partial(accounts.create_subject_with_password, new, values["login"], password),
+                as_id(values["service"]),
+                request_form,
+                own_birth=own_birth,
+                form_key=form_key(request),
+            )
             await throttle.sign_up_answered(address, made=True)
-            response = await _signed_in_redirect(request, person, dossier)
-            return response
-        dossier = await _send(person, values)
+            target = f"/espace/{dossier.reference}/envoye"
+            return await signed_in_response(request, person, target)
+        dossier = await rules.ask(
+            person,
+            as_id(values["service"]),
+            request_form,
+            own_birth=own_birth,
+            form_key=form_key(request),
+        )
     except Invalid as refusal:
         if person is None and refusal.field == "login":
             # An answer about the name ("taken"): counted, so names cannot be listed quickly.
@@ -260,14 +263,15 @@ async def ask(request: Request) -> Response:
     return RedirectResponse(f"/espace/{dossier.reference}/envoye", status_code=303)
 
 
-def _form_of(values: dict[str, Any]) -> rules.RequestForm:
+def _form_of(values: dict[str, Any]) -> tuple[rules.RequestForm, tuple[int, int] | None]:
+    """The request as the domain takes it, and a young person's own (year, month) of birth."""
     asker = Asker(values["asker"])
     channel, details, hours = rules.check_contact(
         values["contact_channel"], values["contact_details"], values["contact_hours"]
     )
     month = int(values["birth_month"])
     year = int(values["birth_year"])
-    return rules.RequestForm(
+    form = rules.RequestForm(
         asker=asker,
         themes=rules.parse_themes(values["themes"]),
         words=rules.check_words(values["words"]),
@@ -279,38 +283,12 @@ def _form_of(values: dict[str, Any]) -> rules.RequestForm:
         concerned_birth_year=year if asker is Asker.RELATIVE else None,
         concerned_birth_month=month if asker is Asker.RELATIVE else None,
     )
+    return form, (year, month) if asker is Asker.YOUTH else None
 
 
-async def _send(person: Person, values: dict[str, Any]) -> Dossier:
-    form = _form_of(values)
-    chosen = as_id(values.get("service", ""))
-    service = await Service.filter(id=chosen).first() if chosen is not None else None
-    if service is None:
-        raise Invalid("service", _("Choose the service you want to ask."))
-    async with in_transaction():
-        if form.asker is Asker.YOUTH:
-            month, year = int(values["birth_month"]), int(values["birth_year"])
-            await Person.filter(id=person.id).update(birth_year=year, birth_month=month)
-            person.birth_year, person.birth_month = year, month
-        try:
-            return await rules.make_request(person, service, form)
-        except NotAllowed as refusal:
-            raise Invalid("asker", _("Your account cannot make this request.")) from refusal
-
-
-async def _send_with_new_account(values: dict[str, Any], password: str) -> tuple[Dossier, Person]:
+def _new_subject(values: dict[str, Any]) -> accounts.NewSubject:
     role = "youth" if values["asker"] == "youth" else "relative"
-    new = accounts.check_new_subject(role, values["display_name"], values["language"])
-    async with in_transaction():
-        # One transaction: a refused request leaves no account behind, and the reverse.
-        person = await accounts.create_subject_with_password(new, values["login"], password)
-        dossier = await _send(person, values)
-    return dossier, person
-
-
-async def _signed_in_redirect(request: Request, person: Person, dossier: Dossier) -> Response:
-
-    return await signed_in_response(request, person, f"/espace/{dossier.reference}/envoye")
+    return accounts.check_new_subject(role, values["display_name"], values["language"])
 
 
 async def ask_passkey_options(request: Request) -> Response:
@@ -325,9 +303,8 @@ async def ask_passkey_options(request: Request) -> Response:
     try:
         for name in _steps_for(services)[:-1]:
             await _check_step(name, values, services, None)
-        role = "youth" if values["asker"] == "youth" else "relative"
-        new = accounts.check_new_subject(role, values["display_name"], values["language"])
-    except NotEligible:
+        new = _new_subject(values)
+    except rules.NotEligible:
         return JSONResponse({"error": _("The AMO helps young people under 22.")}, status_code=422)
     except Invalid as refusal:
         return JSONResponse({"field": refusal.field, "error": _(refusal.message)}, status_code=422)
@@ -335,7 +312,7 @@ async def ask_passkey_options(request: Request) -> Response:
     pending = {key: value for key, value in values.items() if key not in {"login"}}
     pending["themes"] = ",".join(values["themes"])
     pending.update({f: "1" if values[f] else "" for f in FLAGS})
-    pending.update(role=role, user_handle=handle)
+    pending.update(role=new.role.value, user_handle=handle)
     settings = request.app.state.settings
     options = await passkeys.registration_options(
         passkeys.RelyingParty(settings.rp_id, settings.rp_name, settings.origin),
@@ -375,11 +352,13 @@ async def ask_passkey(request: Request) -> Response:
             pending["role"], pending["display_name"], pending["language"]
         )
         passkey.label = _("Passkey")
-        async with in_transaction():
-            person = await accounts.create_subject_with_passkey(
-                new, pending["user_handle"], passkey
-            )
-            dossier = await _send(person, values)
+        request_form, own_birth = _form_of(values)
+        dossier, person = await rules.ask_with_new_account(
+            partial(accounts.create_subject_with_passkey, new, pending["user_handle"], passkey),
+            as_id(values.get("service", "")),
+            request_form,
+            own_birth=own_birth,
+        )
     except (passkeys.PasskeyError, Invalid, KeyError, ValueError):
         return JSONResponse(
             {"error": _("The passkey could not be created. Try again, or choose a password.")},

@@ -14,12 +14,13 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from portal.domain import accounts
-from portal.domain.errors import Invalid, NotFound
+from portal.domain.errors import Invalid
 from portal.i18n import _, current_language
-from portal.models import LinkKind, Person, Role
+from portal.models import Person, Role
 from portal.pages.common import (
     browser_id,
     client_address,
+    form_key,
     home_for,
     kept,
     once,
@@ -307,7 +308,7 @@ async def new_account(request: Request) -> Response:
             # Only reached without JavaScript: the passkey ceremony needs the browser's help.
             raise Invalid("way", _("Passkeys need JavaScript. Choose a password instead."))
         person = await accounts.create_subject_with_password(
-            new, values["login"], text(form, "password", 1024)
+            new, values["login"], text(form, "password", 1024), form_key=form_key(request)
         )
     except Invalid as refusal:
         if refusal.field == "login":
@@ -404,22 +405,14 @@ async def recovery_link(request: Request) -> Response:
     It opens the one dossier it was given for. Staff, the worker who made it first, cannot
     use it from their own session.
     """
-    signed = await signed_in(request)
-    if signed is not None and signed.is_staff:
-        raise HTTPException(404)
     token = request.path_params["token"]
-    try:
-        link = await accounts.find_link(token, LinkKind.RECOVERY)
-    except NotFound as error:
-        raise HTTPException(404) from error
+    here = await signed_in(request)
     if request.method == "GET":
+        link = await accounts.open_recovery_link(token, here)
         return render(
             request, "accounts/recovery_link.html", {"token": token, "person": link.person}
         )
-    try:
-        person = await accounts.use_recovery_link(token)
-    except NotFound as error:
-        raise HTTPException(404) from error
+    person = await accounts.use_recovery_link(token, here)
     return await signed_in_response(request, person, "/espace")
 
 

@@ -4,17 +4,26 @@ from __future__ import annotations
 
 from typing import Any
 
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from portal.domain import accounts, dossiers
 from portal.domain.access import readable_dossier
-from portal.domain.errors import Invalid, NotAllowed, NotFound
+from portal.domain.errors import Invalid, NotAllowed
 from portal.i18n import _
 from portal.models import LinkKind, Role
-from portal.pages.common import as_id, once, person_of, reference_of, require, text
+from portal.pages.common import (
+    as_id,
+    form_key,
+    once,
+    path_id,
+    person_of,
+    reference_of,
+    require,
+    text,
+)
+from portal.pages.dossiers import seen_news
 from portal.templating import render
 
 
@@ -35,8 +44,6 @@ async def _inbox_context(request: Request, **extra: Any) -> dict[str, Any]:
 
 @require(Role.WORKER)
 async def inbox(request: Request) -> Response:
-    from portal.pages.dossiers import seen_news
-
     await seen_news(request, person_of(request))
     return render(request, "work/inbox.html", await _inbox_context(request), block="inbox")
 
@@ -46,9 +53,9 @@ async def inbox(request: Request) -> Response:
 async def take(request: Request) -> Response:
     worker = person_of(request)
     try:
-        dossier = await dossiers.take(worker, int(request.path_params["dossier_id"]))
-    except (ValueError, NotFound) as error:
-        raise HTTPException(404) from error
+        dossier = await dossiers.take(
+            worker, path_id(request, "dossier_id"), form_key=form_key(request)
+        )
     except NotAllowed:
         notice = _("A colleague took this request just before you. It is in the team's list.")
         return render(
@@ -66,12 +73,11 @@ async def take(request: Request) -> Response:
 async def assign(request: Request) -> Response:
     worker = person_of(request)
     form = await request.form()
+    colleague_id = as_id(text(form, "colleague", 20)) or 0
     try:
-        dossier_id = int(request.path_params["dossier_id"])
-        colleague_id = as_id(text(form, "colleague", 20)) or 0
-        dossier = await dossiers.assign(worker, dossier_id, colleague_id)
-    except (ValueError, NotFound) as error:
-        raise HTTPException(404) from error
+        dossier = await dossiers.assign(
+            worker, path_id(request, "dossier_id"), colleague_id, form_key=form_key(request)
+        )
     except NotAllowed:
         notice = _("This dossier can no longer be given to someone.")
         return render(
@@ -124,11 +130,8 @@ async def find(request: Request) -> Response:
 async def recovery_link_again(request: Request, outcome: str) -> Response:
     """The form sent twice: the same link again (one link, one journal entry), now shown."""
     worker = person_of(request)
-    try:
-        dossier = await readable_dossier(worker, reference_of(request))
-        token = await accounts.renew_link(worker, dossier.subject_id, LinkKind.RECOVERY)
-    except NotFound as error:
-        raise HTTPException(404) from error
+    dossier = await readable_dossier(worker, reference_of(request))
+    token = await accounts.renew_link(worker, dossier.subject_id, LinkKind.RECOVERY)
     link = str(request.url_for("recovery_link", token=token))
     return render(request, "work/recovery_link.html", {"dossier": dossier, "link": link})
 
@@ -138,11 +141,8 @@ async def recovery_link_again(request: Request, outcome: str) -> Response:
 async def recovery_link(request: Request) -> Response:
     """Give the subject, in person, a link to get back into their account (30 minutes)."""
     worker = person_of(request)
-    try:
-        dossier = await readable_dossier(worker, reference_of(request))
-        token = await accounts.issue_recovery_link(worker, dossier.id)
-    except NotFound as error:
-        raise HTTPException(404) from error
+    dossier = await readable_dossier(worker, reference_of(request))
+    token = await accounts.issue_recovery_link(worker, dossier.id, form_key=form_key(request))
     request.state.outcome = dossier.reference
     link = str(request.url_for("recovery_link", token=token))
     return render(request, "work/recovery_link.html", {"dossier": dossier, "link": link})

@@ -161,7 +161,7 @@ async def test_after_erasure_nothing_can_be_read_and_the_text_is_nowhere(
     assert erased.wrapped_key is None and erased.erased_at is not None
     with pytest.raises(Erased):
         keys.box(erased)
-    with pytest.raises(NotAllowed):
+    with pytest.raises(NotFound):
         await ending.export(lou, dossier.reference)
     # What stays is content-free and the chain still verifies.
     assert await journal.verify_dossier(erased) is None

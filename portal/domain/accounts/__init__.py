@@ -63,6 +63,7 @@ from portal.domain.accounts.recovery import (
     RecoveryLinkSeen,
     issue_recovery_link,
     mark_recovery_links_shown,
+    open_recovery_link,
     recovery_links_to_show,
     use_recovery_link,
 )
@@ -116,6 +117,7 @@ __all__ = [
     "nobody_signed_in",
     "normalise_code",
     "open_invitation",
+    "open_recovery_link",
     "recovery_links_to_show",
     "regenerate_recovery_codes",
     "remove_passkey",

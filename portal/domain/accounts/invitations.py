@@ -17,6 +17,7 @@ from portal.domain.accounts.names import (
 from portal.domain.accounts.passkeys import store_passkey
 from portal.domain.accounts.passwords import check_new_password, check_totp
 from portal.domain.errors import Invalid, NotAllowed, NotFound
+from portal.domain.forms import acting_once
 from portal.i18n import lazy as _l
 from portal.models import (
     Credential,
@@ -151,7 +152,7 @@ async def open_invitation(token: str, signed_in: Person | None) -> Person:
 
 
 async def accept_invitation_with_password(
-    token: str, password: str, signed_in: Person | None
+    token: str, password: str, signed_in: Person | None, *, form_key: str | None = None
 ) -> tuple[Person, str]:
     """The invited person chooses a password; returns their TOTP secret.
 
@@ -164,7 +165,7 @@ async def accept_invitation_with_password(
     login = person.login or ""
     check_new_password(password, sole_factor=False, context=(login, person.display_name))
     secret = pyotp.random_base32()
-    async with in_transaction():
+    async with acting_once(form_key):
         await Credential.filter(person_id=person.id).delete()
         await Credential.create(
             person=person, kind=CredentialKind.PASSWORD, secret=hash_password(password)

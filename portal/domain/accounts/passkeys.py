@@ -6,6 +6,7 @@ from tortoise.transactions import in_transaction
 
 from portal.domain.accounts.names import require_whole_account
 from portal.domain.errors import Invalid, NotFound
+from portal.domain.forms import acting_once
 from portal.i18n import lazy as _l
 from portal.models import (
     Credential,
@@ -41,10 +42,12 @@ async def ways_in(person: Person) -> list[Credential]:
     return await Credential.filter(person_id=person.id).order_by("created_at")
 
 
-async def remove_passkey(person: Person, credential_id: int) -> None:
+async def remove_passkey(
+    person: Person, credential_id: int, *, form_key: str | None = None
+) -> None:
     """Remove one of one's passkeys, never the last way into the whole account."""
     require_whole_account(person)
-    async with in_transaction():
+    async with acting_once(form_key):
         await Person.select_for_update().get(id=person.id)
         credential = await Credential.filter(
             id=credential_id, person_id=person.id, kind=CredentialKind.PASSKEY

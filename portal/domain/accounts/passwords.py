@@ -22,6 +22,7 @@ from portal.domain.accounts.names import (
     require_whole_account,
 )
 from portal.domain.errors import Invalid, NotAllowed
+from portal.domain.forms import acting_once
 from portal.i18n import lazy as _l
 from portal.models import (
     Credential,
@@ -111,18 +112,22 @@ def totp_uri(person: Person, secret: str, issuer: str) -> str:
     )
 
 
-async def change_password(person: Person, current: str, new: str) -> None:
+async def change_password(
+    person: Person, current: str, new: str, *, form_key: str | None = None
+) -> None:
     require_whole_account(person)
-    credential = await Credential.filter(person_id=person.id, kind=CredentialKind.PASSWORD).first()
-    if credential is not None:
-        ok, _ = verify_password(current[:1024], credential.secret)
-        if not ok:
-            raise Invalid("current", _l("This is not your current password."))
-    sole_factor = person.is_subject
-    check_new_password(
-        new, sole_factor=sole_factor, context=(person.login or "", person.display_name)
-    )
-    async with in_transaction():
+    # The current password is checked with the change: sent twice, the form finds it changed.
+    async with acting_once(form_key):
+        credential = await Credential.filter(
+            person_id=person.id, kind=CredentialKind.PASSWORD
+        ).first()
+        if credential is not None:
+            ok, _ = verify_password(current[:1024], credential.secret)
+            if not ok:
+                raise Invalid("current", _l("This is not your current password."))
+        check_new_password(
+            new, sole_factor=person.is_subject, context=(person.login or "", person.display_name)
+        )
         if credential is None:
             if person.login is None:
                 raise NotAllowed("a password needs a sign-in name")
@@ -133,16 +138,18 @@ async def change_password(person: Person, current: str, new: str) -> None:
             await Credential.filter(id=credential.id).update(secret=hash_password(new))
 
 
-async def set_login_and_password(person: Person, login: str, password: str) -> None:
+async def set_login_and_password(
+    person: Person, login: str, password: str, *, form_key: str | None = None
+) -> None:
     """Add a password way in for someone who has only passkeys (a subject)."""
     require_whole_account(person)
-    if person.login:
-        raise NotAllowed("already has a sign-in name")
     login = check_login(login)
     check_new_password(
         password, sole_factor=person.is_subject, context=(login, person.display_name)
     )
-    async with in_transaction():
+    async with acting_once(form_key):
+        if person.login:
+            raise NotAllowed("already has a sign-in name")
         if await login_taken(login):
             raise Invalid("login", _l("This sign-in name is already taken. Try another one."))
         await Person.filter(id=person.id).update(login=login)

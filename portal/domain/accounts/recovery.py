@@ -12,6 +12,7 @@ from portal.domain import journal
 from portal.domain.accounts.invitations import consume_link, find_link
 from portal.domain.accounts.names import require_whole_account
 from portal.domain.errors import NotFound
+from portal.domain.forms import acting_once
 from portal.models import (
     Assignment,
     Dossier,
@@ -70,7 +71,9 @@ async def _link_details(issuer: Person | None) -> dict[str, object]:
     }
 
 
-async def issue_recovery_link(worker: Person, dossier_id: int) -> str:
+async def issue_recovery_link(
+    worker: Person, dossier_id: int, *, form_key: str | None = None
+) -> str:
     """A worker assigned to a subject's dossier gives them a 30-minute link to get back in.
 
     The link opens only this dossier (see ``use_recovery_link``). That it was made, and by
@@ -78,7 +81,7 @@ async def issue_recovery_link(worker: Person, dossier_id: int) -> str:
     """
     if worker.role is not Role.WORKER or not worker.is_active:
         raise NotFound("no such dossier")
-    async with in_transaction():
+    async with acting_once(form_key):
         dossier = await Dossier.filter(id=dossier_id, service_id=worker.service_id).first()
         assigned = (
             dossier
@@ -107,12 +110,20 @@ async def issue_recovery_link(worker: Person, dossier_id: int) -> str:
     return token
 
 
-async def use_recovery_link(token: str) -> Person:
+async def open_recovery_link(token: str, signed_in: Person | None = None) -> OneTimeLink:
+    """A link a worker gave in person, still valid. Staff, the worker who made it first,
+    cannot use it from their own session: for them it does not exist."""
+    if signed_in is not None and signed_in.is_staff:
+        raise NotFound("no such link")
+    return await find_link(token, LinkKind.RECOVERY)
+
+
+async def use_recovery_link(token: str, signed_in: Person | None = None) -> Person:
     """Sign in through the link: the person, limited to the dossier the link was given for.
 
     The use is written in every dossier of the account, naming who made the link.
     """
-    link = await find_link(token, LinkKind.RECOVERY)
+    link = await open_recovery_link(token, signed_in)
     if link.dossier_id is None or not link.person.is_subject:
         # A link of before links were tied to one dossier opens nothing.
         raise NotFound("no such link")

@@ -16,6 +16,7 @@ from portal.domain.accounts.names import (
 from portal.domain.accounts.passkeys import store_passkey
 from portal.domain.accounts.passwords import check_new_password, keep_first_codes
 from portal.domain.errors import Invalid
+from portal.domain.forms import acting_once
 from portal.i18n import lazy as _l
 from portal.models import (
     SUBJECT_ROLES,
@@ -49,7 +50,9 @@ def check_new_subject(role: str, display_name: str, language: str) -> NewSubject
     )
 
 
-async def create_subject_with_password(new: NewSubject, login: str, password: str) -> Person:
+async def create_subject_with_password(
+    new: NewSubject, login: str, password: str, *, form_key: str | None = None
+) -> Person:
     """A subject whose only way in is a password (at least 15 characters).
 
     The ten recovery codes are made with the account, in the same transaction; the welcome
@@ -57,7 +60,7 @@ async def create_subject_with_password(new: NewSubject, login: str, password: st
     """
     login = check_login(login)
     check_new_password(password, sole_factor=True, context=(login, new.display_name))
-    async with in_transaction():
+    async with acting_once(form_key):
         if await login_taken(login):
             raise Invalid("login", _l("This sign-in name is already taken. Try another one."))
         person = await Person.create(
