@@ -10,6 +10,7 @@ from tortoise.transactions import in_transaction
 
 from portal.domain import accounts, journal
 from portal.domain.dossiers import take
+from portal.domain.journal import Event
 from portal.domain.requests import RequestForm, make_request
 from portal.models import (
     Asker,
@@ -127,6 +128,6 @@ async def lengthen_journal(dossier: Dossier, worker: Person, entries: int) -> in
     while dossier.journal_seq < entries:
         async with in_transaction():
             for _ in range(min(500, entries - dossier.journal_seq)):
-                await journal.record(dossier, "dossier.read", worker)
+                await journal.record(dossier, Event.DOSSIER_READ, worker)
         await dossier.refresh_from_db(fields=["journal_seq"])
     return dossier.journal_seq

@@ -6,6 +6,7 @@ from tortoise.transactions import in_transaction
 
 from portal.domain import journal
 from portal.domain.errors import NotFound
+from portal.domain.journal import Event
 from portal.models import Assignment, Dossier, Person, Role
 
 
@@ -48,7 +49,7 @@ async def readable_dossier(person: Person, reference: str) -> Dossier:
         async with in_transaction():
             locked = await Dossier.select_for_update().get(id=dossier.id)
             await journal.record(
-                locked, "dossier.read_refused", person, {"role": person.role.value}
+                locked, Event.DOSSIER_READ_REFUSED, person, {"role": person.role.value}
             )
         raise NotFound("no such dossier")
     return dossier

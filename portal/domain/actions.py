@@ -10,6 +10,7 @@ from portal.domain.access import readable_dossier
 from portal.domain.accounts import require_whole_account
 from portal.domain.errors import AlreadyDone, Invalid, NotAllowed, NotFound
 from portal.domain.forms import acting_once
+from portal.domain.journal import Event
 from portal.i18n import lazy as _l
 from portal.models import (
     Action,
@@ -100,7 +101,7 @@ async def record_action(
             done_at=now,
         )
         await journal.record(
-            locked, "action.recorded", worker, {"action": action.id, "kind": kind.value}
+            locked, Event.ACTION_RECORDED, worker, {"action": action.id, "kind": kind.value}
         )
     return action
 
@@ -152,7 +153,7 @@ async def propose_action(
         for partner in partners:
             await ActionPartner.create(action_id=action.id, partner_id=partner.id)
         await journal.record(
-            locked, "action.proposed", worker, {"action": action.id, "kind": kind.value}
+            locked, Event.ACTION_PROPOSED, worker, {"action": action.id, "kind": kind.value}
         )
     return action
 
@@ -197,7 +198,10 @@ async def answer_action(
         )
         action.status = status
         await journal.record(
-            locked, "action.agreed" if agree else "action.declined", subject, {"action": action.id}
+            locked,
+            Event.ACTION_AGREED if agree else Event.ACTION_DECLINED,
+            subject,
+            {"action": action.id},
         )
     return action
 
@@ -216,7 +220,7 @@ async def mark_done(
             status=ActionStatus.DONE, done_at=timezone.now()
         )
         action.status = ActionStatus.DONE
-        await journal.record(locked, "action.done", worker, {"action": action.id})
+        await journal.record(locked, Event.ACTION_DONE, worker, {"action": action.id})
     return action
 
 
@@ -232,7 +236,7 @@ async def cancel_action(
             raise NotAllowed("nothing to cancel")
         await Action.filter(id=action.id).update(status=ActionStatus.CANCELLED)
         action.status = ActionStatus.CANCELLED
-        await journal.record(locked, "action.cancelled", worker, {"action": action.id})
+        await journal.record(locked, Event.ACTION_CANCELLED, worker, {"action": action.id})
     return action
 
 
@@ -283,7 +287,7 @@ async def record_meeting(
             )
             await journal.record(
                 locked,
-                "share.made",
+                Event.SHARE_MADE,
                 worker,
                 {"share": share.id, "partner": partner_id, "categories": [c.value for c in wanted]},
             )
@@ -291,5 +295,5 @@ async def record_meeting(
             await ActionPartner.filter(id=link.id).update(attended=partner_id in present)
         await Action.filter(id=action.id).update(status=ActionStatus.DONE, done_at=timezone.now())
         action.status = ActionStatus.DONE
-        await journal.record(locked, "action.done", worker, {"action": action.id})
+        await journal.record(locked, Event.ACTION_DONE, worker, {"action": action.id})
     return action

@@ -22,6 +22,7 @@ from portal.domain.access import own_dossier, readable_dossier
 from portal.domain.accounts import require_whole_account
 from portal.domain.errors import AlreadyDone, Invalid, NotAllowed, NotFound
 from portal.domain.forms import acting_once
+from portal.domain.journal import Event
 from portal.i18n import lazy as _l
 from portal.labels import category_name, kind_name, theme_names
 from portal.models import (
@@ -115,7 +116,7 @@ async def record_expiries(dossier: Dossier) -> None:
             if marked == 1:
                 await journal.record(
                     locked,
-                    "consent.expired",
+                    Event.CONSENT_EXPIRED,
                     None,
                     {"consent": consent.id, "partner": consent.partner_id},
                 )
@@ -208,7 +209,7 @@ async def grant(
         )
         await journal.record(
             locked,
-            "consent.granted",
+            Event.CONSENT_GRANTED,
             subject,
             {
                 "consent": consent.id,
@@ -253,7 +254,10 @@ async def _revoke_locked(dossier: Dossier, consent: Consent, actor: Person | Non
     await Consent.filter(id=consent.id, revoked_at__isnull=True).update(revoked_at=now)
     consent.revoked_at = now
     await journal.record(
-        dossier, "consent.revoked", actor, {"consent": consent.id, "partner": consent.partner_id}
+        dossier,
+        Event.CONSENT_REVOKED,
+        actor,
+        {"consent": consent.id, "partner": consent.partner_id},
     )
     open_steps = await Action.filter(
         Q(partner_id=consent.partner_id) | Q(partners__partner_id=consent.partner_id),
@@ -263,7 +267,10 @@ async def _revoke_locked(dossier: Dossier, consent: Consent, actor: Person | Non
     for step in open_steps:
         await Action.filter(id=step.id).update(status=ActionStatus.CANCELLED)
         await journal.record(
-            dossier, "action.cancelled", actor, {"action": step.id, "because": "consent.revoked"}
+            dossier,
+            Event.ACTION_CANCELLED,
+            actor,
+            {"action": step.id, "because": Event.CONSENT_REVOKED},
         )
     return consent
 
@@ -463,7 +470,7 @@ async def share(
         )
         await journal.record(
             locked,
-            "share.made",
+            Event.SHARE_MADE,
             worker,
             {
                 "share": record.id,
@@ -524,7 +531,7 @@ async def partner_read(partner_user: Person, share_id: int) -> Share:
         if not is_active(consent, now):
             raise NotFound("consent no longer active")
         await journal.record(
-            locked, "share.read", partner_user, {"share": found.id, "partner": found.partner_id}
+            locked, Event.SHARE_READ, partner_user, {"share": found.id, "partner": found.partner_id}
         )
     box = keys.box(locked)
     keys.open_fields(box, [found], "share", ("content",))

@@ -13,6 +13,7 @@ from portal.domain import journal
 from portal.domain.access import is_assigned, readable_dossier
 from portal.domain.errors import Invalid, NotAllowed, NotFound
 from portal.domain.forms import acting_once
+from portal.domain.journal import Event
 from portal.i18n import lazy as _l
 from portal.models import (
     Action,
@@ -176,7 +177,7 @@ async def take(worker: Person, dossier_id: int, *, form_key: str | None = None) 
             raise NotAllowed("already taken")
         await Assignment.create(dossier_id=dossier.id, worker_id=worker.id)
         dossier.status = DossierStatus.OPEN
-        await journal.record(dossier, "dossier.taken", worker)
+        await journal.record(dossier, Event.DOSSIER_TAKEN, worker)
     return dossier
 
 
@@ -210,7 +211,7 @@ async def assign(
             )
             dossier.status = DossierStatus.OPEN
         await Assignment.create(dossier_id=dossier.id, worker_id=colleague.id)
-        await journal.record(dossier, "dossier.assigned", worker, {"to": colleague.id})
+        await journal.record(dossier, Event.DOSSIER_ASSIGNED, worker, {"to": colleague.id})
     return dossier
 
 
@@ -241,7 +242,7 @@ async def open_dossier(reader: Person, reference: str, page: int = 1) -> Dossier
     dossier = await readable_dossier(reader, reference)
     page = max(1, min(page, 10_000))
     if reader.id != dossier.subject_id:
-        await journal.record_look(dossier, "dossier.read", reader)
+        await journal.record_look(dossier, Event.DOSSIER_READ, reader)
     return await _view(dossier, page)
 
 

@@ -16,6 +16,7 @@ from portal.domain.accounts import require_whole_account
 from portal.domain.consent import revoke_all
 from portal.domain.errors import AlreadyDone, Invalid, NotAllowed, NotFound
 from portal.domain.forms import acting_once
+from portal.domain.journal import Event
 from portal.domain.requests import RequestForm, is_under_age_limit, make_request_in
 from portal.i18n import lazy as _l
 from portal.models import (
@@ -42,7 +43,9 @@ class NotErasable(NotAllowed):
     """A dossier is erased only after the help has ended, and only once."""
 
 
-async def _end_locked(dossier: Dossier, actor: Person, event: str, details: dict[str, Any]) -> None:
+async def _end_locked(
+    dossier: Dossier, actor: Person, event: Event, details: dict[str, Any]
+) -> None:
     """What ending means, all in the caller's transaction: consents, steps, status."""
     await revoke_all(dossier, actor)
     pending = await Action.filter(
@@ -51,7 +54,7 @@ async def _end_locked(dossier: Dossier, actor: Person, event: str, details: dict
     for step in pending:
         await Action.filter(id=step.id).update(status=ActionStatus.CANCELLED)
         await journal.record(
-            dossier, "action.cancelled", actor, {"action": step.id, "because": event}
+            dossier, Event.ACTION_CANCELLED, actor, {"action": step.id, "because": event}
         )
     await Dossier.filter(id=dossier.id).update(status=DossierStatus.ENDED, ended_at=timezone.now())
     dossier.status = DossierStatus.ENDED
@@ -87,7 +90,7 @@ async def end_help(
             await Dossier.filter(id=locked.id).update(
                 end_reason=keys.box(locked).seal(why, "dossier.end_reason")
             )
-        await _end_locked(locked, subject, "dossier.ended", {"reason_given": bool(why)})
+        await _end_locked(locked, subject, Event.DOSSIER_ENDED, {"reason_given": bool(why)})
     return locked
 
 
@@ -126,8 +129,8 @@ async def close_inactive(
             )
         sealed = keys.box(locked).seal(text, "message.body")
         note = await Message.create(dossier_id=locked.id, author_id=worker.id, body=sealed)
-        await journal.record(locked, "message.sent", worker, {"message": note.id})
-        await _end_locked(locked, worker, "dossier.closed", {"inactive_days": inactive_days})
+        await journal.record(locked, Event.MESSAGE_SENT, worker, {"message": note.id})
+        await _end_locked(locked, worker, Event.DOSSIER_CLOSED, {"inactive_days": inactive_days})
     return locked
 
 
@@ -185,7 +188,7 @@ async def reopen(
             status=DossierStatus.WAITING, ended_at=None, opened_at=None
         )
         locked.status = DossierStatus.WAITING
-        await make_request_in(locked, subject, form, "dossier.reopened")
+        await make_request_in(locked, subject, form, Event.DOSSIER_REOPENED)
     return locked
 
 
@@ -221,7 +224,7 @@ async def erase_locked(
     await Dossier.filter(id=locked.id).update(wrapped_key=None, erased_at=now)
     locked.wrapped_key = None
     locked.erased_at = now
-    await journal.record(locked, "dossier.erased", actor, details)
+    await journal.record(locked, Event.DOSSIER_ERASED, actor, details)
 
 
 # --- Export (GDPR art. 15 and 20) ----------------------------------------------------------------
@@ -247,7 +250,7 @@ async def export(subject: Person, reference: str) -> Export:
         raise NotFound("erased: nothing left to export")
     async with in_transaction():
         locked = await Dossier.select_for_update().get(id=dossier.id)
-        await journal.record(locked, "dossier.exported", subject)
+        await journal.record(locked, Event.DOSSIER_EXPORTED, subject)
     box = keys.box(dossier)
     requests = await Request.filter(dossier_id=dossier.id).order_by("id")
     keys.open_fields(box, requests, "request", ("words", "contact_details", "contact_hours"))

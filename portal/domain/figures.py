@@ -20,6 +20,7 @@ from tortoise.functions import Count
 
 from portal.domain.dossiers import working_days_between
 from portal.domain.errors import Invalid, NotFound
+from portal.domain.journal import Event
 from portal.i18n import BRUSSELS
 from portal.i18n import lazy as _l
 from portal.models import (
@@ -217,11 +218,11 @@ AGE_BANDS = ["under_12", "12_14", "15_17", "18_21"]
 UNKNOWN_AGE = "unknown"
 ANSWERS = ["within", "later", "waiting", "ended_first"]
 ENDINGS = ["ended", "closed"]
-ENDING_EVENTS = {"dossier.ended": "ended", "dossier.closed": "closed"}
-ERASED_EVENT = "dossier.erased"
+ENDING_EVENTS = {Event.DOSSIER_ENDED: "ended", Event.DOSSIER_CLOSED: "closed"}
+ERASED_EVENT = Event.DOSSIER_ERASED
 # A waiting request is answered when a worker takes it, or gives it to a colleague (which opens
 # it as well); a subject may also end it before anyone did.
-ANSWER_EVENTS = ("dossier.taken", "dossier.assigned")
+ANSWER_EVENTS = (Event.DOSSIER_TAKEN, Event.DOSSIER_ASSIGNED)
 
 
 def age_band(birth_year: int | None, birth_month: int | None, month: date) -> str:
@@ -386,7 +387,7 @@ async def service_figures(admin: Person, period: Period) -> Figures:
         if event == ERASED_EVENT:
             erased += int(count)
         else:
-            by_ending[ENDING_EVENTS[str(event)]] += int(count)
+            by_ending[ENDING_EVENTS[Event(event)]] += int(count)
 
     # The requests: one population split four ways, protected together.
     if by_age.get(UNKNOWN_AGE):
@@ -431,7 +432,7 @@ async def _answers(service: Service, start: datetime, until: datetime) -> dict[s
     events = (
         await JournalEntry.filter(
             dossier__service_id=service.id,
-            event__in=[*ANSWER_EVENTS, "dossier.ended"],
+            event__in=[*ANSWER_EVENTS, Event.DOSSIER_ENDED],
             at__gte=start,
         )
         .order_by("at", "id")
@@ -447,7 +448,7 @@ async def _answers(service: Service, start: datetime, until: datetime) -> dict[s
         first = next((e for e in by_dossier.get(int(dossier_id), []) if e[0] >= created_at), None)
         if first is None:
             counts["waiting"] += 1
-        elif first[1] == "dossier.ended":
+        elif first[1] == Event.DOSSIER_ENDED:
             counts["ended_first"] += 1
         else:
             waited = working_days_between(

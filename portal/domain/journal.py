@@ -7,6 +7,7 @@ import hmac
 import json
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from tortoise import timezone
@@ -16,8 +17,42 @@ from portal import keys
 from portal.models import Dossier, JournalEntry, Person
 
 GENESIS = "0" * 64
+
+
+class Event(StrEnum):
+    """Every kind of entry the journal holds, by the name stored with it (and in its MAC)."""
+
+    ACTION_AGREED = "action.agreed"
+    ACTION_CANCELLED = "action.cancelled"
+    ACTION_DECLINED = "action.declined"
+    ACTION_DONE = "action.done"
+    ACTION_PROPOSED = "action.proposed"
+    ACTION_RECORDED = "action.recorded"
+    CONSENT_EXPIRED = "consent.expired"
+    CONSENT_GRANTED = "consent.granted"
+    CONSENT_REVOKED = "consent.revoked"
+    DOSSIER_ASSIGNED = "dossier.assigned"
+    DOSSIER_CLOSED = "dossier.closed"
+    DOSSIER_ENDED = "dossier.ended"
+    DOSSIER_ERASED = "dossier.erased"
+    DOSSIER_EXPORTED = "dossier.exported"
+    DOSSIER_HANDED_OVER = "dossier.handed_over"
+    DOSSIER_READ = "dossier.read"
+    DOSSIER_READ_REFUSED = "dossier.read_refused"
+    DOSSIER_REOPENED = "dossier.reopened"
+    DOSSIER_TAKEN = "dossier.taken"
+    MESSAGE_SENT = "message.sent"
+    PARTNER_CHANGED = "partner.changed"
+    RECOVERY_LINK_ISSUED = "recovery_link.issued"
+    RECOVERY_LINK_USED = "recovery_link.used"
+    REQUEST_MADE = "request.made"
+    RETENTION_NOTICE = "retention.notice"
+    SHARE_MADE = "share.made"
+    SHARE_READ = "share.read"
+
+
 # Looks, not steps: they do not count as activity in the dossier.
-LOOKS = frozenset({"dossier.read", "dossier.read_refused", "share.read"})
+LOOKS = frozenset({Event.DOSSIER_READ, Event.DOSSIER_READ_REFUSED, Event.SHARE_READ})
 
 
 def entry_mac(
@@ -49,7 +84,7 @@ def entry_mac(
 
 async def record(
     dossier: Dossier,
-    event: str,
+    event: Event,
     actor: Person | None = None,
     details: dict[str, Any] | None = None,
 ) -> JournalEntry:
@@ -88,7 +123,7 @@ async def record(
 
 
 async def record_look(
-    dossier: Dossier, event: str, actor: Person, details: dict[str, Any] | None = None
+    dossier: Dossier, event: Event, actor: Person, details: dict[str, Any] | None = None
 ) -> None:
     """Append a look (see LOOKS) in a transaction of its own: every page a worker opens does.
 

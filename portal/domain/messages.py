@@ -7,6 +7,7 @@ from portal.domain import journal
 from portal.domain.access import readable_dossier
 from portal.domain.errors import Invalid, NotAllowed
 from portal.domain.forms import acting_once
+from portal.domain.journal import Event
 from portal.i18n import lazy as _l
 from portal.models import Dossier, DossierStatus, Message, Person
 from portal.text import clean_multiline
@@ -30,5 +31,5 @@ async def send_message(
         locked = await Dossier.select_for_update().get(id=dossier.id)
         sealed = keys.box(locked).seal(text, "message.body")
         message = await Message.create(dossier_id=locked.id, author_id=author.id, body=sealed)
-        await journal.record(locked, "message.sent", author, {"message": message.id})
+        await journal.record(locked, Event.MESSAGE_SENT, author, {"message": message.id})
     return message

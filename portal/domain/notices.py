@@ -21,6 +21,7 @@ from tortoise.transactions import in_transaction
 from portal.db import sql_rows
 from portal.domain import journal
 from portal.domain.errors import Invalid
+from portal.domain.journal import Event
 from portal.i18n import _, lazy, use_language
 from portal.models import (
     Assignment,
@@ -37,16 +38,16 @@ from portal.text import clean_text
 log = logging.getLogger("portal.notices")
 
 # Looks at a dossier are not news, and neither is one's own download of it.
-NOT_NEWS = journal.LOOKS | {"dossier.exported"}
+NOT_NEWS = journal.LOOKS | {Event.DOSSIER_EXPORTED}
 # Events a subject does that their workers should hear about.
 SUBJECT_NEWS = frozenset(
     {
-        "message.sent",
-        "action.agreed",
-        "action.declined",
-        "dossier.ended",
-        "consent.revoked",
-        "dossier.reopened",
+        Event.MESSAGE_SENT,
+        Event.ACTION_AGREED,
+        Event.ACTION_DECLINED,
+        Event.DOSSIER_ENDED,
+        Event.CONSENT_REVOKED,
+        Event.DOSSIER_REOPENED,
     }
 )
 RETRY_AFTER = (
@@ -192,7 +193,7 @@ async def _enqueue(entry: dict[str, Any]) -> None:
     recipients: list[Any] = []
     if actor_id != subject_id:
         recipients.append(subject_id)
-    if event == "request.made" or event == "dossier.reopened":
+    if event == Event.REQUEST_MADE or event == Event.DOSSIER_REOPENED:
         recipients += await Person.filter(
             service_id=entry["dossier__service_id"], role=Role.WORKER, is_active=True
         ).values_list("id", flat=True)

@@ -12,6 +12,7 @@ from tortoise.expressions import Q
 from portal.domain import journal
 from portal.domain.errors import Invalid, NotFound
 from portal.domain.forms import acting_once
+from portal.domain.journal import Event
 from portal.i18n import lazy as _l
 from portal.models import Consent, Dossier, Partner, PartnerChange, Person, Role, Sector
 from portal.text import clean_multiline, clean_text
@@ -152,7 +153,7 @@ async def _tell_consenting(
     for dossier_id in sorted({c.dossier_id for c in consents}):
         dossier = await Dossier.select_for_update().get(id=dossier_id)
         await journal.record(
-            dossier, "partner.changed", operator, {"partner": partner.id, "fields": fields}
+            dossier, Event.PARTNER_CHANGED, operator, {"partner": partner.id, "fields": fields}
         )
 
 

@@ -15,6 +15,7 @@ from portal.domain import journal
 from portal.domain.accounts import require_whole_account
 from portal.domain.errors import DomainError, Invalid, NotAllowed
 from portal.domain.forms import acting_once
+from portal.domain.journal import Event
 from portal.i18n import lazy as _l
 from portal.models import (
     SUBJECT_ROLES,
@@ -70,7 +71,7 @@ def is_under_age_limit(birth_year: int, birth_month: int, today: date) -> bool:
 
 
 async def make_request_in(
-    dossier: Dossier, subject: Person, form: RequestForm, event: str
+    dossier: Dossier, subject: Person, form: RequestForm, event: Event
 ) -> Request:
     """Store a request in a dossier, its texts sealed; the caller holds the transaction."""
     box = keys.box(dossier)
@@ -156,7 +157,7 @@ async def make_request(
         # The dossier's own key, wrapped by the master key: every text below is sealed with it.
         dossier.wrapped_key = keys.new_wrapped_key(dossier.id)
         await Dossier.filter(id=dossier.id).update(wrapped_key=dossier.wrapped_key)
-        await make_request_in(dossier, subject, form, "request.made")
+        await make_request_in(dossier, subject, form, Event.REQUEST_MADE)
     return dossier
 
 

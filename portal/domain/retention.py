@@ -1,7 +1,7 @@
 """Retention: an ended dossier is erased after RETENTION_DAYS, its subject told a month before.
 
 The portal cannot send anything yet (no e-mail, no SMS), so the subject is told in their own
-journal, where they read it at their next visit: a "retention.notice" entry, written once for
+journal, where they read it at their next visit: a Event.RETENTION_NOTICE entry, written once for
 each ending, when the dossier comes within NOTICE of its erasure. The notice says the date;
 the dossier is erased on that date at the earliest, so a notice is always at least NOTICE old.
 Coming back (reopening) before then keeps the dossier: only an ended one is erased.
@@ -17,10 +17,11 @@ from tortoise.transactions import in_transaction
 
 from portal.domain import journal
 from portal.domain.ending import erase_locked
+from portal.domain.journal import Event
 from portal.models import Dossier, DossierStatus, JournalEntry
 
 NOTICE = timedelta(days=30)
-NOTICE_EVENT = "retention.notice"
+NOTICE_EVENT = Event.RETENTION_NOTICE
 
 Step = Literal["notice", "erase"]
 

@@ -32,6 +32,7 @@ from portal.domain.accounts import (
 )
 from portal.domain.errors import Invalid, NotAllowed, NotFound
 from portal.domain.forms import acting_once
+from portal.domain.journal import Event
 from portal.domain.notices import Mailer
 from portal.i18n import _
 from portal.i18n import lazy as _l
@@ -527,7 +528,7 @@ async def _hand_over(
         if not follows:
             await Assignment.create(dossier_id=dossier.id, worker_id=colleague.id)
         details.update({"to": colleague.id, "to_name": colleague.display_name})
-    await journal.record(dossier, "dossier.handed_over", actor, details)
+    await journal.record(dossier, Event.DOSSIER_HANDED_OVER, actor, details)
 
 
 async def end_sessions(actor: Person, person_id: int) -> Person:

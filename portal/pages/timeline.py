@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from portal.domain.journal import LOOKS
+from portal.domain.journal import LOOKS, Event
 from portal.i18n import _, format_when, lazy
 from portal.labels import kind_name
 from portal.models import JournalEntry, Person
@@ -35,58 +35,58 @@ def _who(entry: JournalEntry, viewer: Person) -> str:
 # For each event: what the reader reads when they did it ("You …"), and when someone else did.
 # Whole sentences, so that each language conjugates them its own way.
 SENTENCES: dict[str, tuple[str, str]] = {
-    "request.made": (lazy("You asked for help."), lazy("%(who)s asked for help.")),
-    "dossier.assigned": (
+    Event.REQUEST_MADE: (lazy("You asked for help."), lazy("%(who)s asked for help.")),
+    Event.DOSSIER_ASSIGNED: (
         lazy("You asked a colleague to follow this dossier too."),
         lazy("%(who)s asked a colleague to follow this dossier too."),
     ),
-    "message.sent": (lazy("You wrote a message."), lazy("%(who)s wrote a message.")),
-    "action.recorded": (
+    Event.MESSAGE_SENT: (lazy("You wrote a message."), lazy("%(who)s wrote a message.")),
+    Event.ACTION_RECORDED: (
         lazy("You wrote down a step: %(kind)s."),
         lazy("%(who)s wrote down a step: %(kind)s."),
     ),
-    "action.proposed": (
+    Event.ACTION_PROPOSED: (
         lazy("You proposed a step with someone else. It waits for an answer."),
         lazy("%(who)s proposed a step with someone else. It waits for an answer."),
     ),
-    "action.agreed": (
+    Event.ACTION_AGREED: (
         lazy("You agreed to a proposed step."),
         lazy("%(who)s agreed to a proposed step."),
     ),
-    "action.declined": (
+    Event.ACTION_DECLINED: (
         lazy("You said no to a proposed step."),
         lazy("%(who)s said no to a proposed step."),
     ),
-    "action.done": (
+    Event.ACTION_DONE: (
         lazy("You carried out an agreed step."),
         lazy("%(who)s carried out an agreed step."),
     ),
-    "action.cancelled": (
+    Event.ACTION_CANCELLED: (
         lazy("You cancelled a step. It will not be done."),
         lazy("%(who)s cancelled a step. It will not be done."),
     ),
-    "consent.granted": (
+    Event.CONSENT_GRANTED: (
         lazy("You allowed %(partner)s to receive information."),
         lazy("%(who)s allowed %(partner)s to receive information."),
     ),
-    "consent.revoked": (
+    Event.CONSENT_REVOKED: (
         lazy("You took back the agreement given to %(partner)s."),
         lazy("%(who)s took back the agreement given to %(partner)s."),
     ),
-    "share.made": (
+    Event.SHARE_MADE: (
         lazy("You passed information on to %(partner)s."),
         lazy("%(who)s passed information on to %(partner)s."),
     ),
-    "dossier.ended": (lazy("You ended the help."), lazy("%(who)s ended the help.")),
-    "dossier.closed": (
+    Event.DOSSIER_ENDED: (lazy("You ended the help."), lazy("%(who)s ended the help.")),
+    Event.DOSSIER_CLOSED: (
         lazy("You closed the dossier after a long time without news."),
         lazy("%(who)s closed the dossier after a long time without news."),
     ),
-    "dossier.reopened": (
+    Event.DOSSIER_REOPENED: (
         lazy("You came back with a new request."),
         lazy("%(who)s came back with a new request."),
     ),
-    "dossier.exported": (
+    Event.DOSSIER_EXPORTED: (
         lazy("You downloaded your dossier."),
         lazy("%(who)s downloaded the dossier."),
     ),
@@ -126,36 +126,36 @@ def describe(
     if event in SENTENCES:
         yours, theirs = SENTENCES[event]
         return _(yours if me else theirs) % values
-    if event == "dossier.taken":
+    if event == Event.DOSSIER_TAKEN:
         if me:
             return _("You took this dossier.")
         if subject_view:
             return _("%(who)s now follows your dossier.") % values
         return _("%(who)s took this dossier.") % values
-    if event == "dossier.read":
+    if event == Event.DOSSIER_READ:
         if me:
             return _("You read this dossier.")
         if subject_view:
             return _("%(who)s read your dossier.") % values
         return _("%(who)s read this dossier.") % values
-    if event == "dossier.read_refused":
+    if event == Event.DOSSIER_READ_REFUSED:
         if subject_view:
             return _(
                 "Someone who does not follow you tried to open your dossier. They saw nothing."
             )
         return _("Someone without access tried to open this dossier and saw nothing.")
-    if event == "consent.expired":
+    if event == Event.CONSENT_EXPIRED:
         return _("The agreement given to %(partner)s has ended.") % values
-    if event == "share.read":
+    if event == Event.SHARE_READ:
         return _("%(partner)s opened what was passed on to it.") % values
-    if event == "dossier.erased":
+    if event == Event.DOSSIER_ERASED:
         if entry.details.get("because") == "retention":
             return _(
                 "The portal erased the dossier, because the help ended long ago: "
                 "its content can no longer be read."
             )
         return _("The dossier was erased: its content can no longer be read.")
-    if event == "retention.notice":
+    if event == Event.RETENTION_NOTICE:
         values["date"] = _erase_date(entry)
         if subject_view:
             return (
@@ -169,7 +169,7 @@ def describe(
             _("The portal will erase this dossier on %(date)s, because the help ended long ago.")
             % values
         )
-    if event == "partner.changed":
+    if event == Event.PARTNER_CHANGED:
         values["promises"] = _promises(entry)
         if subject_view:
             return (
@@ -180,9 +180,9 @@ def describe(
                 % values
             )
         return _("What %(partner)s promises has changed: %(promises)s.") % values
-    if event == "dossier.handed_over":
+    if event == Event.DOSSIER_HANDED_OVER:
         return _handed_over(entry, subject_view)
-    if event in ("recovery_link.issued", "recovery_link.used"):
+    if event in (Event.RECOVERY_LINK_ISSUED, Event.RECOVERY_LINK_USED):
         return _recovery_link_sentence(entry, viewer, subject_view, values)
     return _("Something happened in the dossier.")
 
@@ -229,7 +229,7 @@ def _recovery_link_sentence(
     person is followed elsewhere is not hers to learn.
     """
     details = entry.details
-    issued = entry.event == "recovery_link.issued"
+    issued = entry.event == Event.RECOVERY_LINK_ISSUED
     name = details.get("by_name")
     if not isinstance(name, str) or not name:
         # Entries written before links named their maker.

@@ -13,6 +13,7 @@ from portal.domain.accounts.invitations import consume_link, find_link
 from portal.domain.accounts.names import require_whole_account
 from portal.domain.errors import NotFound
 from portal.domain.forms import acting_once
+from portal.domain.journal import Event
 from portal.models import (
     Assignment,
     Dossier,
@@ -40,7 +41,7 @@ class RecoveryLinkSeen:
 
 async def _write_in_every_dossier(
     subject_id: int,
-    event: str,
+    event: Event,
     details: dict[str, object],
     actor: Person | None = None,
     actor_dossier_id: int | None = None,
@@ -102,7 +103,7 @@ async def issue_recovery_link(
         )
         await _write_in_every_dossier(
             dossier.subject_id,
-            "recovery_link.issued",
+            Event.RECOVERY_LINK_ISSUED,
             await _link_details(worker),
             actor=worker,
             actor_dossier_id=dossier.id,
@@ -142,7 +143,7 @@ async def use_recovery_link(token: str, signed_in: Person | None = None) -> Pers
             raise NotFound("its maker no longer follows the dossier")
         await consume_link(link)
         await _write_in_every_dossier(
-            link.person_id, "recovery_link.used", await _link_details(issuer)
+            link.person_id, Event.RECOVERY_LINK_USED, await _link_details(issuer)
         )
     person = link.person
     person.scope_dossier_id = link.dossier_id
