@@ -3,14 +3,11 @@
     python -m bench.scale [--fraction F] [--runs N] [--server URL] [--keep] [--reuse]
 
 Builds ``portal_scale`` (80 services, 100,000 dossiers, 5,000,000 journal entries, 1,000,000
-messages; times ``--fraction``, with fewer services) and ``portal_scale_demo`` (2 services, one
-year: 500 dossiers) by the real migrations, with the same code: MACs, heads and sealed texts
-from the portal's own functions, rows written with COPY, a chunk of dossiers per process. Each
-service gets 250 dossiers a year, so the last twelve months (a worker's inbox, the figures)
-look the same in both, and so does the measured dossier: only the years behind differ. It
-measures the inbox, the dossier page (worker, subject) and the figures through the real app,
-in rounds alternating between the two databases, then ``verify-journal``, ``backup`` and
-``restore``. Both databases are dropped at the end unless ``--keep``.
+messages; fewer services with ``--fraction``) and ``portal_scale_demo`` (2 services, one year)
+by the real migrations and the same code: MACs, heads and sealed texts by the portal's own
+functions, rows written with COPY. Every service gets 250 dossiers a year, so the last twelve
+months and the measured dossier look alike in both: only the years behind differ. Then the
+inbox, dossier and figures pages through the real app, ``verify-journal``, backup and restore.
 """
 
 from __future__ import annotations
@@ -29,8 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -40,6 +36,7 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import httpx
 import pyotp
+from starlette.config import Environ
 
 from portal import keys
 from portal.demo import DEMO_PASSWORD, DEMO_TOTP
@@ -209,11 +206,13 @@ def dossier_rows(plan: Plan, k: int, message_id: int, rows: Rows) -> int:
     return message_id + messages
 
 
-async def copy(url: str, rows: Rows) -> None:
+async def sql(url: str, *statements: str, rows: Rows | None = None) -> list[Any]:
+    """Copy the rows in, then run the statements: the first value each returns."""
     conn = await asyncpg.connect(url)
     try:
-        for table, records in rows.items():  # in COLUMNS' order: what is pointed to first
+        for table, records in (rows or {}).items():  # in COLUMNS' order: the pointed-to first
             await conn.copy_records_to_table(table, records=records, columns=COLUMNS[table].split())
+        return [await conn.fetchval(statement) for statement in statements]
     finally:
         await conn.close()
 
@@ -225,16 +224,7 @@ def load_chunk(job: tuple[str, Plan, int, int, int]) -> None:
     rows: Rows = {table: [] for table in list(COLUMNS)[3:]}
     for k in range(first, last):
         message_id = dossier_rows(plan, k, message_id, rows)
-    asyncio.run(copy(url, rows))
-
-
-async def execute(url: str, *statements: str) -> None:
-    conn = await asyncpg.connect(url)
-    try:
-        for sql in statements:
-            await conn.execute(sql)
-    finally:
-        await conn.close()
+    asyncio.run(sql(url, rows=rows))
 
 
 def load(server: str, url: str, plan: Plan) -> float:
@@ -245,14 +235,14 @@ def load(server: str, url: str, plan: Plan) -> float:
     from portal.db import tortoise_config
 
     started, name = time.perf_counter(), urlsplit(url).path.lstrip("/")
-    asyncio.run(execute(server, DROP.format(name), f'CREATE DATABASE "{name}"'))
+    asyncio.run(sql(server, DROP.format(name), f'CREATE DATABASE "{name}"'))
 
     async def create() -> None:
         try:
             await migrate(config=tortoise_config(url))
         finally:
             await Tortoise.close_connections()
-        await copy(url, people(plan))
+        await sql(url, rows=people(plan))
 
     asyncio.run(create())
     jobs, message_id = [], 1
@@ -264,8 +254,8 @@ def load(server: str, url: str, plan: Plan) -> float:
         for done, _ in enumerate(pool.imap_unordered(load_chunk, jobs), 1):
             if done % 10 == 0:
                 say(f"  {done}/{len(jobs)} chunks, {time.perf_counter() - started:.0f} s")
-    sql = "SELECT setval(pg_get_serial_sequence('{0}', 'id'), (SELECT max(id) FROM {0}))"
-    asyncio.run(execute(url, *(sql.format(t) for t in COLUMNS), "VACUUM ANALYZE"))
+    sequence = "SELECT setval(pg_get_serial_sequence('{0}', 'id'), (SELECT max(id) FROM {0}))"
+    asyncio.run(sql(url, *(sequence.format(t) for t in COLUMNS), "VACUUM ANALYZE"))
     return time.perf_counter() - started
 
 
@@ -277,19 +267,6 @@ class Counter(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         if re.match(r"\s*(SELECT|INSERT|UPDATE|DELETE|WITH)\b", record.getMessage(), re.I):
             self.count += 1
-
-
-@contextmanager
-def counting() -> Iterator[Counter]:
-    logger, counter = logging.getLogger("tortoise.db_client"), Counter()
-    level = logger.level
-    logger.setLevel(logging.DEBUG)
-    logger.addHandler(counter)
-    try:
-        yield counter
-    finally:
-        logger.removeHandler(counter)
-        logger.setLevel(level)
 
 
 async def sign_in(client: httpx.AsyncClient, login: str) -> None:
@@ -308,17 +285,9 @@ class Pages:
 
     def __init__(self, url: str, plan: Plan) -> None:
         from portal.app import create_app
-        from portal.settings import Settings
+        from portal.settings import load_settings
 
-        settings = Settings(
-            env="test",
-            var_dir=Path(tempfile.mkdtemp(prefix="scale-")),
-            database_url=url,
-            secret_key=KEYS["SECRET_KEY"],
-            journal_key=KEYS["JOURNAL_KEY"],
-            master_key=KEYS["MASTER_KEY"],
-        )
-        self.app = create_app(settings)
+        self.app = create_app(load_settings(Environ(environment(url))))
         ref = plan.reference(plan.probe)
         self.pages = {
             "worker's inbox": ("w0-0@scale.example", "/travail"),
@@ -346,19 +315,29 @@ class Pages:
                         self.times[page].append(time.perf_counter() - started)
                     if answer.status_code != 200:
                         raise RuntimeError(f"{path} answered {answer.status_code}")
-                with counting() as counter:
-                    await client.get(path)
+                logger, counter = logging.getLogger("tortoise.db_client"), Counter()
+                logger.addHandler(counter)
+                logger.setLevel(logging.DEBUG)
+                await client.get(path)
+                logger.removeHandler(counter)
+                logger.setLevel(logging.NOTSET)
                 self.counts[page] = counter.count
 
 
-def portal(url: str, *command: str) -> tuple[float, int, str]:
-    """``python -m portal COMMAND``: its seconds, its peak memory (MB) and its output.
+def environment(url: str) -> dict[str, str]:
+    """The portal's settings for one of the databases, as the environment gives them."""
+    return {
+        **KEYS,
+        "DATABASE_URL": url,
+        "PORTAL_ENV": "test",
+        "PORTAL_VAR_DIR": tempfile.gettempdir(),
+    }
 
-    The peak is the child's own high-water mark, read while it runs: its ``ru_maxrss`` would
-    count the memory of this process, which it was forked from.
-    """
-    env = {**os.environ, **KEYS, "DATABASE_URL": url, "PORTAL_ENV": "test"}
-    env["PORTAL_VAR_DIR"] = tempfile.gettempdir()
+
+def portal(url: str, *command: str) -> tuple[float, int, str]:
+    """``python -m portal COMMAND``: its seconds, peak memory (MB) and output. The peak is read
+    while it runs: its ``ru_maxrss`` would count this process's, which it was forked from."""
+    env = {**os.environ, **environment(url)}
     started, peak = time.perf_counter(), 0
     with tempfile.TemporaryFile("w+") as output:
         process = subprocess.Popen(
@@ -376,18 +355,16 @@ def portal(url: str, *command: str) -> tuple[float, int, str]:
     return time.perf_counter() - started, peak, said
 
 
-async def totals(url: str) -> list[int]:
-    conn = await asyncpg.connect(url)
-    try:
-        tables = ("dossier", "journal_entry", "message")
-        return [int(await conn.fetchval(f"SELECT count(*) FROM {t}")) for t in tables]  # noqa: S608
-    finally:
-        await conn.close()
+def totals(url: str) -> list[int]:
+    """Dossiers, journal entries, messages."""
+    tables = ("dossier", "journal_entry", "message")
+    return asyncio.run(sql(url, *(f"SELECT count(*) FROM {t}" for t in tables)))  # noqa: S608
 
 
 def report(urls: dict[str, str], plans: dict[str, Plan], runs: int) -> None:
     for name, url in urls.items():
-        dossiers, entries, messages = asyncio.run(totals(url))
+        asyncio.run(sql(url, "ANALYZE"))  # a restored database has no statistics yet
+        dossiers, entries, messages = totals(url)
         print(f"{name}: {dossiers:,} dossiers, {entries:,} journal entries, {messages:,} messages")
     pages = {name: Pages(url, plans[name]) for name, url in urls.items()}
     for _ in range(ROUNDS):
@@ -402,16 +379,16 @@ def report(urls: dict[str, str], plans: dict[str, Plan], runs: int) -> None:
         print(f"| {page} | {ms[0]:.1f} | {ms[1]:.1f} | {ms[1] / ms[0]:.2f} | {counts} |")
     for name, url in urls.items():
         seconds, rss, output = portal(url, "verify-journal")
-        rate = asyncio.run(totals(url))[1] / seconds
+        rate = totals(url)[1] / seconds
         print(
             f"verify-journal, {name}: {seconds:.0f} s, {rate:,.0f} entries/s, {rss} MB ({output})"
         )
-    dump = Path(tempfile.mkdtemp(prefix="scale-")) / "scale.dump"
-    seconds = portal(urls["scale"], "backup", "--to", str(dump))[0]
-    print(f"backup: {seconds:.0f} s, {dump.stat().st_size / 1e9:.2f} GB")
-    seconds = portal(urls["scale"], "restore", str(dump), "--yes")[0]
-    print(f"restore: {seconds:.0f} s, then {asyncio.run(totals(urls['scale']))[1]:,} entries")
-    dump.unlink()
+    with tempfile.TemporaryDirectory(prefix="scale-") as folder:
+        dump = Path(folder) / "scale.dump"
+        seconds = portal(urls["scale"], "backup", "--to", str(dump))[0]
+        print(f"backup: {seconds:.0f} s, {dump.stat().st_size / 1e9:.2f} GB")
+        seconds = portal(urls["scale"], "restore", str(dump), "--yes")[0]
+        print(f"restore: {seconds:.0f} s, then {totals(urls['scale'])[1]:,} entries")
 
 
 def say(message: str) -> None:
@@ -443,7 +420,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         for url in [] if options.keep else urls.values():
             name = urlsplit(url).path.lstrip("/")
-            asyncio.run(execute(options.server, DROP.format(name)))
+            asyncio.run(sql(options.server, DROP.format(name)))
     return 0
 
 
