@@ -2,7 +2,7 @@ from tortoise import migrations
 from tortoise.migrations import operations as ops
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0010_staff_and_services')]
+    dependencies = [('models', '0011_notices_read_the_journal')]
 
     initial = False
 
