@@ -33,9 +33,9 @@ from portal.pages.common import (
     signed_in,
     text,
 )
-from portal.pages.signin import json_redirect, read_credential, signed_in_response
+from portal.pages.signin import json_redirect, read_credential, signed_in_response, throttle_of
 from portal.security import passkeys
-from portal.security.ratelimit import SignInThrottle, wait_message
+from portal.security.ratelimit import wait_message
 from portal.templating import render
 
 STEPS = ("who", "service", "about", "contact", "account")
@@ -208,7 +208,7 @@ async def ask(request: Request) -> Response:
         )
 
     # The last step: send, making the account on the way if needed.
-    throttle: SignInThrottle = request.app.state.throttle
+    throttle = throttle_of(request)
     address = client_address(request)
     if person is None:
         wait = await throttle.sign_up_wait(address)
@@ -325,8 +325,7 @@ async def ask_passkey_options(request: Request) -> Response:
 
 
 async def ask_passkey(request: Request) -> Response:
-
-    throttle: SignInThrottle = request.app.state.throttle
+    throttle = throttle_of(request)
     address = client_address(request)
     wait = await throttle.sign_up_wait(address)
     if wait:
