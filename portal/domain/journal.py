@@ -31,6 +31,7 @@ class Event(StrEnum):
     CONSENT_EXPIRED = "consent.expired"
     CONSENT_GRANTED = "consent.granted"
     CONSENT_REVOKED = "consent.revoked"
+    CONTACT_CHANGED = "contact.changed"
     DOSSIER_ASSIGNED = "dossier.assigned"
     DOSSIER_CLOSED = "dossier.closed"
     DOSSIER_ENDED = "dossier.ended"

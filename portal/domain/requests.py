@@ -12,8 +12,9 @@ from tortoise.transactions import in_transaction
 
 from portal import keys
 from portal.domain import journal
+from portal.domain.access import own_dossier
 from portal.domain.accounts import require_whole_account
-from portal.domain.errors import DomainError, Invalid, NotAllowed
+from portal.domain.errors import DomainError, Invalid, NotAllowed, NotFound
 from portal.domain.forms import acting_once
 from portal.domain.journal import Event
 from portal.i18n import lazy as _l
@@ -285,3 +286,81 @@ def check_contact(channel: str, details: str, hours: str) -> tuple[ContactChanne
         if not 8 <= len(digits) <= 15 or any(ch not in "0123456789 +./-()" for ch in details):
             raise Invalid("contact_details", _l("Write a phone number, like 0470 12 34 56."))
     return how, details, hours
+
+
+# --- Changing how to reach her, at any time -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ContactChoices:
+    """How and when the subject may be reached safely, checked as the request form checks it."""
+
+    channel: ContactChannel
+    details: str
+    hours: str
+    no_voicemail: bool
+    others_read_messages: bool
+
+    @property
+    def no_calls(self) -> bool:
+        """Only "by phone" lets a worker call: any other way means "do not call"."""
+        return self.channel is not ContactChannel.PHONE
+
+
+def check_contact_choices(
+    channel: str, details: str, hours: str, no_voicemail: bool, others_read_messages: bool
+) -> ContactChoices:
+    how, details, hours = check_contact(channel, details, hours)
+    return ContactChoices(how, details, hours, no_voicemail, others_read_messages)
+
+
+def contact_choices_of(request: Request) -> ContactChoices:
+    """The choices a request holds, its texts already opened (see ``keys.open_fields``)."""
+    return ContactChoices(
+        request.contact_channel,
+        request.contact_details,
+        request.contact_hours,
+        request.no_voicemail,
+        request.others_read_messages,
+    )
+
+
+async def current_contact(subject: Person, reference: str) -> ContactChoices:
+    """The choices the workers read now, for the subject's form that changes them."""
+    require_whole_account(subject)
+    dossier = await own_dossier(subject, reference)
+    request = await Request.filter(dossier_id=dossier.id).order_by("-id").first()
+    if dossier.wrapped_key is None or request is None:
+        raise NotFound("erased: nothing to reach")
+    keys.open_fields(keys.box(dossier), [request], "request", ("contact_details", "contact_hours"))
+    return contact_choices_of(request)
+
+
+async def change_contact(
+    subject: Person, reference: str, choices: ContactChoices, *, form_key: str | None = None
+) -> None:
+    """The subject changes how to reach them, in their own dossier, whenever they want.
+
+    The newest request holds the choices the workers read; the old ones are replaced, not
+    kept. The journal says that they changed, never what they are: a phone number has no
+    place in an entry that outlives an erasure. A session opened by a recovery link changes
+    nothing here: whoever holds the link must not be able to redirect the worker's calls.
+    """
+    require_whole_account(subject)
+    dossier = await own_dossier(subject, reference)
+    if dossier.wrapped_key is None:
+        raise NotFound("erased: nothing to reach")
+    async with acting_once(form_key):
+        locked = await Dossier.select_for_update().get(id=dossier.id)
+        request = await Request.filter(dossier_id=locked.id).order_by("-id").first()
+        if request is None:
+            raise NotFound("dossier without request")
+        box = keys.box(locked)
+        await Request.filter(id=request.id).update(
+            contact_channel=choices.channel,
+            contact_details=box.seal(choices.details, "request.contact_details"),
+            contact_hours=box.seal(choices.hours, "request.contact_hours"),
+            no_voicemail=choices.no_voicemail,
+            others_read_messages=choices.others_read_messages,
+        )
+        await journal.record(locked, Event.CONTACT_CHANGED, subject)

@@ -14,6 +14,7 @@ from tortoise import timezone
 from portal.domain import actions as action_rules
 from portal.domain import dossiers
 from portal.domain import partners as directory
+from portal.domain import requests as request_rules
 from portal.domain.errors import AlreadyDone, Invalid
 from portal.domain.messages import send_message
 from portal.domain.notices import mark_news_seen
@@ -73,6 +74,8 @@ def _context(
         "errors": {},
         "values": {"body": "", "description": "", "third_party": "", "kind": ""},
         "new_count": sum(1 for line in timeline if line.is_new),
+        "contact": request_rules.contact_choices_of(view.request),
+        "contact_changed": False,
     }
     context.update(extra)
     return context
@@ -95,9 +98,10 @@ async def subject_dossier(request: Request) -> Response:
     person = person_of(request)
     await seen_news(request, person)
     view = await _view(request, person)
-    response = render(
-        request, "dossiers/subject.html", _context(request, person, view, True), block="timeline"
+    context = _context(
+        request, person, view, True, contact_changed=request.query_params.get("joindre") == "ok"
     )
+    response = render(request, "dossiers/subject.html", context, block="timeline")
     await dossiers.mark_seen(view.dossier, view)
     return response
 
@@ -165,6 +169,45 @@ async def answer(request: Request) -> Response:
         context.update(errors={refusal.field: _(refusal.message)}, reason=reason)
         return render(request, "dossiers/answer.html", context, status_code=422)
     return RedirectResponse(f"/espace/{view.dossier.reference}#actions", status_code=303)
+
+
+CONTACT_FIELDS = ("contact_channel", "contact_details", "contact_hours")
+CONTACT_FLAGS = ("no_voicemail", "others_read_messages")
+
+
+@require(*SUBJECTS)
+@once()
+async def contact(request: Request) -> Response:
+    """How to reach the subject safely, changed whenever they want: a form, POST → 303."""
+    person = person_of(request)
+    reference = reference_of(request)
+    current = await request_rules.current_contact(person, reference)
+    values: dict[str, Any] = {
+        "contact_channel": current.channel.value,
+        "contact_details": current.details,
+        "contact_hours": current.hours,
+        "no_voicemail": current.no_voicemail,
+        "others_read_messages": current.others_read_messages,
+    }
+    context: dict[str, Any] = {"reference": reference, "values": values, "errors": {}}
+    if request.method == "GET":
+        return render(request, "dossiers/contact.html", context)
+    form = await request.form()
+    values.update(kept(form, CONTACT_FIELDS))
+    values.update({flag: bool(form.get(flag)) for flag in CONTACT_FLAGS})
+    try:
+        choices = request_rules.check_contact_choices(
+            values["contact_channel"],
+            values["contact_details"],
+            values["contact_hours"],
+            values["no_voicemail"],
+            values["others_read_messages"],
+        )
+        await request_rules.change_contact(person, reference, choices, form_key=form_key(request))
+    except Invalid as refusal:
+        context["errors"] = {refusal.field: _(refusal.message)}
+        return render(request, "dossiers/contact.html", context, status_code=422)
+    return RedirectResponse(f"/espace/{reference}?joindre=ok#contact", status_code=303)
 
 
 # --- The worker -------------------------------------------------------------------------------
@@ -282,6 +325,12 @@ routes = [
         answer,
         methods=["GET", "POST"],
         name="dossier.answer",
+    ),
+    Route(
+        "/espace/{reference}/joindre",
+        contact,
+        methods=["GET", "POST"],
+        name="dossier.contact",
     ),
     Route("/travail/dossiers/{reference}", worker_dossier, name="dossier.worker"),
     Route(

@@ -86,6 +86,10 @@ SENTENCES: dict[str, tuple[str, str]] = {
         lazy("You came back with a new request."),
         lazy("%(who)s came back with a new request."),
     ),
+    Event.CONTACT_CHANGED: (
+        lazy("You changed how to reach you."),
+        lazy("%(who)s changed how to reach them."),
+    ),
     Event.DOSSIER_EXPORTED: (
         lazy("You downloaded your dossier."),
         lazy("%(who)s downloaded the dossier."),

@@ -90,6 +90,8 @@ ACCESS: dict[str, Rule] = {
     "rights": Rule(EVERYONE),
     "data": Rule(EVERYONE),
     "urgent": Rule(EVERYONE),
+    "phone_safety": Rule(EVERYONE),
+    "signed_out": Rule(EVERYONE),
     "healthz": Rule(EVERYONE),
     "readyz": Rule(EVERYONE),
     "static": Rule(EVERYONE),
@@ -145,6 +147,8 @@ ACCESS: dict[str, Rule] = {
     "dossier.subject": Rule(OWNER),
     "dossier.subject_message": Rule(OWNER),
     "dossier.answer": Rule(OWNER),
+    # How to reach her: her own dossier only, never a worker's nor another young person's.
+    "dossier.contact": Rule(OWNER),
     "dossier.worker": Rule({"worker"}),
     "dossier.worker_message": Rule({"worker"}),
     "dossier.worker_action": Rule({"worker"}),
@@ -271,7 +275,10 @@ async def _snapshot() -> dict[str, Any]:
         "codes": await RecoveryCode.all().count(),
         "links": await OneTimeLink.all().count(),
         "dossiers": await Dossier.all().order_by("id").values_list("id", "status", "erased_at"),
-        "requests": await Request.all().count(),
+        # Sealed texts are sealed anew at each change: a changed contact detail shows here.
+        "requests": await Request.all()
+        .order_by("id")
+        .values_list("id", "contact_channel", "contact_details", "no_voicemail"),
         "messages": await Message.all().count(),
         "actions": await Action.all().order_by("id").values_list("id", "status"),
         "consents": await Consent.all().order_by("id").values_list("id", "revoked_at"),

@@ -493,6 +493,16 @@ async def _subject_message(w: World) -> Submission:
     return Submission(client, action, fields, {"Message": 1, "journal message.sent": 1})
 
 
+@scenario("dossier.contact")
+async def _contact(w: World) -> Submission:
+    client = await w.subject()
+    action = f"/espace/{w.ref}/joindre"
+    fields = await form_at(
+        client, action, action, contact_channel="sms", contact_details="0470 12 34 56"
+    )
+    return Submission(client, action, fields, {"journal contact.changed": 1})
+
+
 @scenario("dossier.worker_message")
 async def _worker_message(w: World) -> Submission:
     client = await w.staff("amina")
