@@ -95,7 +95,9 @@ def top_of(html: str) -> str:
     return main.split('aria-labelledby="request-title"', 1)[0]
 
 
-async def test_the_worker_sees_the_new_choices_and_not_the_old_ones(app: Starlette, db: str) -> None:
+async def test_the_worker_sees_the_new_choices_and_not_the_old_ones(
+    app: Starlette, db: str
+) -> None:
     w = await make_world(app)
     amina = await w.client("amina", staff=True)
     before = top_of((await amina.get(f"/travail/dossiers/{w.dossier.reference}")).text)
@@ -148,7 +150,7 @@ async def test_the_top_of_the_worker_page_says_how_to_reach_first(app: Starlette
     amina = await w.client("amina", staff=True)
     html = (await amina.get(f"/travail/dossiers/{w.dossier.reference}")).text
     main = html.split('<main id="main"', 1)[1]
-    sections = re.findall(r'<(?:section|p)\b[^>]*>', main)
+    sections = re.findall(r"<(?:section|p)\b[^>]*>", main)
     # Right after the heading: how to reach, before the notice and anything else.
     assert 'id="contact"' in sections[1], sections[:3]
     await amina.aclose()
@@ -161,7 +163,11 @@ async def test_the_top_of_the_worker_page_says_how_to_reach_first(app: Starlette
         ({"contact_details": "0470" + " 1" * 120}, "contact_details", "200 caractères"),
         ({"contact_hours": "x" * 201}, "contact_hours", "200 caractères"),
         ({"contact_channel": "pigeon"}, "contact_channel", "Choisis comment"),
-        ({"contact_channel": "email", "contact_details": "lou.at.example"}, "contact_details", "e-mail"),
+        (
+            {"contact_channel": "email", "contact_details": "lou.at.example"},
+            "contact_details",
+            "e-mail",
+        ),
     ],
 )
 async def test_bad_choices_are_refused_keep_what_was_typed_and_change_nothing(
