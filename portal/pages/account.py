@@ -178,7 +178,8 @@ async def account_passkey_options(request: Request) -> Response:
         relying_party(request),
         browser_id(request),
         user_handle=person.user_handle,
-        user_name=person.login or person.display_name,
+        # A young person's or a parent's passkey is made under a neutral name.
+        user_name=None if person.is_subject else person.login or person.display_name,
         person=person,
     )
     return Response(options, media_type="application/json")

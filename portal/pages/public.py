@@ -37,6 +37,14 @@ async def urgent(request: Request) -> Response:
     return render(request, "public/urgent.html")
 
 
+async def phone_safety(request: Request) -> Response:
+    return render(request, "public/phone.html")
+
+
+async def signed_out(request: Request) -> Response:
+    return render(request, "public/signed_out.html")
+
+
 def safe_next(value: object) -> str:
     """A local path to go back to; anything else (another site, a scheme) goes home."""
     if not isinstance(value, str) or not value.startswith("/") or value.startswith("//"):
@@ -90,6 +98,8 @@ routes = [
     Route("/droits", rights, name="rights"),
     Route("/donnees", data, name="data"),
     Route("/urgence", urgent, name="urgent"),
+    Route("/telephone", phone_safety, name="phone_safety"),
+    Route("/au-revoir", signed_out, name="signed_out"),
     Route("/langue", choose_language, methods=["POST"], name="language"),
     Route("/healthz", healthz, name="healthz"),
     Route("/readyz", readyz, name="readyz"),

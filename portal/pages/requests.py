@@ -318,7 +318,6 @@ async def ask_passkey_options(request: Request) -> Response:
         passkeys.RelyingParty(settings.rp_id, settings.rp_name, settings.origin),
         browser_id(request),
         user_handle=handle,
-        user_name=new.display_name,
         pending=pending,
     )
     return Response(options, media_type="application/json")

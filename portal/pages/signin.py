@@ -15,7 +15,7 @@ from starlette.routing import Route
 
 from portal.domain import accounts
 from portal.domain.errors import Invalid
-from portal.i18n import _, current_language
+from portal.i18n import LANGUAGE_COOKIE, _, current_language
 from portal.models import Person, Role
 from portal.pages.common import (
     browser_id,
@@ -252,7 +252,7 @@ async def _end_here(request: Request, response: Response) -> Response:
 
 
 async def signout(request: Request) -> Response:
-    response = RedirectResponse("/", status_code=303)
+    response = RedirectResponse(request.url_for("signed_out"), status_code=303)
     # The browser forgets the pages it kept; Back then shows nothing of the signed-in pages.
     response.headers["Clear-Site-Data"] = '"cache", "storage"'
     return await _end_here(request, response)
@@ -271,6 +271,8 @@ async def quick_exit(request: Request) -> Response:
     else:
         response = RedirectResponse(request.app.state.settings.quick_exit_url, status_code=303)
     response.headers["Clear-Site-Data"] = '"cache", "storage"'
+    # The language chosen here is a trace of a visit too: forgotten on the way out.
+    response.delete_cookie(LANGUAGE_COOKIE, path="/", secure=True, httponly=True, samesite="lax")
     return await _end_here(request, response)
 
 
@@ -333,7 +335,6 @@ async def new_account_passkey_options(request: Request) -> Response:
         relying_party(request),
         browser_id(request),
         user_handle=handle,
-        user_name=new.display_name,
         pending={
             "role": new.role.value,
             "display_name": new.display_name,

@@ -30,6 +30,7 @@ from webauthn.helpers.structs import (
     UserVerificationRequirement,
 )
 
+from portal.i18n import _
 from portal.models import ChallengePurpose, Credential, CredentialKind, PasskeyChallenge, Person
 from portal.security.tokens import token_hash
 
@@ -116,16 +117,31 @@ def _check_size(credential_json: str) -> None:
         raise PasskeyError("credential too large")
 
 
+def neutral_user_name() -> str:
+    """The name a subject's passkey is kept under, in the language of the page that made it."""
+    return _("My account")
+
+
 async def registration_options(
     rp: RelyingParty,
     browser_id: str,
     *,
     user_handle: str,
-    user_name: str,
+    user_name: str | None = None,
     person: Person | None = None,
     pending: dict[str, str] | None = None,
 ) -> str:
-    """Options for navigator.credentials.create, as JSON; the challenge is stored."""
+    """Options for navigator.credentials.create, as JSON; the challenge is stored.
+
+    Without ``user_name`` (a young person's or a parent's passkey), the phone keeps the passkey
+    under a neutral name and the site's domain, which it shows anyway: its list of passkeys,
+    open to whoever holds the phone, names neither the person nor the portal. Staff passkeys
+    keep their work address, to tell accounts apart.
+    """
+    if user_name is None:
+        user_name, rp_name = neutral_user_name(), rp.id
+    else:
+        rp_name = rp.name
     exclude: list[PublicKeyCredentialDescriptor] = []
     if person is not None:
         existing = await Credential.filter(person_id=person.id, kind=CredentialKind.PASSKEY)
@@ -134,7 +150,7 @@ async def registration_options(
         ]
     options = generate_registration_options(
         rp_id=rp.id,
-        rp_name=rp.name,
+        rp_name=rp_name,
         user_id=bytes.fromhex(user_handle),
         user_name=user_name,
         user_display_name=user_name,

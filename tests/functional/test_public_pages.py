@@ -10,7 +10,7 @@ import pytest
 from portal.demo import seed_demo
 from tests.helpers import count_queries
 
-PUBLIC_PAGES = ["/", "/droits", "/donnees", "/urgence"]
+PUBLIC_PAGES = ["/", "/droits", "/donnees", "/urgence", "/telephone", "/au-revoir"]
 QUICK_EXIT = {"fr": "Quitter vite", "nl": "Snel weg", "en": "Quick exit"}
 
 
@@ -25,10 +25,11 @@ async def test_each_public_page_in_each_language(
     assert f'<html lang="{language}">' in response.text
     # Quick exit comes first in the body, before anything else one can reach by keyboard.
     body = response.text.split("<body", 1)[1]
-    first_focusable = re.search(r"<(a|button|input|select|textarea)\b[^>]*>", body)
+    focusable = r"<(a|button|select|textarea|input(?![^>]*type=\"hidden\"))\b[^>]*>"
+    first_focusable = re.search(focusable, body)
     assert first_focusable and 'id="quick-exit"' in first_focusable.group(0)
     assert QUICK_EXIT[language] in body
-    assert 'href="https://www.meteo.be/fr/belgique"' in body
+    assert 'data-exit-url="https://www.meteo.be/fr/belgique"' in body
 
 
 async def test_home_speaks_to_young_people_and_to_parents(client: httpx.AsyncClient) -> None:
