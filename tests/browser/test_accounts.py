@@ -83,7 +83,7 @@ def session_cookie(page: Page) -> SetCookieParam | None:
 
 def sign_out(tab: Tab) -> None:
     tab.page.locator(".account-nav form[action$='/deconnexion'] button").click()
-    expect(tab.page).to_have_url(tab.server.url("/"))
+    expect(tab.page).to_have_url(tab.server.url("/au-revoir"))
     assert session_cookie(tab.page) is None, "the session cookie outlived the sign-out"
 
 
@@ -109,8 +109,8 @@ def assert_signed_in_as(tab: Tab, name: str) -> None:
 
 
 def assert_signed_out_frame(page: Page) -> None:
-    """The frame of a page for someone not signed in: a quick-exit link, a sign-in link."""
-    expect(page.locator("a#quick-exit")).to_have_count(1)
+    """The frame of a page for someone not signed in: the quick exit, a sign-in link."""
+    expect(page.locator("form[action$='/sortie'] button#quick-exit")).to_have_count(1)
     expect(page.locator("form[action$='/deconnexion']")).to_have_count(0)
 
 
@@ -251,7 +251,7 @@ def test_back_after_sign_out_shows_nothing_signed_in(open_bfcache_tab: OpenTab) 
     assert_back_from_cache(tab)
 
     page.locator(".account-nav form[action$='/deconnexion'] button").click()
-    expect(page).to_have_url(tab.server.url("/"))
+    expect(page).to_have_url(tab.server.url("/au-revoir"))
 
     assert_nothing_signed_in_after_back(tab)
     assert session_cookie(page) is None
@@ -343,7 +343,7 @@ def test_password_account_and_sign_out_with_the_keyboard_only(open_tab: OpenTab)
     press_until_focused(page, page.locator(".account-nav button"), key="Shift+Tab")
     keyboard.press("Enter")
 
-    expect(page).to_have_url(tab.server.url("/"))
+    expect(page).to_have_url(tab.server.url("/au-revoir"))
     assert session_cookie(page) is None
     assert_signed_out_frame(page)
     tab.assert_no_problems()
