@@ -87,8 +87,6 @@ def page_context(request: Request) -> dict[str, Any]:
         "csrf_token": state.get("csrf_token", ""),
         "current_path": request.url.path,
         "me": _person(state.get("session")),
-        # Any session, even one waiting for its second factor, is ended by the quick exit.
-        "has_session": state.get("session") is not None,
         "news": state.get("news", 0),
     }
 
