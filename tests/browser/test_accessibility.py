@@ -158,6 +158,8 @@ def plan(world: World, routes: list[Route]) -> dict[str, list[Visit]]:
         visit("rights"),
         visit("data"),
         visit("urgent"),
+        visit("phone_safety"),
+        visit("signed_out"),
         visit("signin.recovery"),
         Visit(NOT_FOUND, "/nexiste-pas", 404),
     ]
@@ -187,6 +189,7 @@ def plan(world: World, routes: list[Route]) -> dict[str, list[Visit]]:
             visit("dossier.subject", reference=here),
             visit("dossier.answer", reference=here, action_id=subject.pending_action, choice="oui"),
             visit("dossier.answer", reference=here, action_id=subject.pending_action, choice="non"),
+            visit("dossier.contact", reference=here),
             visit("consent.page", reference=here),
             visit("consent.directory", reference=here),
             visit("consent.grant", reference=here, partner_id=world.partner_ids[CPAS]),
