@@ -132,7 +132,7 @@ async def export(request: Request) -> Response:
         )
     if "format" in request.path_params:
         raise HTTPException(404)
-    lines = [(e, describe(e, person, True)) for e in data.journal]
+    lines = [(e, describe(e, person, True, data.partner_names)) for e in data.journal]
     return render(request, "ending/export.html", {"data": data, "lines": lines})
 
 
@@ -201,7 +201,7 @@ def _export_json(data: rules.Export, person: Person) -> dict[str, Any]:
                 "seq": e.seq,
                 "date": e.at.isoformat(),
                 "event": e.event,
-                "in_words": describe(e, person, True),
+                "in_words": describe(e, person, True, data.partner_names),
                 "hash": e.hash,
             }
             for e in data.journal

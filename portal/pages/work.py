@@ -33,6 +33,7 @@ async def _inbox_context(request: Request, **extra: Any) -> dict[str, Any]:
         "items": await dossiers.inbox(worker),
         "mine": await dossiers.assigned_dossiers(worker),
         "ended": await dossiers.recently_ended(worker),
+        "returned": await dossiers.recently_returned(worker),
         "colleagues": await dossiers.colleagues(worker),
         "errors": {},
         "notice": None,

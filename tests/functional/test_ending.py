@@ -64,7 +64,8 @@ async def test_end_come_back_export_erase(client: httpx.AsyncClient) -> None:
         },
     )
     assert back.status_code == 303
-    assert (await Dossier.get(id=dossier.id)).status is DossierStatus.WAITING
+    # Amina followed her when she ended: the return goes back to her.
+    assert (await Dossier.get(id=dossier.id)).status is DossierStatus.OPEN
     await client.post(f"/espace/{ref}/arreter", data={"csrf_token": token})
 
     first = await client.post(

@@ -103,8 +103,9 @@ async def test_coming_back_keeps_the_whole_history(db: str) -> None:
     form = RequestForm(asker=Asker.YOUTH, themes=[Theme.SCHOOL], words="Je reviens")
     await ending.reopen(lou, dossier.reference, form)
     again = await Dossier.get(id=dossier.id)
-    assert again.status is DossierStatus.WAITING
-    assert await JournalEntry.filter(dossier=dossier).count() == before + 2
+    # Back to Amina, who followed it: ended, reopened, returned to her.
+    assert again.status is DossierStatus.OPEN
+    assert await JournalEntry.filter(dossier=dossier).count() == before + 3
     from portal.models import Request
 
     assert await Request.filter(dossier=dossier).count() == 2
