@@ -85,9 +85,12 @@ def _context(
 async def space(request: Request) -> Response:
     person = person_of(request)
     await seen_news(request, person)
-    return render(
-        request, "dossiers/space.html", {"dossiers": await dossiers.subject_dossiers(person)}
-    )
+    context = {
+        "dossiers": await dossiers.subject_dossiers(person),
+        # Back from erasing a dossier: it is gone from the list, and she is told it is done.
+        "erased": request.query_params.get("efface") == "1",
+    }
+    return render(request, "dossiers/space.html", context)
 
 
 @require(*SUBJECTS)
