@@ -197,8 +197,17 @@ async def rotate_master_key(settings: Settings, new_key: str) -> int:
 async def apply_retention(settings: Settings, dry_run: bool) -> int:
     from tortoise import timezone
 
+    from portal import backup as backups
     from portal.domain.retention import erase_expired
 
+    if not dry_run:
+        # The daily job also makes the backups past their retention unreadable (their keys).
+        pruned = backups.prune(
+            settings.backup_keys_dir,
+            backups.backups_dir(settings.var_dir),
+            settings.backup_retention_days,
+        )
+        print(backups.pruned_summary(pruned, settings.backup_retention_days))
     if settings.retention_days == 0:
         print("RETENTION_DAYS is 0: dossiers are kept until their subject erases them.")
         return 0
@@ -316,7 +325,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "rotate-master-key", help="rewrap every dossier key with NEW_MASTER_KEY (environment)"
     )
-    backup = commands.add_parser("backup", help="copy the whole database to a file")
+    backup = commands.add_parser(
+        "backup", help="copy the whole database to a file, sealed with a key of its own"
+    )
     backup.add_argument("--to", type=Path, help="file or folder (default: var/backups/)")
     restore = commands.add_parser("restore", help="replace the whole database by a backup")
     restore.add_argument("path", type=Path)
@@ -386,9 +397,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.command in {"backup", "restore"}:
         from portal import backup as backups
 
+        keys_dir, days = settings.backup_keys_dir, settings.backup_retention_days
         if args.command == "backup":
-            return backups.backup_command(settings.database_url, settings.var_dir, args.to)
-        return backups.restore_command(settings.database_url, args.path, args.yes)
+            return backups.backup_command(
+                settings.database_url, settings.var_dir, args.to, keys_dir, days
+            )
+        return backups.restore_command(
+            settings.database_url, args.path, args.yes, keys_dir, days, settings.var_dir
+        )
     if args.command == "apply-retention":
         return asyncio.run(apply_retention(settings, args.dry_run))
     return 2

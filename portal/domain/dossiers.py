@@ -363,7 +363,8 @@ async def mark_seen(dossier: Dossier, view: DossierView) -> None:
 async def subject_dossiers(subject: Person) -> list[Dossier]:
     if not subject.is_subject:
         raise NotFound("subjects only")
-    query = Dossier.filter(subject_id=subject.id)
+    # An erased dossier leaves nothing in its subject's space: no card, no date, no journal.
+    query = Dossier.filter(subject_id=subject.id, erased_at__isnull=True)
     if subject.scope_dossier_id is not None:
         # A session opened by a recovery link: the one dossier it was given for.
         query = query.filter(id=subject.scope_dossier_id)

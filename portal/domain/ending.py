@@ -15,7 +15,7 @@ from portal.domain.access import is_assigned, own_dossier, readable_dossier
 from portal.domain.accounts import require_whole_account
 from portal.domain.consent import revoke_all
 from portal.domain.errors import AlreadyDone, Invalid, NotAllowed, NotFound
-from portal.domain.forms import acting_once
+from portal.domain.forms import acting_once, answer_if_repeat
 from portal.domain.journal import Event
 from portal.domain.requests import RequestForm, is_under_age_limit, make_request_in
 from portal.i18n import lazy as _l
@@ -234,12 +234,18 @@ def check_erasable(dossier: Dossier) -> None:
 async def erase(subject: Person, reference: str, *, form_key: str | None = None) -> Dossier:
     """Crypto-shredding: the dossier's key is destroyed and its texts are unreadable for good.
 
-    What stays says nothing about the person: month, themes, durations, the journal's events.
+    The dossier then leaves its subject's space. What stays says nothing about the person:
+    month, themes, durations, the journal's events, for the service's anonymous figures.
     Not in a session opened by a worker's recovery link: whoever holds it must not be able to
     destroy what the dossier holds.
     """
     require_whole_account(subject)
-    dossier = await own_dossier(subject, reference)
+    try:
+        dossier = await own_dossier(subject, reference)
+    except NotFound:
+        # Erased by this same form a moment ago: it gets its first answer, not a 404.
+        await answer_if_repeat(form_key)
+        raise
     async with acting_once(form_key):
         locked = await Dossier.select_for_update().get(id=dossier.id)
         check_erasable(locked)

@@ -89,7 +89,12 @@ async def space(request: Request) -> Response:
     """
     person = person_of(request)
     mine = await dossiers.subject_dossiers(person)
-    context = {"dossiers": mine, "answers": await dossiers.answers_awaited(mine)}
+    context = {
+        "dossiers": mine,
+        "answers": await dossiers.answers_awaited(mine),
+        # Back from erasing a dossier: it is gone from the list, and she is told it is done.
+        "erased": request.query_params.get("efface") == "1",
+    }
     return render(request, "dossiers/space.html", context)
 
 

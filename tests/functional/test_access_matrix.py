@@ -116,6 +116,10 @@ ACCESS: dict[str, Rule] = {
     "account.passkey_remove": Rule(SIGNED_IN),
     "account.signout_everywhere": Rule(SIGNED_IN),
     "account.notices": Rule(SIGNED_IN),
+    # A young person's or a parent's own account only; the world's subjects keep theirs (Lou's
+    # requests are open: her page says so).
+    "account.delete": Rule(ANY_SUBJECT),
+    "account.deleted": Rule(EVERYONE),
     "invitation": Rule(set(), public_get=True),
     "invitation.code": Rule(set(), public_get=True),
     "invitation.passkey_options": Rule(set(), public_get=True),
