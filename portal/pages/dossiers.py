@@ -93,7 +93,8 @@ async def space(request: Request) -> Response:
         "dossiers": mine,
         "answers": await dossiers.answers_awaited(mine),
         # Back from erasing a dossier: it is gone from the list, and she is told it is done.
-        "erased": request.query_params.get("efface") == "1",
+        # The address says only "done": a history read over her shoulder tells nothing.
+        "erased": request.query_params.get("fait") == "1",
     }
     return render(request, "dossiers/space.html", context)
 

@@ -224,7 +224,7 @@ async def erase(request: Request) -> Response:
                 )
             except rules.NotErasable:
                 return await _not_erasable(request, 409)
-            return RedirectResponse("/espace?efface=1", status_code=303)
+            return RedirectResponse("/espace?fait=1", status_code=303)
     dossier = await own_dossier(request)
     try:
         rules.check_erasable(dossier)

@@ -76,7 +76,7 @@ async def test_end_come_back_export_erase(client: httpx.AsyncClient) -> None:
     erased = await client.post(
         f"/espace/{ref}/effacer", data={"csrf_token": token, "confirm": "second"}
     )
-    assert erased.headers["location"] == "/espace?efface=1"
+    assert erased.headers["location"] == "/espace?fait=1"
     # Gone from her space: the dossier's own pages find nothing.
     assert (await client.get(f"/espace/{ref}")).status_code == 404
     assert (await client.get(f"/espace/{ref}/export")).status_code == 404

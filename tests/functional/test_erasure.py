@@ -60,7 +60,7 @@ async def test_after_erasing_nothing_of_the_dossier_stays_in_her_space(
     erased = await client.post(
         f"/espace/{gone.reference}/effacer", data={"csrf_token": token, "confirm": "second"}
     )
-    assert erased.headers["location"] == "/espace?efface=1"
+    assert erased.headers["location"] == "/espace?fait=1"
 
     space = await client.get(erased.headers["location"])
     assert "Ton dossier est effacé. Plus personne ne peut le lire." in space.text
