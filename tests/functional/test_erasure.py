@@ -85,10 +85,11 @@ async def test_a_dossier_the_portal_erased_leaves_no_news_and_no_card(
 
     from tortoise import timezone
 
-    lou, gone, _kept = await _lou_with_two_dossiers()
+    lou, gone, kept = await _lou_with_two_dossiers()
     await ending.end_help(lou, gone.reference)
     await factories.sign_in(client, "lou")
-    await client.get("/espace")  # everything so far is seen
+    for dossier in (gone, kept):  # everything so far is seen: news are seen where they are
+        await client.get(f"/espace/{dossier.reference}")
     later = timezone.now() + timedelta(days=400)
     await erase_expired(later, 30)  # the notice
     await erase_expired(later + timedelta(days=31), 30)  # the erasure
@@ -166,7 +167,7 @@ async def test_a_young_person_deletes_her_account(
     cleared = deleted.headers.get_list("set-cookie")
     assert any(c.startswith(f"{SESSION_COOKIE}=") and "Max-Age=0" in c for c in cleared)
     said = await client.get("/compte/supprime")
-    assert "Ton compte est supprimé. Tu es déconnecté·e." in said.text
+    assert "Ton compte est supprimé. Ta session est fermée." in said.text
 
     # Everything that let her in is gone; the old cookie opens nothing.
     assert await _mine(lou) == {"credentials": 0, "sessions": 0, "codes": 0, "links": 0}
