@@ -229,7 +229,7 @@ async def ask(request: Request) -> Response:
                 {"asker": values["asker"], "values": values, "fields": FIELDS, "flags": FLAGS},
             )
         except Invalid as refusal:
-            await _keep(request, values, name)
+            # A refusal changes nothing, the draft neither: the page itself keeps the input.
             return render(
                 request,
                 "requests/form.html",
@@ -285,7 +285,6 @@ async def ask(request: Request) -> Response:
             form_key=form_key(request),
         )
     except Invalid as refusal:
-        await _keep(request, values, "account")
         if person is None and refusal.field == "login":
             # An answer about the name ("taken"): counted, so names cannot be listed quickly.
             await throttle.sign_up_answered(address, made=False)
