@@ -349,8 +349,12 @@ def _draft_keys(browser: str) -> tuple[str, Box]:
     return where, Box(0, key)
 
 
-async def save_draft(browser: str, values: dict[str, Any]) -> None:
-    """Keep what this browser typed in the request form (replacing its previous draft)."""
+async def save_draft(browser: str, values: dict[str, Any], *, only_at: str | None = None) -> None:
+    """Keep what this browser typed in the request form (replacing its previous draft).
+
+    ``only_at``: keep it only while the draft is still at that step (or there is none yet). The
+    counter's request can arrive after "Continue" was sent: it must not take the form back.
+    """
     if len(browser) < 16:
         return
     where, box = _draft_keys(browser)
@@ -360,10 +364,23 @@ async def save_draft(browser: str, values: dict[str, Any]) -> None:
     now = timezone.now()
     async with in_transaction():
         await RequestDraft.filter(expires_at__lt=now).delete()
+        if only_at is not None:
+            current = await RequestDraft.select_for_update().filter(key_hash=where).first()
+            if current is not None and _step_of(box, current.sealed) != only_at:
+                return
         await RequestDraft.filter(key_hash=where).delete()
         await RequestDraft.create(
             key_hash=where, sealed=box.seal(data, "request.draft"), expires_at=now + DRAFT_LIFETIME
         )
+
+
+def _step_of(box: Box, sealed: str) -> str | None:
+    try:
+        values = json.loads(box.open(sealed, "request.draft"))
+    except (CryptoError, ValueError):
+        return None
+    step = values.get("step") if isinstance(values, dict) else None
+    return step if isinstance(step, str) else None
 
 
 async def load_draft(browser: str) -> dict[str, Any] | None:

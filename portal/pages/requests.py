@@ -83,8 +83,10 @@ def _restored(draft: dict[str, Any], values: dict[str, Any]) -> tuple[dict[str, 
     return values, step if isinstance(step, str) else "who"
 
 
-async def _keep(request: Request, values: dict[str, Any], step: str) -> None:
-    await rules.save_draft(browser_id(request), {**values, "step": step})
+async def _keep(
+    request: Request, values: dict[str, Any], step: str, only_at: str | None = None
+) -> None:
+    await rules.save_draft(browser_id(request), {**values, "step": step}, only_at=only_at)
 
 
 def _again(request: Request) -> Response:
@@ -418,7 +420,7 @@ async def count_words(request: Request) -> Response:
     used = len(text(form, "words", 10_000))
     person = await signed_in(request)
     if text(form, "step", 20) == "about" and (person is None or person.is_subject):
-        await _keep(request, _values(form), "about")
+        await _keep(request, _values(form), "about", only_at="about")
     left = rules.MAX_WORDS - used
     if left >= 0:
         message = ngettext("%(count)s character left.", "%(count)s characters left.", left)

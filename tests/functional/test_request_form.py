@@ -207,3 +207,17 @@ async def test_a_young_person_reads_who_answers_and_when_in_plain_words(
     page = html.unescape((await client.get(sent.headers["location"])).text)
     assert "Quelqu’un de l’équipe de l’AMO te répondra dans les 3 jours, sauf le week-end." in page
     assert "ouvrables" not in page and "travailleur·euse" not in page
+
+
+async def test_a_late_word_count_does_not_take_the_form_back(client: httpx.AsyncClient) -> None:
+    """The counter's request can arrive after "Continue": the next step stays."""
+    await factories.service()
+    about = await _step(client, "who", **WHO)
+    fields = form_on(about, "/demande")
+    await _step(client, "about", **WHO, themes=["school"], words=WORDS)
+    token = await csrf_token(client, "/demande")
+    fields.update(words=[WORDS[:10]], themes=["school"], csrf_token=[token])
+    late = await client.post("/demande/compter", data=fields, headers={"HX-Request": "true"})
+    assert late.status_code == 200
+    kept = form_on((await client.get("/demande")).text, "/demande")
+    assert kept["step"] == ["contact"] and kept["words"] == [WORDS]
