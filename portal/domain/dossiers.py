@@ -85,9 +85,10 @@ def _require_worker(person: Person) -> None:
 
 
 async def inbox(worker: Person, today: date | None = None) -> list[InboxItem]:
-    """Waiting requests of the worker's own service, oldest first, with their age.
+    """Waiting requests of the worker's own service: the urgent ones first, then the oldest.
 
-    Only what a worker needs to decide to take a request: no words, no contact details.
+    Only what a worker needs to choose which to read: no words, no contact details (reading
+    those is a journaled look, ``requests.read_waiting_request``).
     """
     _require_worker(worker)
     today = today or timezone.now().date()
@@ -115,6 +116,8 @@ async def inbox(worker: Person, today: date | None = None) -> list[InboxItem]:
                 returned=dossier.id in returns,
             )
         )
+    # Stable: within each group, the order of arrival stays.
+    items.sort(key=lambda item: not item.request.urgent)
     return items
 
 

@@ -205,7 +205,7 @@ def test_parent_asks_with_a_password_and_cannot_open_the_young_persons_dossier(
     expect(page.locator("#f-login")).to_have_value(asking.login)
     story.look(parent, "ask-passphrase")
     page.get_by_role("button", name=words("Send with this password")).click()
-    reference = assert_request_sent(story, parent)
+    reference = assert_request_sent(story, parent, parent=True)
 
     worker = people.staff("amina@lepassage.example")
     follow_through(

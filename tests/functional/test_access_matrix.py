@@ -159,6 +159,9 @@ ACCESS: dict[str, Rule] = {
     # The world's dossier is of the first service: the second's workers cannot take it.
     "work.take": Rule({"worker", "other_worker"}),
     "work.assign": Rule({"worker"}),
+    # The world's dossier is taken: nobody reads it as a waiting request any more (reading a
+    # waiting one, by its service's workers only: test_waiting_requests.py).
+    "work.waiting": Rule(set()),
     "work.recovery_link": Rule({"worker"}),
     "consent.page": Rule(OWNER),
     "consent.directory": Rule(OWNER),

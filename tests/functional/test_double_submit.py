@@ -265,7 +265,8 @@ async def _request_form(client: httpx.AsyncClient, **account: str) -> dict[str, 
             return filled(fields, **account)
         # Earlier answers travel in hidden fields: giving them all again changes nothing.
         sent = filled(fields, **answers)
-        page = await client.post("/demande", data=sent)
+        # A step done is a redirect to /demande itself, which shows the next step.
+        page = await client.post("/demande", data=sent, follow_redirects=True)
         assert page.status_code == 200, said(page.text)
     raise AssertionError("the request never reached its last step")
 
