@@ -55,11 +55,11 @@ async def test_a_share_says_who_shared_it_and_how_to_reach_them(
 
     inbox = await client.get("/partenaire")
     assert inbox.status_code == 200
-    assert "par Amina, de AMO Le Passage" in inbox.text
+    assert "par Amina (AMO Le Passage)" in inbox.text
 
     page = await client.get(f"/partenaire/partages/{share.id}")
     assert page.status_code == 200 and SECRET in page.text
-    assert "Partagé par" in page.text and "Amina, de AMO Le Passage" in page.text
+    assert "Partagé par" in page.text and "Amina (AMO Le Passage)" in page.text
     assert "Pour joindre AMO Le Passage" in page.text
     assert 'href="tel:081000000"' in page.text
     assert 'href="mailto:contact@lepassage.example"' in page.text
