@@ -14,7 +14,7 @@ from starlette.applications import Starlette
 
 from portal.demo import seed_demo
 from portal.domain import consent as consent_rules
-from portal.models import JournalEntry, Partner, PartnerChange, Role, Service
+from portal.models import JournalEntry, Partner, PartnerChange, Person, Role, Service
 from tests import factories
 from tests.helpers import count_queries, csrf_token
 
@@ -96,6 +96,11 @@ async def test_a_missing_translation_shows_the_french_and_says_so(
         # The French text, marked as French for screen readers, then the notice.
         assert f'<span lang="fr">{by_language["fr"]}</span>' in page.text
     assert page.text.count(NOTICE[language]) == len(TEXTS)
+    # "Who sees what", once she has agreed: the same guarantees, the same notice.
+    lou = await Person.get(login="lou")
+    await consent_rules.grant(lou, ref, partner_id, ["request"], "until_stop", "Aide")
+    page = await client.get(f"/espace/{ref}/partenaires")
+    assert page.status_code == 200 and page.text.count(NOTICE[language]) == len(TEXTS)
     # In French, nothing to say.
     client.cookies.set("lang", "fr")
     page = await client.get(f"/espace/{ref}/partenaires/{partner_id}/accord")
