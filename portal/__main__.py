@@ -75,6 +75,8 @@ OPTION_OF = {
     "address": "--address",
     "phone": "--phone",
     "hours": "--hours",
+    "hours_nl": "--hours-nl",
+    "hours_en": "--hours-en",
 }
 
 
@@ -86,6 +88,8 @@ async def add_service(args: argparse.Namespace) -> int:
         name=args.name,
         address=args.address,
         hours=args.hours,
+        hours_nl=args.hours_nl,
+        hours_en=args.hours_en,
         phone=args.phone,
         email=args.email,
         communes=",".join(args.commune or []),
@@ -290,7 +294,11 @@ def build_parser() -> argparse.ArgumentParser:
     service.add_argument("--phone", default="")
     service.add_argument("--email", default="", help="its contact address, shown to the public")
     service.add_argument("--address", default="")
-    service.add_argument("--hours", default="", help="its opening hours, in words")
+    service.add_argument("--hours", default="", help="its opening hours, in words (French)")
+    service.add_argument("--hours-nl", default="", help="the same in Dutch (else French is shown)")
+    service.add_argument(
+        "--hours-en", default="", help="the same in English (else French is shown)"
+    )
     service.add_argument(
         "--response-days", default="3", help="working days to answer a request (1 to 30)"
     )
