@@ -3,7 +3,7 @@ from tortoise.migrations import operations as ops
 from tortoise import fields
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0012_lookup_indexes')]
+    dependencies = [('models', '0013_urgent_and_drafts')]
 
     initial = False
 
