@@ -47,6 +47,13 @@ EXPECTED = {
     },
     "d MMM, HH:mm": {"fr": "24 nov., 15:05", "nl": "24 nov, 15:05", "en": "24 Nov, 15:05"},
     "EEEE HH:mm": {"fr": "mardi 15:05", "nl": "dinsdag 15:05", "en": "Tuesday 15:05"},
+    "EEEE d MMMM": {
+        "fr": "mardi 24 novembre",
+        "nl": "dinsdag 24 november",
+        "en": "Tuesday 24 November",
+    },
+    # The day in Brussels, to tell whether two looks fell on the same day.
+    "yyyy-MM-dd": {"fr": "2026-11-24", "nl": "2026-11-24", "en": "2026-11-24"},
 }
 
 

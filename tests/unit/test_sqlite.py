@@ -22,7 +22,8 @@ PRAGMAS = textwrap.dedent(
         await Tortoise.init(config=tortoise_config(url))
         try:
             found = {}
-            for name in ("journal_mode", "foreign_keys", "synchronous", "busy_timeout", "secure_delete"):
+            names = ("journal_mode", "foreign_keys", "synchronous", "busy_timeout", "secure_delete")
+            for name in names:
                 rows = await connections.get("default").execute_query_dict(f"PRAGMA {name}")
                 found[name] = next(iter(rows[0].values()))
             print(json.dumps(found))
