@@ -55,7 +55,12 @@ async def waiting(request: Request) -> Response:
     """A waiting request, read before taking it (the read is journaled)."""
     worker = person_of(request)
     dossier, asked = await asking.read_waiting_request(worker, path_id(request, "dossier_id"))
-    context = {"dossier": dossier, "asked": asked, "colleagues": await dossiers.colleagues(worker)}
+    context = {
+        "dossier": dossier,
+        "asked": asked,
+        "contact": asking.contact_choices_of(asked),
+        "colleagues": await dossiers.colleagues(worker),
+    }
     return render(request, "work/waiting.html", context)
 
 

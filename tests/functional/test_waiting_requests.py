@@ -147,6 +147,7 @@ async def test_a_worker_reads_a_waiting_request_and_the_young_person_sees_it(
     assert WORDS in text
     assert "0470 12 34 56" in text and "après 16 h" in text
     assert "Ne pas laisser de message" in text
+    assert "Ne pas appeler" in text  # a text message, not a call: said as plainly as on the dossier
     assert f'action="/travail/demandes/{dossier.id}/prendre"' in page.text
     # A look, not a take: the request still waits, and the look is in its journal.
     assert (await Dossier.get(id=dossier.id)).status is DossierStatus.WAITING
