@@ -43,7 +43,7 @@ def check_login(value: str) -> str:
             "login",
             _l(
                 "Use 3 to 40 letters or numbers, without accents (no é or ç). "
-                "You can also use a dot, a dash or _."
+                "You can also use a dot (.), a dash (-) or an underscore (_)."
             ),
         )
     return login
