@@ -114,13 +114,15 @@ async def test_a_public_page_loads_only_the_scripts_it_uses(
     assert "htmx-config" not in response.text
 
 
-async def test_every_page_in_the_footer_loads_neither_htmx_nor_the_passkey_script(
+async def test_every_page_in_the_footer_loads_no_script_it_does_not_use_and_fits(
     client: httpx.AsyncClient,
 ) -> None:
     for path in await footer_pages(client):
         response = await client.get(path)
         assert response.status_code == 200, path
         assert names(read(response.text).scripts) == EVERYWHERE, path
+        sizes = await first_visit_bytes(client, path)
+        assert sum(sizes.values()) <= FIRST_ROUND_TRIP, sizes
 
 
 async def _step(
