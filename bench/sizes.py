@@ -1,4 +1,4 @@
-"""What a phone downloads: pages gzipped in each language, and a first visit's CSS and JS."""
+"""What a phone downloads: each page's HTML gzipped, in each language (see also bench.weight)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import gzip
 import re
 from dataclasses import dataclass
 from html.parser import HTMLParser
-from urllib.parse import urljoin, urlsplit
 
 import httpx
 
@@ -16,7 +15,6 @@ from bench.targets import cookie_header
 GZIP_LEVEL = 6
 # Ten TCP segments of 1,460 bytes: what a server may send before the phone's first ACK.
 HTML_GOAL = 14_600
-JS_GOAL = 20 * 1024
 LANGUAGES = ("fr", "nl", "en")
 PUBLIC_PAGES = ("/", "/droits", "/donnees", "/urgence")
 CSS_IMPORT = re.compile(r"""@import\s+(?:url\(\s*)?['"]?([^'")\s;]+)""", re.IGNORECASE)
@@ -71,39 +69,3 @@ async def weigh(client: httpx.AsyncClient, path: str, cookies: dict[str, str]) -
         parser.feed(page.text)
         sizes.append(PageSize(path, language, page.status_code, parser.lang, gzipped(page.content)))
     return sizes
-
-
-@dataclass(frozen=True)
-class FirstVisit:
-    css: int  # gzipped bytes
-    js: int
-    failed: list[str]  # our own CSS or JS that did not answer 200
-    third_party: list[str]  # another site's addresses: reported, never fetched
-
-
-async def first_visit(client: httpx.AsyncClient, origin: str) -> FirstVisit:
-    """The home page as a new visitor loads it: every stylesheet and script it names."""
-    client.cookies.clear()
-    home = await client.get(origin + "/")
-    parser = Addresses()
-    parser.feed(home.text)
-    pending = [(kind, urljoin(origin, address)) for kind, address in parser.found]
-    totals = {"css": 0, "js": 0, "other": 0}
-    failed, third_party, seen = [], [], set()
-    while pending:
-        kind, url = pending.pop(0)
-        if url in seen or url.startswith("data:"):
-            continue
-        seen.add(url)
-        if urlsplit(url).netloc != urlsplit(origin).netloc:
-            third_party.append(url)
-        elif kind != "other":
-            fetched = await client.get(url)
-            if fetched.status_code != 200:
-                failed.append(url)
-            totals[kind] += gzipped(fetched.content)
-            if kind == "css":
-                imports = CSS_IMPORT.findall(fetched.text)
-                pending += [("css", urljoin(url, ref)) for ref in imports]
-                pending += [("other", urljoin(url, ref)) for ref in CSS_URL.findall(fetched.text)]
-    return FirstVisit(totals["css"], totals["js"], failed, third_party)

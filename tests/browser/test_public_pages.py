@@ -110,7 +110,8 @@ def test_quick_exit_comes_first_and_stays_in_sight(
 
 
 def browse_three_pages(tab: Tab) -> None:
-    """A blank tab, then the home page, then two boosted links inside the portal."""
+    """A blank tab, then the home page, then two links inside the portal (each replaces the page
+    in the history: boosted where htmx is loaded, by the quick exit's script elsewhere)."""
     page = tab.page
     page.goto("about:blank")
     tab.go("/")

@@ -10,6 +10,7 @@ from starlette.applications import Starlette
 
 from portal.app import create_app
 from portal.settings import Settings
+from tests import factories
 
 PAGES = ["/", "/droits", "/donnees", "/urgence", "/nexiste-pas"]
 
@@ -62,8 +63,11 @@ async def test_no_hsts_over_plain_http_in_development(settings: Settings, db: st
 async def test_static_files_are_fingerprinted_and_cached_for_a_year(
     client: httpx.AsyncClient, app: Starlette
 ) -> None:
-    page = (await client.get("/")).text
-    assets = re.findall(r'(?:href|src)="(/static/[^"]+)"', page)
+    # A public page, and a signed-in one: htmx is sent only where it is used.
+    await factories.youth()
+    assert (await factories.sign_in(client, "lou")).status_code == 303
+    pages = "".join([(await client.get(path)).text for path in ("/", "/espace")])
+    assets = sorted(set(re.findall(r'(?:href|src)="(/static/[^"]+)"', pages)))
     assert any(a.endswith(".css") for a in assets) and any(a.endswith(".js") for a in assets)
     for asset in assets:
         assert re.search(r"\.[0-9a-f]{10}\.\w+$", asset), asset

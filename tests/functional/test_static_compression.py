@@ -9,10 +9,14 @@ import httpx
 import pytest
 
 from portal.static_files import accepts_gzip
+from tests import factories
 
 
 async def _assets(client: httpx.AsyncClient) -> list[str]:
-    page = (await client.get("/")).text
+    """A signed-in page's stylesheet and scripts: htmx is among them (public pages go without)."""
+    await factories.youth()
+    assert (await factories.sign_in(client, "lou")).status_code == 303
+    page = (await client.get("/espace")).text
     return re.findall(r'(?:href|src)="(/static/[^"]+\.(?:css|js))"', page)
 
 

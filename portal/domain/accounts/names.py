@@ -41,7 +41,10 @@ def check_login(value: str) -> str:
     if not LOGIN_RE.match(login):
         raise Invalid(
             "login",
-            _l("3 to 40 characters: letters without accents, digits, dot, dash or underscore."),
+            _l(
+                "Use 3 to 40 letters or numbers, without accents (no é or ç). "
+                "You can also use a dot (.), a dash (-) or an underscore (_)."
+            ),
         )
     return login
 

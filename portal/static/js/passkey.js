@@ -1,9 +1,12 @@
 // Passkeys: the WebAuthn ceremony the browser has to run. Everything else is plain forms.
 // Shown only where the browser can do it; messages come translated from the page or server.
+// Loaded in <head> without defer: the class it puts on <html> lets the stylesheet show the
+// passkey boxes from the first paint, so nothing below them moves when they appear.
 (function () {
   "use strict";
   var PKC = window.PublicKeyCredential;
   if (!PKC || !PKC.parseCreationOptionsFromJSON || !PKC.parseRequestOptionsFromJSON) { return; }
+  document.documentElement.classList.add("passkeys");
 
   function csrfToken() {
     try { return JSON.parse(document.body.getAttribute("hx-headers"))["X-CSRF-Token"]; }
@@ -94,6 +97,11 @@
       new URLSearchParams(new FormData(form)), "application/x-www-form-urlencoded");
   });
 
-  reveal();
+  // The stylesheet shows them already; this only drops the attribute once the page is read.
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", reveal);
+  } else {
+    reveal();
+  }
   document.addEventListener("htmx:afterSettle", reveal);
 })();

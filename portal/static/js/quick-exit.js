@@ -23,6 +23,24 @@
     if (event.target instanceof Element && event.target.closest("#quick-exit")) { leave(event); }
   }, true);
 
+  // One entry in the tab's history for the whole visit, so that the exit, which replaces it,
+  // leaves no page of the portal one Back away. Where htmx is loaded, boosted links already
+  // replace the address (hx-replace-url); elsewhere a link to the portal replaces the page.
+  document.addEventListener("click", function (event) {
+    if (event.defaultPrevented || event.button !== 0 || event.ctrlKey || event.metaKey ||
+        event.shiftKey || event.altKey || !(event.target instanceof Element)) { return; }
+    var link = event.target.closest("a[href]");
+    if (!link || link.hasAttribute("download") || (link.target && link.target !== "_self")) {
+      return;
+    }
+    var url = new URL(link.href, window.location.href);
+    if (url.origin !== window.location.origin) { return; }
+    var here = window.location;
+    if (url.hash && url.pathname === here.pathname && url.search === here.search) { return; }
+    event.preventDefault();
+    window.location.replace(url.href);
+  });
+
   var presses = 0;
   var last = 0;
   document.addEventListener("keydown", function (event) {
