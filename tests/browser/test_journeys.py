@@ -403,9 +403,11 @@ def test_consent_is_granted_used_by_the_partner_and_taken_back(people: Desk) -> 
     expect(page.locator(".status-line")).to_have_text(words("Taken back"))
     story.look(lou, "revoked")
 
-    # The CPAS lost access in the same request: the page it had open is gone.
-    cpas.go(share_path, status=404)
-    expect(cpas.page.locator("h1")).to_have_text(words("This page does not exist"))
+    # The CPAS lost access in the same request: the page it had open says why, and no more.
+    cpas.go(share_path, status=410)
+    expect(cpas.page.locator("h1")).to_have_text(
+        words("The young person took back their agreement")
+    )
     expect(cpas.page.locator("main")).not_to_contain_text(LOU_WORDS)
     story.look(cpas, "partner-share-gone")
     cpas.go("/partenaire")

@@ -137,7 +137,7 @@ async def test_the_worker_sees_the_new_choices_and_not_the_old_ones(
     # The old way is gone from the whole page, not only from the top.
     assert OLD_NUMBER not in page.text
     assert "Par SMS" not in page.text
-    assert "Lou a changé sa façon d’être joint·e." in page.text
+    assert "Lou a changé comment on peut le ou la joindre." in page.text
     # The journal says that it changed, never the number.
     entry = await JournalEntry.get(dossier_id=w.dossier.id, event="contact.changed")
     assert entry.actor_id == w.lou.id and entry.details == {}

@@ -749,7 +749,13 @@ async def _come_back(w: World) -> Submission:
     client = await w.subject()
     action = f"/espace/{w.ref}/revenir"
     fields = await form_at(client, action, action, themes="family", words="Je reviens")
-    return Submission(client, action, fields, {"Request": 1, "journal dossier.reopened": 1})
+    # Her worker follows her again: the return is journaled once, like the reopening.
+    return Submission(
+        client,
+        action,
+        fields,
+        {"Request": 1, "journal dossier.reopened": 1, "journal dossier.returned": 1},
+    )
 
 
 @scenario("ending.erase")

@@ -130,7 +130,7 @@ async def test_signing_out_says_so_and_what_it_means_on_a_shared_phone(
     assert answer.headers["location"].endswith("/au-revoir")
     page = await client.get(answer.headers["location"])
     assert page.status_code == 200
-    assert "Tu es déconnecté·e" in page.text
+    assert "Ta session est fermée" in page.text
     assert "ferme aussi cet onglet" in page.text
     main = page.text.split('<main id="main"', 1)[1].split("</main>", 1)[0]
     assert 'href="/telephone"' in main

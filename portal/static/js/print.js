@@ -1,5 +1,6 @@
 // The print button of the dossier's export: only a script opens the browser's print dialog.
 // Without JavaScript the button stays hidden and a hint says how to print from the browser.
+// Loaded on every signed-in page: a boosted link runs no script the page did not already have.
 (function () {
   "use strict";
 
@@ -13,6 +14,8 @@
       window.print();
     }
   });
+  // Reached by a boosted link, the export page arrives by a swap: offer the button then too.
+  document.addEventListener("htmx:afterSettle", offer);
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", offer);
   } else {
