@@ -20,7 +20,8 @@ FIRST_ROUND_TRIP = 14_600
 PROXY_GZIP_LEVEL = 6
 EVERYWHERE = {"js/quick-exit.js", "js/forms.js"}
 PASSKEYS = {"js/passkey.js"}
-HTMX = {"vendor/htmx-2.0.11.min.js"}
+# With htmx comes the print button's script: a boosted link runs no script the page lacked.
+HTMX = {"vendor/htmx-2.0.11.min.js", "js/print.js"}
 # The public pages a person can land on first, and the scripts each may load; the pages the
 # footer links to are added to these (see `footer_pages`).
 PUBLIC_SCRIPTS = {
