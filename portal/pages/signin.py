@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from portal.domain import accounts
+from portal.domain import requests as request_rules
 from portal.domain.errors import Invalid
 from portal.i18n import LANGUAGE_COOKIE, _, current_language
 from portal.models import Person, Role
@@ -246,6 +247,8 @@ async def _end_here(request: Request, response: Response) -> Response:
     session = await current_session(request)
     if session is not None:
         await end_session(session)
+    # A request being typed on this phone goes too: nothing of it waits for whoever comes next.
+    await request_rules.drop_draft(browser_id(request))
     clear_session_cookie(response)
     response.delete_cookie(CSRF_COOKIE, path="/", secure=True, httponly=True, samesite="lax")
     return response

@@ -221,3 +221,18 @@ async def test_a_late_word_count_does_not_take_the_form_back(client: httpx.Async
     assert late.status_code == 200
     kept = form_on((await client.get("/demande")).text, "/demande")
     assert kept["step"] == ["contact"] and kept["words"] == [WORDS]
+
+
+async def test_quick_exit_takes_the_draft_with_it(client: httpx.AsyncClient) -> None:
+    # Someone comes into the room: what she was typing must not wait on the server for
+    # whoever picks up the phone next, even for the draft's two hours.
+    await factories.service()
+    await _step(client, "who", **WHO)
+    await _step(client, "about", **WHO, themes=["school"], words=WORDS)
+    assert await RequestDraft.all().count() == 1
+    token = await csrf_token(client, "/demande")
+    left = await client.post("/sortie", data={"csrf_token": token})
+    assert left.status_code == 303
+    assert await RequestDraft.all().count() == 0
+    page = await client.get("/demande")
+    assert form_on(page.text, "/demande")["step"] == ["who"] and "rentrée" not in page.text
