@@ -145,6 +145,8 @@ ACCESS: dict[str, Rule] = {
     "dossier.subject": Rule(OWNER),
     "dossier.subject_message": Rule(OWNER),
     "dossier.answer": Rule(OWNER),
+    # The world's step waits for an answer: nothing to take back yet, so back to the dossier.
+    "dossier.withdraw": Rule(OWNER, ok=303),
     "dossier.worker": Rule({"worker"}),
     "dossier.worker_message": Rule({"worker"}),
     "dossier.worker_action": Rule({"worker"}),
@@ -163,6 +165,7 @@ ACCESS: dict[str, Rule] = {
     "consent.receipt_file": Rule(OWNER),
     "consent.revoke": Rule(OWNER),
     "consent.share": Rule({"worker"}),
+    "consent.shared": Rule({"worker"}),
     "consent.propose_share": Rule({"worker"}),
     "consent.record_meeting": Rule({"worker"}),
     "partners.admin": Rule({"operator"}),
