@@ -4,7 +4,7 @@ from portal.models.actions import ActionStatus
 from tortoise import fields
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0012_lookup_indexes')]
+    dependencies = [('models', '0016_translations')]
 
     initial = False
 

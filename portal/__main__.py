@@ -75,6 +75,8 @@ OPTION_OF = {
     "address": "--address",
     "phone": "--phone",
     "hours": "--hours",
+    "hours_nl": "--hours-nl",
+    "hours_en": "--hours-en",
 }
 
 
@@ -86,6 +88,8 @@ async def add_service(args: argparse.Namespace) -> int:
         name=args.name,
         address=args.address,
         hours=args.hours,
+        hours_nl=args.hours_nl,
+        hours_en=args.hours_en,
         phone=args.phone,
         email=args.email,
         communes=",".join(args.commune or []),
@@ -197,8 +201,17 @@ async def rotate_master_key(settings: Settings, new_key: str) -> int:
 async def apply_retention(settings: Settings, dry_run: bool) -> int:
     from tortoise import timezone
 
+    from portal import backup as backups
     from portal.domain.retention import erase_expired
 
+    if not dry_run:
+        # The daily job also makes the backups past their retention unreadable (their keys).
+        pruned = backups.prune(
+            settings.backup_keys_dir,
+            backups.backups_dir(settings.var_dir),
+            settings.backup_retention_days,
+        )
+        print(backups.pruned_summary(pruned, settings.backup_retention_days))
     if settings.retention_days == 0:
         print("RETENTION_DAYS is 0: dossiers are kept until their subject erases them.")
         return 0
@@ -281,7 +294,11 @@ def build_parser() -> argparse.ArgumentParser:
     service.add_argument("--phone", default="")
     service.add_argument("--email", default="", help="its contact address, shown to the public")
     service.add_argument("--address", default="")
-    service.add_argument("--hours", default="", help="its opening hours, in words")
+    service.add_argument("--hours", default="", help="its opening hours, in words (French)")
+    service.add_argument("--hours-nl", default="", help="the same in Dutch (else French is shown)")
+    service.add_argument(
+        "--hours-en", default="", help="the same in English (else French is shown)"
+    )
     service.add_argument(
         "--response-days", default="3", help="working days to answer a request (1 to 30)"
     )
@@ -316,7 +333,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "rotate-master-key", help="rewrap every dossier key with NEW_MASTER_KEY (environment)"
     )
-    backup = commands.add_parser("backup", help="copy the whole database to a file")
+    backup = commands.add_parser(
+        "backup", help="copy the whole database to a file, sealed with a key of its own"
+    )
     backup.add_argument("--to", type=Path, help="file or folder (default: var/backups/)")
     restore = commands.add_parser("restore", help="replace the whole database by a backup")
     restore.add_argument("path", type=Path)
@@ -386,9 +405,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.command in {"backup", "restore"}:
         from portal import backup as backups
 
+        keys_dir, days = settings.backup_keys_dir, settings.backup_retention_days
         if args.command == "backup":
-            return backups.backup_command(settings.database_url, settings.var_dir, args.to)
-        return backups.restore_command(settings.database_url, args.path, args.yes)
+            return backups.backup_command(
+                settings.database_url, settings.var_dir, args.to, keys_dir, days
+            )
+        return backups.restore_command(
+            settings.database_url, args.path, args.yes, keys_dir, days, settings.var_dir
+        )
     if args.command == "apply-retention":
         return asyncio.run(apply_retention(settings, args.dry_run))
     return 2

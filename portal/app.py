@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from tortoise.contrib.starlette import RegisterTortoise
 from tortoise.exceptions import DBConnectionError, OperationalError, TransactionManagementError
 
+from portal import backup as backups
 from portal import keys
 from portal.db import tortoise_config
 from portal.domain import notices
@@ -162,17 +163,26 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
             # walk all of it and pause a page for some 20 ms.
             gc.collect()
             gc.freeze()
-            sender = None
+            tasks = [
+                # Past their retention, backups become unreadable even on a day none is made.
+                asyncio.create_task(
+                    backups.prune_every(
+                        settings.backup_keys_dir,
+                        backups.backups_dir(settings.var_dir),
+                        settings.backup_retention_days,
+                    )
+                )
+            ]
             if settings.smtp_host:
                 # E-mails go from a background task: a slow mail server never slows a page.
-                sender = asyncio.create_task(notices.run_sender(notices.Mailer.of(settings)))
+                tasks.append(asyncio.create_task(notices.run_sender(notices.Mailer.of(settings))))
             try:
                 yield
             finally:
-                if sender is not None:
-                    sender.cancel()
+                for task in tasks:
+                    task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
-                        await sender
+                        await task
 
     def refuse(scope: Scope, status: int) -> Response:
         return error_page(Request(scope), status)

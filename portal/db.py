@@ -17,6 +17,9 @@ SQLITE_PRAGMAS = {
     "foreign_keys": "ON",
     "synchronous": "NORMAL",
     "busy_timeout": 5000,
+    # An erased dossier's wrapped key is overwritten with zeros in the file, not only unlinked:
+    # a copy of the file made after the erasure holds no trace of the key in its free pages.
+    "secure_delete": "ON",
 }
 
 

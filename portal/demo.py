@@ -20,54 +20,98 @@ PARTNERS: list[dict[str, Any]] = [
         sector=Sector.CPAS,
         communes=["Namur", "Jambes"],
         bound_by_secrecy=True,
+        secrecy_note="Les travailleurs du CPAS ne répètent rien de ce que tu dis sans ton accord.",
+        secrecy_note_nl="De medewerkers van het OCMW vertellen niets verder zonder je toestemming.",
+        secrecy_note_en="The CPAS staff repeat nothing you tell them without your agreement.",
         ethics_code="Secret professionnel (art. 36 loi organique CPAS)",
+        ethics_code_nl="Beroepsgeheim (art. 36 organieke OCMW-wet)",
+        ethics_code_en="Professional secrecy (art. 36 of the CPAS organic law)",
         adheres_youth_code=False,
         contact="081 00 00 01",
         description="Le CPAS aide pour l'argent, le logement et les démarches quand on n'y "
         "arrive plus seul·e.",
+        description_nl="Het OCMW helpt met geld, huisvesting en papieren als het alleen niet "
+        "meer lukt.",
+        description_en="The CPAS helps with money, housing and paperwork when you cannot "
+        "manage alone any more.",
     ),
     dict(
         name="Athénée des Tilleuls (démo)",
         sector=Sector.SCHOOL,
         communes=["Namur"],
         bound_by_secrecy=False,
+        secrecy_note="L'équipe de l'école n'est pas tenue au secret professionnel comme "
+        "l'AMO : ce qu'elle apprend peut être dit à d'autres à l'école.",
+        secrecy_note_nl="Het schoolteam heeft geen beroepsgeheim zoals de AMO: wat het hoort, "
+        "kan op school verder verteld worden.",
+        secrecy_note_en="The school team is not bound by professional secrecy like the AMO: "
+        "what it learns may be told to others at school.",
         ethics_code="Règlement d'ordre intérieur de l'école",
+        ethics_code_nl="Schoolreglement",
+        ethics_code_en="The school's rules",
         adheres_youth_code=False,
         contact="081 00 00 02",
-        description="Une école secondaire. L'équipe éducative n'est pas tenue au secret "
-        "professionnel comme l'AMO.",
+        description="Une école secondaire.",
+        description_nl="Een middelbare school.",
+        description_en="A secondary school.",
     ),
     dict(
         name="Centre PMS de Namur (démo)",
         sector=Sector.SCHOOL,
         communes=["Namur", "Jambes"],
         bound_by_secrecy=True,
+        secrecy_note="Le centre PMS ne dit rien à l'école ni à tes parents sans ton accord.",
+        secrecy_note_nl="Het CLB vertelt niets aan de school of je ouders zonder je toestemming.",
+        secrecy_note_en="The centre tells nothing to the school or your parents without your "
+        "agreement.",
         ethics_code="Code de déontologie des centres PMS",
+        ethics_code_nl="Deontologische code van de PMS-centra",
+        ethics_code_en="Code of ethics of the school guidance centres (PMS)",
         adheres_youth_code=False,
         contact="081 00 00 03",
         description="Le centre psycho-médico-social accompagne les élèves pour l'école, "
         "l'orientation et le bien-être.",
+        description_nl="Het centrum begeleidt leerlingen bij school, studiekeuze en welzijn.",
+        description_en="The school guidance centre helps pupils with school, choosing studies "
+        "and well-being.",
     ),
     dict(
         name="SAJ de Namur (démo)",
         sector=Sector.SAJ,
         communes=["Namur", "Jambes", "Andenne"],
         bound_by_secrecy=True,
+        secrecy_note="Le SAJ ne partage rien sans ton accord, sauf si tu es en danger grave.",
+        secrecy_note_nl="De SAJ deelt niets zonder je toestemming, behalve bij ernstig gevaar.",
+        secrecy_note_en="The SAJ shares nothing without your agreement, unless you are in "
+        "serious danger.",
         ethics_code="Code de déontologie de l'aide à la jeunesse",
+        ethics_code_nl="Deontologische code van de jeugdhulp",
+        ethics_code_en="Youth-aid code of ethics",
         adheres_youth_code=True,
         contact="081 00 00 04",
         description="Le Service de l'aide à la jeunesse propose une aide plus large, toujours "
         "avec ton accord.",
+        description_nl="De Dienst voor hulpverlening aan de jeugd biedt ruimere hulp, altijd "
+        "met je toestemming.",
+        description_en="The youth-aid service (SAJ) offers wider help, always with your agreement.",
     ),
     dict(
         name="Planning familial Le Phare (démo)",
         sector=Sector.HEALTH,
         communes=["Namur"],
         bound_by_secrecy=True,
+        secrecy_note="Les médecins et psychologues sont tenus au secret médical.",
+        secrecy_note_nl="De artsen en psychologen hebben medisch beroepsgeheim.",
+        secrecy_note_en="Its doctors and psychologists are bound by medical secrecy.",
         ethics_code="Code de déontologie médicale",
+        ethics_code_nl="Code van geneeskundige plichtenleer",
+        ethics_code_en="Medical code of ethics",
         adheres_youth_code=False,
         contact="081 00 00 05",
         description="Consultations santé, vie affective et sexuelle, écoute psychologique.",
+        description_nl="Consultaties over gezondheid, relaties en seksualiteit, een luisterend "
+        "oor.",
+        description_en="Health, relationships and sexuality consultations, someone to talk to.",
     ),
 ]
 
@@ -77,6 +121,8 @@ SERVICES: list[dict[str, Any]] = [
         name="AMO Le Passage (démo)",
         address="Rue de l'Ange 12, 5000 Namur",
         hours="Lundi–vendredi 9h–17h, mercredi jusqu'à 19h",
+        hours_nl="Maandag–vrijdag 9–17 uur, woensdag tot 19 uur",
+        hours_en="Monday–Friday 9:00–17:00, Wednesday until 19:00",
         phone="081 00 00 00",
         email="contact@lepassage.example",
         communes=["Namur", "Jambes", "Andenne"],
@@ -86,6 +132,8 @@ SERVICES: list[dict[str, Any]] = [
         name="AMO La Boussole (démo)",
         address="Rue Saint-Gilles 40, 4000 Liège",
         hours="Lundi–vendredi 10h–18h",
+        hours_nl="Maandag–vrijdag 10–18 uur",
+        hours_en="Monday–Friday 10:00–18:00",
         phone="04 000 00 00",
         email="contact@laboussole.example",
         communes=["Liège", "Seraing", "Herstal"],

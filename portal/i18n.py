@@ -6,6 +6,7 @@ import gettext as gettext_module
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cache, lru_cache
 from zoneinfo import ZoneInfo
@@ -65,6 +66,32 @@ def use_language(language: str) -> Iterator[None]:
         yield
     finally:
         _current.reset(token)
+
+
+@dataclass(frozen=True)
+class InLanguage:
+    """A text of the directory in the reader's language, or in French when it lacks one."""
+
+    text: str
+    language: str
+    # French shown in place of the reader's language: the page says so.
+    fallback: bool
+
+
+def in_language(record: object, field: str) -> InLanguage:
+    """``record.field`` (French, the reference) or ``record.field_nl`` / ``field_en``.
+
+    A translation the operator has not written falls back to the French text, marked so that
+    the page can say it is in French.
+    """
+    french = str(getattr(record, field))
+    language = current_language()
+    if language == "fr":
+        return InLanguage(french, "fr", False)
+    translated = str(getattr(record, f"{field}_{language}"))
+    if translated:
+        return InLanguage(translated, language, False)
+    return InLanguage(french, "fr", bool(french))
 
 
 def format_when(moment: datetime, fmt: str = "EEEE d MMMM y, HH:mm") -> str:

@@ -45,6 +45,10 @@ class Settings:
     inactive_days: int = 90
     # How long an ended dossier is kept before it is erased (apply-retention); 0: never.
     retention_days: int = 365
+    # Backups: each is sealed with a key of its own, kept here and deleted after this many
+    # days, which makes the backup unreadable for good (python -m portal backup).
+    backup_retention_days: int = 30
+    backup_keys_dir: Path = ROOT / "var" / "backup-keys"
     quick_exit_url: str = "https://www.meteo.be/fr/belgique"
     default_language: str = "fr"
     response_days: int = 3
@@ -134,6 +138,16 @@ def load_settings(env: Environ | None = None) -> Settings:
     if retention_days < 0:
         raise SettingsError("RETENTION_DAYS must be a number of days, or 0 to keep forever.")
 
+    try:
+        backup_retention_days = config("BACKUP_RETENTION_DAYS", cast=int, default=30)
+    except ValueError:
+        backup_retention_days = 0
+    if not 1 <= backup_retention_days <= 3650:
+        raise SettingsError(
+            "BACKUP_RETENTION_DAYS must be a number of days between 1 and 3650: after it, "
+            "a backup's key is deleted and the backup can no longer be read."
+        )
+
     default_language = config("DEFAULT_LANGUAGE", default="fr")
     if default_language not in LANGUAGES:
         raise SettingsError(f"DEFAULT_LANGUAGE must be one of {', '.join(LANGUAGES)}.")
@@ -168,6 +182,8 @@ def load_settings(env: Environ | None = None) -> Settings:
         smtp_starttls=config("SMTP_STARTTLS", cast=bool, default=False),
         inactive_days=config("INACTIVE_DAYS", cast=int, default=90),
         retention_days=retention_days,
+        backup_retention_days=backup_retention_days,
+        backup_keys_dir=Path(config("BACKUP_KEYS_DIR", default=str(var_dir / "backup-keys"))),
         quick_exit_url=quick_exit_url,
         default_language=default_language,
         response_days=config("RESPONSE_DAYS", cast=int, default=3),

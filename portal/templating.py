@@ -31,6 +31,17 @@ def csrf_fields(context: jinja2.runtime.Context) -> Markup:
     )
 
 
+def translated(record: object, field: str) -> Markup:
+    """A directory text in the reader's language; French, said to be French, when missing."""
+    shown = i18n.in_language(record, field)
+    if not shown.fallback:
+        return escape(shown.text)
+    notice = escape(i18n.gettext("(in French)"))
+    return Markup(  # noqa: S704 - both texts escaped
+        f'<span lang="fr">{escape(shown.text)}</span> <span class="fallback">{notice}</span>'
+    )
+
+
 def build_templates(app: Starlette, static: StaticFiles, globals_: dict[str, Any]) -> Jinja2Blocks:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
@@ -75,6 +86,7 @@ def build_templates(app: Starlette, static: StaticFiles, globals_: dict[str, Any
     env.globals["kind_name"] = labels.kind_name
     env.globals["category_name"] = labels.category_name
     env.globals["sector_name"] = labels.sector_name
+    env.globals["translated"] = translated
     return Jinja2Blocks(env=env, context_processors=[page_context])
 
 

@@ -28,6 +28,7 @@ TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
 TEST_JOURNAL_KEY = "test-journal-key-that-is-long-enough-0123456789"
 TEST_MASTER_KEY = "dGVzdC1tYXN0ZXIta2V5LTMyLWJ5dGVzLWxvbmchISE"
 TABLES = [
+    "request_draft",
     "submitted_form",
     "partner_change",
     "first_codes",

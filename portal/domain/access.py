@@ -40,11 +40,15 @@ async def readable_dossier(person: Person, reference: str) -> Dossier:
     """The dossier with this reference if this person may read it; otherwise NotFound.
 
     A refused try on a dossier that exists is written to its journal, so its subject sees it.
+    An erased dossier is gone from its subject's space (rule 7): she finds nothing, and her
+    look is not a try to be journaled.
     """
     reference = reference.upper()[:12]
     dossier = await Dossier.filter(reference=reference).select_related("subject").first()
     if dossier is None:
         raise NotFound("no such dossier")
+    if dossier.erased_at is not None and dossier.subject_id == person.id and person.is_subject:
+        raise NotFound("erased")
     if not await can_read_dossier(person, dossier):
         async with in_transaction():
             locked = await Dossier.select_for_update().get(id=dossier.id)

@@ -20,7 +20,7 @@ from portal import keys
 from portal.domain import journal
 from portal.domain.access import own_dossier, readable_dossier
 from portal.domain.accounts import require_whole_account
-from portal.domain.errors import AlreadyDone, Invalid, NotAllowed, NotFound
+from portal.domain.errors import AlreadyDone, Invalid, NotAllowed, NotFound, Withdrawn
 from portal.domain.forms import acting_once
 from portal.domain.journal import Event
 from portal.i18n import lazy as _l
@@ -577,29 +577,41 @@ async def partner_inbox(partner_user: Person) -> list[Share]:
     now = timezone.now()
     return (
         await Share.filter(_visible(now), partner_id=partner_user.partner_id)
-        .select_related("dossier")
+        # Who shared each, and from which service: the partner knows whom to call back.
+        .select_related("dossier__service", "shared_by")
         .order_by("-shared_at")
     )
 
 
+def _withdrawn(consent: Consent) -> Withdrawn:
+    return Withdrawn("consent no longer active", revoked=consent.revoked_at is not None)
+
+
 async def partner_read(partner_user: Person, share_id: int) -> Share:
-    """One share, read by a partner user: the look is written in the subject's journal."""
+    """One share, read by a partner user: the look is written in the subject's journal.
+
+    A share of this user's organisation whose consent has ended raises ``Withdrawn``: the
+    partner saw it in its list, and learns only that the agreement is over, nothing of its
+    content. Any other share is ``NotFound``, as if it did not exist.
+    """
     if partner_user.role is not Role.PARTNER or partner_user.partner_id is None:
         raise NotFound("partner users only")
     async with in_transaction():
         now = timezone.now()
         found = (
-            await Share.filter(_visible(now), id=share_id, partner_id=partner_user.partner_id)
-            .select_related("dossier", "partner")
+            await Share.filter(id=share_id, partner_id=partner_user.partner_id)
+            .select_related("dossier__service", "partner", "shared_by", "consent")
             .first()
         )
         if found is None:
             raise NotFound("no such share")
+        if not is_active(found.consent, now):
+            raise _withdrawn(found.consent)
         locked = await Dossier.select_for_update().get(id=found.dossier_id)
         # Checked again under the dossier's row: a revoke that just committed wins.
         consent = await Consent.get(id=found.consent_id)
         if not is_active(consent, now):
-            raise NotFound("consent no longer active")
+            raise _withdrawn(consent)
         await journal.record(
             locked, Event.SHARE_READ, partner_user, {"share": found.id, "partner": found.partner_id}
         )

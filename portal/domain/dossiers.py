@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from tortoise import timezone
@@ -23,7 +24,6 @@ from portal.models import (
     DossierStatus,
     JournalEntry,
     Message,
-    Partner,
     Person,
     Request,
     Role,
@@ -75,6 +75,8 @@ class InboxItem:
     request: Request
     waiting_days: int
     overdue: bool
+    # She came back after the help ended, and nobody who followed her then is still there.
+    returned: bool = False
 
 
 def _require_worker(person: Person) -> None:
@@ -83,9 +85,10 @@ def _require_worker(person: Person) -> None:
 
 
 async def inbox(worker: Person, today: date | None = None) -> list[InboxItem]:
-    """Waiting requests of the worker's own service, oldest first, with their age.
+    """Waiting requests of the worker's own service: the urgent ones first, then the oldest.
 
-    Only what a worker needs to decide to take a request: no words, no contact details.
+    Only what a worker needs to choose which to read: no words, no contact details (reading
+    those is a journaled look, ``requests.read_waiting_request``).
     """
     _require_worker(worker)
     today = today or timezone.now().date()
@@ -94,21 +97,27 @@ async def inbox(worker: Person, today: date | None = None) -> list[InboxItem]:
         .select_related("service")
         .order_by("created_at")
     )
-    requests = {
-        r.dossier_id: r
-        for r in await Request.filter(dossier_id__in=[d.id for d in dossiers]).order_by("id")
-    }
+    requests: dict[int, Request] = {}
+    returns: set[int] = set()
+    for r in await Request.filter(dossier_id__in=[d.id for d in dossiers]).order_by("id"):
+        if r.dossier_id in requests:
+            returns.add(r.dossier_id)
+        requests[r.dossier_id] = r
     items = []
     for dossier in dossiers:
-        waited = working_days_between(dossier.created_at.date(), today)
+        # A return waits since she came back, not since her first request.
+        waited = working_days_between(requests[dossier.id].created_at.date(), today)
         items.append(
             InboxItem(
                 dossier=dossier,
                 request=requests[dossier.id],
                 waiting_days=waited,
                 overdue=waited > dossier.service.response_days,
+                returned=dossier.id in returns,
             )
         )
+    # Stable: within each group, the order of arrival stays.
+    items.sort(key=lambda item: not item.request.urgent)
     return items
 
 
@@ -340,10 +349,7 @@ async def read_journal_page(dossier: Dossier, page: int) -> JournalPage:
         .limit(TIMELINE_PAGE + 1)
     )
     shown = entries[:TIMELINE_PAGE]
-    mentioned = {e.details.get("partner") for e in shown}
-    # One query even with no partner named (then on an empty list): the page's count is fixed.
-    named = Partner.filter(id__in=[pid for pid in mentioned if isinstance(pid, int)])
-    names = dict(await named.values_list("id", "name"))
+    names = await journal.partner_names(shown)
     return JournalPage(shown, len(entries) > TIMELINE_PAGE, names)
 
 
@@ -360,11 +366,20 @@ async def mark_seen(dossier: Dossier, view: DossierView) -> None:
 async def subject_dossiers(subject: Person) -> list[Dossier]:
     if not subject.is_subject:
         raise NotFound("subjects only")
-    query = Dossier.filter(subject_id=subject.id)
+    # An erased dossier leaves nothing in its subject's space: no card, no date, no journal.
+    query = Dossier.filter(subject_id=subject.id, erased_at__isnull=True)
     if subject.scope_dossier_id is not None:
         # A session opened by a recovery link: the one dossier it was given for.
         query = query.filter(id=subject.scope_dossier_id)
     return await query.order_by("-created_at")
+
+
+async def answers_awaited(dossiers: list[Dossier]) -> dict[int, int]:
+    """How many proposed steps wait for the subject's answer, by dossier: one query."""
+    waiting = await Action.filter(
+        dossier_id__in=[d.id for d in dossiers], status=ActionStatus.PROPOSED
+    ).values_list("dossier_id", "id")
+    return dict(Counter(dossier_id for dossier_id, _ in waiting))
 
 
 async def assigned_dossiers(worker: Person) -> list[Dossier]:
@@ -387,6 +402,31 @@ async def recently_ended(worker: Person, days: int = 30) -> list[Dossier]:
     return await Dossier.filter(
         id__in=list(ids), status=DossierStatus.ENDED, ended_at__gte=since
     ).order_by("-ended_at")
+
+
+async def recently_returned(worker: Person, days: int = 30) -> list[tuple[str, datetime]]:
+    """The references of the dossiers this worker follows whose young person (or parent)
+    came back lately, with when, newest first: a return goes back to whoever followed it,
+    and this is how they are told."""
+    _require_worker(worker)
+    followed = dict(
+        await Dossier.filter(
+            assignments__worker_id=worker.id,
+            assignments__ended_at__isnull=True,
+            status=DossierStatus.OPEN,
+        ).values_list("id", "reference")
+    )
+    made = await Request.filter(dossier_id__in=list(followed)).values_list(
+        "dossier_id", "created_at"
+    )
+    count: dict[int, int] = {}
+    latest: dict[int, datetime] = {}
+    for dossier_id, created_at in made:
+        count[dossier_id] = count.get(dossier_id, 0) + 1
+        latest[dossier_id] = max(created_at, latest.get(dossier_id, created_at))
+    since = timezone.now() - timedelta(days=days)
+    back = [(followed[d], latest[d]) for d in count if count[d] > 1 and latest[d] >= since]
+    return sorted(back, key=lambda pair: pair[1], reverse=True)
 
 
 def pending_answers(view: DossierView) -> list[Action]:

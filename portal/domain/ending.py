@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -15,7 +15,7 @@ from portal.domain.access import is_assigned, own_dossier, readable_dossier
 from portal.domain.accounts import require_whole_account
 from portal.domain.consent import revoke_all
 from portal.domain.errors import AlreadyDone, Invalid, NotAllowed, NotFound
-from portal.domain.forms import acting_once
+from portal.domain.forms import acting_once, answer_if_repeat
 from portal.domain.journal import Event
 from portal.domain.requests import RequestForm, is_under_age_limit, make_request_in
 from portal.i18n import lazy as _l
@@ -181,15 +181,49 @@ async def reopen(
         locked = await Dossier.select_for_update().get(id=dossier.id)
         if not _may_come_back(locked):
             raise NotFound("only an ended dossier comes back")
-        await Assignment.filter(dossier_id=locked.id, ended_at__isnull=True).update(
-            ended_at=timezone.now()
+        now = timezone.now()
+        back_to = await _former_workers(locked)
+        await (
+            Assignment.filter(dossier_id=locked.id, ended_at__isnull=True)
+            .exclude(worker_id__in=[w.id for w in back_to])
+            .update(ended_at=now)
         )
+        # Back to whoever followed her, if they still can; to the service's inbox otherwise.
+        # Her old reason for ending is no longer the state of things: it goes with the end.
+        status = DossierStatus.OPEN if back_to else DossierStatus.WAITING
         await Dossier.filter(id=locked.id).update(
-            status=DossierStatus.WAITING, ended_at=None, opened_at=None
+            status=status, ended_at=None, opened_at=now if back_to else None, end_reason=""
         )
-        locked.status = DossierStatus.WAITING
+        locked.status, locked.end_reason = status, ""
         await make_request_in(locked, subject, form, Event.DOSSIER_REOPENED)
+        if back_to:
+            await journal.record(
+                locked,
+                Event.DOSSIER_RETURNED,
+                None,
+                {"to": [w.id for w in back_to], "to_names": [w.display_name for w in back_to]},
+            )
     return locked
+
+
+async def _former_workers(dossier: Dossier) -> list[Person]:
+    """Who followed the dossier when it ended and still works in its service, first come first.
+
+    A worker who left, or who now works for another service, is not given it back.
+    """
+    followed = (
+        await Assignment.filter(dossier_id=dossier.id, ended_at__isnull=True)
+        .select_related("worker")
+        .order_by("assigned_at", "id")
+    )
+    still_there = {
+        a.worker.id: a.worker
+        for a in followed
+        if a.worker.is_active
+        and a.worker.role is Role.WORKER
+        and a.worker.service_id == dossier.service_id
+    }
+    return list(still_there.values())
 
 
 def check_erasable(dossier: Dossier) -> None:
@@ -200,12 +234,18 @@ def check_erasable(dossier: Dossier) -> None:
 async def erase(subject: Person, reference: str, *, form_key: str | None = None) -> Dossier:
     """Crypto-shredding: the dossier's key is destroyed and its texts are unreadable for good.
 
-    What stays says nothing about the person: month, themes, durations, the journal's events.
+    The dossier then leaves its subject's space. What stays says nothing about the person:
+    month, themes, durations, the journal's events, for the service's anonymous figures.
     Not in a session opened by a worker's recovery link: whoever holds it must not be able to
     destroy what the dossier holds.
     """
     require_whole_account(subject)
-    dossier = await own_dossier(subject, reference)
+    try:
+        dossier = await own_dossier(subject, reference)
+    except NotFound:
+        # Erased by this same form a moment ago: it gets its first answer, not a 404.
+        await answer_if_repeat(form_key)
+        raise
     async with acting_once(form_key):
         locked = await Dossier.select_for_update().get(id=dossier.id)
         check_erasable(locked)
@@ -239,8 +279,10 @@ class Export:
     consents: list[Consent]
     shares: list[Share]
     journal: list[JournalEntry]
-    # Why the subject ended the help, if they said: theirs to read like everything else.
+    # Why the subject ended the help, if they said, while it is ended: theirs to read.
     end_reason: str = ""
+    # The partners the journal names, by id: named as the dossier's page names them.
+    partner_names: dict[int, str] = field(default_factory=dict)
 
 
 async def export(subject: Person, reference: str) -> Export:
@@ -277,5 +319,19 @@ async def export(subject: Person, reference: str) -> Export:
     entries = (
         await JournalEntry.filter(dossier_id=dossier.id).select_related("actor").order_by("seq")
     )
-    end_reason = box.open(dossier.end_reason, "dossier.end_reason")
-    return Export(dossier, requests, messages, actions, consents, shares, entries, end_reason)
+    # A dossier she came back to is no longer ended: an old reason for ending is not hers now
+    # (coming back clears it; a dossier reopened before that still holds one).
+    end_reason = ""
+    if dossier.status is DossierStatus.ENDED:
+        end_reason = box.open(dossier.end_reason, "dossier.end_reason")
+    return Export(
+        dossier,
+        requests,
+        messages,
+        actions,
+        consents,
+        shares,
+        entries,
+        end_reason,
+        await journal.partner_names(entries),
+    )

@@ -12,6 +12,19 @@ class NotFound(DomainError):
     """The thing does not exist for this person (someone else's dossier is not found)."""
 
 
+class Withdrawn(NotFound):
+    """What this person could read is no longer theirs: the consent that allowed it ended.
+
+    Raised only to whom it was shared with, who already knew it existed; anyone else gets a
+    plain ``NotFound``. A page that does not catch it answers 404, as for ``NotFound``.
+    """
+
+    def __init__(self, reason: str, *, revoked: bool) -> None:
+        super().__init__(reason)
+        # Taken back by the young person (or by ending the help), rather than run out of time.
+        self.revoked = revoked
+
+
 class NotAllowed(DomainError):
     """This person may not do this."""
 

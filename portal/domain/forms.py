@@ -70,3 +70,10 @@ async def _first_answer(form_key: str) -> str:
 async def remember(form_key: str, answer: str) -> None:
     """What a repeat of this form is to be answered (the form acted: its key is recorded)."""
     await SubmittedForm.filter(key_hash=form_key).update(outcome=answer[:500])
+
+
+async def answer_if_repeat(form_key: str | None) -> None:
+    """Raise ``Repeat`` if this form has acted already, for a change whose target is gone
+    since (a dossier erased by the first sending is not found by the second)."""
+    if form_key is not None and await SubmittedForm.filter(key_hash=form_key).exists():
+        raise Repeat(await _first_answer(form_key))

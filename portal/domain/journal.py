@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -14,7 +15,7 @@ from tortoise import timezone
 from tortoise.transactions import in_transaction
 
 from portal import keys
-from portal.models import Dossier, JournalEntry, Person
+from portal.models import Dossier, JournalEntry, Partner, Person
 
 GENESIS = "0" * 64
 
@@ -41,6 +42,7 @@ class Event(StrEnum):
     DOSSIER_READ = "dossier.read"
     DOSSIER_READ_REFUSED = "dossier.read_refused"
     DOSSIER_REOPENED = "dossier.reopened"
+    DOSSIER_RETURNED = "dossier.returned"
     DOSSIER_TAKEN = "dossier.taken"
     MESSAGE_SENT = "message.sent"
     PARTNER_CHANGED = "partner.changed"
@@ -54,6 +56,44 @@ class Event(StrEnum):
 
 # Looks, not steps: they do not count as activity in the dossier.
 LOOKS = frozenset({Event.DOSSIER_READ, Event.DOSSIER_READ_REFUSED, Event.SHARE_READ})
+
+
+async def partner_names(entries: Sequence[JournalEntry]) -> dict[int, str]:
+    """The partners these entries name, by id, as the directory names them: one query, even
+    when none is named (a page's count of queries stays the same whatever it shows).
+
+    The dossier's page and its export read the journal through this, so both say the same.
+    """
+    mentioned = {entry.details.get("partner") for entry in entries}
+    named = Partner.filter(id__in=[pid for pid in mentioned if isinstance(pid, int)])
+    return dict(await named.values_list("id", "name"))
+
+
+def runs_of_looks(entries: Sequence[JournalEntry], new_after: int = 0) -> list[list[JournalEntry]]:
+    """A page of the journal in runs, in its order: reads of the dossier by one person, one
+    after the other with nothing between, make one run; every other entry is a run of its own.
+
+    Every entry is in exactly one run, so a run shown as one line hides no entry. A run never
+    mixes entries up to ``new_after`` (a seq: what the reader has seen) with newer ones.
+    """
+    runs: list[list[JournalEntry]] = []
+    for entry in entries:
+        if runs and _same_look(runs[-1][-1], entry, new_after):
+            runs[-1].append(entry)
+        else:
+            runs.append([entry])
+    return runs
+
+
+def _same_look(before: JournalEntry, entry: JournalEntry, new_after: int) -> bool:
+    return (
+        entry.event == Event.DOSSIER_READ
+        and before.event == Event.DOSSIER_READ
+        and not entry.details
+        and not before.details
+        and entry.actor_id == before.actor_id
+        and (entry.seq > new_after) == (before.seq > new_after)
+    )
 
 
 def entry_mac(

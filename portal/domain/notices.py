@@ -98,10 +98,12 @@ async def set_email_notices(person: Person, email: str, wanted: bool) -> None:
 # (hence the noqa below). $1 is the person, $2 the moment they last looked.
 _NOT_NEWS = "e.event NOT IN ({})".format(", ".join(f"'{event}'" for event in sorted(NOT_NEWS)))
 _NEWS_SINCE = f"e.at > $2 AND {_NOT_NEWS} AND (e.actor_id IS NULL OR e.actor_id <> $1)"
-# The subject's count goes through their dossiers, then that index.
+# The subject's count goes through their dossiers, then that index; an erased dossier, gone
+# from their space, has nothing new to show.
 _SUBJECT_NEWS = (
     "SELECT COUNT(*) AS news FROM journal_entry e"  # noqa: S608
-    f" JOIN dossier d ON d.id = e.dossier_id WHERE d.subject_id = $1 AND {_NEWS_SINCE}"
+    f" JOIN dossier d ON d.id = e.dossier_id WHERE d.subject_id = $1 AND d.erased_at IS NULL"
+    f" AND {_NEWS_SINCE}"
 )
 # A session limited to one dossier ($3, given by a recovery link): that dossier only.
 _SCOPED_NEWS = (

@@ -19,6 +19,10 @@ from portal.text import clean_multiline, clean_text
 
 MAX_NAME = 200
 MAX_DESCRIPTION = 1500
+MAX_SECRECY_NOTE = 500
+MAX_ETHICS_CODE = 300
+# Texts kept in French (the field itself), Dutch (``_nl``) and English (``_en``).
+TRANSLATED = ("secrecy_note", "ethics_code", "description")
 
 
 @dataclass
@@ -32,6 +36,14 @@ class PartnerForm:
     description: str
     contact: str
     is_active: bool
+    # The texts a young person reads, in Dutch and English; French above is the reference.
+    secrecy_note: str = ""
+    secrecy_note_nl: str = ""
+    secrecy_note_en: str = ""
+    ethics_code_nl: str = ""
+    ethics_code_en: str = ""
+    description_nl: str = ""
+    description_en: str = ""
 
 
 def _check(form: PartnerForm) -> dict[str, Any]:
@@ -47,12 +59,20 @@ def _check(form: PartnerForm) -> dict[str, Any]:
     communes = [c for c in (clean_text(part) for part in form.communes.split(",")) if c][:50]
     if any(len(c) > 60 for c in communes):
         raise Invalid("communes", _l("A commune name has at most 60 characters."))
-    ethics = clean_text(form.ethics_code)
-    if len(ethics) > 300:
-        raise Invalid("ethics_code", _l("At most 300 characters."))
-    description = clean_multiline(form.description)
-    if len(description) > MAX_DESCRIPTION:
-        raise Invalid("description", _l("At most 1,500 characters."))
+    texts: dict[str, str] = {}
+    for field in TRANSLATED:
+        for key in (field, f"{field}_nl", f"{field}_en"):
+            value = str(getattr(form, key))
+            if field == "description":
+                texts[key] = clean_multiline(value)
+                if len(texts[key]) > MAX_DESCRIPTION:
+                    raise Invalid(key, _l("At most 1,500 characters."))
+                continue
+            texts[key] = clean_text(value)
+            if field == "secrecy_note" and len(texts[key]) > MAX_SECRECY_NOTE:
+                raise Invalid(key, _l("At most 500 characters."))
+            if field == "ethics_code" and len(texts[key]) > MAX_ETHICS_CODE:
+                raise Invalid(key, _l("At most 300 characters."))
     contact = clean_text(form.contact)
     if len(contact) > 300:
         raise Invalid("contact", _l("At most 300 characters."))
@@ -61,9 +81,8 @@ def _check(form: PartnerForm) -> dict[str, Any]:
         "sector": sector,
         "communes": communes,
         "bound_by_secrecy": form.bound_by_secrecy,
-        "ethics_code": ethics,
         "adheres_youth_code": form.adheres_youth_code,
-        "description": description,
+        **texts,
         "contact": contact,
         "is_active": form.is_active,
     }
@@ -73,8 +92,29 @@ def _check(form: PartnerForm) -> dict[str, Any]:
 # is told to every young person whose consent for that partner is active.
 # What a young person agreed with: who the partner is, and what it promises. A change of any
 # of them is told to everyone whose consent for this partner is active.
-PROMISES = ("name", "sector", "bound_by_secrecy", "ethics_code", "adheres_youth_code", "is_active")
-RECORDED = (*PROMISES, "communes", "description", "contact")
+PROMISES = (
+    "name",
+    "sector",
+    "bound_by_secrecy",
+    "secrecy_note",
+    "secrecy_note_nl",
+    "secrecy_note_en",
+    "ethics_code",
+    "ethics_code_nl",
+    "ethics_code_en",
+    "adheres_youth_code",
+    "is_active",
+)
+RECORDED = (*PROMISES, "communes", "description", "description_nl", "description_en", "contact")
+# The journal names a promise once, whatever language of it changed; the explanation of its
+# secrecy is part of its secrecy.
+PROMISE_NAMED = {
+    "secrecy_note": "bound_by_secrecy",
+    "secrecy_note_nl": "bound_by_secrecy",
+    "secrecy_note_en": "bound_by_secrecy",
+    "ethics_code_nl": "ethics_code",
+    "ethics_code_en": "ethics_code",
+}
 
 
 def _require_operator(person: Person) -> None:
@@ -135,7 +175,9 @@ async def update_partner(
         await Partner.filter(id=partner_id).update(**values)
         now = timezone.now()
         await PartnerChange.create(partner=partner, changed_by=operator, at=now, changes=changes)
-        promised = [field for field in PROMISES if field in changes]
+        promised = list(
+            dict.fromkeys(PROMISE_NAMED.get(field, field) for field in PROMISES if field in changes)
+        )
         if promised:
             await _tell_consenting(partner, operator, promised, now)
         await partner.refresh_from_db()

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
+from typing import Any
 
 from tortoise import timezone
 from tortoise.transactions import in_transaction
@@ -13,7 +16,7 @@ from tortoise.transactions import in_transaction
 from portal import keys
 from portal.domain import journal
 from portal.domain.accounts import require_whole_account
-from portal.domain.errors import DomainError, Invalid, NotAllowed
+from portal.domain.errors import DomainError, Invalid, NotAllowed, NotFound
 from portal.domain.forms import acting_once
 from portal.domain.journal import Event
 from portal.i18n import lazy as _l
@@ -22,12 +25,15 @@ from portal.models import (
     Asker,
     ContactChannel,
     Dossier,
+    DossierStatus,
     Person,
     Request,
+    RequestDraft,
     Role,
     Service,
     Theme,
 )
+from portal.security.crypto import Box, CryptoError
 
 AGE_LIMIT = 22
 MAX_WORDS = 4000
@@ -87,6 +93,7 @@ async def make_request_in(
         contact_hours=box.seal(form.contact_hours, "request.contact_hours"),
         no_voicemail=form.no_voicemail,
         others_read_messages=form.others_read_messages,
+        urgent=form.urgent,
     )
     await journal.record(dossier, event, subject, {"service": dossier.service_id})
     return request
@@ -116,6 +123,7 @@ class RequestForm:
     contact_hours: str = ""
     no_voicemail: bool = False
     others_read_messages: bool = False
+    urgent: bool = False
     concerned_birth_year: int | None = None
     concerned_birth_month: int | None = None
     errors: dict[str, str] = field(default_factory=dict)
@@ -203,6 +211,44 @@ async def ask_with_new_account(
     return dossier, person
 
 
+# --- A worker reads a waiting request before taking it -------------------------------------
+
+
+async def read_waiting_request(worker: Person, dossier_id: int | None) -> tuple[Dossier, Request]:
+    """A waiting request of the worker's own service, with its words and safe-contact choices.
+
+    Reading it is a look, journaled like any read of a dossier by someone else (rule 5): the
+    person who asked sees it. Anyone else, or a request already taken, finds nothing.
+    """
+    dossier = await Dossier.filter(id=dossier_id).first() if dossier_id is not None else None
+    if dossier is None:
+        raise NotFound("no such dossier")
+    own_service = (
+        worker.role is Role.WORKER
+        and worker.is_active
+        and worker.service_id is not None
+        and worker.service_id == dossier.service_id
+    )
+    if not own_service:
+        # Someone else's dossier: nothing shown, and the try is in its journal (rule 3).
+        if worker.id != dossier.subject_id:
+            await journal.record_look(
+                dossier, Event.DOSSIER_READ_REFUSED, worker, {"role": worker.role.value}
+            )
+        raise NotFound("workers of the dossier's service only")
+    if dossier.status is not DossierStatus.WAITING or dossier.wrapped_key is None:
+        # Taken (its page is for the workers who follow it), ended or erased.
+        raise NotFound("no such waiting request")
+    request = await Request.filter(dossier_id=dossier.id).order_by("-id").first()
+    if request is None:
+        raise NotFound("dossier without request")
+    await journal.record_look(dossier, Event.DOSSIER_READ, worker, {"waiting": True})
+    keys.open_fields(
+        keys.box(dossier), [request], "request", ("words", "contact_details", "contact_hours")
+    )
+    return dossier, request
+
+
 # --- Reading the form, step by step ----------------------------------------------------------
 
 MAX_CONTACT = 200
@@ -285,3 +331,76 @@ def check_contact(channel: str, details: str, hours: str) -> tuple[ContactChanne
         if not 8 <= len(digits) <= 15 or any(ch not in "0123456789 +./-()" for ch in details):
             raise Invalid("contact_details", _l("Write a phone number, like 0470 12 34 56."))
     return how, details, hours
+
+
+# --- What was typed before sending: a draft, so a reload loses nothing ------------------------
+
+# Long enough to think and come back to the tab; short, as the phone may be shared.
+DRAFT_LIFETIME = timedelta(hours=2)
+# The form's fields are bounded one by one; a larger draft is a forged one, and is not kept.
+DRAFT_CHARS = 100_000
+
+
+def _draft_keys(browser: str) -> tuple[str, Box]:
+    """Where a browser's draft is stored, and the key that seals it; both from the browser's own
+    random cookie, which the server does not keep: without the browser, a draft is noise."""
+    where = hashlib.sha256(f"portal-draft-id:{browser}".encode()).hexdigest()
+    key = hashlib.sha256(f"portal-draft-key:{browser}".encode()).digest()
+    return where, Box(0, key)
+
+
+async def save_draft(browser: str, values: dict[str, Any], *, only_at: str | None = None) -> None:
+    """Keep what this browser typed in the request form (replacing its previous draft).
+
+    ``only_at``: keep it only while the draft is still at that step (or there is none yet). The
+    counter's request can arrive after "Continue" was sent: it must not take the form back.
+    """
+    if len(browser) < 16:
+        return
+    where, box = _draft_keys(browser)
+    data = json.dumps(values, ensure_ascii=False)
+    if len(data) > DRAFT_CHARS:
+        return
+    now = timezone.now()
+    async with in_transaction():
+        await RequestDraft.filter(expires_at__lt=now).delete()
+        if only_at is not None:
+            current = await RequestDraft.select_for_update().filter(key_hash=where).first()
+            if current is not None and _step_of(box, current.sealed) != only_at:
+                return
+        await RequestDraft.filter(key_hash=where).delete()
+        await RequestDraft.create(
+            key_hash=where, sealed=box.seal(data, "request.draft"), expires_at=now + DRAFT_LIFETIME
+        )
+
+
+def _step_of(box: Box, sealed: str) -> str | None:
+    try:
+        values = json.loads(box.open(sealed, "request.draft"))
+    except (CryptoError, ValueError):
+        return None
+    step = values.get("step") if isinstance(values, dict) else None
+    return step if isinstance(step, str) else None
+
+
+async def load_draft(browser: str) -> dict[str, Any] | None:
+    """What this browser typed and did not send yet, if it is still kept."""
+    if len(browser) < 16:
+        return None
+    where, box = _draft_keys(browser)
+    draft = await RequestDraft.filter(key_hash=where, expires_at__gte=timezone.now()).first()
+    if draft is None:
+        return None
+    try:
+        values = json.loads(box.open(draft.sealed, "request.draft"))
+    except (CryptoError, ValueError):
+        return None
+    return values if isinstance(values, dict) else None
+
+
+async def drop_draft(browser: str) -> None:
+    """Forget the draft: the request is sent, or could not be made here."""
+    if len(browser) < 16:
+        return
+    where, _box = _draft_keys(browser)
+    await RequestDraft.filter(key_hash=where).delete()

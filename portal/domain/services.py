@@ -33,6 +33,8 @@ class ServiceForm:
     name: str
     address: str = ""
     hours: str = ""
+    hours_nl: str = ""
+    hours_en: str = ""
     phone: str = ""
     email: str = ""
     communes: str = ""
@@ -55,9 +57,11 @@ def check_service_form(form: ServiceForm) -> dict[str, Any]:
     email = clean_text(form.email)
     if email and (len(email) > MAX_EMAIL or not EMAIL_RE.match(email)):
         raise Invalid("email", _l("Write an e-mail address, like contact@service.be."))
-    hours = clean_text(form.hours)
-    if len(hours) > MAX_HOURS:
-        raise Invalid("hours", _l("At most 300 characters."))
+    # French first (shown when a translation is missing), then Dutch and English.
+    hours = {key: clean_text(getattr(form, key)) for key in ("hours", "hours_nl", "hours_en")}
+    for key, value in hours.items():
+        if len(value) > MAX_HOURS:
+            raise Invalid(key, _l("At most 300 characters."))
     communes: list[str] = []
     for part in form.communes.split(","):
         commune = clean_text(part)
@@ -77,7 +81,7 @@ def check_service_form(form: ServiceForm) -> dict[str, Any]:
     return {
         "name": name,
         "address": address,
-        "hours": hours,
+        **hours,
         "phone": phone,
         "email": email,
         "communes": communes,

@@ -37,6 +37,7 @@ from portal.models.dossiers import (
     DossierStatus,
     Message,
     Request,
+    RequestDraft,
     Theme,
 )
 from portal.models.journal import (
@@ -80,6 +81,7 @@ __all__ = [
     "Person",
     "RecoveryCode",
     "Request",
+    "RequestDraft",
     "Role",
     "Sector",
     "Service",

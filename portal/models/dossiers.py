@@ -125,10 +125,28 @@ class Request(Model):
     contact_hours = fields.TextField(default="")
     no_voicemail = fields.BooleanField(default=False)
     others_read_messages = fields.BooleanField(default=False)
+    # "It is urgent", ticked by the person asking: the inbox shows these first.
+    urgent = fields.BooleanField(default=False, db_default=False)
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:
         table = "request"
+
+
+class RequestDraft(Model):
+    """What someone typed in the request form before sending it, so a reload loses nothing.
+
+    Sealed with a key only the browser's draft cookie holds: the server alone cannot read it.
+    Dropped when the request is sent or found not eligible, and purged once expired.
+    """
+
+    id = fields.BigIntField(primary_key=True)
+    key_hash = fields.CharField(max_length=64, unique=True)
+    sealed = fields.TextField()
+    expires_at = fields.DatetimeField(db_index=True)
+
+    class Meta:
+        table = "request_draft"
 
 
 class Message(Model):

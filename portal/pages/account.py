@@ -10,10 +10,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from portal.domain import accounts, notices
+from portal.domain import account_deletion, accounts, dossiers, notices
 from portal.domain.errors import Invalid
 from portal.i18n import _
-from portal.models import CredentialKind, Person, Role
+from portal.models import CredentialKind, DossierStatus, Person, Role
 from portal.pages.common import (
     as_id,
     browser_id,
@@ -28,6 +28,8 @@ from portal.pages.common import (
 )
 from portal.pages.signin import next_page, read_credential, relying_party
 from portal.security import passkeys
+from portal.security.csrf import CSRF_COOKIE
+from portal.security.known_browsers import KNOWN_BROWSER_COOKIE
 from portal.security.sessions import (
     active_sessions,
     clear_session_cookie,
@@ -241,6 +243,55 @@ async def account_signout_everywhere(request: Request) -> Response:
     return response
 
 
+# --- Deleting one's account ------------------------------------------------------------------
+
+
+async def _deletion_context(person: Person, **extra: Any) -> dict[str, Any]:
+    mine = await dossiers.subject_dossiers(person)
+    context: dict[str, Any] = {
+        "person": person,
+        "still_open": await account_deletion.open_dossiers(person),
+        # Ended and not yet erased: erased with the account, to download first if she wants.
+        "ended": [d for d in mine if d.status is DossierStatus.ENDED],
+        "errors": {},
+    }
+    context.update(extra)
+    return context
+
+
+@require(Role.YOUTH, Role.RELATIVE)
+@once()
+async def account_delete(request: Request) -> Response:
+    """One confirmation (a box to tick), then the whole account is gone and the browser with
+    it signed out, as signing out does. Refused, kindly, while something is still open."""
+    person = person_of(request)
+    account_deletion.check_may_delete(person)
+    if request.method == "GET":
+        return render(request, "accounts/delete.html", await _deletion_context(person))
+    form = await request.form()
+    if form.get("understood") != "yes":
+        errors = {"understood": _("Tick the box to say you understand: it is for good.")}
+        context = await _deletion_context(person, errors=errors)
+        return render(request, "accounts/delete.html", context, status_code=422)
+    try:
+        await account_deletion.delete_account(person, form_key=form_key(request))
+    except account_deletion.SomethingOpen:
+        context = await _deletion_context(person)
+        return render(request, "accounts/delete.html", context, status_code=409)
+    response = RedirectResponse("/compte/supprime", status_code=303)
+    # As signing out: the browser forgets the pages it kept and every cookie of the account.
+    response.headers["Clear-Site-Data"] = '"cache", "storage"'
+    clear_session_cookie(response)
+    for cookie in (CSRF_COOKIE, KNOWN_BROWSER_COOKIE):
+        response.delete_cookie(cookie, path="/", secure=True, httponly=True, samesite="lax")
+    return response
+
+
+async def account_deleted(request: Request) -> Response:
+    """Said once the account is gone, to whoever is here (nobody is signed in any more)."""
+    return render(request, "accounts/deleted.html", {})
+
+
 routes = [
     Route(
         "/compte/liens-de-secours",
@@ -266,6 +317,8 @@ routes = [
         name="account.passkey_remove",
     ),
     Route("/compte/avis", account_notices, methods=["POST"], name="account.notices"),
+    Route("/compte/supprimer", account_delete, methods=["GET", "POST"], name="account.delete"),
+    Route("/compte/supprime", account_deleted, name="account.deleted"),
     Route(
         "/compte/sessions/fin",
         account_signout_everywhere,

@@ -78,7 +78,7 @@ def _context(
         "kind_name": kind_name,
         "errors": {},
         "values": {"body": "", "description": "", "third_party": "", "kind": ""},
-        "new_count": sum(1 for line in timeline if line.is_new),
+        "new_count": sum(line.count for line in timeline if line.is_new),
         "answered": None,
     }
     context.update(extra)
@@ -90,11 +90,20 @@ def _context(
 
 @require(*SUBJECTS)
 async def space(request: Request) -> Response:
+    """Where a subject lands after signing in: her dossiers, and what waits in each.
+
+    Not a look at the news: what is new stays counted until she opens the dossier it is in.
+    """
     person = person_of(request)
-    await seen_news(request, person)
-    return render(
-        request, "dossiers/space.html", {"dossiers": await dossiers.subject_dossiers(person)}
-    )
+    mine = await dossiers.subject_dossiers(person)
+    context = {
+        "dossiers": mine,
+        "answers": await dossiers.answers_awaited(mine),
+        # Back from erasing a dossier: it is gone from the list, and she is told it is done.
+        # The address says only "done": a history read over her shoulder tells nothing.
+        "erased": request.query_params.get("fait") == "1",
+    }
+    return render(request, "dossiers/space.html", context)
 
 
 @require(*SUBJECTS)

@@ -132,7 +132,7 @@ async def export(request: Request) -> Response:
         )
     if "format" in request.path_params:
         raise HTTPException(404)
-    lines = [(e, describe(e, person, True)) for e in data.journal]
+    lines = [(e, describe(e, person, True, data.partner_names)) for e in data.journal]
     return render(request, "ending/export.html", {"data": data, "lines": lines})
 
 
@@ -201,7 +201,7 @@ def _export_json(data: rules.Export, person: Person) -> dict[str, Any]:
                 "seq": e.seq,
                 "date": e.at.isoformat(),
                 "event": e.event,
-                "in_words": describe(e, person, True),
+                "in_words": describe(e, person, True, data.partner_names),
                 "hash": e.hash,
             }
             for e in data.journal
@@ -212,25 +212,31 @@ def _export_json(data: rules.Export, person: Person) -> dict[str, Any]:
 @require(*SUBJECTS)
 @once()
 async def erase(request: Request) -> Response:
-    """Two confirmations, the consequence in plain words, then the key is destroyed."""
-    dossier = await own_dossier(request)
+    """Two confirmations, the consequence in plain words, then the key is destroyed and the
+    dossier leaves her space: she lands on her space, told that it is done."""
     step = "first"
+    if request.method == "POST":
+        step = "second"
+        if text(await request.form(), "confirm", 20) == "second":
+            try:
+                await rules.erase(
+                    person_of(request), reference_of(request), form_key=form_key(request)
+                )
+            except rules.NotErasable:
+                return await _not_erasable(request, 409)
+            return RedirectResponse("/espace?fait=1", status_code=303)
+    dossier = await own_dossier(request)
     try:
-        if request.method == "POST":
-            step = "second"
-            if text(await request.form(), "confirm", 20) == "second":
-                await rules.erase(person_of(request), dossier.reference, form_key=form_key(request))
-                return RedirectResponse(f"/espace/{dossier.reference}", status_code=303)
         rules.check_erasable(dossier)
     except rules.NotErasable:
-        status = 409 if request.method == "POST" else 200
-        return render(
-            request,
-            "ending/erase.html",
-            {"dossier": dossier, "step": "refused"},
-            status_code=status,
-        )
+        return await _not_erasable(request, 409 if request.method == "POST" else 200)
     return render(request, "ending/erase.html", {"dossier": dossier, "step": step})
+
+
+async def _not_erasable(request: Request, status: int) -> Response:
+    dossier = await own_dossier(request)
+    context = {"dossier": dossier, "step": "refused"}
+    return render(request, "ending/erase.html", context, status_code=status)
 
 
 @require(Role.WORKER)

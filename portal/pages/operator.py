@@ -16,7 +16,17 @@ from portal.models import Role, Service
 from portal.pages.common import form_key, once, path_id, person_of, require, text
 from portal.templating import render
 
-FIELDS = ("name", "address", "phone", "email", "hours", "communes", "response_days")
+FIELDS = (
+    "name",
+    "address",
+    "phone",
+    "email",
+    "hours",
+    "hours_nl",
+    "hours_en",
+    "communes",
+    "response_days",
+)
 
 
 def _values(form: FormData | None = None, service: Service | None = None) -> dict[str, str]:
@@ -29,6 +39,8 @@ def _values(form: FormData | None = None, service: Service | None = None) -> dic
             "phone": service.phone,
             "email": service.email,
             "hours": service.hours,
+            "hours_nl": service.hours_nl,
+            "hours_en": service.hours_en,
             "communes": ", ".join(service.communes),
             "response_days": str(service.response_days),
         }

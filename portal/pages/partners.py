@@ -11,20 +11,22 @@ from starlette.routing import Route
 
 from portal.domain import consent as rules
 from portal.domain import partners as directory
-from portal.domain.errors import Invalid
-from portal.i18n import _, format_when, lazy
+from portal.domain.errors import Invalid, Withdrawn
+from portal.i18n import LANGUAGE_NAMES, _, format_when, lazy
 from portal.labels import SECTORS, sector_name
 from portal.models import Partner, PartnerChange, Role
 from portal.pages.common import form_key, once, path_id, person_of, require, text
 from portal.templating import render
 
-FIELDS = ("name", "sector", "communes", "ethics_code", "description", "contact")
+TEXTS = tuple(f"{field}{suffix}" for field in directory.TRANSLATED for suffix in ("", "_nl", "_en"))
+FIELDS = ("name", "sector", "communes", *TEXTS, "contact")
 FLAGS = ("bound_by_secrecy", "adheres_youth_code", "is_active")
 FIELD_LABELS = {
     "name": lazy("Name"),
     "sector": lazy("Sector"),
     "communes": lazy("Communes"),
     "bound_by_secrecy": lazy("Bound by professional secrecy"),
+    "secrecy_note": lazy("What its secrecy means for a young person, in plain words"),
     "ethics_code": lazy("Code of ethics it follows"),
     "adheres_youth_code": lazy("Follows the youth-aid code of ethics"),
     "description": lazy("In plain words, what it does"),
@@ -43,8 +45,7 @@ def _values(form: FormData | None, partner: Partner | None = None) -> dict[str, 
             "name": partner.name,
             "sector": partner.sector.value,
             "communes": ", ".join(partner.communes),
-            "ethics_code": partner.ethics_code,
-            "description": partner.description,
+            **{name: getattr(partner, name) for name in TEXTS},
             "contact": partner.contact,
             "bound_by_secrecy": partner.bound_by_secrecy,
             "adheres_youth_code": partner.adheres_youth_code,
@@ -60,6 +61,14 @@ def _values(form: FormData | None, partner: Partner | None = None) -> dict[str, 
 
 def _form(values: dict[str, Any]) -> directory.PartnerForm:
     return directory.PartnerForm(**{k: values[k] for k in (*FIELDS, *FLAGS)})
+
+
+def _label(field: str) -> str:
+    """A field's name in the history; a translation says its language."""
+    base, _sep, code = field.rpartition("_")
+    if code in ("nl", "en") and base in FIELD_LABELS:
+        return f"{_(FIELD_LABELS[base])} ({LANGUAGE_NAMES[code]})"
+    return _(FIELD_LABELS.get(field, field))
 
 
 def _shown(field: str, value: object) -> str:
@@ -84,7 +93,7 @@ def _history(changes: list[PartnerChange]) -> list[dict[str, Any]]:
             "iso": change.at.isoformat(),
             "fields": [
                 {
-                    "label": _(FIELD_LABELS.get(field, field)),
+                    "label": _label(field),
                     "before": _shown(field, values[0]),
                     "after": _shown(field, values[1]),
                 }
@@ -200,7 +209,14 @@ async def partner_inbox(request: Request) -> Response:
 
 @require(Role.PARTNER)
 async def partner_share(request: Request) -> Response:
-    found = await rules.partner_read(person_of(request), path_id(request, "share_id"))
+    try:
+        found = await rules.partner_read(person_of(request), path_id(request, "share_id"))
+    except Withdrawn as ended:
+        # 410: this share was theirs and is no more. The page says only that the agreement
+        # ended (no date, no content), which its vanishing from the list already told.
+        return render(
+            request, "partners/withdrawn.html", {"revoked": ended.revoked}, status_code=410
+        )
     return render(request, "partners/share.html", {"share": found})
 
 

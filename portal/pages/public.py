@@ -17,7 +17,7 @@ from portal.settings import LANGUAGES
 from portal.templating import render
 
 # What the home page shows of each service: how to reach it.
-LISTED = ("id", "name", "address", "hours", "phone", "communes")
+LISTED = ("id", "name", "address", "hours", "hours_nl", "hours_en", "phone", "communes")
 
 
 async def home(request: Request) -> Response:

@@ -1,7 +1,10 @@
 """Asking for help: a few short steps that work without JavaScript and keep what was typed.
 
-Nothing is stored until the last step: earlier answers travel in the form itself, so a person
-who is not eligible, or who stops half-way, leaves no trace.
+No request is stored until the last step: earlier answers travel in the form itself. What was
+typed is also kept as a sealed draft for this browser (``rules.save_draft``), so a reload, or a
+phone restoring its tab, comes back to the same step with every word; each step ends in a
+redirect to ``/demande`` itself, so the address never changes and a reload never resends a form.
+Someone who is not eligible leaves no trace: their draft is dropped.
 """
 
 from __future__ import annotations
@@ -53,7 +56,7 @@ FIELDS = (
     "language",
     "login",
 )
-FLAGS = ("no_voicemail", "others_read_messages")
+FLAGS = ("no_voicemail", "others_read_messages", "urgent")
 
 
 def _values(form: FormData | None) -> dict[str, Any]:
@@ -64,6 +67,31 @@ def _values(form: FormData | None) -> dict[str, Any]:
     if not values["language"]:
         values["language"] = current_language()
     return values
+
+
+def _restored(draft: dict[str, Any], values: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    """A draft read back: only the form's own fields, as strings, and the step it was at."""
+    for name in FIELDS:
+        if isinstance(draft.get(name), str):
+            values[name] = draft[name][:5000]
+    themes = draft.get("themes")
+    if isinstance(themes, list):
+        values["themes"] = [str(t)[:30] for t in themes][:20]
+    for flag in FLAGS:
+        values[flag] = draft.get(flag) is True
+    step = draft.get("step")
+    return values, step if isinstance(step, str) else "who"
+
+
+async def _keep(
+    request: Request, values: dict[str, Any], step: str, only_at: str | None = None
+) -> None:
+    await rules.save_draft(browser_id(request), {**values, "step": step}, only_at=only_at)
+
+
+def _again(request: Request) -> Response:
+    """After a step: back to the form's own address, which shows the step the draft is at."""
+    return RedirectResponse(request.url_for("request").path, status_code=303)
 
 
 async def _services() -> list[Service]:
@@ -145,10 +173,19 @@ async def ask(request: Request) -> Response:
                 birth_month=str(person.birth_month or ""),
                 birth_year=str(person.birth_year),
             )
+        step = "who"
+        draft = await rules.load_draft(browser_id(request))
+        if draft is not None:
+            values, step = _restored(draft, values)
+            if step not in steps:
+                step = "who"
         if len(services) == 1:
             values["service"] = str(services[0].id)
         return render(
-            request, "requests/form.html", _context(values, "who", steps, services, person)
+            request,
+            "requests/form.html",
+            _context(values, step, steps, services, person),
+            block="step",
         )
 
     form = await request.form()
@@ -162,18 +199,17 @@ async def ask(request: Request) -> Response:
     go = text(form, "go", 20)
 
     if go == "back":
-        previous = steps[max(0, index - 1)]
-        return render(
-            request,
-            "requests/form.html",
-            _context(values, previous, steps, services, person),
-            block="step",
-        )
+        await _keep(request, values, steps[max(0, index - 1)])
+        return _again(request)
     if go == "filter":
+        await _keep(request, values, step)
+        return _again(request)
+    if go == "change":
+        # Back from "the AMO cannot take this request": the answers come back, nothing kept.
         return render(
             request,
             "requests/form.html",
-            _context(values, step, steps, services, person),
+            _context(values, "who", steps, services, person),
             block="step",
         )
     if go == "suggest":
@@ -188,8 +224,14 @@ async def ask(request: Request) -> Response:
         try:
             await _check_step(name, values, services, person)
         except rules.NotEligible:
-            return render(request, "requests/not_eligible.html", {"asker": values["asker"]})
+            await rules.drop_draft(browser_id(request))
+            return render(
+                request,
+                "requests/not_eligible.html",
+                {"asker": values["asker"], "values": values, "fields": FIELDS, "flags": FLAGS},
+            )
         except Invalid as refusal:
+            # A refusal changes nothing, the draft neither: the page itself keeps the input.
             return render(
                 request,
                 "requests/form.html",
@@ -200,12 +242,8 @@ async def ask(request: Request) -> Response:
                 block="step",
             )
     if step != "account":
-        return render(
-            request,
-            "requests/form.html",
-            _context(values, steps[index + 1], steps, services, person),
-            block="step",
-        )
+        await _keep(request, values, steps[index + 1])
+        return _again(request)
 
     # The last step: send, making the account on the way if needed.
     throttle = throttle_of(request)
@@ -238,6 +276,7 @@ async def ask(request: Request) -> Response:
                 form_key=form_key(request),
             )
             await throttle.sign_up_answered(address, made=True)
+            await rules.drop_draft(browser_id(request))
             target = f"/espace/{dossier.reference}/envoye"
             return await signed_in_response(request, person, target)
         dossier = await rules.ask(
@@ -260,6 +299,7 @@ async def ask(request: Request) -> Response:
             status_code=422,
             block="step",
         )
+    await rules.drop_draft(browser_id(request))
     return RedirectResponse(f"/espace/{dossier.reference}/envoye", status_code=303)
 
 
@@ -280,6 +320,7 @@ def _form_of(values: dict[str, Any]) -> tuple[rules.RequestForm, tuple[int, int]
         contact_hours=hours,
         no_voicemail=values["no_voicemail"],
         others_read_messages=values["others_read_messages"],
+        urgent=values["urgent"],
         concerned_birth_year=year if asker is Asker.RELATIVE else None,
         concerned_birth_month=month if asker is Asker.RELATIVE else None,
     )
@@ -364,14 +405,22 @@ async def ask_passkey(request: Request) -> Response:
             status_code=422,
         )
     await throttle.sign_up_answered(address, made=True)
+    await rules.drop_draft(browser_id(request))
     target = f"/espace/{dossier.reference}/envoye"
     return json_redirect(target, await signed_in_response(request, person, target))
 
 
 async def count_words(request: Request) -> Response:
-    """The character counter, for htmx: how much room is left, said politely."""
+    """The character counter, for htmx: how much room is left, said politely.
+
+    htmx sends the whole form with it: what was typed is kept as the draft on the way, so a
+    reload before "Continue" still finds the words.
+    """
     form = await request.form()
     used = len(text(form, "words", 10_000))
+    person = await signed_in(request)
+    if text(form, "step", 20) == "about" and (person is None or person.is_subject):
+        await _keep(request, _values(form), "about", only_at="about")
     left = rules.MAX_WORDS - used
     if left >= 0:
         message = ngettext("%(count)s character left.", "%(count)s characters left.", left)
@@ -389,12 +438,17 @@ async def sent(request: Request) -> Response:
     service = await Service.get(id=dossier.service_id)
     answer_by = add_working_days(dossier.created_at.date(), service.response_days)
     # An account made with this request: its recovery codes, shown here once.
-    codes = await accounts.take_first_codes(person_of(request))
-    return render(
-        request,
-        "requests/sent.html",
-        {"dossier": dossier, "service": service, "answer_by": answer_by, "codes": codes},
-    )
+    person = person_of(request)
+    codes = await accounts.take_first_codes(person)
+    context = {
+        "dossier": dossier,
+        "service": service,
+        "answer_by": answer_by,
+        "codes": codes,
+        # A parent's own request: the page speaks to a parent.
+        "parent": person.role is Role.RELATIVE,
+    }
+    return render(request, "requests/sent.html", context)
 
 
 routes = [

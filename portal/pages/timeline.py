@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from portal.domain.journal import LOOKS, Event
-from portal.i18n import _, format_when, lazy
+from babel.lists import format_list
+
+from portal.domain.journal import LOOKS, Event, runs_of_looks
+from portal.i18n import _, current_language, format_when, lazy, ngettext
 from portal.labels import kind_name
 from portal.models import JournalEntry, Person
 
@@ -18,6 +20,8 @@ class Line:
     iso: str  # the moment for the ``datetime`` attribute, written here rather than in the template
     is_new: bool
     is_look: bool
+    # How many entries the line stands for: several reads in a row by one person are one line.
+    count: int = 1
 
 
 def _who(entry: JournalEntry, viewer: Person) -> str:
@@ -186,6 +190,8 @@ def describe(
         return _("What %(partner)s promises has changed: %(promises)s.") % values
     if event == Event.DOSSIER_HANDED_OVER:
         return _handed_over(entry, subject_view)
+    if event == Event.DOSSIER_RETURNED:
+        return _returned(entry, viewer, subject_view)
     if event in (Event.RECOVERY_LINK_ISSUED, Event.RECOVERY_LINK_USED):
         return _recovery_link_sentence(entry, viewer, subject_view, values)
     return _("Something happened in the dossier.")
@@ -222,6 +228,28 @@ def _handed_over(entry: JournalEntry, subject_view: bool) -> str:
         left = _("%(before)s no longer follows this dossier.") % names
         now = _("%(after)s follows it now.") % names if names["after"] else ""
     return f"{left} {now}".strip()
+
+
+def _returned(entry: JournalEntry, viewer: Person, subject_view: bool) -> str:
+    """She came back: who follows her again, named as they were on that day."""
+    ids, names = entry.details.get("to"), entry.details.get("to_names")
+    listed = [str(n) for n in names] if isinstance(names, list) and names else []
+    if not subject_view and isinstance(ids, list) and viewer.id in ids:
+        return _("The dossier came back after the help ended: you follow it again.")
+    said = {"names": format_list(listed or [_("Someone from the AMO")], locale=current_language())}
+    if subject_view:
+        return (
+            ngettext("%(names)s follows you again.", "%(names)s follow you again.", len(listed))
+            % said
+        )
+    return (
+        ngettext(
+            "%(names)s follows this dossier again.",
+            "%(names)s follow this dossier again.",
+            len(listed),
+        )
+        % said
+    )
 
 
 def _recovery_link_sentence(
@@ -281,27 +309,88 @@ def lines(
     seen_seq: int,
     partners: dict[int, str] | None = None,
 ) -> list[Line]:
+    """The page's entries as lines, newest first: reads in a row by one person are one line
+    that says how many and between when (``journal.runs_of_looks``); the export lists each."""
     # A journal is mostly looks, the same sentence again and again ("Amina, from the AMO,
     # read your dossier."): a look without details says only what its event and its actor
     # say, so each such sentence is written once per page.
     said: dict[tuple[str, int | None], str] = {}
     result = []
-    for entry in entries:
+    for run in runs_of_looks(entries, seen_seq if subject_view else 0):
+        entry = run[0]
         is_look = entry.event in LOOKS
-        if is_look and not entry.details:
+        when = format_when(entry.at, "EEEE d MMMM, HH:mm")
+        if len(run) > 1:
+            text, when = _reads(run, viewer, subject_view)
+        elif is_look and not entry.details:
             key = (entry.event, entry.actor_id)
-            text = said.get(key)
-            if text is None:
-                text = said[key] = describe(entry, viewer, subject_view, partners)
+            if key not in said:
+                said[key] = describe(entry, viewer, subject_view, partners)
+            text = said[key]
         else:
             text = describe(entry, viewer, subject_view, partners)
         result.append(
             Line(
                 text=text,
-                when=format_when(entry.at, "EEEE d MMMM, HH:mm"),
+                when=when,
                 iso=entry.at.isoformat(),
                 is_new=subject_view and entry.seq > seen_seq and entry.actor_id != viewer.id,
                 is_look=is_look,
+                count=len(run),
             )
         )
     return result
+
+
+def _reads(run: list[JournalEntry], viewer: Person, subject_view: bool) -> tuple[str, str]:
+    """Several reads in a row by one person: one sentence with how many and between when, and
+    the day to show beside it."""
+    first = min(entry.at for entry in run)
+    last = max(entry.at for entry in run)
+    one_day = format_when(first, "yyyy-MM-dd") == format_when(last, "yyyy-MM-dd")
+    moment = "HH:mm" if one_day else "EEEE d MMMM, HH:mm"
+    values: dict[str, object] = {
+        "num": len(run),
+        "who": _who(run[0], viewer),
+        "first": format_when(first, moment),
+        "last": format_when(last, moment),
+    }
+    day = format_when(last, "EEEE d MMMM")
+    if values["first"] == values["last"]:
+        if run[0].actor_id == viewer.id:
+            sentence = ngettext(
+                "You read this dossier %(num)d time, at %(first)s.",
+                "You read this dossier %(num)d times, at %(first)s.",
+                len(run),
+            )
+        elif subject_view:
+            sentence = ngettext(
+                "%(who)s read your dossier %(num)d time, at %(first)s.",
+                "%(who)s read your dossier %(num)d times, at %(first)s.",
+                len(run),
+            )
+        else:
+            sentence = ngettext(
+                "%(who)s read this dossier %(num)d time, at %(first)s.",
+                "%(who)s read this dossier %(num)d times, at %(first)s.",
+                len(run),
+            )
+    elif run[0].actor_id == viewer.id:
+        sentence = ngettext(
+            "You read this dossier %(num)d time, between %(first)s and %(last)s.",
+            "You read this dossier %(num)d times, between %(first)s and %(last)s.",
+            len(run),
+        )
+    elif subject_view:
+        sentence = ngettext(
+            "%(who)s read your dossier %(num)d time, between %(first)s and %(last)s.",
+            "%(who)s read your dossier %(num)d times, between %(first)s and %(last)s.",
+            len(run),
+        )
+    else:
+        sentence = ngettext(
+            "%(who)s read this dossier %(num)d time, between %(first)s and %(last)s.",
+            "%(who)s read this dossier %(num)d times, between %(first)s and %(last)s.",
+            len(run),
+        )
+    return sentence % values, day

@@ -9,6 +9,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from portal.domain import accounts, dossiers
+from portal.domain import requests as asking
 from portal.domain.access import readable_dossier
 from portal.domain.errors import Invalid, NotAllowed
 from portal.i18n import _
@@ -33,6 +34,7 @@ async def _inbox_context(request: Request, **extra: Any) -> dict[str, Any]:
         "items": await dossiers.inbox(worker),
         "mine": await dossiers.assigned_dossiers(worker),
         "ended": await dossiers.recently_ended(worker),
+        "returned": await dossiers.recently_returned(worker),
         "colleagues": await dossiers.colleagues(worker),
         "errors": {},
         "notice": None,
@@ -46,6 +48,15 @@ async def _inbox_context(request: Request, **extra: Any) -> dict[str, Any]:
 async def inbox(request: Request) -> Response:
     await seen_news(request, person_of(request))
     return render(request, "work/inbox.html", await _inbox_context(request), block="inbox")
+
+
+@require(Role.WORKER)
+async def waiting(request: Request) -> Response:
+    """A waiting request, read before taking it (the read is journaled)."""
+    worker = person_of(request)
+    dossier, asked = await asking.read_waiting_request(worker, path_id(request, "dossier_id"))
+    context = {"dossier": dossier, "asked": asked, "colleagues": await dossiers.colleagues(worker)}
+    return render(request, "work/waiting.html", context)
 
 
 @require(Role.WORKER)
@@ -152,6 +163,7 @@ routes = [
     Route("/travail", inbox, name="work.inbox"),
     Route("/travail/equipe", team, name="work.team"),
     Route("/travail/chercher", find, methods=["POST"], name="work.find"),
+    Route("/travail/demandes/{dossier_id}", waiting, name="work.waiting"),
     Route("/travail/demandes/{dossier_id}/prendre", take, methods=["POST"], name="work.take"),
     Route("/travail/demandes/{dossier_id}/confier", assign, methods=["POST"], name="work.assign"),
     Route(

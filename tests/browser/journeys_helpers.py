@@ -95,6 +95,13 @@ class Words:
             self.missing.add(message)
         return translated % values if values else translated
 
+    def parent(self, message: str, **values: object) -> str:
+        """The sentence as the portal says it to a parent (French: "vous")."""
+        translated = self.catalogue.pgettext("parent", message)
+        if self.language != "en" and translated == message:
+            self.missing.add(message)
+        return translated % values if values else translated
+
 
 @dataclass
 class Story:
@@ -362,24 +369,43 @@ def fill_request(story: Story | None, tab: Tab, asking: Asking) -> None:
     look("ask-about")
     continue_(page)
 
-    step_heading(page, words("How can we reach you safely?"))
+    # From here on, a parent is spoken to as a parent.
+    say = words.parent if asking.asker == "relative" else words
+    step_heading(page, say("How can we reach you safely?"))
     page.locator("input[name=contact_channel][value=portal]").check()
     look("ask-contact")
     continue_(page)
 
-    step_heading(page, words("Send your request"))
+    step_heading(page, say("Send your request"))
     page.locator("#f-display_name").fill(asking.nickname)
 
 
-def assert_request_sent(story: Story, tab: Tab) -> str:
+def assert_request_sent(story: Story, tab: Tab, *, parent: bool = False) -> str:
     """The page after sending: by when an answer comes, and what to do if it cannot wait."""
     page = tab.page
     words = story.words
     wait_for_path(page, r"/espace/[A-Z0-9-]+/envoye")
-    expect(page.locator("h1")).to_have_text(words("Your request is sent"))
-    expect(page.locator("main")).to_contain_text(
-        words("A social worker will answer within %(days)s working days.", days=3)
-    )
+    say = words.parent if parent else words
+    expect(page.locator("h1")).to_have_text(say("Your request is sent"))
+    # Who answers, and when, in plain words; a parent is told as a parent.
+    if parent:
+        answer = words.catalogue.npgettext(
+            "parent",
+            "Someone from the AMO team will answer you within %(num)s day, not counting the "
+            "weekend.",
+            "Someone from the AMO team will answer you within %(num)s days, not counting the "
+            "weekend.",
+            3,
+        ) % {"num": 3}
+    else:
+        answer = words.catalogue.ngettext(
+            "Someone from the AMO team will answer you within %(days)s day, not counting the "
+            "weekend.",
+            "Someone from the AMO team will answer you within %(days)s days, not counting the "
+            "weekend.",
+            3,
+        ) % {"days": 3}
+    expect(page.locator("main")).to_contain_text(answer)
     latest = words("At the latest on %(date)s.").split("%(date)s")[0].strip()
     expect(page.locator("main")).to_contain_text(latest)
     urgent = page.locator("aside.notice")

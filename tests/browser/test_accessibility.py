@@ -542,17 +542,17 @@ def test_parent_asks_agrees_allows_takes_back_and_ends_with_the_keyboard_only(
     tick(page, page.locator("input[name=themes][value=family]"))
     type_into(page, page.locator("#f-words"), "Mon fils ne va plus à l’école depuis un mois.")
     activate(page, page.locator("button[name=go][value=next]"))
-    step_heading(page, words("How can we reach you safely?"))
+    step_heading(page, words.parent("How can we reach you safely?"))
     choose_radio(page, "contact_channel", "portal")
     activate(page, page.locator("button[name=go][value=next]"))
-    step_heading(page, words("Send your request"))
+    step_heading(page, words.parent("Send your request"))
     type_into(page, page.locator("#f-display_name"), "Sam K.")
     type_into(page, page.locator("#f-login"), new_login())
     activate(page, page.get_by_role("button", name=words("Suggest a passphrase")))
     expect(page.locator(".suggestion .passphrase")).to_be_visible()
     story.look(tab, "passphrase")
     activate(page, page.get_by_role("button", name=words("Send with this password")))
-    reference = assert_request_sent(story, tab)
+    reference = assert_request_sent(story, tab, parent=True)
 
     # The worker takes it and proposes a step with the PMS.
     amina = world.staff["amina"]

@@ -207,7 +207,7 @@ def test_parent_asks_with_a_password_and_cannot_open_the_young_persons_dossier(
     expect(page.locator("#f-login")).to_have_value(asking.login)
     story.look(parent, "ask-passphrase")
     page.get_by_role("button", name=words("Send with this password")).click()
-    reference = assert_request_sent(story, parent)
+    reference = assert_request_sent(story, parent, parent=True)
 
     worker = people.staff("amina@lepassage.example")
     follow_through(
@@ -477,23 +477,38 @@ def test_young_person_ends_the_help_takes_her_words_and_erases_them(open_tab: Op
     story.look(tab, "erase-second")
     page.get_by_role("button", name=words("Yes, erase it for good")).click()
 
-    wait_for_path(page, f"/espace/{reference}")
-    expect(page.locator("main .notice")).to_have_text(
-        words("This dossier was erased: its content can no longer be read by anyone.")
+    # Nothing of it stays in her space: no card, no date, no journal; she is told it is done.
+    wait_for_path(page, "/espace")
+    expect(page.locator("main .notice-ok")).to_have_text(
+        words("Your dossier is erased. Nobody can read it any more.")
     )
-    assert said not in page.content(), "the erased dossier still shows her words"
-    assert "une amie" not in page.content()
-    # Nor does it pretend she never wrote, or that someone will soon take her request.
     main = page.locator("main")
-    expect(main).not_to_contain_text(
-        words("You did not write anything: you can talk about it with your social worker.")
-    )
-    expect(main).not_to_contain_text(
-        words("Nobody yet: a social worker will take your request soon.")
-    )
-    expect(page.get_by_role("link", name=words("Download my dossier"))).to_have_count(0)
+    expect(main.locator(".card")).to_have_count(0)
+    # Nor does it pretend she never asked.
+    expect(main).not_to_contain_text(words("You have not asked for help yet."))
+    assert said not in page.content(), "the erased dossier still shows her words"
+    assert reference not in page.content()
     story.look(tab, "erased")
-    tab.go(f"/espace/{reference}/export", status=404)
+    tab.go(f"/espace/{reference}", status=404)
     assert said not in page.content()
+
+    # Then the whole account: one box to tick, and she is signed out.
+    tab.go("/compte")
+    page.locator("main").get_by_role("link", name=words("Delete my account")).click()
+    wait_for_path(page, "/compte/supprimer")
+    story.look(tab, "delete-account")
+    # Sent without ticking the box: the page says so (422, which Chromium logs).
+    tab.failing_urls.add(tab.server.url("/compte/supprimer"))
+    page.get_by_role("button", name=words("Delete my account")).click()
+    expect(page.locator("main .error-summary")).to_be_visible()
+    page.get_by_label(words("I understand: my account is deleted for good.")).check()
+    page.get_by_role("button", name=words("Delete my account")).click()
+    wait_for_path(page, "/compte/supprime")
+    expect(page.locator("main .notice-ok")).to_have_text(
+        words("Your account is deleted. You are signed out.")
+    )
+    story.look(tab, "account-deleted")
+    tab.go("/espace")
+    wait_for_path(page, "/connexion")
     tab.assert_no_problems()
     story.assert_translated()

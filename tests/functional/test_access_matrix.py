@@ -116,6 +116,10 @@ ACCESS: dict[str, Rule] = {
     "account.passkey_remove": Rule(SIGNED_IN),
     "account.signout_everywhere": Rule(SIGNED_IN),
     "account.notices": Rule(SIGNED_IN),
+    # A young person's or a parent's own account only; the world's subjects keep theirs (Lou's
+    # requests are open: her page says so).
+    "account.delete": Rule(ANY_SUBJECT),
+    "account.deleted": Rule(EVERYONE),
     "invitation": Rule(set(), public_get=True),
     "invitation.code": Rule(set(), public_get=True),
     "invitation.passkey_options": Rule(set(), public_get=True),
@@ -157,6 +161,9 @@ ACCESS: dict[str, Rule] = {
     # The world's dossier is of the first service: the second's workers cannot take it.
     "work.take": Rule({"worker", "other_worker"}),
     "work.assign": Rule({"worker"}),
+    # The world's dossier is taken: nobody reads it as a waiting request any more (reading a
+    # waiting one, by its service's workers only: test_waiting_requests.py).
+    "work.waiting": Rule(set()),
     "work.recovery_link": Rule({"worker"}),
     "consent.page": Rule(OWNER),
     "consent.directory": Rule(OWNER),

@@ -98,7 +98,9 @@ async def test_grant_share_read_revoke_read_again(
         )
         assert revoked.status_code == 303
         again = await prof.get(f"/partenaire/partages/{share.id}")
-        assert again.status_code == 404 and "L’école me stresse." not in again.text
+        # Gone, said plainly, and nothing of what it held.
+        assert again.status_code == 410 and "L’école me stresse." not in again.text
+        assert "Le jeune a retiré son accord" in again.text
         assert f"/partenaire/partages/{share.id}" not in (await prof.get("/partenaire")).text
 
     page = await client.get(f"/espace/{ref}/partenaires")

@@ -221,6 +221,9 @@ class Submission:
     # The form signs the browser in, which renews its CSRF cookie: a repeat sent after the
     # first answer arrived carries a token that is no longer this browser's, and is refused.
     signs_in: bool = False
+    # The form deletes the account and its cookies: sent again after the first answer, it
+    # comes from a browser with no CSRF cookie any more, and is refused.
+    signs_out: bool = False
     check: Callable[[list[httpx.Response]], Awaitable[None]] | None = None
 
 
@@ -262,7 +265,8 @@ async def _request_form(client: httpx.AsyncClient, **account: str) -> dict[str, 
             return filled(fields, **account)
         # Earlier answers travel in hidden fields: giving them all again changes nothing.
         sent = filled(fields, **answers)
-        page = await client.post("/demande", data=sent)
+        # A step done is a redirect to /demande itself, which shows the next step.
+        page = await client.post("/demande", data=sent, follow_redirects=True)
         assert page.status_code == 200, said(page.text)
     raise AssertionError("the request never reached its last step")
 
@@ -760,6 +764,20 @@ async def _erase(w: World) -> Submission:
     return Submission(client, action, fields, {"Dossier erased": 1, "journal dossier.erased": 1})
 
 
+@scenario("account.delete")
+async def _delete_account(w: World) -> Submission:
+    await end_help(w.lou, w.ref, "")
+    client = await w.subject()
+    fields = await form_at(client, "/compte/supprimer", "/compte/supprimer", understood="yes")
+    effect = {
+        "Credential": -1,
+        "RecoveryCode": -accounts.RECOVERY_CODES,
+        "Dossier erased": 1,
+        "journal dossier.erased": 1,
+    }
+    return Submission(client, "/compte/supprimer", fields, effect, signs_out=True)
+
+
 @scenario("ending.close")
 async def _close(w: World) -> Submission:
     long_ago = timezone.now() - timedelta(days=400)
@@ -806,7 +824,7 @@ async def test_a_form_sent_twice_acts_once(
         statuses = [r.status_code for r in responses]
         if sent.answers_with_page:
             assert statuses == [200, 200]
-        elif sent.signs_in and not together:
+        elif (sent.signs_in or sent.signs_out) and not together:
             assert statuses == [303, 403]
         else:
             # The repeat gets the first answer: the same redirect, not an error.

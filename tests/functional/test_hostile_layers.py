@@ -401,6 +401,7 @@ ENDS_THE_WORLD = {
     "ending.erase",
     "ending.close",
     "account.password",
+    "account.delete",
 }
 
 

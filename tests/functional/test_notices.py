@@ -17,8 +17,9 @@ from tortoise.transactions import in_transaction
 
 from portal.db import sql_rows
 from portal.domain import journal, notices
+from portal.domain.actions import propose_action
 from portal.domain.messages import send_message
-from portal.models import Dossier, Notice, Person, Theme
+from portal.models import ActionKind, Dossier, Notice, Person, Theme
 from tests import factories
 from tests.conftest import on_postgres
 from tests.helpers import csrf_token
@@ -70,13 +71,47 @@ async def _dossier() -> tuple[Dossier, Person, Person]:
 async def test_the_header_counts_what_is_new_until_it_is_seen(client: httpx.AsyncClient) -> None:
     dossier, _lou, amina = await _dossier()
     await factories.sign_in(client, "lou")
-    await client.get("/espace")
+    await client.get(f"/espace/{dossier.reference}")
     await send_message(amina, dossier.reference, "Bonjour")
     await send_message(amina, dossier.reference, "Tu es là ?")
     page = await client.get("/compte")
     assert '<span class="badge">2<' in page.text
-    await client.get("/espace")
+    # Her list of dossiers is not the news itself: the count stays until she opens it.
+    assert '<span class="badge">2<' in (await client.get("/espace")).text
+    await client.get(f"/espace/{dossier.reference}")
     assert 'class="badge"' not in (await client.get("/compte")).text
+
+
+async def test_the_page_she_lands_on_shows_the_news_and_the_step_waiting_for_her(
+    client: httpx.AsyncClient,
+) -> None:
+    dossier, lou, amina = await _dossier()
+    # She saw everything until now; then a step is proposed to her.
+    await Person.filter(id=lou.id).update(news_seen_at=timezone.now())
+    await propose_action(
+        amina, dossier.reference, ActionKind.PARTNER_CONTACT, "Appeler l’école", "L’école"
+    )
+    signed_in = await factories.sign_in(client, "lou")
+    assert signed_in.status_code == 303
+    landing = await client.get(signed_in.headers["location"])
+    assert landing.status_code == 200
+    # In the header (the step proposed is new), and on the card of the dossier it waits in.
+    assert '<span class="badge">1<' in landing.text
+    assert "Une démarche attend ta réponse" in landing.text
+    assert f'href="/espace/{dossier.reference}#actions"' in landing.text
+    # A boosted sign-in (htmx follows the redirect) lands on the same full page.
+    boosted = await client.get("/espace", headers={"HX-Request": "true", "HX-Boosted": "true"})
+    assert '<span class="badge">1<' in boosted.text
+    # Seen once she opens the dossier; the step still waits on her list.
+    await client.get(f"/espace/{dossier.reference}")
+    again = await client.get("/espace")
+    assert 'class="badge"' not in again.text
+    assert "Une démarche attend ta réponse" in again.text
+    # Another young person's step never shows on her list.
+    await factories.youth("noa", "Noa")
+    client.cookies.clear()
+    await factories.sign_in(client, "noa")
+    assert "attend ta réponse" not in (await client.get("/espace")).text
 
 
 async def _plan(sql: str, params: list[object]) -> str:

@@ -382,7 +382,7 @@ async def test_a_deactivated_worker_is_signed_out_and_never_signs_in_again(
     admin = await Person.get(login="admin1")
     assert not amina.is_active and amina.deactivated_by_id == admin.id
     listing = await client.get("/admin/personnes")
-    assert "parti·e le" in listing.text
+    assert "départ le" in listing.text
 
 
 async def test_a_deactivated_partner_user_reads_no_share(

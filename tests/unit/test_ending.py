@@ -103,8 +103,9 @@ async def test_coming_back_keeps_the_whole_history(db: str) -> None:
     form = RequestForm(asker=Asker.YOUTH, themes=[Theme.SCHOOL], words="Je reviens")
     await ending.reopen(lou, dossier.reference, form)
     again = await Dossier.get(id=dossier.id)
-    assert again.status is DossierStatus.WAITING
-    assert await JournalEntry.filter(dossier=dossier).count() == before + 2
+    # Back to Amina, who followed it: ended, reopened, returned to her.
+    assert again.status is DossierStatus.OPEN
+    assert await JournalEntry.filter(dossier=dossier).count() == before + 3
     from portal.models import Request
 
     assert await Request.filter(dossier=dossier).count() == 2
@@ -132,6 +133,31 @@ async def test_nobody_else_ends_reopens_exports_or_erases(db: str, who: str) -> 
         with pytest.raises(NotFound):
             await attempt
     assert (await Dossier.get(id=dossier.id)).wrapped_key is not None
+
+
+async def test_an_erased_key_leaves_no_bytes_in_the_database_file(db: str) -> None:
+    # A copy of the file taken after the erasure must not hold the old wrapped key in the free
+    # space of its pages: SQLite's secure_delete overwrites what an update frees. Other dossiers
+    # share the page, as they do in a real file (alone on its page, the row left no trace).
+    if on_postgres():
+        pytest.skip("SQLite's file: PostgreSQL's dead rows are its VACUUM's business")
+    service = await factories.service()
+    amina = await factories.staff("amina", service_=service)
+    subjects = []
+    for number in range(12):
+        youth = await factories.youth(f"young{number}", f"Young {number}")
+        subjects.append(
+            (youth, await factories.followed_dossier(amina, youth, service, "mots", Theme.FAMILY))
+        )
+    lou, dossier = subjects[6]
+    wrapped = bytes((await Dossier.get(id=dossier.id)).wrapped_key or b"")
+    assert len(wrapped) >= 32
+    await ending.end_help(lou, dossier.reference)
+    await ending.erase(lou, dossier.reference)
+    await connections.get("default").execute_query("PRAGMA wal_checkpoint(TRUNCATE)")
+    path = Path(db.removeprefix("sqlite://").split("?", 1)[0])
+    files = [p for p in path.parent.glob(path.name + "*") if p.is_file()]
+    assert files and all(wrapped not in p.read_bytes() for p in files)
 
 
 async def test_an_open_dossier_cannot_be_erased(db: str) -> None:

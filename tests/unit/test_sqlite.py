@@ -22,7 +22,7 @@ PRAGMAS = textwrap.dedent(
         await Tortoise.init(config=tortoise_config(url))
         try:
             found = {}
-            for name in ("journal_mode", "foreign_keys", "synchronous", "busy_timeout"):
+            for name in ("journal_mode", "foreign_keys", "synchronous", "busy_timeout", "secure_delete"):
                 rows = await connections.get("default").execute_query_dict(f"PRAGMA {name}")
                 found[name] = next(iter(rows[0].values()))
             print(json.dumps(found))
@@ -109,6 +109,7 @@ async def test_sqlite_is_opened_with_the_pragmas_we_rely_on(tmp_path: Path) -> N
         "foreign_keys": 1,
         "synchronous": 1,
         "busy_timeout": 5000,
+        "secure_delete": 1,
     }
 
 
