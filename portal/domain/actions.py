@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tortoise import timezone
+from tortoise.expressions import Q
 
 from portal import keys
 from portal.domain import journal
@@ -27,27 +28,12 @@ from portal.text import clean_multiline, clean_text
 
 MAX_DESCRIPTION = 2000
 MAX_REASON = 1000
-# Steps that by their nature involve someone outside the AMO.
-THIRD_PARTY_KINDS = frozenset(
-    {
-        ActionKind.PARTNER_CONTACT,
-        ActionKind.INFORMATION_SHARED,
-        ActionKind.CONCERTATION,
-        ActionKind.RELAY,
-    }
-)
-# Steps between the subject and the worker alone, recorded directly: the subject is informed.
-DIRECT_KINDS = frozenset(
-    {
-        ActionKind.LISTENING,
-        ActionKind.INFORMATION,
-        ActionKind.ORIENTATION,
-        ActionKind.ACCOMPANIMENT,
-        ActionKind.CONCILIATION,
-        ActionKind.FAMILY_SUPPORT,
-        ActionKind.SOCIO_EDUCATIONAL,
-    }
-)
+# What happens between the subject and the AMO alone, recorded directly: the subject is
+# informed, not asked (rule 4). Nothing else: conciliation, family support or accompanying to
+# an authority involve the family or an authority, and are proposed like any other step.
+DIRECT_KINDS = frozenset({ActionKind.LISTENING, ActionKind.INFORMATION, ActionKind.ORIENTATION})
+# Every other kind is proposed first, and done only once the subject agreed.
+PROPOSED_KINDS = frozenset(ActionKind) - DIRECT_KINDS
 
 
 def parse_kind(value: str) -> ActionKind:
@@ -133,9 +119,11 @@ async def propose_action(
         raise Invalid("partners", _l("Choose the partner or partners from the directory."))
     if kind is ActionKind.RELAY and len(partners) > 1:
         raise Invalid("partners", _l("A relay goes to one partner."))
-    if not who and not partners:
+    # Who else is named, even for a direct kind proposed (an orientation that involves calling
+    # the CPAS); a socio-educational support may be the AMO's alone, and is still proposed.
+    if not who and not partners and kind is not ActionKind.SOCIO_EDUCATIONAL:
         raise Invalid("third_party", _l("Say who else is involved."))
-    if not who:
+    if not who and partners:
         who = ", ".join(p.name for p in partners)[:200]
     dossier = await _worker_dossier(worker, reference)
     async with acting_once(form_key):
@@ -143,7 +131,7 @@ async def propose_action(
         action = await Action.create(
             dossier_id=locked.id,
             kind=kind,
-            involves_third_party=True,
+            involves_third_party=bool(who),
             description=keys.box(locked).seal(text, "action.description"),
             third_party=keys.box(locked).seal(who, "action.third_party"),
             partner_id=partners[0].id if len(partners) == 1 else None,
@@ -204,6 +192,70 @@ async def answer_action(
             {"action": action.id},
         )
     return action
+
+
+async def withdraw_agreement(
+    subject: Person,
+    reference: str,
+    action_id: int,
+    reason: str = "",
+    *,
+    form_key: str | None = None,
+) -> Action:
+    """The subject takes back an agreement while the step is not done: it will not be done.
+
+    Possible through a worker's recovery link too, as saying no is: taking back never lets
+    anyone do more.
+    """
+    dossier = await readable_dossier(subject, reference)
+    if subject.id != dossier.subject_id:
+        raise NotFound("only the subject takes an agreement back")
+    why = clean_multiline(reason)
+    if len(why) > MAX_REASON:
+        raise Invalid("reason", _l("At most 1,000 characters."))
+    async with acting_once(form_key):
+        locked = await Dossier.select_for_update().get(id=dossier.id)
+        action = await _action_of(locked, action_id)
+        if action.status is ActionStatus.WITHDRAWN:
+            raise AlreadyDone("already taken back")
+        if action.status is not ActionStatus.AGREED:
+            # Done already (what was done cannot be undone), or never agreed to.
+            raise NotAllowed("only an agreed step not yet done can be taken back")
+        changed = await Action.filter(id=action.id, status=ActionStatus.AGREED).update(
+            status=ActionStatus.WITHDRAWN,
+            answered_at=timezone.now(),
+            answer_reason=keys.box(locked).seal(why, "action.answer_reason"),
+        )
+        if changed != 1:
+            raise NotAllowed("the step changed meanwhile")
+        action.status = ActionStatus.WITHDRAWN
+        await journal.record(locked, Event.ACTION_WITHDRAWN, subject, {"action": action.id})
+    return action
+
+
+async def subject_step(subject: Person, reference: str, action_id: int) -> tuple[Dossier, Action]:
+    """One step of the subject's own dossier, its words unsealed, for the subject only."""
+    dossier = await readable_dossier(subject, reference)
+    if subject.id != dossier.subject_id or dossier.wrapped_key is None:
+        raise NotFound("only the subject, while the dossier is not erased")
+    action = (
+        await Action.filter(id=action_id, dossier_id=dossier.id).select_related("author").first()
+    )
+    if action is None:
+        raise NotFound("no such action")
+    keys.open_fields(
+        keys.box(dossier), [action], "action", ("description", "third_party", "answer_reason")
+    )
+    return dossier, action
+
+
+async def partners_of(action: Action) -> list[Partner]:
+    """The directory's partners a step involves: one, or the several of a meeting (one query)."""
+    return (
+        await Partner.filter(Q(id=action.partner_id or 0) | Q(action_links__action_id=action.id))
+        .distinct()
+        .order_by("name")
+    )
 
 
 async def mark_done(

@@ -132,13 +132,42 @@ class PartnerConsents:
     past: list[Consent] = field(default_factory=list)
     shares: list[Share] = field(default_factory=list)
     proposed_by_worker: bool = False
+    # Steps with this partner the subject agreed to, not done yet: she can take them back.
+    agreed: list[Action] = field(default_factory=list)
 
 
-async def consent_page(subject: Person, reference: str) -> tuple[Dossier, list[PartnerConsents]]:
-    """Every partner involved in the dossier: proposed in a step, or consented to before."""
+@dataclass
+class ConsentPage:
+    dossier: Dossier
+    groups: list[PartnerConsents]
+    # Agreed steps with someone outside the directory (a school named in words, an aunt).
+    agreed_elsewhere: list[Action]
+
+
+async def consent_page(subject: Person, reference: str) -> ConsentPage:
+    """Every partner involved in the dossier: proposed in a step, or consented to before; and
+    every step with someone else she agreed to, beside the consents."""
     dossier = await own_dossier(subject, reference)
     await record_expiries(dossier)
-    return dossier, await partners_involved(dossier)
+    groups = await partners_involved(dossier)
+    agreed = await Action.filter(dossier_id=dossier.id, status=ActionStatus.AGREED).order_by(
+        "-answered_at", "-id"
+    )
+    keys.open_fields(keys.box(dossier), agreed, "action", ("description", "third_party"))
+    links = await ActionPartner.filter(action_id__in=[a.id for a in agreed]).values_list(
+        "action_id", "partner_id"
+    )
+    by_partner = {group.partner.id: group for group in groups}
+    elsewhere: list[Action] = []
+    for action in agreed:
+        pids = {int(pid) for aid, pid in links if aid == action.id}
+        if action.partner_id is not None:
+            pids.add(action.partner_id)
+        for pid in sorted(pids):
+            by_partner[pid].agreed.append(action)
+        if not pids:
+            elsewhere.append(action)
+    return ConsentPage(dossier, groups, elsewhere)
 
 
 async def partners_involved(dossier: Dossier) -> list[PartnerConsents]:
@@ -348,6 +377,25 @@ def receipt(consent: Consent, subject: Person, withdraw_url: str) -> dict[str, A
 # --- Workers sharing ----------------------------------------------------------------------------
 
 
+async def active_consents(dossier: Dossier) -> list[Consent]:
+    """What the subject allows now, partner by partner: what a worker of the dossier may share.
+
+    For a dossier its reader already reached (``readable_dossier``); one query.
+    """
+    now = timezone.now()
+    consents = (
+        await Consent.filter(
+            Q(expires_at__isnull=True) | Q(expires_at__gt=now),
+            dossier_id=dossier.id,
+            revoked_at__isnull=True,
+        )
+        .select_related("partner")
+        .order_by("partner__name", "-granted_at")
+    )
+    keys.open_fields(keys.box(dossier), consents, "consent", ("purpose",))
+    return consents
+
+
 @dataclass
 class ShareCheck:
     allowed: bool
@@ -479,6 +527,28 @@ async def share(
             },
         )
     return record
+
+
+async def share_made(worker: Person, reference: str, share_id: int) -> tuple[Dossier, Share]:
+    """A share of this dossier, for the confirmation its worker reads after sharing.
+
+    What was passed on is the dossier's content: reading it again is a look, journaled.
+    """
+    if worker.role is not Role.WORKER:
+        raise NotFound("workers only")
+    dossier = await readable_dossier(worker, reference)
+    found = (
+        await Share.filter(id=share_id, dossier_id=dossier.id)
+        .select_related("partner", "consent", "shared_by")
+        .first()
+    )
+    if found is None or dossier.wrapped_key is None:
+        raise NotFound("no such share")
+    await journal.record_look(dossier, Event.DOSSIER_READ, worker)
+    box = keys.box(dossier)
+    keys.open_fields(box, [found], "share", ("content",))
+    keys.open_fields(box, [found.consent], "consent", ("purpose",))
+    return dossier, found
 
 
 async def check_share(

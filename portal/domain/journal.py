@@ -29,6 +29,7 @@ class Event(StrEnum):
     ACTION_DONE = "action.done"
     ACTION_PROPOSED = "action.proposed"
     ACTION_RECORDED = "action.recorded"
+    ACTION_WITHDRAWN = "action.withdrawn"
     CONSENT_EXPIRED = "consent.expired"
     CONSENT_GRANTED = "consent.granted"
     CONSENT_REVOKED = "consent.revoked"

@@ -45,6 +45,7 @@ SUBJECT_NEWS = frozenset(
         Event.MESSAGE_SENT,
         Event.ACTION_AGREED,
         Event.ACTION_DECLINED,
+        Event.ACTION_WITHDRAWN,
         Event.DOSSIER_ENDED,
         Event.CONSENT_REVOKED,
         Event.DOSSIER_REOPENED,

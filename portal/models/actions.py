@@ -35,6 +35,8 @@ class ActionStatus(StrEnum):
     DECLINED = "declined"
     DONE = "done"
     CANCELLED = "cancelled"
+    # Agreed, then the subject took the agreement back before it was done.
+    WITHDRAWN = "withdrawn"
 
 
 class Action(Model):

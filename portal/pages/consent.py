@@ -51,8 +51,16 @@ SUBJECTS = (Role.YOUTH, Role.RELATIVE)
 @require(*SUBJECTS)
 async def consents(request: Request) -> Response:
     person = person_of(request)
-    dossier, groups = await rules.consent_page(person, reference_of(request))
-    return render(request, "consent/page.html", {"dossier": dossier, "groups": groups})
+    page = await rules.consent_page(person, reference_of(request))
+    return render(
+        request,
+        "consent/page.html",
+        {
+            "dossier": page.dossier,
+            "groups": page.groups,
+            "agreed_elsewhere": page.agreed_elsewhere,
+        },
+    )
 
 
 @require(*SUBJECTS)
@@ -225,7 +233,7 @@ async def share(request: Request) -> Response:
     }
     partner_id = as_id(partner_value) or 0
     try:
-        await rules.share(
+        made = await rules.share(
             worker, reference, partner_id, categories, as_id(item_value), form_key=form_key(request)
         )
     except Invalid as refusal:
@@ -251,7 +259,16 @@ async def share(request: Request) -> Response:
             ),
             status_code=409,
         )
-    return RedirectResponse(f"/travail/dossiers/{reference}?partage=1", status_code=303)
+    # A confirmation: what was shared, with whom, under which agreement.
+    return RedirectResponse(f"/travail/dossiers/{reference}/partages/{made.id}", status_code=303)
+
+
+@require(Role.WORKER)
+async def shared(request: Request) -> Response:
+    dossier, made = await rules.share_made(
+        person_of(request), reference_of(request), path_id(request, "share_id")
+    )
+    return render(request, "consent/shared.html", {"dossier": dossier, "share": made})
 
 
 @require(Role.WORKER)
@@ -346,6 +363,7 @@ routes = [
         methods=["GET", "POST"],
         name="consent.share",
     ),
+    Route("/travail/dossiers/{reference}/partages/{share_id}", shared, name="consent.shared"),
     Route(
         "/travail/dossiers/{reference}/partager/proposer",
         propose_share,

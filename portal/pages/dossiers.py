@@ -12,6 +12,7 @@ from starlette.routing import Route
 from tortoise import timezone
 
 from portal.domain import actions as action_rules
+from portal.domain import consent as consent_rules
 from portal.domain import dossiers
 from portal.domain import partners as directory
 from portal.domain import requests as request_rules
@@ -20,7 +21,7 @@ from portal.domain.messages import send_message
 from portal.domain.notices import mark_news_seen
 from portal.i18n import _, current_language, use_language
 from portal.labels import kind_name
-from portal.models import ActionStatus, Person, Role
+from portal.models import ActionKind, ActionStatus, Person, Role
 from portal.pages.common import (
     form_key,
     ids_of,
@@ -50,6 +51,11 @@ async def seen_news(request: Request, person: Person) -> None:
     state["news"] = 0
 
 
+def _answered_id(request: Request) -> int | None:
+    value = request.query_params.get("reponse", "")
+    return int(value) if value.isdigit() and len(value) <= 12 else None
+
+
 def _page_number(request: Request) -> int:
     try:
         return max(1, min(int(request.query_params.get("page", "1")), 10_000))
@@ -76,6 +82,7 @@ def _context(
         "new_count": sum(line.count for line in timeline if line.is_new),
         "contact": request_rules.contact_choices_of(view.request),
         "contact_changed": False,
+        "answered": None,
     }
     context.update(extra)
     return context
@@ -107,8 +114,16 @@ async def subject_dossier(request: Request) -> Response:
     person = person_of(request)
     await seen_news(request, person)
     view = await _view(request, person)
+    # After an answer or a taken-back agreement: what she decided, and how to change it.
+    answered_id = _answered_id(request)
+    answered = next((a for a in view.actions if a.id == answered_id), None)
     context = _context(
-        request, person, view, True, contact_changed=request.query_params.get("joindre") == "ok"
+        request,
+        person,
+        view,
+        True,
+        answered=answered,
+        contact_changed=request.query_params.get("joindre") == "ok",
     )
     response = render(request, "dossiers/subject.html", context, block="timeline")
     await dossiers.mark_seen(view.dossier, view)
@@ -159,7 +174,8 @@ async def answer(request: Request) -> Response:
         "agree": agree,
         "errors": {},
         "reason": "",
-        "kind_name": kind_name,
+        # Before agreeing to a step with a partner, she sees what she sees before a consent.
+        "partners": await action_rules.partners_of(action),
     }
     if request.method == "GET":
         if action.status is not ActionStatus.PROPOSED:
@@ -177,7 +193,42 @@ async def answer(request: Request) -> Response:
     except Invalid as refusal:
         context.update(errors={refusal.field: _(refusal.message)}, reason=reason)
         return render(request, "dossiers/answer.html", context, status_code=422)
-    return RedirectResponse(f"/espace/{view.dossier.reference}#actions", status_code=303)
+    return RedirectResponse(_answered_url(view.dossier.reference, action_id), status_code=303)
+
+
+def _answered_url(reference: str, action_id: int) -> str:
+    return f"/espace/{reference}?reponse={action_id}#reponse"
+
+
+@require(*SUBJECTS)
+@once()
+async def withdraw(request: Request) -> Response:
+    """Take back an agreement while the step is not done: a confirmation page, then a POST."""
+    person = person_of(request)
+    action_id = path_id(request, "action_id")
+    dossier, action = await action_rules.subject_step(person, reference_of(request), action_id)
+    if request.method == "GET":
+        if action.status is not ActionStatus.AGREED:
+            return RedirectResponse(_answered_url(dossier.reference, action.id), status_code=303)
+        context = {"dossier": dossier, "action": action, "errors": {}, "reason": ""}
+        return render(request, "dossiers/withdraw.html", context)
+    form = await request.form()
+    reason = text(form, "reason", 5000)
+    try:
+        await action_rules.withdraw_agreement(
+            person, dossier.reference, action_id, reason, form_key=form_key(request)
+        )
+    except AlreadyDone:
+        pass  # Taken back already (from another tab): it stays taken back.
+    except Invalid as refusal:
+        context = {
+            "dossier": dossier,
+            "action": action,
+            "errors": {refusal.field: _(refusal.message)},
+            "reason": reason,
+        }
+        return render(request, "dossiers/withdraw.html", context, status_code=422)
+    return RedirectResponse(_answered_url(dossier.reference, action_id), status_code=303)
 
 
 CONTACT_FIELDS = ("contact_channel", "contact_details", "contact_hours")
@@ -242,19 +293,20 @@ async def _worker_context(
         c for c in await dossiers.colleagues(person) if c.id not in {w.id for w in view.workers}
     ]
     context["partners"] = await directory.active_partners()
-    context["kind_options"] = _kind_options(current_language())
+    context["direct_kinds"] = _kind_options(action_rules.DIRECT_KINDS, current_language())
+    context["proposed_kinds"] = _kind_options(action_rules.PROPOSED_KINDS, current_language())
+    context["consents"] = (
+        await consent_rules.active_consents(view.dossier) if view.dossier.wrapped_key else []
+    )
     return context
 
 
 @cache
-def _kind_options(language: str) -> tuple[tuple[str, str], ...]:
-    """Every kind of step a worker may write down or propose, as (value, name) in ``language``:
-    the same list at every view, so named once."""
-    kinds = sorted(
-        action_rules.DIRECT_KINDS | action_rules.THIRD_PARTY_KINDS, key=lambda k: k.value
-    )
+def _kind_options(kinds: frozenset[ActionKind], language: str) -> tuple[tuple[str, str], ...]:
+    """Kinds of step as (value, name) in ``language``, in the order of the model: the same
+    lists at every view, so named once."""
     with use_language(language):
-        return tuple((kind.value, kind_name(kind)) for kind in kinds)
+        return tuple((kind.value, kind_name(kind)) for kind in ActionKind if kind in kinds)
 
 
 @require(Role.WORKER)
@@ -328,6 +380,13 @@ routes = [
         subject_message,
         methods=["POST"],
         name="dossier.subject_message",
+    ),
+    # Before the answer's route, whose last part would take "retirer" as a choice.
+    Route(
+        "/espace/{reference}/demarches/{action_id}/retirer",
+        withdraw,
+        methods=["GET", "POST"],
+        name="dossier.withdraw",
     ),
     Route(
         "/espace/{reference}/demarches/{action_id}/{choice:str}",

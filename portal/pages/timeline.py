@@ -61,6 +61,10 @@ SENTENCES: dict[str, tuple[str, str]] = {
         lazy("You said no to a proposed step."),
         lazy("%(who)s said no to a proposed step."),
     ),
+    Event.ACTION_WITHDRAWN: (
+        lazy("You took back your agreement to a step. It will not be done."),
+        lazy("%(who)s took back their agreement to a step. It will not be done."),
+    ),
     Event.ACTION_DONE: (
         lazy("You carried out an agreed step."),
         lazy("%(who)s carried out an agreed step."),

@@ -190,6 +190,7 @@ def plan(world: World, routes: list[Route]) -> dict[str, list[Visit]]:
             visit("dossier.answer", reference=here, action_id=subject.pending_action, choice="oui"),
             visit("dossier.answer", reference=here, action_id=subject.pending_action, choice="non"),
             visit("dossier.contact", reference=here),
+            visit("dossier.withdraw", reference=here, action_id=subject.agreed_action),
             visit("consent.page", reference=here),
             visit("consent.directory", reference=here),
             visit("consent.grant", reference=here, partner_id=world.partner_ids[CPAS]),
@@ -208,6 +209,7 @@ def plan(world: World, routes: list[Route]) -> dict[str, list[Visit]]:
         *staff_pages,
         visit("dossier.worker", reference=followed),
         visit("consent.share", reference=followed),
+        visit("consent.shared", reference=followed, share_id=world.subjects["youth"].share),
     ]
     pages["other worker"] = [*signed_in, *staff_pages]
     pages["partner"] = [
@@ -634,9 +636,9 @@ def test_worker_signs_in_takes_proposes_and_shares_with_the_keyboard_only(
     activate(page, page.locator("#messages button[type=submit]"))
     expect(page.locator("#messages .thread")).to_contain_text(said)
 
-    form = page.locator("form[action$='/demarches']")
+    form = page.locator("#propose-step form")
     description = "Demander au centre PMS comment changer d’école"
-    choose_radio(page, "mode", "propose")
+    activate(page, page.locator("#propose-step > summary"))
     choose_option(page, form.locator("#f-kind"), "partner_contact")
     type_into(page, form.locator("#f-description"), description)
     tick(page, form.get_by_label(PMS))
@@ -664,9 +666,12 @@ def test_worker_signs_in_takes_proposes_and_shares_with_the_keyboard_only(
     choose_option(page, page.locator("#f-partner"), str(world.partner_ids[PMS]))
     tick(page, page.locator("input[name=categories][value=request]"))
     activate(page, page.get_by_role("button", name=words("Share"), exact=True))
+    wait_for_path(page, rf"/travail/dossiers/{reference}/partages/\d+")
+    expect(page.locator("h1")).to_have_text(words("Shared with %(name)s", name=PMS))
+    story.look(tab, "shared")
+    activate(page, page.get_by_role("link", name=words("Back to the dossier")))
     wait_for_path(page, f"/travail/dossiers/{reference}")
     expect(page.locator("#timeline")).to_contain_text(PMS)
-    story.look(tab, "shared")
     tab.assert_no_problems()
     story.assert_translated()
 

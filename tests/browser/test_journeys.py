@@ -83,8 +83,10 @@ def propose_step(
 ) -> None:
     """A step with someone else: proposed, never done without the young person's agreement."""
     page = worker.page
-    form = page.locator("form[action$='/demarches']")
-    form.locator("input[name=mode][value=propose]").check()
+    # The form opens on demand: the page shows its title until the worker asks for it.
+    form = page.locator("#propose-step form")
+    expect(form).to_be_hidden()
+    page.locator("#propose-step > summary").click()
     form.locator("#f-kind").select_option("partner_contact")
     form.locator("#f-description").fill(description)
     if who:
@@ -371,9 +373,15 @@ def test_consent_is_granted_used_by_the_partner_and_taken_back(people: Desk) -> 
     tom.page.locator("input[name=categories][value=request]").check()
     story.look(tom, "worker-share")
     tom.page.get_by_role("button", name=words("Share"), exact=True).click()
+    # A confirmation: what went to whom, under which agreement.
+    wait_for_path(tom.page, rf"/travail/dossiers/{reference}/partages/\d+")
+    expect(tom.page.locator("h1")).to_have_text(words("Shared with %(name)s", name=CPAS))
+    expect(tom.page.locator("dl.facts")).to_contain_text(words("their request"))
+    story.look(tom, "worker-shared")
+    tom.page.get_by_role("link", name=words("Back to the dossier")).click()
     wait_for_path(tom.page, f"/travail/dossiers/{reference}")
     expect(tom.page.locator("#timeline")).to_contain_text(CPAS)
-    story.look(tom, "worker-shared")
+    expect(tom.page.locator("#consents")).to_contain_text(CPAS)
 
     # Julie, at the CPAS, reads it.
     cpas = people.staff("julie@cpas-namur.example")

@@ -106,7 +106,11 @@ class Subject:
     open_reference: str = ""
     ended_reference: str = ""
     pending_action: int = 0
+    # A step agreed to, not done: it can be taken back.
+    agreed_action: int = 0
     consent: int = 0
+    # What the worker shared, and the confirmation she read after.
+    share: int = 0
 
 
 @dataclass
@@ -297,6 +301,7 @@ def build_subject(world: World, visitor: Visitor, asker: str, name: str) -> Subj
     )
     agreed = propose(amina, reference, "Contacter le centre PMS pour l’orientation", pms)
     visitor.post(f"/espace/{reference}/demarches/{agreed}/oui", [("reason", "")])
+    subject.agreed_action = agreed
 
     # An agreement taken back (an earlier one, on the page), and one active, used once.
     earlier = grant(subject, reference, other, "Pour préparer le rendez-vous.")
@@ -304,10 +309,11 @@ def build_subject(world: World, visitor: Visitor, asker: str, name: str) -> Subj
     subject.consent = grant(subject, reference, pms, "Pour que le centre PMS comprenne.")
     # Proposed after the agreement was taken back, which cancels the steps it concerned.
     subject.pending_action = propose(amina, reference, "Rencontrer l’éducatrice ensemble", other)
-    staff_side.post(
+    shared = staff_side.post(
         f"/travail/dossiers/{reference}/partager",
         [("partner", str(pms)), ("categories", "request")],
     )
+    subject.share = int(_one(r"/partages/(\d+)$", staff_side.path(shared), "the confirmation"))
     world.subjects[asker] = subject
     return subject
 

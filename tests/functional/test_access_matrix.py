@@ -153,6 +153,8 @@ ACCESS: dict[str, Rule] = {
     "dossier.answer": Rule(OWNER),
     # How to reach her: her own dossier only, never a worker's nor another young person's.
     "dossier.contact": Rule(OWNER),
+    # The world's step waits for an answer: nothing to take back yet, so back to the dossier.
+    "dossier.withdraw": Rule(OWNER, ok=303),
     "dossier.worker": Rule({"worker"}),
     "dossier.worker_message": Rule({"worker"}),
     "dossier.worker_action": Rule({"worker"}),
@@ -174,6 +176,7 @@ ACCESS: dict[str, Rule] = {
     "consent.receipt_file": Rule(OWNER),
     "consent.revoke": Rule(OWNER),
     "consent.share": Rule({"worker"}),
+    "consent.shared": Rule({"worker"}),
     "consent.propose_share": Rule({"worker"}),
     "consent.record_meeting": Rule({"worker"}),
     "partners.admin": Rule({"operator"}),

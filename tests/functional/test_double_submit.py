@@ -524,6 +524,16 @@ async def _answer(w: World) -> Submission:
     return Submission(client, action, fields, {"journal action.agreed": 1})
 
 
+@scenario("dossier.withdraw")
+async def _withdraw(w: World) -> Submission:
+    step = await w.proposed()
+    await answer_action(w.lou, w.ref, step.id, True)
+    client = await w.subject()
+    action = f"/espace/{w.ref}/demarches/{step.id}/retirer"
+    fields = await form_at(client, action, action, reason="Finalement non")
+    return Submission(client, action, fields, {"journal action.withdrawn": 1})
+
+
 @scenario("dossier.worker_action:recorded")
 async def _record_step(w: World) -> Submission:
     client = await w.staff("amina")

@@ -139,9 +139,16 @@ async def test_the_kinds_of_step_read_in_the_workers_language(client: httpx.Asyn
     for language in ("fr", "nl", "en", "fr"):
         client.cookies.set("lang", language)
         page = await client.get(f"/travail/dossiers/{dossier.reference}")
-        select = page.text.split('<select id="f-kind" name="kind">', 1)[1].split("</select>")[0]
-        names[language] = re.findall(r'<option value="(\w+)">([^<]+)</option>', select)
-    assert [value for value, _ in names["fr"]] == sorted(KINDS)
+        # Two forms: the kinds written down, and the kinds proposed.
+        names[language] = [
+            option
+            for select in ("f-record-kind", "f-kind")
+            for option in re.findall(
+                r'<option value="(\w+)">([^<]+)</option>',
+                page.text.split(f'<select id="{select}" name="kind">', 1)[1].split("</select>")[0],
+            )
+        ]
+    assert sorted(value for value, _ in names["fr"]) == sorted(KINDS)
     assert [value for value, _ in names["nl"]] == [value for value, _ in names["en"]]
     assert ("family_support", "soutien familial") in names["fr"]
     assert ("family_support", "gezinsondersteuning") in names["nl"]
