@@ -35,7 +35,7 @@ SCHOOL = "192.0.2.10"
 # The address ASGITransport gives every request unless told otherwise.
 HERE = "127.0.0.1"
 WAIT_RE = re.compile(r"Trop d’essais\. Attends (\d+) (secondes?|minutes?|heures?)")
-FORMAT_MESSAGE = "3 à 40 caractères"
+FORMAT_MESSAGE = "Mets 3 à 40 lettres ou chiffres"
 TAKEN_MESSAGE = "déjà pris"
 ERROR_RE = re.compile(r'<p class="error"[^>]*>([^<]+)</p>')
 # A Redis database of this file's own; emptied before and after.
