@@ -160,6 +160,7 @@ def plan(world: World, routes: list[Route]) -> dict[str, list[Visit]]:
         visit("urgent"),
         visit("phone_safety"),
         visit("signed_out"),
+        visit("account.deleted"),
         visit("signin.recovery"),
         Visit(NOT_FOUND, "/nexiste-pas", 404),
     ]
@@ -185,6 +186,7 @@ def plan(world: World, routes: list[Route]) -> dict[str, list[Visit]]:
             visit("account.recovery_notice"),
             visit("request"),
             visit("space"),
+            visit("account.delete"),
             visit("request.sent", reference=here),
             visit("dossier.subject", reference=here),
             visit("dossier.answer", reference=here, action_id=subject.pending_action, choice="oui"),
@@ -693,7 +695,7 @@ def test_partner_signs_in_and_reads_a_share_with_the_keyboard_only(
     activate(page, page.locator(".crumbs a"))
     wait_for_path(page, "/partenaire")
     activate(page, page.locator(".account-nav").get_by_role("button", name=words("Sign out")))
-    wait_for_path(page, "/")
+    wait_for_path(page, "/au-revoir")
     tab.assert_no_problems()
     story.assert_translated()
 
