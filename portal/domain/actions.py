@@ -153,6 +153,17 @@ async def _action_of(dossier: Dossier, action_id: int) -> Action:
     return action
 
 
+async def _subjects_word(subject: Person, reference: str, reason: str) -> tuple[Dossier, str]:
+    """Her own dossier (anyone else's is not found) and her reason, checked before any change."""
+    dossier = await readable_dossier(subject, reference)
+    if subject.id != dossier.subject_id:
+        raise NotFound("only the subject answers for her steps")
+    why = clean_multiline(reason)
+    if len(why) > MAX_REASON:
+        raise Invalid("reason", _l("At most 1,000 characters."))
+    return dossier, why
+
+
 async def answer_action(
     subject: Person,
     reference: str,
@@ -167,12 +178,7 @@ async def answer_action(
         # Not through a worker's recovery link: its holder could be the worker who proposed
         # the step (rule 4). Saying no stays possible.
         require_whole_account(subject)
-    dossier = await readable_dossier(subject, reference)
-    if subject.id != dossier.subject_id:
-        raise NotFound("only the subject answers")
-    why = clean_multiline(reason)
-    if len(why) > MAX_REASON:
-        raise Invalid("reason", _l("At most 1,000 characters."))
+    dossier, why = await _subjects_word(subject, reference, reason)
     async with acting_once(form_key):
         locked = await Dossier.select_for_update().get(id=dossier.id)
         action = await _action_of(locked, action_id)
@@ -207,12 +213,7 @@ async def withdraw_agreement(
     Possible through a worker's recovery link too, as saying no is: taking back never lets
     anyone do more.
     """
-    dossier = await readable_dossier(subject, reference)
-    if subject.id != dossier.subject_id:
-        raise NotFound("only the subject takes an agreement back")
-    why = clean_multiline(reason)
-    if len(why) > MAX_REASON:
-        raise Invalid("reason", _l("At most 1,000 characters."))
+    dossier, why = await _subjects_word(subject, reference, reason)
     async with acting_once(form_key):
         locked = await Dossier.select_for_update().get(id=dossier.id)
         action = await _action_of(locked, action_id)
