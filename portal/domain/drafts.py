@@ -40,6 +40,8 @@ class Place:
     fields: tuple[tuple[str, int], ...]
     # Only while the dossier is open (a message cannot be sent in an ended dossier).
     open_only: bool = False
+    # A field that is a choice, not a text: anything else is forged.
+    choices: tuple[tuple[str, frozenset[str]], ...] = ()
 
 
 MESSAGE = "messages"
@@ -49,8 +51,14 @@ PLACES = {
     MESSAGE: Place((("body", 4000),), open_only=True),
     COME_BACK: Place((("words", 4000),)),
     # Which of the two step forms ("record" or "propose"), and what is written in it.
-    STEP: Place((("description", 2000), ("mode", 10)), open_only=True),
+    STEP: Place(
+        (("description", 2000), ("mode", 10)),
+        open_only=True,
+        choices=(("mode", frozenset({"record", "propose"})),),
+    ),
 }
+# What the form itself says of a text too long.
+TOO_LONG = {4000: _l("At most 4,000 characters."), 2000: _l("At most 2,000 characters.")}
 
 
 def browser_hash(browser: str) -> str:
@@ -95,12 +103,15 @@ async def keep(
         return
     if place.open_only and dossier.status is DossierStatus.ENDED:
         raise NotFound("the dossier has ended")
-    kept: dict[str, str] = {}
+    for field, allowed in place.choices:
+        if values.get(field, "") not in allowed:
+            raise NotFound("no such form")
+    typed: dict[str, str] = {}
     for field, longest in place.fields:
         value = values.get(field, "")
         if len(value) > longest:
-            raise Invalid(field, _l("Too long."))
-        kept[field] = value
+            raise Invalid(field, TOO_LONG.get(longest, TOO_LONG[2000]))
+        typed[field] = value
     where, label = _where(browser, person, dossier.reference, name)
     now = timezone.now()
     async with in_transaction():
@@ -108,9 +119,9 @@ async def keep(
         if sent_key is not None and await SubmittedForm.filter(key_hash=sent_key).exists():
             return
         await RequestDraft.filter(key_hash=where).delete()
-        if not any(kept.get(field, "").strip() for field, _longest in place.fields[:1]):
+        if not any(typed.get(field, "").strip() for field, _longest in place.fields[:1]):
             return  # Emptied: nothing to keep.
-        sealed = _box(browser).seal(json.dumps(kept, ensure_ascii=False), label)
+        sealed = _box(browser).seal(json.dumps(typed, ensure_ascii=False), label)
         await RequestDraft.create(
             key_hash=where,
             browser_hash=browser_hash(browser),
