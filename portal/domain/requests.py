@@ -448,8 +448,12 @@ async def save_draft(browser: str, values: dict[str, Any], *, only_at: str | Non
             if current is not None and _step_of(box, current.sealed) != only_at:
                 return
         await RequestDraft.filter(key_hash=where).delete()
+        # Its own key is the browser's hash (``drafts.browser_hash``): sign-out drops it too.
         await RequestDraft.create(
-            key_hash=where, sealed=box.seal(data, "request.draft"), expires_at=now + DRAFT_LIFETIME
+            key_hash=where,
+            browser_hash=where,
+            sealed=box.seal(data, "request.draft"),
+            expires_at=now + DRAFT_LIFETIME,
         )
 
 

@@ -138,15 +138,21 @@ class RequestDraft(Model):
 
     Sealed with a key only the browser's draft cookie holds: the server alone cannot read it.
     Dropped when the request is sent or found not eligible, and purged once expired.
+    The other forms' drafts (a message, the words of coming back, a step) live here too, one
+    row per browser, person and form (``portal.domain.drafts``).
     """
 
     id = fields.BigIntField(primary_key=True)
     key_hash = fields.CharField(max_length=64, unique=True)
+    # The same for every draft of one browser (a hash of its cookie): sign-out and quick exit
+    # drop them all at once.
+    browser_hash = fields.CharField(max_length=64, default="")
     sealed = fields.TextField()
     expires_at = fields.DatetimeField(db_index=True)
 
     class Meta:
         table = "request_draft"
+        indexes = (Index(fields=("browser_hash",)),)
 
 
 class Message(Model):

@@ -77,10 +77,10 @@ def once(again: Again | None = None) -> Callable[[Handler], Handler]:
     def decorate(handler: Handler) -> Handler:
         @functools.wraps(handler)
         async def guarded(request: Request) -> Response:
-            key = (await request.form()).get(FORM_KEY) if request.method == "POST" else None
-            if not isinstance(key, str) or not FORM_KEY_RE.fullmatch(key):
+            form = await request.form() if request.method == "POST" else None
+            digest = sent_form_key(request, form) if form is not None else None
+            if digest is None:
                 return await handler(request)
-            digest = hashlib.sha256(f"{browser_id(request)}:{key}".encode()).hexdigest()
             request.state.form_key = digest
             try:
                 response = await handler(request)
@@ -98,6 +98,15 @@ def once(again: Again | None = None) -> Callable[[Handler], Handler]:
         return guarded
 
     return decorate
+
+
+def sent_form_key(request: Request, form: FormData) -> str | None:
+    """The digest a form's single-use key is recorded under, bound to this browser; None for a
+    form without a well-made key."""
+    key = form.get(FORM_KEY)
+    if not isinstance(key, str) or not FORM_KEY_RE.fullmatch(key):
+        return None
+    return hashlib.sha256(f"{browser_id(request)}:{key}".encode()).hexdigest()
 
 
 def form_key(request: Request) -> str | None:

@@ -13,29 +13,34 @@ from tortoise import timezone
 
 from portal.domain import actions as action_rules
 from portal.domain import consent as consent_rules
-from portal.domain import dossiers
+from portal.domain import dossiers, drafts
+from portal.domain import ending as ending_rules
 from portal.domain import partners as directory
 from portal.domain import requests as request_rules
+from portal.domain.access import readable_dossier
 from portal.domain.errors import AlreadyDone, Invalid
 from portal.domain.messages import send_message
 from portal.domain.notices import mark_news_seen
 from portal.i18n import _, current_language, use_language
 from portal.labels import kind_name
-from portal.models import ActionKind, ActionStatus, Person, Role
+from portal.models import ActionKind, ActionStatus, Dossier, Person, Role
 from portal.pages.common import (
+    browser_id,
     form_key,
     ids_of,
     kept,
     once,
+    own_dossier,
     path_id,
     person_of,
     reference_of,
     require,
+    sent_form_key,
     text,
 )
 from portal.pages.timeline import lines
 from portal.security.sessions import TOUCH_EVERY
-from portal.templating import render
+from portal.templating import render, wants_fragment
 
 SUBJECTS = (Role.YOUTH, Role.RELATIVE)
 
@@ -83,6 +88,8 @@ def _context(
         "contact": request_rules.contact_choices_of(view.request),
         "contact_changed": False,
         "answered": None,
+        # A step's form brought back from its draft opens by itself.
+        "restored_step": False,
     }
     context.update(extra)
     return context
@@ -125,6 +132,7 @@ async def subject_dossier(request: Request) -> Response:
         answered=answered,
         contact_changed=request.query_params.get("joindre") == "ok",
     )
+    await _fill_from_drafts(request, person, context, (drafts.MESSAGE,))
     response = render(request, "dossiers/subject.html", context, block="timeline")
     await dossiers.mark_seen(view.dossier, view)
     return response
@@ -152,7 +160,68 @@ async def _message(request: Request, template: str, subject_view: bool) -> Respo
             context = await _worker_context(request, person, view, errors=errors)
         context["values"]["body"] = body
         return render(request, template, context, status_code=422)
+    await drafts.drop(browser_id(request), person, reference_of(request), drafts.MESSAGE)
     return RedirectResponse(request.url.path.rsplit("/", 1)[0] + "#messages", status_code=303)
+
+
+async def _fill_from_drafts(
+    request: Request, person: Person, context: dict[str, Any], names: tuple[str, ...]
+) -> None:
+    """Put back in the page's forms what was typed in them and not sent (one query).
+
+    Only a whole page: a part of it asked by htmx has no form to fill.
+    """
+    if wants_fragment(request) or context["dossier"].status.value == "ended":
+        return
+    found = await drafts.kept(browser_id(request), person, context["dossier"].reference, names)
+    values = context["values"]
+    if drafts.MESSAGE in found:
+        values["body"] = found[drafts.MESSAGE]["body"]
+    step = found.get(drafts.STEP)
+    if step is not None and step.get("mode") in {"record", "propose"}:
+        values.update(description=step.get("description", ""), mode=step["mode"])
+        context["restored_step"] = True
+
+
+async def _keep_draft(request: Request, dossier: Dossier, name: str) -> Response:
+    """What htmx sends as she types: kept as this form's draft. Answers 204, nothing shown."""
+    form = await request.form()
+    values = {field: text(form, field) for field, _longest in drafts.PLACES[name].fields}
+    await drafts.keep(
+        browser_id(request),
+        person_of(request),
+        dossier,
+        name,
+        values,
+        sent_key=sent_form_key(request, form),
+    )
+    return Response(status_code=204)
+
+
+@require(*SUBJECTS)
+async def subject_draft(request: Request) -> Response:
+    """The draft of a form of her own dossier: a message, or the words of coming back.
+
+    The same rule as the form: her own dossier only (anyone else: 404, nothing kept).
+    """
+    name = request.path_params["place"]
+    if name == drafts.MESSAGE:
+        dossier = await own_dossier(request)
+    elif name == drafts.COME_BACK:
+        dossier = await ending_rules.returnable(person_of(request), reference_of(request))
+    else:
+        raise HTTPException(404)
+    return await _keep_draft(request, dossier, name)
+
+
+@require(Role.WORKER)
+async def worker_draft(request: Request) -> Response:
+    """The draft of a message or a step in a dossier she follows (anyone else: 404)."""
+    name = request.path_params["place"]
+    if name not in {drafts.MESSAGE, drafts.STEP}:
+        raise HTTPException(404)
+    dossier = await readable_dossier(person_of(request), reference_of(request))
+    return await _keep_draft(request, dossier, name)
 
 
 @require(*SUBJECTS)
@@ -277,12 +346,9 @@ async def contact(request: Request) -> Response:
 async def worker_dossier(request: Request) -> Response:
     person = person_of(request)
     view = await _view(request, person)
-    return render(
-        request,
-        "dossiers/worker.html",
-        await _worker_context(request, person, view),
-        block="timeline",
-    )
+    context = await _worker_context(request, person, view)
+    await _fill_from_drafts(request, person, context, (drafts.MESSAGE, drafts.STEP))
+    return render(request, "dossiers/worker.html", context, block="timeline")
 
 
 async def _worker_context(
@@ -355,6 +421,7 @@ async def worker_action(request: Request) -> Response:
             )
     except Invalid as refusal:
         return await _worker_refusal(request, refusal, values)
+    await drafts.drop(browser_id(request), person, reference_of(request), drafts.STEP)
     return RedirectResponse(f"/travail/dossiers/{reference_of(request)}#actions", status_code=303)
 
 
@@ -381,6 +448,12 @@ routes = [
         methods=["POST"],
         name="dossier.subject_message",
     ),
+    Route(
+        "/espace/{reference}/brouillon/{place:str}",
+        subject_draft,
+        methods=["POST"],
+        name="dossier.subject_draft",
+    ),
     # Before the answer's route, whose last part would take "retirer" as a choice.
     Route(
         "/espace/{reference}/demarches/{action_id}/retirer",
@@ -406,6 +479,12 @@ routes = [
         worker_message,
         methods=["POST"],
         name="dossier.worker_message",
+    ),
+    Route(
+        "/travail/dossiers/{reference}/brouillon/{place:str}",
+        worker_draft,
+        methods=["POST"],
+        name="dossier.worker_draft",
     ),
     Route(
         "/travail/dossiers/{reference}/demarches",

@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from portal.domain import drafts
 from portal.domain import ending as rules
 from portal.domain import requests as request_rules
 from portal.domain.errors import AlreadyDone, Invalid
@@ -17,6 +18,7 @@ from portal.i18n import _, current_language
 from portal.labels import category_name, kind_name, theme_names
 from portal.models import Asker, Person, Role
 from portal.pages.common import (
+    browser_id,
     form_key,
     once,
     own_dossier,
@@ -84,6 +86,12 @@ async def come_back(request: Request) -> Response:
     }
     context: dict[str, Any] = {"dossier": dossier, "values": values, "errors": {}}
     if request.method == "GET":
+        # What she wrote before a reload (kept as she typed, with JavaScript).
+        found = await drafts.kept(
+            browser_id(request), person, dossier.reference, (drafts.COME_BACK,)
+        )
+        if drafts.COME_BACK in found:
+            values["words"] = found[drafts.COME_BACK]["words"]
         return render(request, "ending/come_back.html", context)
     form = await request.form()
     values.update(
@@ -113,6 +121,7 @@ async def come_back(request: Request) -> Response:
     except Invalid as refusal:
         context["errors"] = {refusal.field: _(refusal.message)}
         return render(request, "ending/come_back.html", context, status_code=422)
+    await drafts.drop(browser_id(request), person, dossier.reference, drafts.COME_BACK)
     return RedirectResponse(f"/espace/{dossier.reference}/envoye", status_code=303)
 
 

@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from portal.domain import accounts
+from portal.domain import accounts, drafts
 from portal.domain import requests as request_rules
 from portal.domain.errors import Invalid
 from portal.i18n import LANGUAGE_COOKIE, _, current_language
@@ -249,6 +249,8 @@ async def _end_here(request: Request, response: Response) -> Response:
         await end_session(session)
     # A request being typed on this phone goes too: nothing of it waits for whoever comes next.
     await request_rules.drop_draft(browser_id(request))
+    # And what was being typed in the signed-in forms (a message, a step, coming back).
+    await drafts.drop_all(browser_id(request))
     clear_session_cookie(response)
     response.delete_cookie(CSRF_COOKIE, path="/", secure=True, httponly=True, samesite="lax")
     return response

@@ -32,6 +32,7 @@ from portal.models import (
     Person,
     RecoveryCode,
     Request,
+    RequestDraft,
     Role,
     Service,
     Session,
@@ -150,6 +151,8 @@ ACCESS: dict[str, Rule] = {
     "space": Rule(ANY_SUBJECT),
     "dossier.subject": Rule(OWNER),
     "dossier.subject_message": Rule(OWNER),
+    # What she types, kept as a draft: the same rule as the form it belongs to.
+    "dossier.subject_draft": Rule(OWNER),
     "dossier.answer": Rule(OWNER),
     # How to reach her: her own dossier only, never a worker's nor another young person's.
     "dossier.contact": Rule(OWNER),
@@ -157,6 +160,7 @@ ACCESS: dict[str, Rule] = {
     "dossier.withdraw": Rule(OWNER, ok=303),
     "dossier.worker": Rule({"worker"}),
     "dossier.worker_message": Rule({"worker"}),
+    "dossier.worker_draft": Rule({"worker"}),
     "dossier.worker_action": Rule({"worker"}),
     "dossier.worker_action_step": Rule({"worker"}),
     "work.inbox": Rule(ANY_WORKER),
@@ -265,6 +269,7 @@ def _path(route: Route, world: World, static_css: str) -> str:
         "format": "json",
         "choice": "oui",
         "step": "fait",
+        "place": "messages",
         "path": static_css,
     }
     path = route.path
@@ -290,6 +295,8 @@ async def _snapshot() -> dict[str, Any]:
         .order_by("id")
         .values_list("id", "contact_channel", "contact_details", "no_voicemail"),
         "messages": await Message.all().count(),
+        # A draft kept for someone who may not send its form would be a way in.
+        "drafts": await RequestDraft.all().count(),
         "actions": await Action.all().order_by("id").values_list("id", "status"),
         "consents": await Consent.all().order_by("id").values_list("id", "revoked_at"),
         "shares": await Share.all().count(),

@@ -67,6 +67,8 @@ pytestmark = pytest.mark.asyncio(loop_scope="session")
 NATURAL: dict[str, str] = {
     "language": "sets the language cookie (and profile) to the same value again",
     "request.count": "counts characters, stores nothing",
+    "dossier.subject_draft": "replaces the form's draft with the same text again",
+    "dossier.worker_draft": "replaces the form's draft with the same text again",
     "work.find": "looks a dossier up by its reference, stores nothing",
     "signout": "ending a session that has ended changes nothing",
     "quick_exit": "ending a session that has ended changes nothing",
