@@ -29,7 +29,7 @@ PARTNERS: list[dict[str, Any]] = [
         adheres_youth_code=False,
         contact="081 00 00 01",
         description="Le CPAS aide pour l'argent, le logement et les démarches quand on n'y "
-        "arrive plus seul·e.",
+        "arrive plus sans aide.",
         description_nl="Het OCMW helpt met geld, huisvesting en papieren als het alleen niet "
         "meer lukt.",
         description_en="The CPAS helps with money, housing and paperwork when you cannot "
