@@ -61,3 +61,18 @@ async def test_what_we_keep_is_true_for_a_parent(client: httpx.AsyncClient) -> N
     client.cookies.set("lang", "en")
     english = await client.get("/donnees")
     assert "the young person’s, if you are a parent" in english.text
+
+
+async def test_the_rights_page_tells_a_parent_what_holds_for_them(
+    client: httpx.AsyncClient,
+) -> None:
+    # "Tes droits" speaks to the young person ("ni tes parents"): a parent who reads it is told
+    # what holds for their own file, and that their child's file is not theirs to read.
+    await _parent_with_a_followed_request()
+    anonymous = await client.get("/droits")
+    assert "Toi, parent qui demandes de l’aide" not in anonymous.text
+    await factories.sign_in(client, "parent")
+    page = await client.get("/droits")
+    assert page.status_code == 200
+    assert "Toi, parent qui demandes de l’aide" in page.text
+    assert "Le dossier de ton enfant, s’il en a un, est à lui : tu ne le lis pas." in page.text
