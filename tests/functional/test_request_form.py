@@ -147,18 +147,22 @@ async def test_the_form_never_asks_for_no_email_beside_an_email_field(
 
 
 async def test_a_parent_is_spoken_to_as_a_parent(client: httpx.AsyncClient) -> None:
+    # A parent's words, in the portal's one voice: "tu" from the first step to their space,
+    # never a switch to "vous" in the middle of the form.
     await factories.service()
     parent = {"asker": "relative", "birth_month": "5", "birth_year": "2012"}
     about = html.unescape(await _step(client, "who", **parent))
-    assert "Avec vos mots" in about and "Avec tes mots" not in about
-    assert "Cochez si ça ne peut pas attendre" in about
+    assert "sur le ou la jeune et sur toi" in about
+    assert "Coche si ça ne peut pas attendre" in about
     page = await _step(client, "about", **parent, themes=["family"])
     contact = html.unescape(page).replace("\u00a0", " ")
-    assert "Comment vous joindre sans risque ?" in contact
+    assert "Comment te joindre sans risque ?" in contact
     account = html.unescape(
         await _step(client, "contact", **parent, themes=["family"], contact_channel="portal")
     )
-    assert "Envoyez votre demande" in account and "tu crées" not in account
+    assert "Envoie ta demande" in account
+    for step in (about, contact, account):
+        assert " vous " not in step and "Vous " not in step and "votre" not in step.lower()
 
     token = await csrf_token(client, "/demande")
     sent = await client.post(
@@ -178,9 +182,9 @@ async def test_a_parent_is_spoken_to_as_a_parent(client: httpx.AsyncClient) -> N
     )
     assert sent.status_code == 303
     page = html.unescape((await client.get(sent.headers["location"])).text)
-    assert "Votre demande est envoyée" in page
-    assert "vous répondra dans les 3 jours, sauf le week-end" in page
-    assert "Ta demande" not in page and "te répondra" not in page
+    assert "Ta demande est envoyée" in page
+    assert "te répondra dans les 3 jours, sauf le week-end" in page
+    assert "votre" not in page.lower()
     assert await Dossier.all().count() == 1
 
 
