@@ -66,7 +66,8 @@ def browser_hash(browser: str) -> str:
     return hashlib.sha256(f"portal-draft-id:{browser}".encode()).hexdigest()
 
 
-def _box(browser: str) -> Box:
+def sealing_box(browser: str) -> Box:
+    """The key every draft of this browser is sealed with (the request form's too)."""
     return Box(0, hashlib.sha256(f"portal-draft-key:{browser}".encode()).digest())
 
 
@@ -121,7 +122,7 @@ async def keep(
         await RequestDraft.filter(key_hash=where).delete()
         if not any(typed.get(field, "").strip() for field, _longest in place.fields[:1]):
             return  # Emptied: nothing to keep.
-        sealed = _box(browser).seal(json.dumps(typed, ensure_ascii=False), label)
+        sealed = sealing_box(browser).seal(json.dumps(typed, ensure_ascii=False), label)
         await RequestDraft.create(
             key_hash=where,
             browser_hash=browser_hash(browser),
@@ -138,7 +139,7 @@ async def kept(
         return {}
     wheres = {_where(browser, person, reference, name)[0]: name for name in names}
     rows = await RequestDraft.filter(key_hash__in=list(wheres), expires_at__gte=timezone.now())
-    box = _box(browser)
+    box = sealing_box(browser)
     found: dict[str, dict[str, str]] = {}
     for row in rows:
         name = wheres[row.key_hash]

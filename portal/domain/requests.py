@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 from tortoise import timezone
 from tortoise.transactions import in_transaction
 
 from portal import keys
-from portal.domain import journal
+from portal.domain import drafts, journal
 from portal.domain.access import own_dossier
 from portal.domain.accounts import require_whole_account
 from portal.domain.errors import DomainError, Invalid, NotAllowed, NotFound
@@ -414,18 +413,15 @@ async def change_contact(
 
 # --- What was typed before sending: a draft, so a reload loses nothing ------------------------
 
-# Long enough to think and come back to the tab; short, as the phone may be shared.
-DRAFT_LIFETIME = timedelta(hours=2)
 # The form's fields are bounded one by one; a larger draft is a forged one, and is not kept.
 DRAFT_CHARS = 100_000
 
 
 def _draft_keys(browser: str) -> tuple[str, Box]:
     """Where a browser's draft is stored, and the key that seals it; both from the browser's own
-    random cookie, which the server does not keep: without the browser, a draft is noise."""
-    where = hashlib.sha256(f"portal-draft-id:{browser}".encode()).hexdigest()
-    key = hashlib.sha256(f"portal-draft-key:{browser}".encode()).digest()
-    return where, Box(0, key)
+    random cookie, which the server does not keep: without the browser, a draft is noise. The
+    request form's draft is stored under the browser's own hash, as ``drafts`` names it."""
+    return drafts.browser_hash(browser), drafts.sealing_box(browser)
 
 
 async def save_draft(browser: str, values: dict[str, Any], *, only_at: str | None = None) -> None:
@@ -434,7 +430,7 @@ async def save_draft(browser: str, values: dict[str, Any], *, only_at: str | Non
     ``only_at``: keep it only while the draft is still at that step (or there is none yet). The
     counter's request can arrive after "Continue" was sent: it must not take the form back.
     """
-    if len(browser) < 16:
+    if len(browser) < drafts.MIN_BROWSER:
         return
     where, box = _draft_keys(browser)
     data = json.dumps(values, ensure_ascii=False)
@@ -448,12 +444,12 @@ async def save_draft(browser: str, values: dict[str, Any], *, only_at: str | Non
             if current is not None and _step_of(box, current.sealed) != only_at:
                 return
         await RequestDraft.filter(key_hash=where).delete()
-        # Its own key is the browser's hash (``drafts.browser_hash``): sign-out drops it too.
+        # Its own key is the browser's hash: ``drafts.drop_all`` (sign-out) drops it too.
         await RequestDraft.create(
             key_hash=where,
             browser_hash=where,
             sealed=box.seal(data, "request.draft"),
-            expires_at=now + DRAFT_LIFETIME,
+            expires_at=now + drafts.LIFETIME,
         )
 
 
@@ -468,7 +464,7 @@ def _step_of(box: Box, sealed: str) -> str | None:
 
 async def load_draft(browser: str) -> dict[str, Any] | None:
     """What this browser typed and did not send yet, if it is still kept."""
-    if len(browser) < 16:
+    if len(browser) < drafts.MIN_BROWSER:
         return None
     where, box = _draft_keys(browser)
     draft = await RequestDraft.filter(key_hash=where, expires_at__gte=timezone.now()).first()
@@ -483,7 +479,7 @@ async def load_draft(browser: str) -> dict[str, Any] | None:
 
 async def drop_draft(browser: str) -> None:
     """Forget the draft: the request is sent, or could not be made here."""
-    if len(browser) < 16:
+    if len(browser) < drafts.MIN_BROWSER:
         return
     where, _box = _draft_keys(browser)
     await RequestDraft.filter(key_hash=where).delete()

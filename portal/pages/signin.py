@@ -14,7 +14,6 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from portal.domain import accounts, drafts
-from portal.domain import requests as request_rules
 from portal.domain.errors import Invalid
 from portal.i18n import LANGUAGE_COOKIE, _, current_language
 from portal.models import Person, Role
@@ -247,9 +246,8 @@ async def _end_here(request: Request, response: Response) -> Response:
     session = await current_session(request)
     if session is not None:
         await end_session(session)
-    # A request being typed on this phone goes too: nothing of it waits for whoever comes next.
-    await request_rules.drop_draft(browser_id(request))
-    # And what was being typed in the signed-in forms (a message, a step, coming back).
+    # What was being typed on this phone goes too (the request form, a message, a step, coming
+    # back): nothing of it waits for whoever comes next.
     await drafts.drop_all(browser_id(request))
     clear_session_cookie(response)
     response.delete_cookie(CSRF_COOKIE, path="/", secure=True, httponly=True, samesite="lax")
