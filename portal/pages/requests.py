@@ -36,7 +36,13 @@ from portal.pages.common import (
     signed_in,
     text,
 )
-from portal.pages.signin import json_redirect, read_credential, signed_in_response, throttle_of
+from portal.pages.signin import (
+    json_redirect,
+    read_credential,
+    relying_party,
+    signed_in_response,
+    throttle_of,
+)
 from portal.security import passkeys
 from portal.security.ratelimit import wait_message
 from portal.templating import render
@@ -354,9 +360,8 @@ async def ask_passkey_options(request: Request) -> Response:
     pending["themes"] = ",".join(values["themes"])
     pending.update({f: "1" if values[f] else "" for f in FLAGS})
     pending.update(role=new.role.value, user_handle=handle)
-    settings = request.app.state.settings
     options = await passkeys.registration_options(
-        passkeys.RelyingParty(settings.rp_id, settings.rp_name, settings.origin),
+        relying_party(request),
         browser_id(request),
         user_handle=handle,
         pending=pending,
@@ -373,10 +378,9 @@ async def ask_passkey(request: Request) -> Response:
             {"error": wait_message(wait)}, status_code=429, headers={"Retry-After": str(wait)}
         )
     credential = await read_credential(request)
-    settings = request.app.state.settings
     try:
         challenge, passkey = await passkeys.verify_registration(
-            passkeys.RelyingParty(settings.rp_id, settings.rp_name, settings.origin),
+            relying_party(request),
             browser_id(request),
             credential,
         )
