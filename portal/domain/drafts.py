@@ -137,14 +137,17 @@ async def kept(
     """The drafts of these forms of a dossier, by form (one query for all of them)."""
     if len(browser) < MIN_BROWSER:
         return {}
-    wheres = {_where(browser, person, reference, name)[0]: name for name in names}
+    wheres: dict[str, tuple[str, str]] = {}
+    for name in names:
+        where, label = _where(browser, person, reference, name)
+        wheres[where] = (name, label)
     rows = await RequestDraft.filter(key_hash__in=list(wheres), expires_at__gte=timezone.now())
     box = sealing_box(browser)
     found: dict[str, dict[str, str]] = {}
     for row in rows:
-        name = wheres[row.key_hash]
+        name, label = wheres[row.key_hash]
         try:
-            values = json.loads(box.open(row.sealed, _where(browser, person, reference, name)[1]))
+            values = json.loads(box.open(row.sealed, label))
         except (CryptoError, ValueError):
             continue
         if isinstance(values, dict):
