@@ -22,8 +22,18 @@ import holidays
 from tortoise.functions import Max
 
 from portal.domain.errors import Invalid, NotFound
+from portal.domain.forms import acting_once
 from portal.i18n import lazy as _l
-from portal.models import ClosingPeriod, Dossier, Message, Person, Role
+from portal.models import (
+    ClosingPeriod,
+    Dossier,
+    DossierStatus,
+    Message,
+    Person,
+    Request,
+    Role,
+    Service,
+)
 from portal.text import clean_text
 
 BRUSSELS = ZoneInfo("Europe/Brussels")
@@ -48,6 +58,18 @@ def public_holidays(year: int, language: str = "fr") -> dict[date, str]:
 
 def holiday_name(day: date, language: str = "fr") -> str | None:
     return public_holidays(day.year, language).get(day)
+
+
+def coming_holidays(today: date, language: str, days: int = 366) -> list[tuple[date, str]]:
+    """The public holidays from ``today`` on, for ``days`` days, with their names."""
+    end = today + timedelta(days=days)
+    found = [
+        (day, name)
+        for year in range(today.year, end.year + 1)
+        for day, name in public_holidays(year, language).items()
+        if today <= day < end
+    ]
+    return sorted(found)
 
 
 def local_day(moment: datetime) -> date:
@@ -249,7 +271,13 @@ def parse_day(value: str, name: str) -> date:
 
 
 async def add_closing(
-    admin: Person, first_day: str, last_day: str, label: str, now: datetime
+    admin: Person,
+    first_day: str,
+    last_day: str,
+    label: str,
+    now: datetime,
+    *,
+    form_key: str | None = None,
 ) -> ClosingPeriod:
     """The admin closes her service for some days: from today on, at most 60 days at once."""
     service_id = _require_admin(admin)
@@ -265,14 +293,15 @@ async def add_closing(
     cleaned = clean_text(label)
     if len(cleaned) > LABEL_LENGTH:
         raise Invalid("label", _l("At most 80 characters."))
-    return await ClosingPeriod.create(
-        service_id=service_id,
-        first_day=first,
-        last_day=last,
-        label=cleaned,
-        created_by_id=admin.id,
-        created_at=now,
-    )
+    async with acting_once(form_key):
+        return await ClosingPeriod.create(
+            service_id=service_id,
+            first_day=first,
+            last_day=last,
+            label=cleaned,
+            created_by_id=admin.id,
+            created_at=now,
+        )
 
 
 async def coming_closings(admin: Person, now: datetime) -> list[ClosingPeriod]:
@@ -287,7 +316,9 @@ async def coming_closings(admin: Person, now: datetime) -> list[ClosingPeriod]:
     )
 
 
-async def remove_closing(admin: Person, closing_id: int, now: datetime) -> ClosingPeriod:
+async def remove_closing(
+    admin: Person, closing_id: int, now: datetime, *, form_key: str | None = None
+) -> ClosingPeriod:
     """Only a closing of her own service that has not started: past days stay as they were."""
     service_id = _require_admin(admin)
     closing = await ClosingPeriod.filter(
@@ -297,7 +328,36 @@ async def remove_closing(admin: Person, closing_id: int, now: datetime) -> Closi
         raise NotFound("closing")
     if closing.first_day <= local_day(now):
         raise Invalid("closing", _l("A closing that has started cannot be removed."))
-    closing.removed_at = now
-    closing.removed_by_id = admin.id
-    await closing.save(update_fields=["removed_at", "removed_by_id"])
+    async with acting_once(form_key):
+        closing.removed_at = now
+        closing.removed_by_id = admin.id
+        await closing.save(update_fields=["removed_at", "removed_by_id"])
     return closing
+
+
+# --- What the young person or parent is told ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AnswerTarget:
+    """By when someone answers a waiting request, and whether the service is closed today."""
+
+    days: int
+    due: Due
+    reopens_on: date | None
+
+
+async def answer_target(dossier: Dossier, now: datetime) -> AnswerTarget | None:
+    """For a waiting request: its latest asking (a return counts from the return) plus the
+    service's target, in its working days. Three queries."""
+    if dossier.status is not DossierStatus.WAITING:
+        return None
+    asked = await Request.filter(dossier_id=dossier.id).order_by("-id").first()
+    service = await Service.get(id=dossier.service_id)
+    start = asked.created_at if asked is not None else dossier.created_at
+    calendar = await calendar_of(service.id, min(local_day(start), local_day(now)))
+    return AnswerTarget(
+        days=service.response_days,
+        due=due(calendar, start, service.response_days, now),
+        reopens_on=calendar.reopens_on(local_day(now)),
+    )
