@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from portal import demo
 from portal.domain import messages, workdays
 from portal.domain.errors import Invalid, NotFound
 from portal.models import ClosingPeriod, Message, Role
@@ -197,3 +198,13 @@ async def test_a_message_from_her_waits_for_a_reply_in_working_days(db: str) -> 
     assert not unanswered[first.id].due.late
     later = await workdays.unanswered_messages(dossiers, 2, at(2027, 7, 28, 0, 1))
     assert later[first.id].due.late
+
+
+@ON_DB
+async def test_the_demo_service_closes_a_week_next_summer(db: str) -> None:
+    assert demo.summer_week(date(2026, 12, 7)) == (date(2027, 7, 19), date(2027, 7, 23))
+    assert demo.summer_week(date(2027, 7, 1)) == (date(2028, 7, 17), date(2028, 7, 21))
+    assert await demo.seed_demo(date(2026, 12, 7))
+    closing = await ClosingPeriod.get().prefetch_related("service")
+    assert closing.service.name.startswith("AMO Le Passage")
+    assert (closing.first_day, closing.last_day) == (date(2027, 7, 19), date(2027, 7, 23))
