@@ -319,16 +319,21 @@ async def coming_closings(admin: Person, now: datetime) -> list[ClosingPeriod]:
 async def remove_closing(
     admin: Person, closing_id: int, now: datetime, *, form_key: str | None = None
 ) -> ClosingPeriod:
-    """Only a closing of her own service that has not started: past days stay as they were."""
+    """Only a closing of her own service that has not started: past days stay as they were.
+
+    The form's key is checked first, so a repeat gets the first answer, not a "not found".
+    """
     service_id = _require_admin(admin)
-    closing = await ClosingPeriod.filter(
-        id=closing_id, service_id=service_id, removed_at__isnull=True
-    ).first()
-    if closing is None:
-        raise NotFound("closing")
-    if closing.first_day <= local_day(now):
-        raise Invalid("closing", _l("A closing that has started cannot be removed."))
     async with acting_once(form_key):
+        closing = (
+            await ClosingPeriod.select_for_update()
+            .filter(id=closing_id, service_id=service_id, removed_at__isnull=True)
+            .first()
+        )
+        if closing is None:
+            raise NotFound("closing")
+        if closing.first_day <= local_day(now):
+            raise Invalid("closing", _l("A closing that has started cannot be removed."))
         closing.removed_at = now
         closing.removed_by_id = admin.id
         await closing.save(update_fields=["removed_at", "removed_by_id"])
