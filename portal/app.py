@@ -33,6 +33,7 @@ from portal.ops import RequestIdMiddleware
 from portal.pages import (
     account,
     admin,
+    closings,
     consent,
     dossiers,
     ending,
@@ -195,6 +196,7 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
             *account.routes,
             *invitations.routes,
             *admin.routes,
+            *closings.routes,
             *operator.routes,
             *figures.routes,
             *requests.routes,

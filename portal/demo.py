@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
+from tortoise import timezone
 from tortoise.transactions import in_transaction
 
 from portal import seeding
-from portal.models import Role, Sector, Service, Theme
+from portal.models import ClosingPeriod, Role, Sector, Service, Theme
 
 # Shown in the README; for a local demo only, never for a real installation.
 DEMO_PASSWORD = "demo-portail-amo-2026"  # noqa: S105 - published demo sign-in
@@ -142,6 +143,14 @@ SERVICES: list[dict[str, Any]] = [
 ]
 
 
+def summer_week(today: date) -> tuple[date, date]:
+    """Monday to Friday of the week of 21 July, the coming summer: the demo's closing week."""
+    year = today.year if today < date(today.year, 7, 1) else today.year + 1
+    national_day = date(year, 7, 21)
+    monday = national_day - timedelta(days=national_day.weekday())
+    return monday, monday + timedelta(days=4)
+
+
 async def seed_demo(today: date | None = None) -> bool:
     """Load the demo once; return False (and change nothing) when it is already there.
 
@@ -170,6 +179,15 @@ async def seed_demo(today: date | None = None) -> bool:
         # to renew on the account page).
         lou = await seeding.subject("lou", "Lou", password=DEMO_PASSWORD)
         await seeding.subject("parent", "Sam", password=DEMO_PASSWORD, role=Role.RELATIVE)
+        # Le Passage closes a week next summer: its answer targets skip it.
+        first, last = summer_week(today or timezone.now().date())
+        await ClosingPeriod.create(
+            service_id=passage.id,
+            first_day=first,
+            last_day=last,
+            label="Fermeture d’été",
+            created_at=timezone.now(),
+        )
 
     await seeding.request(
         lou,

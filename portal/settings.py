@@ -52,6 +52,8 @@ class Settings:
     quick_exit_url: str = "https://www.meteo.be/fr/belgique"
     default_language: str = "fr"
     response_days: int = 3
+    # A young person's message is answered within this many working days, or it is late.
+    reply_target_days: int = 2
     host: str = "localhost"
     port: int = 8000
     workers: int = 1
@@ -187,6 +189,7 @@ def load_settings(env: Environ | None = None) -> Settings:
         quick_exit_url=quick_exit_url,
         default_language=default_language,
         response_days=config("RESPONSE_DAYS", cast=int, default=3),
+        reply_target_days=config("REPLY_TARGET_DAYS", cast=int, default=2),
         host=host,
         port=port,
         rp_id=rp_id,

@@ -10,7 +10,7 @@ from typing import Any
 from tortoise import timezone
 
 from portal import keys
-from portal.domain import journal
+from portal.domain import journal, workdays
 from portal.domain.access import is_assigned, readable_dossier
 from portal.domain.errors import Invalid, NotAllowed, NotFound
 from portal.domain.forms import acting_once
@@ -77,6 +77,8 @@ class InboxItem:
     overdue: bool
     # She came back after the help ended, and nobody who followed her then is still there.
     returned: bool = False
+    # When an answer is due, in the service's working days (``portal.domain.workdays``).
+    due: workdays.Due | None = None
 
 
 def _require_worker(person: Person) -> None:
@@ -84,14 +86,16 @@ def _require_worker(person: Person) -> None:
         raise NotFound("workers only")
 
 
-async def inbox(worker: Person, today: date | None = None) -> list[InboxItem]:
-    """Waiting requests of the worker's own service: the urgent ones first, then the oldest.
+async def inbox(worker: Person, now: datetime | None = None) -> list[InboxItem]:
+    """Waiting requests of the worker's own service: the urgent ones first, then the late ones,
+    then the oldest. Three queries whatever their number.
 
     Only what a worker needs to choose which to read: no words, no contact details (reading
     those is a journaled look, ``requests.read_waiting_request``).
     """
     _require_worker(worker)
-    today = today or timezone.now().date()
+    now = now or timezone.now()
+    today = workdays.local_day(now)
     dossiers = (
         await Dossier.filter(service_id=worker.service_id, status=DossierStatus.WAITING)
         .select_related("service")
@@ -103,21 +107,25 @@ async def inbox(worker: Person, today: date | None = None) -> list[InboxItem]:
         if r.dossier_id in requests:
             returns.add(r.dossier_id)
         requests[r.dossier_id] = r
+    since = min((workdays.local_day(r.created_at) for r in requests.values()), default=today)
+    calendar = await workdays.calendar_of(worker.service_id or 0, since)
     items = []
     for dossier in dossiers:
         # A return waits since she came back, not since her first request.
-        waited = working_days_between(requests[dossier.id].created_at.date(), today)
+        asked = requests[dossier.id].created_at
+        target = workdays.due(calendar, asked, dossier.service.response_days, now)
         items.append(
             InboxItem(
                 dossier=dossier,
                 request=requests[dossier.id],
-                waiting_days=waited,
-                overdue=waited > dossier.service.response_days,
+                waiting_days=calendar.working_days_between(workdays.local_day(asked), today),
+                overdue=target.late,
                 returned=dossier.id in returns,
+                due=target,
             )
         )
     # Stable: within each group, the order of arrival stays.
-    items.sort(key=lambda item: not item.request.urgent)
+    items.sort(key=lambda item: workdays.inbox_order(item.request.urgent, item.due))
     return items
 
 
@@ -390,6 +398,16 @@ async def assigned_dossiers(worker: Person) -> list[Dossier]:
     return await Dossier.filter(id__in=list(ids), status=DossierStatus.OPEN).order_by(
         "-last_activity_at"
     )
+
+
+async def followed(
+    worker: Person, reply_days: int, now: datetime
+) -> tuple[list[Dossier], dict[int, workdays.Unanswered]]:
+    """The worker's own dossiers, the late replies first, with what waits for an answer."""
+    mine = await assigned_dossiers(worker)
+    waiting = await workdays.unanswered_messages(mine, reply_days, now)
+    mine.sort(key=lambda dossier: workdays.reply_order(dossier, waiting))
+    return mine, waiting
 
 
 async def recently_ended(worker: Person, days: int = 30) -> list[Dossier]:

@@ -18,7 +18,7 @@ from tortoise import timezone
 from tortoise.expressions import Q
 from tortoise.functions import Count
 
-from portal.domain.dossiers import working_days_between
+from portal.domain import workdays
 from portal.domain.errors import Invalid, NotFound
 from portal.domain.journal import Event
 from portal.i18n import BRUSSELS
@@ -442,6 +442,8 @@ async def _answers(service: Service, start: datetime, until: datetime) -> dict[s
     for dossier_id, event, at in events:
         by_dossier.setdefault(int(dossier_id), []).append((at, str(event)))
     counts = dict.fromkeys(ANSWERS, 0)
+    # The service's working days: its closing days and public holidays do not count.
+    calendar = await workdays.calendar_of(service.id, workdays.local_day(start))
     for dossier_id, created_at in asked:
         # The first answer or ending after the request: a request made when coming back is
         # answered by the take that follows it, not by the one of the first time.
@@ -451,8 +453,8 @@ async def _answers(service: Service, start: datetime, until: datetime) -> dict[s
         elif first[1] == Event.DOSSIER_ENDED:
             counts["ended_first"] += 1
         else:
-            waited = working_days_between(
-                created_at.astimezone(BRUSSELS).date(), first[0].astimezone(BRUSSELS).date()
+            waited = calendar.working_days_between(
+                workdays.local_day(created_at), workdays.local_day(first[0])
             )
             counts["within" if waited <= service.response_days else "later"] += 1
     return counts

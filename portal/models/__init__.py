@@ -45,6 +45,7 @@ from portal.models.journal import (
 )
 from portal.models.services import (
     Category,
+    ClosingPeriod,
     Partner,
     PartnerChange,
     Sector,
@@ -62,6 +63,7 @@ __all__ = [
     "Assignment",
     "Category",
     "ChallengePurpose",
+    "ClosingPeriod",
     "Consent",
     "ContactChannel",
     "Credential",

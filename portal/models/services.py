@@ -107,3 +107,35 @@ class PartnerChange(Model):
     class Meta:
         table = "partner_change"
         indexes = (Index(fields=("partner_id", "at")),)
+
+
+class ClosingPeriod(Model):
+    """Days a service is closed (a summer week, a team day): not counted as working days.
+
+    A removed period is kept with who removed it and when, so the admin's changes stay
+    traceable; the working days ignore it.
+    """
+
+    id = fields.IntField(primary_key=True)
+    service: fields.ForeignKeyRelation[Service] = fields.ForeignKeyField(
+        "models.Service", related_name="closing_periods", on_delete=fields.CASCADE
+    )
+    service_id: int
+    first_day = fields.DateField()
+    last_day = fields.DateField()
+    # One short label as the admin wrote it ("Fermeture d'été"): shown as written.
+    label = fields.CharField(max_length=80, default="")
+    created_by: fields.ForeignKeyNullableRelation[Person] = fields.ForeignKeyField(
+        "models.Person", related_name="closings_added", null=True, on_delete=fields.SET_NULL
+    )
+    created_by_id: int | None
+    created_at = fields.DatetimeField()
+    removed_by: fields.ForeignKeyNullableRelation[Person] = fields.ForeignKeyField(
+        "models.Person", related_name="closings_removed", null=True, on_delete=fields.SET_NULL
+    )
+    removed_by_id: int | None
+    removed_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "closing_period"
+        indexes = (Index(fields=("service_id", "last_day")),)

@@ -11,9 +11,10 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 from tortoise import timezone
 
+from portal import clock
 from portal.domain import actions as action_rules
 from portal.domain import consent as consent_rules
-from portal.domain import dossiers, drafts
+from portal.domain import dossiers, drafts, workdays
 from portal.domain import ending as ending_rules
 from portal.domain import partners as directory
 from portal.domain import requests as request_rules
@@ -131,6 +132,7 @@ async def subject_dossier(request: Request) -> Response:
         True,
         answered=answered,
         contact_changed=request.query_params.get("joindre") == "ok",
+        answer=await workdays.answer_target(view.dossier, clock.now()),
     )
     await _fill_from_drafts(request, person, context, (drafts.MESSAGE,))
     response = render(request, "dossiers/subject.html", context, block="timeline")

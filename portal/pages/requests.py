@@ -18,9 +18,9 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Route
 from tortoise import timezone
 
-from portal.domain import accounts
+from portal import clock
+from portal.domain import accounts, workdays
 from portal.domain import requests as rules
-from portal.domain.dossiers import add_working_days
 from portal.domain.errors import Invalid
 from portal.i18n import _, current_language, ngettext
 from portal.models import Asker, Person, Role, Service, Theme
@@ -439,14 +439,13 @@ async def count_words(request: Request) -> Response:
 async def sent(request: Request) -> Response:
     dossier = await own_dossier(request)
     service = await Service.get(id=dossier.service_id)
-    answer_by = add_working_days(dossier.created_at.date(), service.response_days)
     # An account made with this request: its recovery codes, shown here once.
     person = person_of(request)
     codes = await accounts.take_first_codes(person)
     context = {
         "dossier": dossier,
         "service": service,
-        "answer_by": answer_by,
+        "answer": await workdays.answer_target(dossier, clock.now()),
         "codes": codes,
         # A parent's own request: the page speaks to a parent.
         "parent": person.role is Role.RELATIVE,

@@ -8,6 +8,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from portal import clock
 from portal.domain import accounts, dossiers
 from portal.domain import requests as asking
 from portal.domain.access import readable_dossier
@@ -30,9 +31,14 @@ from portal.templating import render
 
 async def _inbox_context(request: Request, **extra: Any) -> dict[str, Any]:
     worker = person_of(request)
+    now = clock.now()
+    mine, replies = await dossiers.followed(
+        worker, request.app.state.settings.reply_target_days, now
+    )
     context: dict[str, Any] = {
-        "items": await dossiers.inbox(worker),
-        "mine": await dossiers.assigned_dossiers(worker),
+        "items": await dossiers.inbox(worker, now),
+        "mine": mine,
+        "replies": replies,
         "ended": await dossiers.recently_ended(worker),
         "returned": await dossiers.recently_returned(worker),
         "colleagues": await dossiers.colleagues(worker),

@@ -392,17 +392,17 @@ def assert_request_sent(story: Story, tab: Tab, *, parent: bool = False) -> str:
         answer = words.catalogue.npgettext(
             "parent",
             "Someone from the AMO team will answer you within %(num)s day, not counting the "
-            "weekend.",
+            "weekend, public holidays and the days the AMO is closed.",
             "Someone from the AMO team will answer you within %(num)s days, not counting the "
-            "weekend.",
+            "weekend, public holidays and the days the AMO is closed.",
             3,
         ) % {"num": 3}
     else:
         answer = words.catalogue.ngettext(
             "Someone from the AMO team will answer you within %(days)s day, not counting the "
-            "weekend.",
+            "weekend, public holidays and the days the AMO is closed.",
             "Someone from the AMO team will answer you within %(days)s days, not counting the "
-            "weekend.",
+            "weekend, public holidays and the days the AMO is closed.",
             3,
         ) % {"days": 3}
     expect(page.locator("main")).to_contain_text(answer)

@@ -222,6 +222,7 @@ def plan(world: World, routes: list[Route]) -> dict[str, list[Visit]]:
     pages["admin"] = [
         *signed_in,
         visit("admin.staff"),
+        visit("admin.closings"),
         visit("admin.handover", person_id=world.leaver_id),
         visit("figures.page"),
     ]

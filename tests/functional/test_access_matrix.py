@@ -8,11 +8,13 @@ by design: that entry is the only trace allowed).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import httpx
 from starlette.applications import Starlette
 from starlette.routing import Route
+from tortoise import timezone
 
 from portal.domain import consent as consent_rules
 from portal.domain.actions import propose_action
@@ -22,6 +24,7 @@ from portal.models import (
     Action,
     ActionKind,
     Asker,
+    ClosingPeriod,
     Consent,
     Credential,
     Dossier,
@@ -135,6 +138,10 @@ ACCESS: dict[str, Rule] = {
     "admin.handover": Rule({"admin"}),
     "admin.deactivate": Rule({"admin"}),
     "admin.end_sessions": Rule({"admin"}),
+    # Closing days: each admin her own service's (the world's closing is of service 1).
+    "admin.closings": Rule({"admin", "far_admin"}),
+    "admin.closing_add": Rule({"admin", "far_admin"}),
+    "admin.closing_remove": Rule({"admin"}),
     # The operator: admins and partner users (the world's staff member is a worker).
     "operator.staff": Rule({"operator"}),
     "operator.invite": Rule({"operator"}),
@@ -216,6 +223,7 @@ class World:
     share: Share
     partner: Partner
     staff_member: Person
+    closing_id: int = 0
 
 
 async def _world() -> World:
@@ -251,7 +259,14 @@ async def _world() -> World:
         lou, dossier.reference, cpas.id, ["request"], "until_stop", "Pour l’aide"
     )
     share = await consent_rules.share(amina, dossier.reference, cpas.id, ["request"])
-    return World(dossier, action, consent, share, cpas, tom)
+    # The first service's coming closing week: only its own admin may remove it.
+    closing = await ClosingPeriod.create(
+        service_id=service.id,
+        first_day=timezone.now().date() + timedelta(days=200),
+        last_day=timezone.now().date() + timedelta(days=204),
+        created_at=timezone.now(),
+    )
+    return World(dossier, action, consent, share, cpas, tom, closing.id)
 
 
 def _path(route: Route, world: World, static_css: str) -> str:
@@ -262,6 +277,7 @@ def _path(route: Route, world: World, static_css: str) -> str:
         "share_id": world.share.id,
         "partner_id": world.partner.id,
         "person_id": world.staff_member.id,
+        "closing_id": world.closing_id,
         "dossier_id": world.dossier.id,
         "service_id": world.dossier.service_id,
         "credential_id": 999_999,
@@ -295,6 +311,7 @@ async def _snapshot() -> dict[str, Any]:
         .order_by("id")
         .values_list("id", "contact_channel", "contact_details", "no_voicemail"),
         "messages": await Message.all().count(),
+        "closings": await ClosingPeriod.all().order_by("id").values_list("id", "removed_at"),
         # A draft kept for someone who may not send its form would be a way in.
         "drafts": await RequestDraft.all().count(),
         "actions": await Action.all().order_by("id").values_list("id", "status"),

@@ -36,6 +36,7 @@ from portal.models import (
     ActionPartner,
     Asker,
     Assignment,
+    ClosingPeriod,
     Consent,
     Credential,
     CredentialKind,
@@ -130,6 +131,7 @@ MODELS = (
     Consent,
     Share,
     Notice,
+    ClosingPeriod,
 )
 
 
@@ -138,6 +140,7 @@ async def state() -> dict[str, int]:
     counts = {model.__name__: await model.all().count() for model in MODELS}
     counts["Consent revoked"] = await Consent.filter(revoked_at__isnull=False).count()
     counts["Dossier erased"] = await Dossier.filter(erased_at__isnull=False).count()
+    counts["ClosingPeriod removed"] = await ClosingPeriod.filter(removed_at__isnull=False).count()
     for event in await JournalEntry.exclude(event="dossier.read").values_list("event", flat=True):
         key = f"journal {event}"
         counts[key] = counts.get(key, 0) + 1
@@ -397,6 +400,37 @@ async def _invite(w: World) -> Submission:
     )
     effect = {"Person": 1, "OneTimeLink": 1}
     return Submission(client, action, fields, effect, check=_one_mail(w))
+
+
+@scenario("admin.closing_add")
+async def _closing_add(w: World) -> Submission:
+    client = await w.staff("admin")
+    action = "/admin/fermetures/ajouter"
+    first = timezone.now().date() + timedelta(days=30)
+    fields = await form_at(
+        client,
+        "/admin/fermetures",
+        action,
+        first_day=first.isoformat(),
+        last_day=(first + timedelta(days=4)).isoformat(),
+        label="Été",
+    )
+    return Submission(client, action, fields, {"ClosingPeriod": 1})
+
+
+@scenario("admin.closing_remove")
+async def _closing_remove(w: World) -> Submission:
+    first = timezone.now().date() + timedelta(days=30)
+    closing = await ClosingPeriod.create(
+        service_id=w.service.id,
+        first_day=first,
+        last_day=first + timedelta(days=4),
+        created_at=timezone.now(),
+    )
+    client = await w.staff("admin")
+    action = f"/admin/fermetures/{closing.id}/retirer"
+    fields = await form_at(client, "/admin/fermetures", action)
+    return Submission(client, action, fields, {"ClosingPeriod removed": 1})
 
 
 @scenario("operator.invite")

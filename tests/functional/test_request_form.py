@@ -209,7 +209,10 @@ async def test_a_young_person_reads_who_answers_and_when_in_plain_words(
         },
     )
     page = html.unescape((await client.get(sent.headers["location"])).text)
-    assert "Quelqu’un de l’équipe de l’AMO te répondra dans les 3 jours, sauf le week-end." in page
+    assert (
+        "Quelqu’un de l’équipe de l’AMO te répondra dans les 3 jours, sauf le week-end, les jours"
+        " fériés et les jours où l’AMO est fermée." in page
+    )
     assert "ouvrables" not in page and "travailleur·euse" not in page
 
 

@@ -13,7 +13,7 @@ from portal.domain import ending, figures
 from portal.domain.dossiers import assign
 from portal.domain.errors import Invalid, NotFound
 from portal.domain.figures import SMALL, Cell, Figures, Mark, Table
-from portal.models import Asker, Dossier, Person, Role, Sector, Service, Theme
+from portal.models import Asker, ClosingPeriod, Dossier, Person, Role, Sector, Service, Theme
 from tests import factories
 from tests.figures_data import (
     ask,
@@ -274,6 +274,24 @@ async def test_time_to_a_first_answer_against_the_target(db: str) -> None:
     assert value(data.answers, "waiting") == 7
     assert value(data.answers, "ended_first") == 5
     assert data.answers.total == Cell(23, Mark.SHOWN)
+
+
+async def test_the_time_to_answer_skips_the_services_closing_days(db: str) -> None:
+    service, admin, worker = await _admin_of()
+    asked = await ask_many(service, 5, [Theme.SCHOOL])
+    for dossier in asked:
+        await backdate(dossier, 14)  # eight working days at least, without the closing
+    await follow(worker, asked)
+    today = timezone.now().date()
+    # The service was closed every day since: at most today counts.
+    await ClosingPeriod.create(
+        service_id=service.id,
+        first_day=today - timedelta(days=13),
+        last_day=today - timedelta(days=1),
+        created_at=timezone.now(),
+    )
+    data = await _figures(admin)
+    assert value(data.answers, "within") == 5
 
 
 async def test_steps_consents_endings_and_erasures(db: str) -> None:
