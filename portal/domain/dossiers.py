@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from tortoise import timezone
@@ -43,27 +43,6 @@ AUTHOR = ("id", "display_name", "role")
 def _with(relation: str, *fields: str) -> tuple[str, ...]:
     """For ``only``: these fields, and the author's fields of ``relation`` (one outer join)."""
     return (*fields, f"{relation}_id", *(f"{relation}__{name}" for name in AUTHOR))
-
-
-def add_working_days(start: date, days: int) -> date:
-    """The day ``days`` working days after ``start`` (Saturdays and Sundays do not count)."""
-    current = start
-    left = days
-    while left > 0:
-        current += timedelta(days=1)
-        if current.weekday() < 5:
-            left -= 1
-    return current
-
-
-def working_days_between(start: date, end: date) -> int:
-    count = 0
-    current = start
-    while current < end:
-        current += timedelta(days=1)
-        if current.weekday() < 5:
-            count += 1
-    return count
 
 
 # --- Workers: inbox, team, taking ---------------------------------------------------------------

@@ -4,7 +4,7 @@ page of a dossier reads back."""
 from __future__ import annotations
 
 import asyncio
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from tortoise.exceptions import IncompleteInstanceError
@@ -92,12 +92,6 @@ async def test_only_workers_have_an_inbox(db: str, role: Role) -> None:
     )
     with pytest.raises(NotFound):
         await dossiers.inbox(person)
-
-
-def test_working_days_skip_the_weekend() -> None:
-    friday = date(2026, 11, 20)
-    assert dossiers.add_working_days(friday, 3) == date(2026, 11, 25)
-    assert dossiers.working_days_between(friday, date(2026, 11, 23)) == 1
 
 
 async def test_a_page_reads_back_what_was_written_and_of_its_authors_only_their_name(
