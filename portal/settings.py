@@ -52,6 +52,9 @@ class Settings:
     quick_exit_url: str = "https://www.meteo.be/fr/belgique"
     default_language: str = "fr"
     response_days: int = 3
+    # How often an open dossier asks whether something is new (the header's count: twice as
+    # long). Short in the browser tests.
+    live_seconds: int = 15
     host: str = "localhost"
     port: int = 8000
     workers: int = 1
@@ -187,6 +190,7 @@ def load_settings(env: Environ | None = None) -> Settings:
         quick_exit_url=quick_exit_url,
         default_language=default_language,
         response_days=config("RESPONSE_DAYS", cast=int, default=3),
+        live_seconds=max(1, config("LIVE_SECONDS", cast=int, default=15)),
         host=host,
         port=port,
         rp_id=rp_id,
