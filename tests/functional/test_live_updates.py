@@ -13,6 +13,7 @@ from starlette.applications import Starlette
 from tortoise import timezone
 
 from portal.domain.dossiers import assign, open_dossier
+from portal.domain.ending import end_help, erase
 from portal.domain.journal import Event
 from portal.domain.messages import send_message
 from portal.models import Dossier, JournalEntry, Person, Session
@@ -282,3 +283,21 @@ async def test_without_javascript_the_page_shows_everything_on_reload(
         assert 'aria-live="polite"' in page.text
         # The second page of the journal does not ask (new lines belong on the first).
         assert 'id="live-poll"' not in (await her.get(f"/espace/{dossier.reference}?page=2")).text
+
+
+async def test_an_ended_dossier_still_tells_her_and_an_erased_one_is_gone(
+    app: Starlette, db: str
+) -> None:
+    dossier, lou, _amina, her, worker = await _world(app)
+    async with _closing(her, worker):
+        url = _poll_url((await her.get(f"/espace/{dossier.reference}")).text)
+        await end_help(lou, dossier.reference, "")
+        # Her own step: shown on her open page, nothing to announce.
+        answer = await her.get(url, headers=HX)
+        assert answer.status_code == 200
+        assert "Nouveau message" not in answer.text
+        url = _poll_url(answer.text)
+        assert (await her.get(url, headers=HX)).status_code == 204
+        await erase(lou, dossier.reference)
+        # Gone from her space: the page stops asking (live.js drops the ask on 404).
+        assert (await her.get(url, headers=HX)).status_code == 404
