@@ -54,6 +54,9 @@ class Settings:
     response_days: int = 3
     # A young person's message is answered within this many working days, or it is late.
     reply_target_days: int = 2
+    # How often an open dossier asks whether something is new (the header's count: twice as
+    # long). Short in the browser tests.
+    live_seconds: int = 15
     host: str = "localhost"
     port: int = 8000
     workers: int = 1
@@ -190,6 +193,7 @@ def load_settings(env: Environ | None = None) -> Settings:
         default_language=default_language,
         response_days=config("RESPONSE_DAYS", cast=int, default=3),
         reply_target_days=config("REPLY_TARGET_DAYS", cast=int, default=2),
+        live_seconds=max(1, config("LIVE_SECONDS", cast=int, default=15)),
         host=host,
         port=port,
         rp_id=rp_id,

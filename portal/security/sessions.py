@@ -21,6 +21,10 @@ STAFF_LIFETIME = timedelta(hours=10)
 PENDING_LIFETIME = timedelta(minutes=5)
 # Writing last_seen on every request would cost a write per page; a minute is precise enough.
 TOUCH_EVERY = timedelta(seconds=60)
+# Sent by a page that asks the server, by itself, whether something is new: that is not the
+# person doing anything, so it does not keep an idle session alive (a phone left open on a
+# dossier still signs out after IDLE).
+PASSIVE_HEADER = "X-Live"
 
 
 def device_label(user_agent: str) -> str:
@@ -89,8 +93,11 @@ async def start_session(
     return token, session
 
 
-async def load_session(token: str | None) -> Session | None:
-    """The live session of this cookie, with its person; None if ended, idle or expired."""
+async def load_session(token: str | None, *, active: bool = True) -> Session | None:
+    """The live session of this cookie, with its person; None if ended, idle or expired.
+
+    ``active``: the person did something, so the session's idle time starts again.
+    """
     if not token or len(token) > 100:
         return None
     session = (
@@ -110,7 +117,7 @@ async def load_session(token: str | None) -> Session | None:
     ):
         await Session.filter(id=session.id, ended_at__isnull=True).update(ended_at=now)
         return None
-    if now - session.last_seen_at >= TOUCH_EVERY:
+    if active and now - session.last_seen_at >= TOUCH_EVERY:
         session.last_seen_at = now
         await Session.filter(id=session.id).update(last_seen_at=now)
     return session
@@ -175,6 +182,7 @@ class SessionMiddleware:
         if scope["type"] == "http" and not scope["path"].startswith("/static/"):
             token = cookies_of(scope).get(SESSION_COOKIE)
             state = scope.setdefault("state", {})
-            session = await load_session(token) if token else None
+            passive = PASSIVE_HEADER.lower().encode() in dict(scope["headers"])
+            session = await load_session(token, active=not passive) if token else None
             state["session"] = session
         await self.app(scope, receive, send)

@@ -110,6 +110,16 @@ NOT_PAGES = {
     "figures.csv": "admin",
     "consent.receipt_file": "young person",
     "ending.export_file": "young person",
+    # What an open page asks by itself: nothing when nothing is new (204), else a fragment.
+    "live.subject": "young person",
+    "live.worker": "worker",
+    "live.news": "young person",
+}
+# After what these ask: as a page asks when it shows everything there is (the header's count
+# is read from the visitor's own page, see below).
+NOT_PAGE_QUERIES = {
+    "live.subject": "?apres=2147483647&message=0",
+    "live.worker": "?apres=2147483647&message=0",
 }
 
 
@@ -251,9 +261,13 @@ def not_pages(world: World, app: Starlette) -> dict[str, str]:
             "format": "json",
         },
         "ending.export_file": {"reference": youth.open_reference, "format": "json"},
+        "live.subject": {"reference": youth.open_reference},
+        "live.worker": {"reference": youth.open_reference},
     }
     return {
-        name: str(by_name[name].url_path_for(name, **params.get(name, {}))) for name in NOT_PAGES
+        name: str(by_name[name].url_path_for(name, **params.get(name, {})))
+        + NOT_PAGE_QUERIES.get(name, "")
+        for name in NOT_PAGES
     }
 
 
@@ -421,9 +435,13 @@ def test_every_page_of_the_route_table_is_visited(everyone: Everyone) -> None:
 
     # What is set aside really is no page.
     for name, path in not_pages(everyone.world, everyone.app).items():
-        response = everyone.tabs[NOT_PAGES[name]].page.context.request.get(
-            everyone.tabs[NOT_PAGES[name]].server.url(path)
-        )
+        tab = everyone.tabs[NOT_PAGES[name]]
+        if name == "live.news":
+            space = tab.page.context.request.get(tab.server.url("/espace")).text()
+            shown = re.search(r'id="news-count" hx-get="[^"?]+\?vu=(\d+)"', space)
+            assert shown, "the header's count does not ask for news"
+            path += f"?vu={shown.group(1)}"
+        response = tab.page.context.request.get(tab.server.url(path))
         kind = response.headers.get("content-type", "")
         assert response.ok, f"{name} ({path}) answered {response.status}"
         assert not kind.startswith("text/html"), f"{name} ({path}) is a page: visit it"

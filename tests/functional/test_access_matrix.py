@@ -170,6 +170,11 @@ ACCESS: dict[str, Rule] = {
     "dossier.worker_draft": Rule({"worker"}),
     "dossier.worker_action": Rule({"worker"}),
     "dossier.worker_action_step": Rule({"worker"}),
+    # What an open page asks by itself: the page's readers only; without the numbers of what
+    # the page shows (as here), 400. Anyone else: 404 (test_live_updates.py tries with them).
+    "live.subject": Rule(OWNER, ok=400),
+    "live.worker": Rule({"worker"}, ok=400),
+    "live.news": Rule(SUBJECTS | WORKERS, ok=400),
     "work.inbox": Rule(ANY_WORKER),
     "work.team": Rule(ANY_WORKER),
     "work.find": Rule(ANY_WORKER),

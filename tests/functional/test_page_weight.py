@@ -22,6 +22,8 @@ EVERYWHERE = {"js/quick-exit.js", "js/forms.js"}
 PASSKEYS = {"js/passkey.js"}
 # With htmx comes the print button's script: a boosted link runs no script the page lacked.
 HTMX = {"vendor/htmx-2.0.11.min.js", "js/print.js"}
+# Signed in, the header's count of news (and an open dossier) update while the page is seen.
+LIVE = {"js/live.js"}
 # The public pages a person can land on first, and the scripts each may load; the pages the
 # footer links to are added to these (see `footer_pages`).
 PUBLIC_SCRIPTS = {
@@ -162,7 +164,7 @@ async def test_signed_in_pages_are_boosted_with_every_script(client: httpx.Async
     for path in ("/espace", "/compte", "/"):
         response = await client.get(path)
         page = read(response.text)
-        assert names(page.scripts) == EVERYWHERE | HTMX | PASSKEYS, path
+        assert names(page.scripts) == EVERYWHERE | HTMX | PASSKEYS | LIVE, path
         assert page.body.get("hx-boost") == "true", path
 
 
