@@ -52,6 +52,10 @@ class Settings:
     quick_exit_url: str = "https://www.meteo.be/fr/belgique"
     default_language: str = "fr"
     response_days: int = 3
+    # Documents (a photo or a PDF) added to a dossier: the largest file, and how many a dossier
+    # may hold. The upload routes alone take a body this large.
+    document_max_bytes: int = 10 * 1024 * 1024
+    documents_per_dossier: int = 20
     host: str = "localhost"
     port: int = 8000
     workers: int = 1
@@ -187,6 +191,8 @@ def load_settings(env: Environ | None = None) -> Settings:
         quick_exit_url=quick_exit_url,
         default_language=default_language,
         response_days=config("RESPONSE_DAYS", cast=int, default=3),
+        document_max_bytes=config("DOCUMENT_MAX_BYTES", cast=int, default=10 * 1024 * 1024),
+        documents_per_dossier=config("DOCUMENTS_PER_DOSSIER", cast=int, default=20),
         host=host,
         port=port,
         rp_id=rp_id,

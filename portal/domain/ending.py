@@ -25,6 +25,7 @@ from portal.models import (
     Asker,
     Assignment,
     Consent,
+    Document,
     Dossier,
     DossierStatus,
     JournalEntry,
@@ -262,6 +263,8 @@ async def erase_locked(
     """
     now = timezone.now()
     await Dossier.filter(id=locked.id).update(wrapped_key=None, erased_at=now)
+    # Files are the bulk of what a dossier holds: their rows go too, not only their key.
+    await Document.filter(dossier_id=locked.id).delete()
     locked.wrapped_key = None
     locked.erased_at = now
     await journal.record(locked, Event.DOSSIER_ERASED, actor, details)

@@ -29,6 +29,7 @@ from portal.models.actions import (
     Consent,
     Share,
 )
+from portal.models.documents import Document, SharedDocument
 from portal.models.dossiers import (
     Asker,
     Assignment,
@@ -66,6 +67,7 @@ __all__ = [
     "ContactChannel",
     "Credential",
     "CredentialKind",
+    "Document",
     "Dossier",
     "DossierStatus",
     "FirstCodes",
@@ -87,6 +89,7 @@ __all__ = [
     "Service",
     "Session",
     "Share",
+    "SharedDocument",
     "SubmittedForm",
     "Theme",
 ]
