@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import re
 import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -34,6 +35,7 @@ from portal.pages import (
     account,
     admin,
     consent,
+    documents,
     dossiers,
     ending,
     figures,
@@ -187,6 +189,9 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
     def refuse(scope: Scope, status: int) -> Response:
         return error_page(Request(scope), status)
 
+    # Only the routes that take a file take a body that large (its form's fields beside it).
+    uploads = [(re.compile(documents.UPLOAD_PATHS), settings.document_max_bytes + 1024 * 1024)]
+
     app = Starlette(
         debug=False,
         routes=[
@@ -199,6 +204,7 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
             *figures.routes,
             *requests.routes,
             *dossiers.routes,
+            *documents.routes,
             *work.routes,
             *consent.routes,
             *partners.routes,
@@ -217,8 +223,10 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
             Middleware(RequestLineMiddleware, refusal=refuse),
             # Every body is capped and counted before anything reads it (the CSRF layer below
             # reads forms; with the token in a header the page itself would).
-            Middleware(BodyLimitMiddleware, refusal=refuse),
-            Middleware(CSRFMiddleware, secret_key=settings.secret_key, refusal=refuse),
+            Middleware(BodyLimitMiddleware, refusal=refuse, larger=uploads),
+            Middleware(
+                CSRFMiddleware, secret_key=settings.secret_key, refusal=refuse, larger=uploads
+            ),
             Middleware(ErrorPageMiddleware),
             Middleware(SessionMiddleware),
         ],

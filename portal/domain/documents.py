@@ -282,3 +282,31 @@ async def read_document(reader: Person, reference: str, document_id: int) -> Ope
     if reader.id != dossier.subject_id:
         await journal.record_look(dossier, Event.DOCUMENT_READ, reader, {"document": document.id})
     return opened(dossier, document)
+
+
+@dataclass(frozen=True)
+class Exported:
+    listed: Listed
+    data: bytes
+
+
+async def exported(dossier: Dossier) -> list[Exported]:
+    """Every document of the dossier with its bytes opened, for its subject's export."""
+    box = keys.box(dossier)
+    rows = await Document.filter(dossier_id=dossier.id).order_by("created_at", "id")
+    return [
+        Exported(
+            Listed(
+                id=row.id,
+                message_id=row.message_id,
+                action_id=row.action_id,
+                media_type=row.media_type,
+                size=row.size,
+                name=box.open(row.name, "document.name"),
+                pages=row.pages,
+                created_at=row.created_at,
+            ),
+            box.open_bytes(bytes(row.content), "document.content"),
+        )
+        for row in rows
+    ]

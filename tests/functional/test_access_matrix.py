@@ -15,6 +15,7 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 
 from portal.domain import consent as consent_rules
+from portal.domain import documents
 from portal.domain.actions import propose_action
 from portal.domain.dossiers import take
 from portal.domain.requests import RequestForm, make_request
@@ -24,6 +25,7 @@ from portal.models import (
     Asker,
     Consent,
     Credential,
+    Document,
     Dossier,
     JournalEntry,
     Message,
@@ -39,7 +41,7 @@ from portal.models import (
     Share,
     Theme,
 )
-from tests import factories
+from tests import factories, files
 from tests.helpers import csrf_token
 
 ROLES = (
@@ -198,6 +200,11 @@ ACCESS: dict[str, Rule] = {
     "ending.end": Rule(OWNER),
     "ending.ended": Rule(OWNER, special={"subject": 303}),
     "ending.come_back": Rule(OWNER, special={"subject": 404}),
+    # A document is read as its dossier is: its subject, its worker (the look is journaled).
+    "documents.subject_add": Rule(OWNER),
+    "documents.subject_open": Rule(OWNER),
+    "documents.worker_add": Rule({"worker"}),
+    "documents.worker_open": Rule({"worker"}),
     "ending.export": Rule(OWNER),
     "ending.export_file": Rule(OWNER),
     "ending.erase": Rule(OWNER),
@@ -216,6 +223,7 @@ class World:
     share: Share
     partner: Partner
     staff_member: Person
+    document: Document
 
 
 async def _world() -> World:
@@ -251,7 +259,10 @@ async def _world() -> World:
         lou, dossier.reference, cpas.id, ["request"], "until_stop", "Pour l’aide"
     )
     share = await consent_rules.share(amina, dossier.reference, cpas.id, ["request"])
-    return World(dossier, action, consent, share, cpas, tom)
+    document = await documents.add_document(
+        lou, dossier.reference, files.png(), "p.png", documents.Limits(10**7, 20)
+    )
+    return World(dossier, action, consent, share, cpas, tom, document)
 
 
 def _path(route: Route, world: World, static_css: str) -> str:
@@ -265,6 +276,7 @@ def _path(route: Route, world: World, static_css: str) -> str:
         "dossier_id": world.dossier.id,
         "service_id": world.dossier.service_id,
         "credential_id": 999_999,
+        "document_id": world.document.id,
         "token": "x" * 43,
         "format": "json",
         "choice": "oui",
@@ -300,6 +312,7 @@ async def _snapshot() -> dict[str, Any]:
         "actions": await Action.all().order_by("id").values_list("id", "status"),
         "consents": await Consent.all().order_by("id").values_list("id", "revoked_at"),
         "shares": await Share.all().count(),
+        "documents": await Document.all().count(),
         "sessions": await Session.filter(ended_at__isnull=True).order_by("id").values_list("id"),
         "partners": await Partner.all().order_by("id").values_list("id", "name", "is_active"),
         "services": await Service.all().count(),
