@@ -24,7 +24,17 @@ from portal.domain.errors import Invalid, NotAllowed, NotFound
 from portal.domain.forms import acting_once
 from portal.domain.journal import Event
 from portal.i18n import lazy as _l
-from portal.models import Action, Document, Dossier, DossierStatus, Message, Person
+from portal.models import (
+    Action,
+    Category,
+    Document,
+    Dossier,
+    DossierStatus,
+    Message,
+    Person,
+    Share,
+    SharedDocument,
+)
 from portal.text import clean_multiline
 
 LONGEST_SIDE = 2000
@@ -310,3 +320,56 @@ async def exported(dossier: Dossier) -> list[Exported]:
         )
         for row in rows
     ]
+
+
+# --- Shared with a partner, under a consent that covers "documents" ------------------------------
+
+
+async def chosen(dossier: Dossier, wanted: list[Category], ids: list[int]) -> list[Document]:
+    """The documents a worker picked for a share: of this dossier only, at least one when the
+    share is of documents, none when it is not (a forged id of another dossier is refused)."""
+    if Category.DOCUMENTS not in wanted:
+        return []
+    found = await Document.filter(dossier_id=dossier.id, id__in=ids).order_by("id")
+    if not found or len(found) != len(set(ids)):
+        raise Invalid("documents", _l("Choose the documents to pass on."))
+    return found
+
+
+def named_in_share(dossier: Dossier, documents: list[Document]) -> str:
+    """What the share's text says of its documents: their names (the files go beside it)."""
+    box = keys.box(dossier)
+    names = "\n".join(f"- {box.open(d.name, 'document.name')}" for d in documents)
+    return f"\n\n[{_l('Documents')}]\n{names}"
+
+
+async def share_documents(
+    dossier: Dossier, share: Share, documents: list[Document], worker: Person
+) -> None:
+    """Link the documents to the share and journal it, in the share's own transaction."""
+    if not documents:
+        return
+    await SharedDocument.bulk_create(
+        [SharedDocument(share_id=share.id, document_id=d.id) for d in documents]
+    )
+    await journal.record(
+        dossier,
+        Event.DOCUMENT_SHARED,
+        worker,
+        {"share": share.id, "partner": share.partner_id, "documents": [d.id for d in documents]},
+    )
+
+
+async def of_share(share: Share, dossier: Dossier) -> list[Listed]:
+    """The documents that went with a share, named, without their bytes (one query)."""
+    ids = {link.document_id for link in await SharedDocument.filter(share_id=share.id)}
+    return [d for d in await listed(dossier) if d.id in ids] if ids else []
+
+
+async def in_share(share: Share, dossier: Dossier, document_id: int) -> Opened:
+    """One document of a share, opened; anything not sent with that share is not found."""
+    link = await SharedDocument.filter(share_id=share.id, document_id=document_id).first()
+    document = await Document.filter(id=document_id, dossier_id=dossier.id).first()
+    if link is None or document is None or dossier.wrapped_key is None:
+        raise NotFound("not in this share")
+    return opened(dossier, document)

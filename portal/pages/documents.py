@@ -11,9 +11,10 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from portal.domain import consent as consent_rules
 from portal.domain import documents
 from portal.domain.access import readable_dossier
-from portal.domain.errors import Invalid
+from portal.domain.errors import Invalid, Withdrawn
 from portal.i18n import _
 from portal.models import Action, Role
 from portal.pages.common import (
@@ -126,6 +127,20 @@ async def document(request: Request) -> Response:
     return file_response(opened)
 
 
+@require(Role.PARTNER)
+async def partner_document(request: Request) -> Response:
+    """A document sent with a share, while its consent holds; after a revoke, 410 as the share."""
+    try:
+        opened = await consent_rules.partner_document(
+            person_of(request), path_id(request, "share_id"), path_id(request, "document_id")
+        )
+    except Withdrawn as ended:
+        return render(
+            request, "partners/withdrawn.html", {"revoked": ended.revoked}, status_code=410
+        )
+    return file_response(opened)
+
+
 routes = [
     Route(
         "/espace/{reference}/documents", subject_add, methods=["POST"], name="documents.subject_add"
@@ -141,5 +156,10 @@ routes = [
         "/travail/dossiers/{reference}/documents/{document_id}",
         document,
         name="documents.worker_open",
+    ),
+    Route(
+        "/partenaire/partages/{share_id}/documents/{document_id}",
+        partner_document,
+        name="documents.partner_open",
     ),
 ]

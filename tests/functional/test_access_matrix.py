@@ -205,6 +205,8 @@ ACCESS: dict[str, Rule] = {
     "documents.subject_open": Rule(OWNER),
     "documents.worker_add": Rule({"worker"}),
     "documents.worker_open": Rule({"worker"}),
+    # Only the partner the document was shared with, under the consent that covers it.
+    "documents.partner_open": Rule({"partner"}),
     "ending.export": Rule(OWNER),
     "ending.export_file": Rule(OWNER),
     "ending.erase": Rule(OWNER),
@@ -255,12 +257,14 @@ async def _world() -> World:
     action = await propose_action(
         amina, dossier.reference, ActionKind.PARTNER_CONTACT, "Appeler le CPAS", "", [cpas.id]
     )
-    consent = await consent_rules.grant(
-        lou, dossier.reference, cpas.id, ["request"], "until_stop", "Pour l’aide"
-    )
-    share = await consent_rules.share(amina, dossier.reference, cpas.id, ["request"])
     document = await documents.add_document(
         lou, dossier.reference, files.png(), "p.png", documents.Limits(10**7, 20)
+    )
+    consent = await consent_rules.grant(
+        lou, dossier.reference, cpas.id, ["request", "documents"], "until_stop", "Pour l’aide"
+    )
+    share = await consent_rules.share(
+        amina, dossier.reference, cpas.id, ["request", "documents"], document_ids=[document.id]
     )
     return World(dossier, action, consent, share, cpas, tom, document)
 

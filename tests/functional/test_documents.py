@@ -11,9 +11,19 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
+from portal.domain import consent as consent_rules
 from portal.domain import documents, ending
 from portal.domain.actions import record_action
-from portal.models import ActionKind, Document, JournalEntry, Message, Role, Theme
+from portal.models import (
+    ActionKind,
+    Document,
+    JournalEntry,
+    Message,
+    Role,
+    Share,
+    SharedDocument,
+    Theme,
+)
 from tests import factories, files
 from tests.helpers import csrf_token
 
@@ -222,3 +232,109 @@ async def test_the_export_holds_the_documents(client: httpx.AsyncClient) -> None
     assert base64.b64decode(document["content"]) == files.pdf()
     page = await client.get(f"/espace/{reference}/export")
     assert "lettre.pdf" in page.text and f"/espace/{reference}/documents/" in page.text
+
+
+async def _share_world() -> dict[str, Any]:
+    world = await _world()
+    cpas = await factories.partner("CPAS")
+    school = await factories.partner("École")
+    await factories.staff("julie", Role.PARTNER, partner_=cpas)
+    await factories.staff("prof", Role.PARTNER, partner_=school)
+    reference = world["dossier"].reference
+    document = await documents.add_document(world["lou"], reference, files.pdf(), "l.pdf", LIMITS)
+    world.update(cpas=cpas, school=school, document=document)
+    return world
+
+
+async def test_a_share_of_documents_needs_a_consent_that_covers_them(
+    app: Starlette, client: httpx.AsyncClient
+) -> None:
+    world = await _share_world()
+    reference, document = world["dossier"].reference, world["document"]
+    # A consent for the request only: the documents cannot go.
+    await consent_rules.grant(
+        world["lou"], reference, world["school"].id, ["request"], "until_stop", "École"
+    )
+    await factories.sign_in_staff(client, "amina")
+    url = f"/travail/dossiers/{reference}/partager"
+    token = await csrf_token(client, url)
+    refused = await client.post(
+        url,
+        data={
+            "csrf_token": token,
+            "partner": str(world["school"].id),
+            "categories": ["documents"],
+            "documents": [str(document.id)],
+        },
+    )
+    assert refused.status_code == 409
+    assert await SharedDocument.all().count() == 0
+    # Covered: the worker picks the document, the partner's user opens it, once.
+    consent = await consent_rules.grant(
+        world["lou"], reference, world["cpas"].id, ["documents"], "until_stop", "Aide"
+    )
+    page = await client.get(url)
+    assert 'name="documents"' in page.text and "l.pdf" in page.text
+    made = await client.post(
+        url,
+        data={
+            "csrf_token": token,
+            "partner": str(world["cpas"].id),
+            "categories": ["documents"],
+            "documents": [str(document.id)],
+        },
+    )
+    assert made.status_code == 303
+    share = await Share.get(partner_id=world["cpas"].id)
+    path = f"/partenaire/partages/{share.id}/documents/{document.id}"
+    async with _client(app) as julie:
+        await factories.sign_in_staff(julie, "julie")
+        listing = await julie.get(f"/partenaire/partages/{share.id}")
+        assert path in listing.text
+        opened = await julie.get(path)
+        assert opened.status_code == 200 and opened.content == files.pdf()
+        assert opened.headers["content-security-policy"] == "default-src 'none'; sandbox"
+        # Another document of the dossier, not sent with this share: not found.
+        other = await documents.add_document(world["lou"], reference, files.png(), "p.png", LIMITS)
+        assert (
+            await julie.get(f"/partenaire/partages/{share.id}/documents/{other.id}")
+        ).status_code == 404
+        # Another partner's user finds nothing.
+        async with _client(app) as prof:
+            await factories.sign_in_staff(prof, "prof")
+            assert (await prof.get(path)).status_code == 404
+        events = await JournalEntry.filter(dossier_id=world["dossier"].id).values_list(
+            "event", flat=True
+        )
+        assert "document.shared" in events and "share.read" in events
+        # Taken back: gone at once, 410 as the share itself.
+        await consent_rules.revoke(world["lou"], reference, consent.id)
+        gone = await julie.get(path)
+        assert gone.status_code == 410 and b"%PDF" not in gone.content
+
+
+async def test_a_forged_document_of_another_dossier_is_refused_in_a_share(
+    client: httpx.AsyncClient,
+) -> None:
+    world = await _share_world()
+    reference = world["dossier"].reference
+    noa = await factories.youth("noa", "Noa")
+    other = await factories.followed_dossier(world["amina"], noa, world["service"], "x")
+    foreign = await documents.add_document(noa, other.reference, files.png(), "n.png", LIMITS)
+    await consent_rules.grant(
+        world["lou"], reference, world["cpas"].id, ["documents"], "until_stop", "Aide"
+    )
+    await factories.sign_in_staff(client, "amina")
+    url = f"/travail/dossiers/{reference}/partager"
+    token = await csrf_token(client, url)
+    response = await client.post(
+        url,
+        data={
+            "csrf_token": token,
+            "partner": str(world["cpas"].id),
+            "categories": ["documents"],
+            "documents": [str(foreign.id)],
+        },
+    )
+    assert response.status_code == 422
+    assert await Share.all().count() == 0 and await SharedDocument.all().count() == 0
