@@ -512,7 +512,8 @@ async def share(
             raise NotAllowed("no active consent covers this share")
         content = await _content(locked, wanted, item)
         if chosen:
-            content += document_rules.named_in_share(locked, chosen)
+            named = document_rules.named_in_share(locked, chosen)
+            content = f"{content}\n\n{named}" if content else named
         record = await Share.create(
             dossier_id=locked.id,
             partner_id=partner.id,

@@ -340,7 +340,7 @@ def named_in_share(dossier: Dossier, documents: list[Document]) -> str:
     """What the share's text says of its documents: their names (the files go beside it)."""
     box = keys.box(dossier)
     names = "\n".join(f"- {box.open(d.name, 'document.name')}" for d in documents)
-    return f"\n\n[{_l('Documents')}]\n{names}"
+    return f"[{_l('Documents')}]\n{names}"
 
 
 async def share_documents(

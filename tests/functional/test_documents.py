@@ -25,7 +25,7 @@ from portal.models import (
     Theme,
 )
 from tests import factories, files
-from tests.helpers import csrf_token
+from tests.helpers import count_queries, csrf_token
 
 LIMITS = documents.Limits(10 * 1024 * 1024, 20)
 
@@ -338,3 +338,34 @@ async def test_a_forged_document_of_another_dossier_is_refused_in_a_share(
     )
     assert response.status_code == 422
     assert await Share.all().count() == 0 and await SharedDocument.all().count() == 0
+
+
+@pytest.mark.parametrize("who", ["lou", "amina"])
+async def test_the_dossier_page_makes_the_same_queries_with_1_or_12_documents(
+    client: httpx.AsyncClient, who: str
+) -> None:
+    world = await _world()
+    reference = world["dossier"].reference
+    step = await record_action(world["amina"], reference, ActionKind.LISTENING, "On a parlé")
+    await documents.add_document(world["lou"], reference, files.png(), "zero.png", LIMITS)
+    if who == "lou":
+        await factories.sign_in(client, "lou")
+        path = f"/espace/{reference}"
+    else:
+        await factories.sign_in_staff(client, "amina")
+        path = f"/travail/dossiers/{reference}"
+    await client.get(path)
+    with count_queries() as few:
+        first = await client.get(path)
+    for number in range(1, 12):
+        await documents.add_document(
+            world["amina"], reference, files.png(), f"{number}.png", LIMITS, action_id=step.id
+        )
+    await client.get(path)
+    with count_queries() as many:
+        page = await client.get(path)
+    assert first.status_code == page.status_code == 200
+    # Each is shown under its step and in the list, each by its name.
+    # (A photo without transparency is stored as a JPEG, and named so.)
+    assert page.text.count("11.jpg") == 2 and page.text.count("zero.jpg") == 2
+    assert few.count == many.count, (few.queries, many.queries)
