@@ -29,7 +29,7 @@ class Migration(migrations.Migration):
                 ('name', fields.TextField(unique=False)),
                 ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
             ],
-            options={'table': 'document', 'app': 'models', 'indexes': [Index(fields=['dossier_id', 'created_at'])], 'pk_attr': 'id', 'table_description': 'A file of a dossier.'},
+            options={'table': 'document', 'app': 'models', 'indexes': [Index(fields=['dossier_id', 'created_at'])], 'pk_attr': 'id', 'table_description': 'A file of a dossier. Its bytes and its name are sealed: erasing the key erases them,'},
             bases=['Model'],
         ),
         # Which documents went with a share: the partner opens them while its consent holds.
@@ -40,7 +40,7 @@ class Migration(migrations.Migration):
                 ('share', fields.ForeignKeyField('models.Share', source_field='share_id', db_constraint=True, to_field='id', related_name='documents', on_delete=OnDelete.CASCADE)),
                 ('document', fields.ForeignKeyField('models.Document', source_field='document_id', db_constraint=True, to_field='id', related_name='shared', on_delete=OnDelete.CASCADE)),
             ],
-            options={'table': 'shared_document', 'app': 'models', 'indexes': [Index(fields=['share_id']), Index(fields=['document_id'])], 'pk_attr': 'id', 'table_description': 'A document sent with a share.'},
+            options={'table': 'shared_document', 'app': 'models', 'indexes': [Index(fields=['share_id']), Index(fields=['document_id'])], 'pk_attr': 'id', 'table_description': "A document sent with a share: the partner opens it while that share's consent holds."},
             bases=['Model'],
         ),
     ]
