@@ -214,6 +214,12 @@ async def test_the_upload_takes_a_large_body_but_other_routes_keep_their_cap(
         f"/espace/{reference}/messages", data={"csrf_token": token, "body": "x" * 300_000}
     )
     assert message.status_code == 413
+    # A file far over the limit is refused before it is read whole, with words about files.
+    huge = await _upload(
+        client, f"/espace/{reference}/documents", "film.pdf", b"%PDF-" + b"x" * (12 * 1024 * 1024)
+    )
+    assert huge.status_code == 413 and "10" in huge.text and "PDF" in huge.text
+    assert await Document.all().count() == 1
     # A multipart body without its token is refused like any other form.
     refused = await client.post(
         f"/espace/{reference}/documents", files={"file": ("p.png", files.png(), "image/png")}

@@ -140,3 +140,17 @@ async def test_nobody_else_reads_a_document(db: str) -> None:
         with pytest.raises(NotFound):
             await documents.read_document(person, dossier.reference, document.id)
     del amina
+
+
+def test_a_webp_photo_is_taken_and_stored_as_a_jpeg() -> None:
+    out = io.BytesIO()
+    Image.new("RGB", (50, 40), (1, 2, 3)).save(out, "WEBP")
+    checked = documents.check_file(out.getvalue(), "chat.webp", TEN_MB)
+    assert (checked.media_type, checked.name) == ("image/jpeg", "chat.jpg")
+    assert Image.open(io.BytesIO(checked.data)).format == "JPEG"
+
+
+def test_the_pixel_bomb_is_told_as_such() -> None:
+    with pytest.raises(Invalid) as refusal:
+        documents.check_file(files.pixel_bomb(), "bombe.png", TEN_MB)
+    assert "pixels" in str(refusal.value.message)
