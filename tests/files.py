@@ -45,6 +45,18 @@ def pdf(extra: bytes = b"") -> bytes:
     )
 
 
+def pdf_with_object_stream(hidden: bytes) -> bytes:
+    """A PDF whose objects sit in a compressed object stream, as modern writers make them."""
+    packed = zlib.compress(b"4 0 " + hidden)
+    return pdf(
+        b">> endobj\n5 0 obj << /Type /ObjStm /N 1 /First 4 /Filter /FlateDecode /Length "
+        + str(len(packed)).encode()
+        + b" >>\nstream\n"
+        + packed
+        + b"\nendstream\nendobj\n6 0 obj << "
+    )
+
+
 def pixel_bomb(side: int = 30_000) -> bytes:
     """A small PNG whose header claims side x side pixels: decoding it would take gigabytes."""
 
@@ -81,6 +93,11 @@ HOSTILE: list[tuple[str, str, bytes]] = [
     ("pdf with launch", "lettre.pdf", pdf(b"/OpenAction << /S /Launch /F (cmd.exe) >> ")),
     ("pdf with embedded file", "lettre.pdf", pdf(b"/Names << /EmbeddedFiles 4 0 R >> ")),
     ("pdf without end", "lettre.pdf", pdf()[:-8]),
+    (
+        "pdf with javascript in a compressed object stream",
+        "lettre.pdf",
+        pdf_with_object_stream(b"<< /S /JavaScript /JS (app.alert(1)) >>"),
+    ),
     ("name with ../", "../../etc/passwd.jpg", jpeg_with_gps()),
     ("name with control characters", "photo\x00\x1b[31m.jpg", jpeg_with_gps()),
     ("name of 500 characters", "a" * 500 + ".jpg", jpeg_with_gps()),

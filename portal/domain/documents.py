@@ -12,6 +12,7 @@ import io
 import re
 import unicodedata
 import warnings
+import zlib
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -53,6 +54,8 @@ FORBIDDEN_PDF_NAMES = frozenset(
 PDF_NAME = re.compile(rb"/([^\s/<>\[\]()%{}]+)")
 # A PDF that a browser would also read as a web page (a polyglot) is no document of ours.
 MARKUP = re.compile(rb"<\s*(?:!doctype|html|head|body|script|iframe|svg|object|embed)\b", re.I)
+STREAM_START = re.compile(rb"stream\r?\n")
+OBJECT_STREAMS_BUDGET = 20 * 1024 * 1024
 PDF_PAGE = re.compile(rb"/Type\s*/Page(?![a-zA-Z])")
 NAME_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f/\\]")
 
@@ -126,15 +129,39 @@ def _check_pdf(data: bytes, stem: str) -> Checked:
         raise Invalid("file", _l("This PDF is damaged or incomplete."))
     if MARKUP.search(data):
         raise Invalid("file", _l("This file is not a plain PDF. It cannot be added."))
-    for match in PDF_NAME.finditer(data):
-        # A name may hide its letters as #xx codes: /J#61vaScript is /JavaScript.
-        raw = re.sub(rb"#([0-9a-fA-F]{2})", lambda m: bytes([int(m.group(1), 16)]), match[1])
-        if raw.decode("latin-1") in FORBIDDEN_PDF_NAMES:
-            raise Invalid(
-                "file",
-                _l("This PDF holds a script, a program or other files. It cannot be added."),
-            )
+    for part in (data, *_object_streams(data)):
+        for match in PDF_NAME.finditer(part):
+            # A name may hide its letters as #xx codes: /J#61vaScript is /JavaScript.
+            raw = re.sub(rb"#([0-9a-fA-F]{2})", lambda m: bytes([int(m.group(1), 16)]), match[1])
+            if raw.decode("latin-1") in FORBIDDEN_PDF_NAMES:
+                raise Invalid(
+                    "file",
+                    _l("This PDF holds a script, a program or other files. It cannot be added."),
+                )
     return Checked(data, PDF, stem + ".pdf", pages=max(1, len(PDF_PAGE.findall(data))))
+
+
+def _object_streams(data: bytes) -> list[bytes]:
+    """The compressed object streams of a PDF, opened: objects (and their /JS) can hide there.
+
+    Opened within a budget, so that a small PDF cannot make us inflate gigabytes.
+    """
+    found: list[bytes] = []
+    budget = OBJECT_STREAMS_BUDGET
+    for start in STREAM_START.finditer(data):
+        header = data[max(0, start.start() - 400) : start.start()]
+        if b"/ObjStm" not in header or b"/FlateDecode" not in header:
+            continue
+        inflater = zlib.decompressobj()
+        try:
+            opened = inflater.decompress(data[start.end() :], budget)
+        except zlib.error:
+            continue
+        budget -= len(opened)
+        found.append(opened)
+        if budget <= 0:
+            raise Invalid("file", _l("This PDF is damaged or incomplete."))
+    return found
 
 
 def _reencode(data: bytes, stem: str) -> Checked:

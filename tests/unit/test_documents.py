@@ -63,6 +63,11 @@ def test_every_hostile_file_is_refused_with_words(what: str, name: str, data: by
     assert str(refusal.value.message)
 
 
+def test_a_pdf_with_a_harmless_object_stream_is_taken() -> None:
+    sent = files.pdf_with_object_stream(b"<< /Type /Font /Subtype /Type1 >>")
+    assert documents.check_file(sent, "ok.pdf", TEN_MB).data == sent
+
+
 def test_a_file_over_the_limit_is_refused() -> None:
     with pytest.raises(Invalid, match="too big"):
         documents.check_file(files.pdf() + b"%" * 2000, "gros.pdf", 1000)
