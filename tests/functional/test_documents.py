@@ -13,6 +13,7 @@ from starlette.applications import Starlette
 
 from portal.domain import consent as consent_rules
 from portal.domain import documents, ending
+from portal.domain import dossiers as dossier_rules
 from portal.domain.actions import record_action
 from portal.models import (
     ActionKind,
@@ -375,3 +376,21 @@ async def test_the_dossier_page_makes_the_same_queries_with_1_or_12_documents(
     # (A photo without transparency is stored as a JPEG, and named so.)
     assert page.text.count("11.jpg") == 2 and page.text.count("zero.jpg") == 2
     assert few.count == many.count, (few.queries, many.queries)
+
+
+async def test_a_document_of_a_step_no_longer_listed_still_shows(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world = await _world()
+    reference = world["dossier"].reference
+    old = await record_action(world["amina"], reference, ActionKind.LISTENING, "Ancien")
+    await documents.add_document(
+        world["lou"], reference, files.pdf(), "ancien.pdf", LIMITS, action_id=old.id
+    )
+    await record_action(world["amina"], reference, ActionKind.LISTENING, "Récent")
+    # The page shows the latest steps only: here, one.
+    monkeypatch.setattr(dossier_rules, "ACTION_LIMIT", 1)
+    await factories.sign_in(client, "lou")
+    page = await client.get(f"/espace/{reference}")
+    assert page.status_code == 200
+    assert "ancien.pdf" in page.text and "avec une démarche" in page.text
