@@ -43,4 +43,20 @@ class Migration(migrations.Migration):
             options={'table': 'shared_document', 'app': 'models', 'indexes': [Index(fields=['share_id']), Index(fields=['document_id'])], 'pk_attr': 'id', 'table_description': "A document sent with a share: the partner opens it while that share's consent holds."},
             bases=['Model'],
         ),
+        # A worker's download of a document is a look, not news: the partial index that counts
+        # news leaves it out, as it leaves out the other looks.
+        ops.RunSQL(
+            "DROP INDEX journal_entry_news",
+            reverse_sql=(
+                "CREATE INDEX journal_entry_news ON journal_entry (dossier_id, at)"
+                " WHERE event NOT IN"
+                " ('dossier.exported', 'dossier.read', 'dossier.read_refused', 'share.read')"
+            ),
+        ),
+        ops.RunSQL(
+            "CREATE INDEX journal_entry_news ON journal_entry (dossier_id, at)"
+            " WHERE event NOT IN ('document.read', 'dossier.exported', 'dossier.read',"
+            " 'dossier.read_refused', 'share.read')",
+            reverse_sql="DROP INDEX journal_entry_news",
+        ),
     ]
