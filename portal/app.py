@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import re
 import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -35,6 +36,7 @@ from portal.pages import (
     admin,
     closings,
     consent,
+    documents,
     dossiers,
     ending,
     figures,
@@ -189,6 +191,9 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
     def refuse(scope: Scope, status: int) -> Response:
         return error_page(Request(scope), status)
 
+    # Only the routes that take a file take a body that large (its form's fields beside it).
+    uploads = [(re.compile(documents.UPLOAD_PATHS), settings.document_max_bytes + 1024 * 1024)]
+
     app = Starlette(
         debug=False,
         routes=[
@@ -203,6 +208,7 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
             *requests.routes,
             *dossiers.routes,
             *live.routes,
+            *documents.routes,
             *work.routes,
             *consent.routes,
             *partners.routes,
@@ -221,8 +227,10 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
             Middleware(RequestLineMiddleware, refusal=refuse),
             # Every body is capped and counted before anything reads it (the CSRF layer below
             # reads forms; with the token in a header the page itself would).
-            Middleware(BodyLimitMiddleware, refusal=refuse),
-            Middleware(CSRFMiddleware, secret_key=settings.secret_key, refusal=refuse),
+            Middleware(BodyLimitMiddleware, refusal=refuse, larger=uploads),
+            Middleware(
+                CSRFMiddleware, secret_key=settings.secret_key, refusal=refuse, larger=uploads
+            ),
             Middleware(ErrorPageMiddleware),
             Middleware(SessionMiddleware),
         ],

@@ -59,6 +59,7 @@ def category_name(value: str, subject_view: bool = True) -> str:
             "actions": _("the steps taken"),
             "messages": _("the messages"),
             "items": _("a summary they read first"),
+            "documents": _("documents you choose (photos, PDFs)"),
         }.get(value, value)
     names = {
         "identity": _("who I am and how to reach me"),
@@ -66,6 +67,7 @@ def category_name(value: str, subject_view: bool = True) -> str:
         "actions": _("the steps taken"),
         "messages": _("the messages"),
         "items": _("a summary the social worker shows me first"),
+        "documents": _("documents (photos, PDFs) the social worker chooses"),
     }
     return names.get(value, value)
 

@@ -57,6 +57,10 @@ class Settings:
     # How often an open dossier asks whether something is new (the header's count: twice as
     # long). Short in the browser tests.
     live_seconds: int = 15
+    # Documents (a photo or a PDF) added to a dossier: the largest file, and how many a dossier
+    # may hold. The upload routes alone take a body this large.
+    document_max_bytes: int = 10 * 1024 * 1024
+    documents_per_dossier: int = 20
     host: str = "localhost"
     port: int = 8000
     workers: int = 1
@@ -194,6 +198,8 @@ def load_settings(env: Environ | None = None) -> Settings:
         response_days=config("RESPONSE_DAYS", cast=int, default=3),
         reply_target_days=config("REPLY_TARGET_DAYS", cast=int, default=2),
         live_seconds=max(1, config("LIVE_SECONDS", cast=int, default=15)),
+        document_max_bytes=config("DOCUMENT_MAX_BYTES", cast=int, default=10 * 1024 * 1024),
+        documents_per_dossier=config("DOCUMENTS_PER_DOSSIER", cast=int, default=20),
         host=host,
         port=port,
         rp_id=rp_id,

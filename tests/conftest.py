@@ -28,6 +28,8 @@ TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
 TEST_JOURNAL_KEY = "test-journal-key-that-is-long-enough-0123456789"
 TEST_MASTER_KEY = "dGVzdC1tYXN0ZXIta2V5LTMyLWJ5dGVzLWxvbmchISE"
 TABLES = [
+    "shared_document",
+    "document",
     "request_draft",
     "submitted_form",
     "partner_change",

@@ -17,6 +17,7 @@ from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from portal import keys
+from portal.domain import documents as document_rules
 from portal.domain import journal
 from portal.domain.access import own_dossier, readable_dossier
 from portal.domain.accounts import require_whole_account
@@ -478,6 +479,7 @@ async def share(
     categories: list[str],
     item_id: int | None = None,
     *,
+    document_ids: list[int] | None = None,
     form_key: str | None = None,
 ) -> Share:
     """Share with a partner what an active consent covers. Anything else is refused, unstored."""
@@ -503,16 +505,21 @@ async def share(
             ).first()
             if item is None:
                 raise Invalid("item", _l("Choose a summary the young person has agreed to."))
+        chosen = await document_rules.chosen(locked, wanted, document_ids or [])
         consents = await Consent.filter(dossier_id=locked.id, partner_id=partner.id)
         check = covering(consents, wanted)
         if not check.allowed or check.consent is None:
             raise NotAllowed("no active consent covers this share")
+        content = await _content(locked, wanted, item)
+        if chosen:
+            named = document_rules.named_in_share(locked, chosen)
+            content = f"{content}\n\n{named}" if content else named
         record = await Share.create(
             dossier_id=locked.id,
             partner_id=partner.id,
             consent_id=check.consent.id,
             categories=[c.value for c in wanted],
-            content=keys.box(locked).seal(await _content(locked, wanted, item), "share.content"),
+            content=keys.box(locked).seal(content, "share.content"),
             shared_by_id=worker.id,
             action_id=item.id if item else None,
         )
@@ -526,6 +533,7 @@ async def share(
                 "categories": [c.value for c in wanted],
             },
         )
+        await document_rules.share_documents(locked, record, chosen, worker)
     return record
 
 
@@ -621,3 +629,12 @@ async def partner_read(partner_user: Person, share_id: int) -> Share:
     keys.open_fields(box, [consent], "consent", ("purpose",))
     found.consent = consent
     return found
+
+
+async def partner_document(
+    partner_user: Person, share_id: int, document_id: int
+) -> document_rules.Opened:
+    """A document sent with a share, for the partner's user, under the same rule as the share:
+    its consent active (else ``Withdrawn``), and the look written in the subject's journal."""
+    found = await partner_read(partner_user, share_id)
+    return await document_rules.in_share(found, found.dossier, document_id)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from tortoise import timezone
 
 from portal import keys
+from portal.domain import documents as document_rules
 from portal.domain import journal, workdays
 from portal.domain.access import is_assigned, readable_dossier
 from portal.domain.errors import Invalid, NotAllowed, NotFound
@@ -228,6 +229,8 @@ class DossierView:
     partner_names: dict[int, str]
     # Why the subject ended the help, if they said, while it is ended: their own words.
     end_reason: str = ""
+    # Its photos and PDFs, without their bytes.
+    documents: list[document_rules.Listed] = field(default_factory=list)
 
 
 async def open_dossier(reader: Person, reference: str, page: int = 1) -> DossierView:
@@ -315,6 +318,7 @@ async def _view(dossier: Dossier, page: int) -> DossierView:
         new_since=dossier.subject_seen_seq,
         partner_names=journal_page.partner_names,
         end_reason=end_reason,
+        documents=await document_rules.listed(dossier),
     )
 
 

@@ -10,6 +10,7 @@ from tortoise import timezone
 from tortoise.transactions import in_transaction
 
 from portal import keys
+from portal.domain import documents as document_rules
 from portal.domain import journal
 from portal.domain.access import is_assigned, own_dossier, readable_dossier
 from portal.domain.accounts import require_whole_account
@@ -25,6 +26,7 @@ from portal.models import (
     Asker,
     Assignment,
     Consent,
+    Document,
     Dossier,
     DossierStatus,
     JournalEntry,
@@ -262,6 +264,8 @@ async def erase_locked(
     """
     now = timezone.now()
     await Dossier.filter(id=locked.id).update(wrapped_key=None, erased_at=now)
+    # Files are the bulk of what a dossier holds: their rows go too, not only their key.
+    await Document.filter(dossier_id=locked.id).delete()
     locked.wrapped_key = None
     locked.erased_at = now
     await journal.record(locked, Event.DOSSIER_ERASED, actor, details)
@@ -283,6 +287,8 @@ class Export:
     end_reason: str = ""
     # The partners the journal names, by id: named as the dossier's page names them.
     partner_names: dict[int, str] = field(default_factory=dict)
+    # Its photos and PDFs, their bytes opened.
+    documents: list[document_rules.Exported] = field(default_factory=list)
 
 
 async def export(subject: Person, reference: str) -> Export:
@@ -334,4 +340,5 @@ async def export(subject: Person, reference: str) -> Export:
         entries,
         end_reason,
         await journal.partner_names(entries),
+        await document_rules.exported(dossier),
     )

@@ -34,6 +34,9 @@ class Event(StrEnum):
     CONSENT_GRANTED = "consent.granted"
     CONSENT_REVOKED = "consent.revoked"
     CONTACT_CHANGED = "contact.changed"
+    DOCUMENT_ADDED = "document.added"
+    DOCUMENT_READ = "document.read"
+    DOCUMENT_SHARED = "document.shared"
     DOSSIER_ASSIGNED = "dossier.assigned"
     DOSSIER_CLOSED = "dossier.closed"
     DOSSIER_ENDED = "dossier.ended"
@@ -56,7 +59,9 @@ class Event(StrEnum):
 
 
 # Looks, not steps: they do not count as activity in the dossier.
-LOOKS = frozenset({Event.DOSSIER_READ, Event.DOSSIER_READ_REFUSED, Event.SHARE_READ})
+LOOKS = frozenset(
+    {Event.DOSSIER_READ, Event.DOSSIER_READ_REFUSED, Event.SHARE_READ, Event.DOCUMENT_READ}
+)
 
 
 async def partner_names(entries: Sequence[JournalEntry]) -> dict[int, str]:

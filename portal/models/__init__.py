@@ -29,6 +29,7 @@ from portal.models.actions import (
     Consent,
     Share,
 )
+from portal.models.documents import Document, SharedDocument
 from portal.models.dossiers import (
     Asker,
     Assignment,
@@ -68,6 +69,7 @@ __all__ = [
     "ContactChannel",
     "Credential",
     "CredentialKind",
+    "Document",
     "Dossier",
     "DossierStatus",
     "FirstCodes",
@@ -89,6 +91,7 @@ __all__ = [
     "Service",
     "Session",
     "Share",
+    "SharedDocument",
     "SubmittedForm",
     "Theme",
 ]

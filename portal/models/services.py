@@ -34,6 +34,7 @@ class Category(StrEnum):
     ACTIONS = "actions"
     MESSAGES = "messages"
     ITEMS = "items"
+    DOCUMENTS = "documents"
 
 
 class Service(Model):

@@ -13,6 +13,7 @@ from starlette.routing import Route
 
 from portal.domain import actions as action_rules
 from portal.domain import consent as rules
+from portal.domain import documents as document_rules
 from portal.domain import partners as directory
 from portal.domain.access import readable_dossier
 from portal.domain.errors import AlreadyDone, Invalid, NotAllowed
@@ -207,9 +208,10 @@ async def _share_context(request: Request, reference: str, **extra: Any) -> dict
         "meetings": [
             (m, [link.partner for link in links if link.action_id == m.id]) for m in meetings
         ],
-        "values": {"partner": "", "categories": [], "item": ""},
+        "values": {"partner": "", "categories": [], "item": "", "documents": []},
         "errors": {},
         "refusal": None,
+        "documents": await document_rules.listed(dossier),
     }
     context.update(extra)
     return context
@@ -226,15 +228,23 @@ async def share(request: Request) -> Response:
     partner_value = text(form, "partner", 20)
     item_value = text(form, "item", 20)
     categories = [str(c)[:20] for c in form.getlist("categories")][:10]
+    chosen = ids_of(form.getlist("documents"), at_most=50)
     values: dict[str, Any] = {
         "partner": partner_value,
         "categories": categories,
         "item": item_value,
+        "documents": chosen,
     }
     partner_id = as_id(partner_value) or 0
     try:
         made = await rules.share(
-            worker, reference, partner_id, categories, as_id(item_value), form_key=form_key(request)
+            worker,
+            reference,
+            partner_id,
+            categories,
+            as_id(item_value),
+            document_ids=chosen,
+            form_key=form_key(request),
         )
     except Invalid as refusal:
         return render(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 
@@ -204,6 +205,16 @@ def _export_json(data: rules.Export, person: Person) -> dict[str, Any]:
                 "content": s.content,
             }
             for s in data.shares
+        ],
+        "documents": [
+            {
+                "name": d.listed.name,
+                "type": d.listed.media_type,
+                "size": d.listed.size,
+                "date": d.listed.created_at.isoformat(),
+                "content": base64.b64encode(d.data).decode("ascii"),
+            }
+            for d in data.documents
         ],
         "journal": [
             {

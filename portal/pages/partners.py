@@ -10,6 +10,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from portal.domain import consent as rules
+from portal.domain import documents as document_rules
 from portal.domain import partners as directory
 from portal.domain.errors import Invalid, Withdrawn
 from portal.i18n import LANGUAGE_NAMES, _, format_when, lazy
@@ -217,7 +218,8 @@ async def partner_share(request: Request) -> Response:
         return render(
             request, "partners/withdrawn.html", {"revoked": ended.revoked}, status_code=410
         )
-    return render(request, "partners/share.html", {"share": found})
+    context = {"share": found, "documents": await document_rules.of_share(found, found.dossier)}
+    return render(request, "partners/share.html", context)
 
 
 routes = [

@@ -85,6 +85,12 @@ SENTENCES: dict[str, tuple[str, str]] = {
         lazy("You passed information on to %(partner)s."),
         lazy("%(who)s passed information on to %(partner)s."),
     ),
+    Event.DOCUMENT_ADDED: (lazy("You added a document."), lazy("%(who)s added a document.")),
+    Event.DOCUMENT_READ: (lazy("You opened a document."), lazy("%(who)s opened a document.")),
+    Event.DOCUMENT_SHARED: (
+        lazy("You passed a document on to %(partner)s."),
+        lazy("%(who)s passed a document on to %(partner)s."),
+    ),
     Event.DOSSIER_ENDED: (lazy("You ended the help."), lazy("%(who)s ended the help.")),
     Event.DOSSIER_CLOSED: (
         lazy("You closed the dossier after a long time without news."),

@@ -9,12 +9,15 @@ counted.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Sequence
 
 from starlette.responses import PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 Refusal = Callable[[Scope, int], Response]
+# Paths (a pattern matched whole) that take a larger body, such as a file's upload, and the cap.
+Larger = Sequence[tuple[re.Pattern[str], int]]
 
 MAX_BODY_BYTES = 256 * 1024
 # Enough digits for any length we would take; more is a forged header, not a big body.
@@ -34,25 +37,39 @@ def declared_length(scope: Scope) -> int | None:
     return int(value)
 
 
+def limit_for(path: str, larger: Larger, limit: int) -> int:
+    """The cap on a body sent to this path: ``limit``, unless a pattern of ``larger`` matches."""
+    return next((cap for pattern, cap in larger if pattern.fullmatch(path)), limit)
+
+
 class BodyLimitMiddleware:
-    """Refuse (413) a request body over ``limit`` bytes before any later layer reads it."""
+    """Refuse (413) a request body over ``limit`` bytes before any later layer reads it.
+
+    Only the paths named in ``larger`` (the uploads of a file) take more, up to their own cap.
+    """
 
     def __init__(
-        self, app: ASGIApp, limit: int = MAX_BODY_BYTES, refusal: Refusal | None = None
+        self,
+        app: ASGIApp,
+        limit: int = MAX_BODY_BYTES,
+        refusal: Refusal | None = None,
+        larger: Larger = (),
     ) -> None:
         self.app = app
         self.limit = limit
         self.refusal = refusal or bare_refusal
+        self.larger = larger
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = limit_for(scope["path"], self.larger, self.limit)
         declared = declared_length(scope)
         if declared == -1:
             await self.refusal(scope, 400)(scope, receive, send)
             return
-        if declared is not None and declared > self.limit:
+        if declared is not None and declared > limit:
             await self.refusal(scope, 413)(scope, receive, send)
             return
         chunks: list[bytes] = []
@@ -64,7 +81,7 @@ class BodyLimitMiddleware:
                 return
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.limit:
+            if size > limit:
                 await self.refusal(scope, 413)(scope, receive, send)
                 return
             chunks.append(chunk)

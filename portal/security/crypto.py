@@ -89,6 +89,19 @@ class Box:
             raise CryptoError("a sealed value does not open") from error
         return plain.decode("utf-8")
 
+    def seal_bytes(self, data: bytes, place: str) -> bytes:
+        """Seal a file's bytes: the nonce then the ciphertext, raw (no text form to store)."""
+        nonce = os.urandom(NONCE_BYTES)
+        return nonce + self._aead.encrypt(nonce, data, _aad(self.dossier_id, place))
+
+    def open_bytes(self, sealed: bytes, place: str) -> bytes:
+        try:
+            return self._aead.decrypt(
+                sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], _aad(self.dossier_id, place)
+            )
+        except InvalidTag as error:
+            raise CryptoError("sealed bytes do not open") from error
+
 
 def new_data_key() -> bytes:
     return AESGCM.generate_key(bit_length=256)

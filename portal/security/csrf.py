@@ -8,11 +8,13 @@ import secrets
 from collections.abc import Callable
 from urllib.parse import parse_qsl
 
+from python_multipart import MultipartParser
+from python_multipart.multipart import parse_options_header
 from starlette.datastructures import MutableHeaders
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from portal.security.bodylimit import MAX_BODY_BYTES, bare_refusal, replaying
+from portal.security.bodylimit import MAX_BODY_BYTES, Larger, bare_refusal, limit_for, replaying
 from portal.security.cookies import cookies_of
 
 Refusal = Callable[[Scope, int], Response]
@@ -42,6 +44,56 @@ def same_token(supplied: str, expected: str) -> bool:
     return hmac.compare_digest(supplied.encode("ascii"), expected.encode("ascii"))
 
 
+def multipart_field(body: bytes, content_type: str, wanted: str) -> str:
+    """The value of one small field of a multipart body (our token), or "" if it has none.
+
+    Files are skipped as they stream by: nothing is kept but the field asked for.
+    """
+    _kind, options = parse_options_header(content_type)
+    boundary = options.get(b"boundary", b"")
+    if not boundary or len(boundary) > 200:
+        return ""
+    found: list[bytes] = []
+    state: dict[str, bytes] = {"header": b"", "value": b""}
+    mine = [False]
+
+    def header_field(data: bytes, start: int, end: int) -> None:
+        state["header"] += data[start:end]
+
+    def header_value(data: bytes, start: int, end: int) -> None:
+        state["value"] += data[start:end]
+
+    def header_end() -> None:
+        if state["header"].lower() == b"content-disposition":
+            _disposition, params = parse_options_header(state["value"])
+            mine[0] = params.get(b"name") == wanted.encode() and b"filename" not in params
+        state["header"] = state["value"] = b""
+
+    def part_begin() -> None:
+        mine[0] = False
+
+    def part_data(data: bytes, start: int, end: int) -> None:
+        if mine[0] and sum(map(len, found)) < 200:
+            found.append(data[start:end])
+
+    parser = MultipartParser(
+        boundary,
+        {
+            "on_part_begin": part_begin,
+            "on_header_field": header_field,
+            "on_header_value": header_value,
+            "on_header_end": header_end,
+            "on_part_data": part_data,
+        },
+    )
+    try:
+        parser.write(body)
+        parser.finalize()
+    except Exception:
+        return ""
+    return b"".join(found).decode("latin-1")
+
+
 class CSRFMiddleware:
     """Refuse (403) an unsafe request whose token is missing or wrong, before any handler runs.
 
@@ -49,10 +101,19 @@ class CSRFMiddleware:
     The body is read here to find the field, then handed on unchanged.
     """
 
-    def __init__(self, app: ASGIApp, secret_key: str, refusal: Refusal | None = None) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        secret_key: str,
+        refusal: Refusal | None = None,
+        larger: Larger = (),
+    ) -> None:
         self.app = app
         self.secret_key = secret_key
         self.refusal = refusal or bare_refusal
+        # Paths that take a larger body (a file), and the cap of each: the only ones where a
+        # multipart form is read here.
+        self.larger = larger
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -84,7 +145,10 @@ class CSRFMiddleware:
         more_body = True
         if not supplied:
             content_type = dict(scope["headers"]).get(b"content-type", b"").decode("latin-1")
-            if content_type.split(";")[0].strip() == "application/x-www-form-urlencoded":
+            kind = content_type.split(";")[0].strip()
+            cap = limit_for(scope["path"], self.larger, MAX_FORM_BYTES)
+            multipart = kind == "multipart/form-data" and cap > MAX_FORM_BYTES
+            if kind == "application/x-www-form-urlencoded" or multipart:
                 chunks = []
                 size = 0
                 while more_body:
@@ -93,16 +157,19 @@ class CSRFMiddleware:
                         return
                     chunk = message.get("body", b"")
                     size += len(chunk)
-                    if size > MAX_FORM_BYTES:
+                    if size > cap:
                         await self.refusal(scope, 413)(scope, receive, send_with_cookie)
                         return
                     chunks.append(chunk)
                     more_body = message.get("more_body", False)
                 body = b"".join(chunks)
-                for name, value in parse_qsl(body.decode("latin-1")):
-                    if name == CSRF_FIELD:
-                        supplied = value
-                        break
+                if multipart:
+                    supplied = multipart_field(body, content_type, CSRF_FIELD)
+                else:
+                    for name, value in parse_qsl(body.decode("latin-1")):
+                        if name == CSRF_FIELD:
+                            supplied = value
+                            break
         if not same_token(supplied, expected) or new_cookie:
             await self.refusal(scope, 403)(scope, receive, send_with_cookie)
             return

@@ -27,6 +27,9 @@ PERMISSIONS_POLICY = (
 )
 
 
+NOTHING = b"default-src 'none'"
+
+
 def origin_of(url: str) -> str:
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}"
@@ -79,9 +82,23 @@ class SecurityHeadersMiddleware:
             if message["type"] == "http.response.start":
                 # Ours replace any the page set; its own Cache-Control stays (static files
                 # set a long one), and everything else may hold a name: never cached.
-                headers = [line for line in message.get("headers", []) if line[0] not in self.ours]
+                sent = message.get("headers", [])
+                # A file served whole (a dossier's document) sets a stricter policy than any
+                # page's, which allows nothing at all: that one is kept.
+                stricter = next(
+                    (
+                        value
+                        for name, value in sent
+                        if name == b"content-security-policy" and value.startswith(NOTHING)
+                    ),
+                    None,
+                )
+                headers = [line for line in sent if line[0] not in self.ours]
                 headers.append(
-                    (b"content-security-policy", self.policy.replace("{nonce}", nonce).encode())
+                    (
+                        b"content-security-policy",
+                        stricter or self.policy.replace("{nonce}", nonce).encode(),
+                    )
                 )
                 headers += self.fixed
                 if https:

@@ -17,6 +17,7 @@ from starlette.routing import Route
 from tortoise import timezone
 
 from portal.domain import consent as consent_rules
+from portal.domain import documents
 from portal.domain.actions import propose_action
 from portal.domain.dossiers import take
 from portal.domain.requests import RequestForm, make_request
@@ -27,6 +28,7 @@ from portal.models import (
     ClosingPeriod,
     Consent,
     Credential,
+    Document,
     Dossier,
     JournalEntry,
     Message,
@@ -42,7 +44,7 @@ from portal.models import (
     Share,
     Theme,
 )
-from tests import factories
+from tests import factories, files
 from tests.helpers import csrf_token
 
 ROLES = (
@@ -210,6 +212,13 @@ ACCESS: dict[str, Rule] = {
     "ending.end": Rule(OWNER),
     "ending.ended": Rule(OWNER, special={"subject": 303}),
     "ending.come_back": Rule(OWNER, special={"subject": 404}),
+    # A document is read as its dossier is: its subject, its worker (the look is journaled).
+    "documents.subject_add": Rule(OWNER),
+    "documents.subject_open": Rule(OWNER),
+    "documents.worker_add": Rule({"worker"}),
+    "documents.worker_open": Rule({"worker"}),
+    # Only the partner the document was shared with, under the consent that covers it.
+    "documents.partner_open": Rule({"partner"}),
     "ending.export": Rule(OWNER),
     "ending.export_file": Rule(OWNER),
     "ending.erase": Rule(OWNER),
@@ -228,6 +237,7 @@ class World:
     share: Share
     partner: Partner
     staff_member: Person
+    document: Document
     closing_id: int = 0
 
 
@@ -260,10 +270,15 @@ async def _world() -> World:
     action = await propose_action(
         amina, dossier.reference, ActionKind.PARTNER_CONTACT, "Appeler le CPAS", "", [cpas.id]
     )
-    consent = await consent_rules.grant(
-        lou, dossier.reference, cpas.id, ["request"], "until_stop", "Pour l’aide"
+    document = await documents.add_document(
+        lou, dossier.reference, files.png(), "p.png", documents.Limits(10**7, 20)
     )
-    share = await consent_rules.share(amina, dossier.reference, cpas.id, ["request"])
+    consent = await consent_rules.grant(
+        lou, dossier.reference, cpas.id, ["request", "documents"], "until_stop", "Pour l’aide"
+    )
+    share = await consent_rules.share(
+        amina, dossier.reference, cpas.id, ["request", "documents"], document_ids=[document.id]
+    )
     # The first service's coming closing week: only its own admin may remove it.
     closing = await ClosingPeriod.create(
         service_id=service.id,
@@ -271,7 +286,7 @@ async def _world() -> World:
         last_day=timezone.now().date() + timedelta(days=204),
         created_at=timezone.now(),
     )
-    return World(dossier, action, consent, share, cpas, tom, closing.id)
+    return World(dossier, action, consent, share, cpas, tom, document, closing.id)
 
 
 def _path(route: Route, world: World, static_css: str) -> str:
@@ -286,6 +301,7 @@ def _path(route: Route, world: World, static_css: str) -> str:
         "dossier_id": world.dossier.id,
         "service_id": world.dossier.service_id,
         "credential_id": 999_999,
+        "document_id": world.document.id,
         "token": "x" * 43,
         "format": "json",
         "choice": "oui",
@@ -322,6 +338,7 @@ async def _snapshot() -> dict[str, Any]:
         "actions": await Action.all().order_by("id").values_list("id", "status"),
         "consents": await Consent.all().order_by("id").values_list("id", "revoked_at"),
         "shares": await Share.all().count(),
+        "documents": await Document.all().count(),
         "sessions": await Session.filter(ended_at__isnull=True).order_by("id").values_list("id"),
         "partners": await Partner.all().order_by("id").values_list("id", "name", "is_active"),
         "services": await Service.all().count(),

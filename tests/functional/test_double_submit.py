@@ -27,7 +27,7 @@ from tortoise import timezone
 from portal.domain import accounts
 from portal.domain import consent as consent_rules
 from portal.domain import staff as staff_rules
-from portal.domain.actions import answer_action, propose_action
+from portal.domain.actions import answer_action, propose_action, record_action
 from portal.domain.ending import end_help
 from portal.domain.requests import RequestForm, make_request
 from portal.models import (
@@ -40,6 +40,7 @@ from portal.models import (
     Consent,
     Credential,
     CredentialKind,
+    Document,
     Dossier,
     JournalEntry,
     LinkKind,
@@ -59,7 +60,7 @@ from portal.models import (
 )
 from portal.security.passwords import verify_password
 from portal.security.tokens import token_hash
-from tests import factories
+from tests import factories, files
 from tests.forms import filled, form_on, said
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -132,6 +133,7 @@ MODELS = (
     Share,
     Notice,
     ClosingPeriod,
+    Document,
 )
 
 
@@ -230,6 +232,8 @@ class Submission:
     # comes from a browser with no CSRF cookie any more, and is refused.
     signs_out: bool = False
     check: Callable[[list[httpx.Response]], Awaitable[None]] | None = None
+    # A file the form sends (multipart), beside its fields.
+    files: dict[str, tuple[str, bytes, str]] | None = None
 
 
 Scenario = Callable[[World], Awaitable[Submission]]
@@ -816,6 +820,35 @@ async def _erase(w: World) -> Submission:
     return Submission(client, action, fields, {"Dossier erased": 1, "journal dossier.erased": 1})
 
 
+@scenario("documents.subject_add")
+async def _subject_document(w: World) -> Submission:
+    client = await w.subject()
+    action = f"/espace/{w.ref}/documents"
+    fields = await form_at(client, f"/espace/{w.ref}", action, body="La lettre")
+    fields.pop("file", None)
+    photo = {"file": ("lettre.jpg", files.jpeg_with_gps(), "image/jpeg")}
+    effect = {
+        "Document": 1,
+        "Message": 1,
+        "journal message.sent": 1,
+        "journal document.added": 1,
+    }
+    return Submission(client, action, fields, effect, files=photo)
+
+
+@scenario("documents.worker_add")
+async def _worker_document(w: World) -> Submission:
+    step = await record_action(w.amina, w.ref, ActionKind.LISTENING, "Premier entretien")
+    client = await w.staff("amina")
+    action = f"/travail/dossiers/{w.ref}/documents"
+    fields = await form_at(client, f"/travail/dossiers/{w.ref}", action)
+    fields.pop("file", None)
+    fields["action"] = [str(step.id)]
+    letter = {"file": ("cpas.pdf", files.pdf(), "application/pdf")}
+    effect = {"Document": 1, "journal document.added": 1}
+    return Submission(client, action, fields, effect, files=letter)
+
+
 @scenario("account.delete")
 async def _delete_account(w: World) -> Submission:
     await end_help(w.lou, w.ref, "")
@@ -866,7 +899,7 @@ async def test_a_form_sent_twice_acts_once(
         before = await state()
 
         async def send() -> httpx.Response:
-            return await sent.client.post(sent.action, data=sent.fields)
+            return await sent.client.post(sent.action, data=sent.fields, files=sent.files)
 
         if together:
             responses = list(await asyncio.gather(send(), send()))
