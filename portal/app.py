@@ -33,6 +33,7 @@ from portal.ops import RequestIdMiddleware
 from portal.pages import (
     account,
     admin,
+    concertation,
     consent,
     dossiers,
     ending,
@@ -201,6 +202,7 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
             *dossiers.routes,
             *work.routes,
             *consent.routes,
+            *concertation.routes,
             *partners.routes,
             *ending.routes,
             Route("/static/{path:path}", static.endpoint, name="static"),

@@ -29,6 +29,13 @@ from portal.models.actions import (
     Consent,
     Share,
 )
+from portal.models.concertation import (
+    AskedBy,
+    Concertation,
+    ConcertationMember,
+    Membership,
+    MinutesStatus,
+)
 from portal.models.dossiers import (
     Asker,
     Assignment,
@@ -58,10 +65,13 @@ __all__ = [
     "ActionKind",
     "ActionPartner",
     "ActionStatus",
+    "AskedBy",
     "Asker",
     "Assignment",
     "Category",
     "ChallengePurpose",
+    "Concertation",
+    "ConcertationMember",
     "Consent",
     "ContactChannel",
     "Credential",
@@ -71,7 +81,9 @@ __all__ = [
     "FirstCodes",
     "JournalEntry",
     "LinkKind",
+    "Membership",
     "Message",
+    "MinutesStatus",
     "Notice",
     "NoticeProgress",
     "OneTimeLink",

@@ -12,6 +12,7 @@ from starlette.routing import Route
 from tortoise import timezone
 
 from portal.domain import actions as action_rules
+from portal.domain import concertation as meetings
 from portal.domain import consent as consent_rules
 from portal.domain import dossiers, drafts
 from portal.domain import ending as ending_rules
@@ -90,6 +91,7 @@ def _context(
         "answered": None,
         # A step's form brought back from its draft opens by itself.
         "restored_step": False,
+        "meetings": [],
     }
     context.update(extra)
     return context
@@ -131,6 +133,7 @@ async def subject_dossier(request: Request) -> Response:
         True,
         answered=answered,
         contact_changed=request.query_params.get("joindre") == "ok",
+        meetings=await meetings.dossier_meetings(view.dossier),
     )
     await _fill_from_drafts(request, person, context, (drafts.MESSAGE,))
     response = render(request, "dossiers/subject.html", context, block="timeline")
@@ -364,6 +367,7 @@ async def _worker_context(
     context["consents"] = (
         await consent_rules.active_consents(view.dossier) if view.dossier.wrapped_key else []
     )
+    context["meetings"] = await meetings.dossier_meetings(view.dossier)
     return context
 
 
@@ -397,7 +401,7 @@ async def worker_action(request: Request) -> Response:
     """Record a step done with the subject alone, or propose one that involves someone else."""
     person = person_of(request)
     form = await request.form()
-    values = kept(form, ("kind", "description", "third_party", "mode"))
+    values = kept(form, ("kind", "description", "third_party", "mode", "asked_by", "asked_at"))
     try:
         kind = action_rules.parse_kind(values["kind"])
         if values["mode"] == "propose":
@@ -409,6 +413,8 @@ async def worker_action(request: Request) -> Response:
                 values["description"],
                 values["third_party"],
                 partner_ids,
+                asked_by=values["asked_by"],
+                asked_at=values["asked_at"],
                 form_key=form_key(request),
             )
         else:

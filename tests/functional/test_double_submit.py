@@ -207,6 +207,7 @@ async def make_world(app: Starlette) -> World:
     school = await factories.partner("École", secrecy=False)
     lou = await factories.youth("lou", "Lou")
     dossier = await factories.followed_dossier(amina, lou, service, "Lou")
+    await factories.member(service.id, cpas.id)
     return World(app, service, amina, tom, cpas, school, lou, dossier)
 
 
@@ -686,7 +687,8 @@ async def _record_meeting(w: World) -> Submission:
     page = f"/travail/dossiers/{w.ref}/partager"
     action = f"/travail/dossiers/{w.ref}/reunions/{meeting.id}"
     fields = await form_at(client, page, action, attended=str(w.cpas.id), categories="request")
-    effect = {"Share": 1, "journal share.made": 1, "journal action.done": 1}
+    # Nothing shared: the minutes go to the partners once she approved them.
+    effect = {"journal action.done": 1}
     return Submission(client, action, fields, effect)
 
 
