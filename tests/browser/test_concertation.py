@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from playwright.sync_api import expect
+from playwright.sync_api import Locator, expect
 
 from tests.browser.conftest import SCREENSHOTS, OpenTab
 from tests.browser.journeys_helpers import Story, set_language, sign_in_staff
@@ -97,6 +96,19 @@ def test_a_concertation_from_its_request_to_the_partner_reading_its_minutes(
     page.get_by_role("button", name="Fixer la date").click()
     page.wait_for_url(re.compile(rf"/travail/dossiers/{reference}"))
 
+    # The worker's deadlines, in each language: to prepare for when, the meeting by when.
+    for language in ("fr", "nl", "en"):
+        seen = Story(language, "concertation-deadlines")
+        set_language(worker, language)
+        worker.go("/travail")
+        expect(page.locator("#meetings-title")).to_be_visible()
+        seen.look(worker, "inbox")
+        _shot(worker.page.locator("#meetings-title").locator(".."), f"worker-inbox-{language}")
+        worker.go(f"/travail/dossiers/{reference}")
+        _shot(page.locator(f"#reunion-{action_id}"), f"worker-deadlines-{language}")
+        seen.assert_translated()
+    set_language(worker, "fr")
+
     # She agrees to the meeting (this tells her), and allows the CPAS to receive the minutes.
     her = lou.tab
     her.go(f"/espace/{reference}")
@@ -149,31 +161,31 @@ def test_a_concertation_from_its_request_to_the_partner_reading_its_minutes(
     expect(partner.page.get_by_text(REVISED)).to_be_visible()
     story.look(partner, "partner-reads")
 
-    # Her view and the worker's, in each language.
+    # Her view of the meeting and its minutes, and the worker's, in each language.
     for language in ("fr", "nl", "en"):
         seen = Story(language, "concertation")
         set_language(her, language)
         her.go(f"/espace/{reference}")
         her.page.locator(f"#reunion-{action_id}").scroll_into_view_if_needed()
         seen.look(her, "her-view")
-        her.page.locator(f"#reunion-{action_id}").screenshot(
-            path=_shots() / f"her-meeting-{language}.png"
-        )
+        _shot(her.page.locator(f"#reunion-{action_id}"), f"her-meeting-{language}")
         set_language(worker, language)
-        worker.go("/travail")
-        seen.look(worker, "inbox")
         worker.go(f"/travail/dossiers/{reference}")
-        page.locator(f"#reunion-{action_id}").screenshot(
-            path=_shots() / f"worker-meeting-{language}.png"
-        )
+        _shot(page.locator(f"#reunion-{action_id}"), f"worker-meeting-{language}")
         seen.assert_translated()
     story.assert_translated()
 
 
-def _shots() -> Path:
+def _shot(part: Locator, name: str) -> None:
+    """A part of the page, cut from the whole page seen from its top: the quick exit, sticky,
+    stays at the top instead of lying over the part."""
+    page = part.page
+    page.evaluate("() => window.scrollTo(0, 0)")
+    box = part.bounding_box()
+    assert box is not None, name
     folder = SCREENSHOTS / "concertation"
     folder.mkdir(parents=True, exist_ok=True)
-    return folder
+    page.screenshot(path=folder / f"{name}.png", full_page=True, clip=box, caret="initial")
 
 
 def _subject(visitor: Visitor) -> Subject:
