@@ -537,11 +537,16 @@ class MeetingView:
     service: Service
 
 
-async def dossier_meetings(dossier: Dossier, now: datetime | None = None) -> list[MeetingView]:
+async def dossier_meetings(
+    dossier: Dossier, shown: list[Action] | None = None, now: datetime | None = None
+) -> list[MeetingView]:
     """The dossier's meetings with their time frame, who attends and the minutes, unsealed,
     for a reader the dossier is already open to (its subject or a worker): four queries."""
     now = now or timezone.now()
     if dossier.wrapped_key is None:
+        return []
+    # The steps a page shows already: without a meeting among them, no query at all.
+    if shown is not None and all(a.kind is not ActionKind.CONCERTATION for a in shown):
         return []
     found = (
         await Concertation.filter(dossier_id=dossier.id)

@@ -133,7 +133,7 @@ async def subject_dossier(request: Request) -> Response:
         True,
         answered=answered,
         contact_changed=request.query_params.get("joindre") == "ok",
-        meetings=await meetings.dossier_meetings(view.dossier),
+        meetings=await meetings.dossier_meetings(view.dossier, view.actions),
     )
     await _fill_from_drafts(request, person, context, (drafts.MESSAGE,))
     response = render(request, "dossiers/subject.html", context, block="timeline")
@@ -367,7 +367,7 @@ async def _worker_context(
     context["consents"] = (
         await consent_rules.active_consents(view.dossier) if view.dossier.wrapped_key else []
     )
-    context["meetings"] = await meetings.dossier_meetings(view.dossier)
+    context["meetings"] = await meetings.dossier_meetings(view.dossier, view.actions)
     return context
 
 

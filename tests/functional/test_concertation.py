@@ -504,3 +504,24 @@ async def test_minutes_wait_for_the_meeting_and_its_worker(w: World) -> None:
     too_long = "x" * 20_001
     assert (await w.post(amina, f"{base}/pv", minutes=too_long)).status_code == 422
     assert (await w.post(amina, f"{base}/pv", minutes=MINUTES)).status_code == 303
+
+
+async def test_her_page_and_the_workers_do_not_query_per_meeting(w: World) -> None:
+    lou = await w.as_("lou", staff=False)
+    amina = await w.as_("amina")
+    await _held(w)
+    pages = ((lou, f"/espace/{w.ref}"), (amina, f"/travail/dossiers/{w.ref}"))
+    counts = []
+    for client, path in pages:
+        await client.get(path)
+        with count_queries() as one:
+            assert (await client.get(path)).status_code == 200
+        counts.append(one.count)
+    for _n in range(3):
+        await _asked(w)
+    for (client, path), before in zip(pages, counts, strict=True):
+        await client.get(path)
+        with count_queries() as four:
+            page = await client.get(path)
+        assert page.text.count("Réunion avec des partenaires") >= 4
+        assert four.count == before, path
