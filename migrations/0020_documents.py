@@ -5,7 +5,7 @@ from tortoise.fields.base import OnDelete
 from tortoise.indexes import Index
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0017_working_days')]
+    dependencies = [('models', '0019_concertation')]
 
     initial = False
 

@@ -9,7 +9,15 @@ from tortoise import timezone
 from tortoise.transactions import in_transaction
 
 from portal import seeding
-from portal.models import ClosingPeriod, Role, Sector, Service, Theme
+from portal.models import (
+    ClosingPeriod,
+    ConcertationMember,
+    Membership,
+    Role,
+    Sector,
+    Service,
+    Theme,
+)
 
 # Shown in the README; for a local demo only, never for a real installation.
 DEMO_PASSWORD = "demo-portail-amo-2026"  # noqa: S105 - published demo sign-in
@@ -151,6 +159,19 @@ def summer_week(today: date) -> tuple[date, date]:
     return monday, monday + timedelta(days=4)
 
 
+CHARTER = {
+    "charter": "Les membres de la concertation partagent seulement ce qui est utile pour "
+    "t'aider, et seulement avec ton accord. Chacun reste tenu par son secret professionnel. "
+    "Rien n'est transmis à une personne qui n'a pas signé cette charte.",
+    "charter_nl": "De leden van het overleg delen alleen wat nuttig is om je te helpen, en "
+    "alleen met jouw toestemming. Ieder blijft gebonden door zijn beroepsgeheim. Niets gaat "
+    "naar iemand die dit charter niet onderschreef.",
+    "charter_en": "The members of the concertation share only what helps you, and only with "
+    "your agreement. Each stays bound by its professional secrecy. Nothing goes to anyone who "
+    "has not signed this charter.",
+}
+
+
 async def seed_demo(today: date | None = None) -> bool:
     """Load the demo once; return False (and change nothing) when it is already there.
 
@@ -175,6 +196,21 @@ async def seed_demo(today: date | None = None) -> bool:
         await staff("ines@laboussole.example", Role.ADMIN, "Inès", service=boussole)
         await staff("yann@laboussole.example", Role.WORKER, "Yann", service=boussole)
         await staff("julie@cpas-namur.example", Role.PARTNER, "Julie", partner=partners[0])
+        # Le Passage's concertation: its charter, a permanent member and an associated one.
+        await Service.filter(id=passage.id).update(**CHARTER)
+        adhered = (today or date(2026, 12, 1)) - timedelta(days=60)
+        await ConcertationMember.create(
+            service_id=passage.id,
+            partner_id=partners[0].id,
+            membership=Membership.PERMANENT,
+            adhered_on=adhered,
+        )
+        await ConcertationMember.create(
+            service_id=passage.id,
+            partner_id=partners[2].id,
+            membership=Membership.ASSOCIATED,
+            adhered_on=adhered + timedelta(days=14),
+        )
         # Like every account, the young people's have recovery codes from the start (theirs
         # to renew on the account page).
         lou = await seeding.subject("lou", "Lou", password=DEMO_PASSWORD)

@@ -37,6 +37,8 @@ TABLES = [
     "notice",
     "notice_progress",
     "action_partner",
+    "concertation",
+    "concertation_member",
     "session",
     "recovery_code",
     "one_time_link",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 from email import message_from_bytes
 from email import policy as email_policy
 from pathlib import Path
@@ -11,7 +12,16 @@ import httpx
 import pyotp
 
 from portal import seeding
-from portal.models import Dossier, Partner, Person, Role, Service, Theme
+from portal.models import (
+    ConcertationMember,
+    Dossier,
+    Membership,
+    Partner,
+    Person,
+    Role,
+    Service,
+    Theme,
+)
 from tests.helpers import csrf_token
 
 YOUTH_PASSWORD = "trois pommes vertes sur la table"
@@ -103,3 +113,15 @@ def invitation_links(var_dir: Path) -> list[str]:
         assert body is not None
         links += re.findall(r"https://testserver/invitation/([\w-]{43})", body.get_content())
     return links
+
+
+async def member(
+    service_id: int, partner_id: int, membership: str = "permanent", adhered_on: str = "2026-01-05"
+) -> ConcertationMember:
+    """A partner member of a service's concertation, adhered to its charter."""
+    return await ConcertationMember.create(
+        service_id=service_id,
+        partner_id=partner_id,
+        membership=Membership(membership),
+        adhered_on=date.fromisoformat(adhered_on),
+    )

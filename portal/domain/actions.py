@@ -6,6 +6,7 @@ from tortoise import timezone
 from tortoise.expressions import Q
 
 from portal import keys
+from portal.domain import concertation as meetings
 from portal.domain import journal
 from portal.domain.access import readable_dossier
 from portal.domain.accounts import require_whole_account
@@ -100,12 +101,15 @@ async def propose_action(
     third_party: str,
     partner_ids: list[int] | None = None,
     *,
+    asked_by: str = "",
+    asked_at: str = "",
     form_key: str | None = None,
 ) -> Action:
     """A step involving someone else: proposed to the subject, who agrees or declines.
 
     The someone else is named in words (the school, an aunt) or chosen in the partner
-    directory; a concertation meeting names one or more partners.
+    directory; a concertation meeting names one or more partners, members of the service's
+    concertation, and starts its time frame from when it was asked and by whom.
     """
     text = _description(description)
     who = clean_text(third_party)
@@ -125,7 +129,13 @@ async def propose_action(
         raise Invalid("third_party", _l("Say who else is involved."))
     if not who and partners:
         who = ", ".join(p.name for p in partners)[:200]
+    now = timezone.now()
+    if kind is ActionKind.CONCERTATION:
+        asker = meetings.parse_asked_by(asked_by)
+        asked = meetings.check_asked_at(asked_at, now)
     dossier = await _worker_dossier(worker, reference)
+    if kind is ActionKind.CONCERTATION:
+        await meetings.check_members(dossier.service_id, [p.id for p in partners])
     async with acting_once(form_key):
         locked = await Dossier.select_for_update().get(id=dossier.id)
         action = await Action.create(
@@ -143,6 +153,8 @@ async def propose_action(
         await journal.record(
             locked, Event.ACTION_PROPOSED, worker, {"action": action.id, "kind": kind.value}
         )
+        if kind is ActionKind.CONCERTATION:
+            await meetings.start(locked, action, worker, asker, asked)
     return action
 
 
@@ -302,13 +314,14 @@ async def record_meeting(
     *,
     form_key: str | None = None,
 ) -> Action:
-    """A concertation meeting took place: who was there, and what was shared with them.
+    """A concertation meeting took place: who was there, and what its minutes may carry.
 
-    Shared secrecy: only what the subject allowed, and only with the partners whose active
-    consent covers it. One partner without it, and nothing is recorded at all.
+    Shared secrecy: each partner present must hold her active consent for these kinds of
+    information (one without it, and nothing is recorded at all). Nothing reaches them now:
+    the minutes do, once she has read and approved them.
     """
     from portal.domain.consent import covering, parse_categories
-    from portal.models import Consent, Share
+    from portal.models import Consent
 
     dossier = await _worker_dossier(worker, reference)
     wanted = parse_categories(categories)
@@ -317,36 +330,20 @@ async def record_meeting(
         action = await _action_of(locked, action_id)
         if action.kind is not ActionKind.CONCERTATION or action.status is not ActionStatus.AGREED:
             raise NotAllowed("only an agreed concertation meeting is recorded")
-        box = keys.box(locked)
         links = {link.partner_id: link for link in await ActionPartner.filter(action_id=action.id)}
         present = [pid for pid in dict.fromkeys(attended) if pid in links]
         if not present or len(present) != len(set(attended)):
             raise Invalid("attended", _l("Tick the partners who were there."))
+        consents = await Consent.filter(dossier_id=locked.id, partner_id__in=present)
         for partner_id in present:
-            consents = await Consent.filter(dossier_id=locked.id, partner_id=partner_id)
-            check = covering(consents, wanted)
+            check = covering([c for c in consents if c.partner_id == partner_id], wanted)
             if not check.allowed or check.consent is None:
                 raise NotAllowed("a partner has no active consent for this")
-            share = await Share.create(
-                dossier_id=locked.id,
-                partner_id=partner_id,
-                consent_id=check.consent.id,
-                categories=[c.value for c in wanted],
-                action_id=action.id,
-                content=box.seal(
-                    box.open(action.description, "action.description"), "share.content"
-                ),
-                shared_by_id=worker.id,
-            )
-            await journal.record(
-                locked,
-                Event.SHARE_MADE,
-                worker,
-                {"share": share.id, "partner": partner_id, "categories": [c.value for c in wanted]},
-            )
         for partner_id, link in links.items():
             await ActionPartner.filter(id=link.id).update(attended=partner_id in present)
-        await Action.filter(id=action.id).update(status=ActionStatus.DONE, done_at=timezone.now())
+        now = timezone.now()
+        await Action.filter(id=action.id).update(status=ActionStatus.DONE, done_at=now)
         action.status = ActionStatus.DONE
+        await meetings.held(locked, action, [c.value for c in wanted], now)
         await journal.record(locked, Event.ACTION_DONE, worker, {"action": action.id})
     return action

@@ -46,6 +46,8 @@ SUBJECT_NEWS = frozenset(
         Event.ACTION_AGREED,
         Event.ACTION_DECLINED,
         Event.ACTION_WITHDRAWN,
+        Event.CONCERTATION_MINUTES_APPROVED,
+        Event.CONCERTATION_MINUTES_CHANGE_ASKED,
         Event.DOSSIER_ENDED,
         Event.CONSENT_REVOKED,
         Event.DOSSIER_REOPENED,

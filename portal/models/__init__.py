@@ -29,6 +29,13 @@ from portal.models.actions import (
     Consent,
     Share,
 )
+from portal.models.concertation import (
+    AskedBy,
+    Concertation,
+    ConcertationMember,
+    Membership,
+    MinutesStatus,
+)
 from portal.models.documents import Document, SharedDocument
 from portal.models.dossiers import (
     Asker,
@@ -60,11 +67,14 @@ __all__ = [
     "ActionKind",
     "ActionPartner",
     "ActionStatus",
+    "AskedBy",
     "Asker",
     "Assignment",
     "Category",
     "ChallengePurpose",
     "ClosingPeriod",
+    "Concertation",
+    "ConcertationMember",
     "Consent",
     "ContactChannel",
     "Credential",
@@ -75,7 +85,9 @@ __all__ = [
     "FirstCodes",
     "JournalEntry",
     "LinkKind",
+    "Membership",
     "Message",
+    "MinutesStatus",
     "Notice",
     "NoticeProgress",
     "OneTimeLink",

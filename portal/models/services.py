@@ -52,6 +52,11 @@ class Service(Model):
     communes: fields.Field[list[str]] = fields.JSONField(default=list)
     response_days = fields.SmallIntField(default=3)
     created_at = fields.DatetimeField(auto_now_add=True)
+    # The concertation's charter its members adhere to (shared professional secrecy), kept by
+    # the service's admin: French first, Dutch and English when written.
+    charter = fields.TextField(default="", db_default="")
+    charter_nl = fields.TextField(default="", db_default="")
+    charter_en = fields.TextField(default="", db_default="")
 
     class Meta:
         table = "service"

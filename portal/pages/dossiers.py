@@ -13,6 +13,7 @@ from tortoise import timezone
 
 from portal import clock
 from portal.domain import actions as action_rules
+from portal.domain import concertation as meetings
 from portal.domain import consent as consent_rules
 from portal.domain import dossiers, drafts, workdays
 from portal.domain import ending as ending_rules
@@ -91,6 +92,7 @@ def _context(
         "answered": None,
         # A step's form brought back from its draft opens by itself.
         "restored_step": False,
+        "meetings": [],
     }
     context.update(extra)
     return context
@@ -133,6 +135,7 @@ async def subject_dossier(request: Request) -> Response:
         answered=answered,
         contact_changed=request.query_params.get("joindre") == "ok",
         answer=await workdays.answer_target(view.dossier, clock.now()),
+        meetings=await meetings.dossier_meetings(view.dossier, view.actions),
     )
     await _fill_from_drafts(request, person, context, (drafts.MESSAGE,))
     response = render(request, "dossiers/subject.html", context, block="timeline")
@@ -366,6 +369,7 @@ async def _worker_context(
     context["consents"] = (
         await consent_rules.active_consents(view.dossier) if view.dossier.wrapped_key else []
     )
+    context["meetings"] = await meetings.dossier_meetings(view.dossier, view.actions)
     return context
 
 
@@ -399,7 +403,7 @@ async def worker_action(request: Request) -> Response:
     """Record a step done with the subject alone, or propose one that involves someone else."""
     person = person_of(request)
     form = await request.form()
-    values = kept(form, ("kind", "description", "third_party", "mode"))
+    values = kept(form, ("kind", "description", "third_party", "mode", "asked_by", "asked_at"))
     try:
         kind = action_rules.parse_kind(values["kind"])
         if values["mode"] == "propose":
@@ -411,6 +415,8 @@ async def worker_action(request: Request) -> Response:
                 values["description"],
                 values["third_party"],
                 partner_ids,
+                asked_by=values["asked_by"],
+                asked_at=values["asked_at"],
                 form_key=form_key(request),
             )
         else:

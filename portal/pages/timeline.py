@@ -91,6 +91,34 @@ SENTENCES: dict[str, tuple[str, str]] = {
         lazy("You passed a document on to %(partner)s."),
         lazy("%(who)s passed a document on to %(partner)s."),
     ),
+    Event.CONCERTATION_ASKED: (
+        lazy("You wrote down a request for a meeting with partners."),
+        lazy("%(who)s wrote down a request for a meeting with partners."),
+    ),
+    Event.CONCERTATION_INFORMED: (
+        lazy("You noted that the young person was told about the meeting with partners."),
+        lazy("%(who)s noted that you were told about the meeting with partners."),
+    ),
+    Event.CONCERTATION_PLANNED: (
+        lazy("You set the date of the meeting with partners."),
+        lazy("%(who)s set the date of the meeting with partners."),
+    ),
+    Event.CONCERTATION_MINUTES_WRITTEN: (
+        lazy("You wrote the minutes of the meeting with partners."),
+        lazy("%(who)s wrote the minutes of the meeting with partners. Read them."),
+    ),
+    Event.CONCERTATION_MINUTES_CHANGE_ASKED: (
+        lazy("You asked for a change in the minutes of the meeting."),
+        lazy("%(who)s asked for a change in the minutes of the meeting."),
+    ),
+    Event.CONCERTATION_MINUTES_APPROVED: (
+        lazy("You approved the minutes of the meeting."),
+        lazy("%(who)s approved the minutes of the meeting."),
+    ),
+    Event.CONCERTATION_MINUTES_SHARED: (
+        lazy("The minutes you approved were passed on to %(partner)s."),
+        lazy("The minutes approved by %(who)s were passed on to %(partner)s."),
+    ),
     Event.DOSSIER_ENDED: (lazy("You ended the help."), lazy("%(who)s ended the help.")),
     Event.DOSSIER_CLOSED: (
         lazy("You closed the dossier after a long time without news."),

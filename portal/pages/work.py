@@ -9,7 +9,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from portal import clock
-from portal.domain import accounts, dossiers
+from portal.domain import accounts, concertation, dossiers
 from portal.domain import requests as asking
 from portal.domain.access import readable_dossier
 from portal.domain.errors import Invalid, NotAllowed
@@ -42,6 +42,7 @@ async def _inbox_context(request: Request, **extra: Any) -> dict[str, Any]:
         "ended": await dossiers.recently_ended(worker),
         "returned": await dossiers.recently_returned(worker),
         "colleagues": await dossiers.colleagues(worker),
+        "meetings": await concertation.worker_deadlines(worker),
         "errors": {},
         "notice": None,
         "reference": "",

@@ -235,6 +235,7 @@ def plan(world: World, routes: list[Route]) -> dict[str, list[Visit]]:
         visit("admin.closings"),
         visit("admin.handover", person_id=world.leaver_id),
         visit("figures.page"),
+        visit("concertation.admin"),
     ]
     pages["operator"] = [
         *signed_in,

@@ -26,6 +26,8 @@ from portal.models import (
     ActionKind,
     Asker,
     ClosingPeriod,
+    Concertation,
+    ConcertationMember,
     Consent,
     Credential,
     Document,
@@ -197,6 +199,14 @@ ACCESS: dict[str, Rule] = {
     "consent.shared": Rule({"worker"}),
     "consent.propose_share": Rule({"worker"}),
     "consent.record_meeting": Rule({"worker"}),
+    # Concertation: each service's admin keeps its own members and charter; the meeting's
+    # steps are its worker's, the minutes' answer its young person's.
+    "concertation.admin": Rule(ADMINS),
+    "concertation.charter": Rule(ADMINS),
+    "concertation.member": Rule(ADMINS),
+    "concertation.remove_member": Rule(ADMINS),
+    "concertation.worker_step": Rule({"worker"}),
+    "concertation.subject_answer": Rule(OWNER),
     "partners.admin": Rule({"operator"}),
     "partners.create": Rule({"operator"}),
     "partners.edit": Rule({"operator"}),
@@ -341,7 +351,11 @@ async def _snapshot() -> dict[str, Any]:
         "documents": await Document.all().count(),
         "sessions": await Session.filter(ended_at__isnull=True).order_by("id").values_list("id"),
         "partners": await Partner.all().order_by("id").values_list("id", "name", "is_active"),
-        "services": await Service.all().count(),
+        "services": await Service.all().order_by("id").values_list("id", "charter"),
+        "concertations": await Concertation.all()
+        .order_by("id")
+        .values_list("id", "informed_at", "meeting_at", "minutes_status"),
+        "members": await ConcertationMember.all().order_by("id").values_list("id", "membership"),
         "journal": await JournalEntry.exclude(event__in=["dossier.read_refused"]).count(),
     }
 

@@ -25,9 +25,10 @@ from starlette.routing import Route
 from tortoise import timezone
 
 from portal.domain import accounts
+from portal.domain import concertation as meeting_rules
 from portal.domain import consent as consent_rules
 from portal.domain import staff as staff_rules
-from portal.domain.actions import answer_action, propose_action, record_action
+from portal.domain.actions import answer_action, propose_action, record_action, record_meeting
 from portal.domain.ending import end_help
 from portal.domain.requests import RequestForm, make_request
 from portal.models import (
@@ -37,6 +38,8 @@ from portal.models import (
     Asker,
     Assignment,
     ClosingPeriod,
+    Concertation,
+    ConcertationMember,
     Consent,
     Credential,
     CredentialKind,
@@ -134,6 +137,8 @@ MODELS = (
     Notice,
     ClosingPeriod,
     Document,
+    Concertation,
+    ConcertationMember,
 )
 
 
@@ -212,6 +217,7 @@ async def make_world(app: Starlette) -> World:
     school = await factories.partner("École", secrecy=False)
     lou = await factories.youth("lou", "Lou")
     dossier = await factories.followed_dossier(amina, lou, service, "Lou")
+    await factories.member(service.id, cpas.id)
     return World(app, service, amina, tom, cpas, school, lou, dossier)
 
 
@@ -724,7 +730,70 @@ async def _record_meeting(w: World) -> Submission:
     page = f"/travail/dossiers/{w.ref}/partager"
     action = f"/travail/dossiers/{w.ref}/reunions/{meeting.id}"
     fields = await form_at(client, page, action, attended=str(w.cpas.id), categories="request")
-    effect = {"Share": 1, "journal share.made": 1, "journal action.done": 1}
+    # Nothing shared: the minutes go to the partners once she approved them.
+    effect = {"journal action.done": 1}
+    return Submission(client, action, fields, effect)
+
+
+# --- Concertation ----------------------------------------------------------------------------
+
+
+@scenario("concertation.charter")
+async def _charter(w: World) -> Submission:
+    client = await w.staff("admin")
+    action = "/admin/concertation/charte"
+    fields = await form_at(client, "/admin/concertation", action, charter="Le secret partagé")
+    # The charter is one text of the service, replaced: no row more.
+    return Submission(client, action, fields, {})
+
+
+@scenario("concertation.member")
+async def _member(w: World) -> Submission:
+    client = await w.staff("admin")
+    action = "/admin/concertation/membres"
+    fields = await form_at(
+        client,
+        "/admin/concertation",
+        action,
+        partner=str(w.school.id),
+        membership="associated",
+        adhered_on="2026-02-01",
+    )
+    return Submission(client, action, fields, {"ConcertationMember": 1})
+
+
+@scenario("concertation.remove_member")
+async def _remove_member(w: World) -> Submission:
+    client = await w.staff("admin")
+    action = f"/admin/concertation/membres/{w.cpas.id}/retirer"
+    fields = await form_at(client, "/admin/concertation", action)
+    return Submission(client, action, fields, {"ConcertationMember": -1})
+
+
+@scenario("concertation.worker_step:informed")
+async def _informed(w: World) -> Submission:
+    meeting = await w.proposed(ActionKind.CONCERTATION)
+    client = await w.staff("amina")
+    action = f"/travail/dossiers/{w.ref}/reunions/{meeting.id}/informee"
+    fields = await form_at(client, f"/travail/dossiers/{w.ref}", action)
+    return Submission(client, action, fields, {"journal concertation.informed": 1})
+
+
+@scenario("concertation.subject_answer:approve")
+async def _approve_minutes(w: World) -> Submission:
+    meeting = await w.proposed(ActionKind.CONCERTATION)
+    await answer_action(w.lou, w.ref, meeting.id, True)
+    await _consent(w)
+    await record_meeting(w.amina, w.ref, meeting.id, [w.cpas.id], ["request"])
+    await meeting_rules.write_minutes(w.amina, w.ref, meeting.id, "Le CPAS aide.")
+    client = await w.subject()
+    action = f"/espace/{w.ref}/reunions/{meeting.id}/approuver"
+    fields = await form_at(client, f"/espace/{w.ref}", action)
+    effect = {
+        "Share": 1,
+        "journal concertation.minutes_approved": 1,
+        "journal concertation.minutes_shared": 1,
+    }
     return Submission(client, action, fields, effect)
 
 
