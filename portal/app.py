@@ -33,6 +33,7 @@ from portal.ops import RequestIdMiddleware
 from portal.pages import (
     account,
     admin,
+    appointments,
     consent,
     dossiers,
     ending,
@@ -199,6 +200,7 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
             *figures.routes,
             *requests.routes,
             *dossiers.routes,
+            *appointments.routes,
             *work.routes,
             *consent.routes,
             *partners.routes,

@@ -35,6 +35,7 @@ TABLES = [
     "notice",
     "notice_progress",
     "action_partner",
+    "appointment",
     "session",
     "recovery_code",
     "one_time_link",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -241,6 +241,8 @@ class DossierView:
     partner_names: dict[int, str]
     # Why the subject ended the help, if they said, while it is ended: their own words.
     end_reason: str = ""
+    # The meetings to come (appointments.Coming), shown first: filled by the page.
+    appointments: list[Any] = field(default_factory=list)
 
 
 async def open_dossier(reader: Person, reference: str, page: int = 1) -> DossierView:

@@ -29,6 +29,7 @@ from portal.models.actions import (
     Consent,
     Share,
 )
+from portal.models.appointments import Appointment, AppointmentStatus, PlaceKind
 from portal.models.dossiers import (
     Asker,
     Assignment,
@@ -58,6 +59,8 @@ __all__ = [
     "ActionKind",
     "ActionPartner",
     "ActionStatus",
+    "Appointment",
+    "AppointmentStatus",
     "Asker",
     "Assignment",
     "Category",
@@ -79,6 +82,7 @@ __all__ = [
     "PartnerChange",
     "PasskeyChallenge",
     "Person",
+    "PlaceKind",
     "RecoveryCode",
     "Request",
     "RequestDraft",

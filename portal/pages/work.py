@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from portal.domain import accounts, dossiers
+from portal.domain import accounts, appointments, dossiers
 from portal.domain import requests as asking
 from portal.domain.access import readable_dossier
 from portal.domain.errors import Invalid, NotAllowed
@@ -33,6 +33,7 @@ async def _inbox_context(request: Request, **extra: Any) -> dict[str, Any]:
     context: dict[str, Any] = {
         "items": await dossiers.inbox(worker),
         "mine": await dossiers.assigned_dossiers(worker),
+        "appointments": await appointments.of_worker(worker),
         "ended": await dossiers.recently_ended(worker),
         "returned": await dossiers.recently_returned(worker),
         "colleagues": await dossiers.colleagues(worker),

@@ -8,12 +8,15 @@ by design: that entry is the only trace allowed).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import httpx
 from starlette.applications import Starlette
 from starlette.routing import Route
+from tortoise import timezone
 
+from portal.domain import appointments as appointment_rules
 from portal.domain import consent as consent_rules
 from portal.domain.actions import propose_action
 from portal.domain.dossiers import take
@@ -21,6 +24,7 @@ from portal.domain.requests import RequestForm, make_request
 from portal.models import (
     Action,
     ActionKind,
+    Appointment,
     Asker,
     Consent,
     Credential,
@@ -30,6 +34,7 @@ from portal.models import (
     OneTimeLink,
     Partner,
     Person,
+    PlaceKind,
     RecoveryCode,
     Request,
     RequestDraft,
@@ -202,6 +207,14 @@ ACCESS: dict[str, Rule] = {
     "ending.export_file": Rule(OWNER),
     "ending.erase": Rule(OWNER),
     "ending.close": Rule({"worker"}),
+    # A meeting: its young person answers and downloads it; the worker following her proposes,
+    # changes, cancels, records it and downloads it. Nobody else, not even a colleague.
+    "appointment.answer": Rule(OWNER),
+    "appointment.subject_calendar": Rule(OWNER),
+    "appointment.propose": Rule({"worker"}),
+    "appointment.change": Rule({"worker"}),
+    "appointment.step": Rule({"worker"}),
+    "appointment.worker_calendar": Rule({"worker"}),
 }
 
 # Statuses that mean "refused" on a GET, per kind of visitor.
@@ -216,6 +229,7 @@ class World:
     share: Share
     partner: Partner
     staff_member: Person
+    appointment: Appointment
 
 
 async def _world() -> World:
@@ -251,13 +265,20 @@ async def _world() -> World:
         lou, dossier.reference, cpas.id, ["request"], "until_stop", "Pour l’aide"
     )
     share = await consent_rules.share(amina, dossier.reference, cpas.id, ["request"])
-    return World(dossier, action, consent, share, cpas, tom)
+    soon = timezone.now() + timedelta(days=2)
+    meeting = await appointment_rules.propose(
+        amina,
+        dossier.reference,
+        appointment_rules.Proposal(soon, 60, PlaceKind.AMO, "Salle bleue"),
+    )
+    return World(dossier, action, consent, share, cpas, tom, meeting)
 
 
 def _path(route: Route, world: World, static_css: str) -> str:
     values: dict[str, Any] = {
         "reference": world.dossier.reference,
         "action_id": world.action.id,
+        "appointment_id": world.appointment.id,
         "consent_id": world.consent.id,
         "share_id": world.share.id,
         "partner_id": world.partner.id,
@@ -300,6 +321,9 @@ async def _snapshot() -> dict[str, Any]:
         "actions": await Action.all().order_by("id").values_list("id", "status"),
         "consents": await Consent.all().order_by("id").values_list("id", "revoked_at"),
         "shares": await Share.all().count(),
+        "appointments": await Appointment.all()
+        .order_by("id")
+        .values_list("id", "status", "starts_at", "minutes"),
         "sessions": await Session.filter(ended_at__isnull=True).order_by("id").values_list("id"),
         "partners": await Partner.all().order_by("id").values_list("id", "name", "is_active"),
         "services": await Service.all().count(),
