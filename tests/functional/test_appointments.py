@@ -28,8 +28,6 @@ from portal.models import (
 from tests import factories
 from tests.helpers import count_queries, csrf_token
 
-pytestmark = pytest.mark.asyncio(loop_scope="session")
-
 
 async def _setup() -> tuple[Dossier, Person, Person]:
     service = await factories.service()
