@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+from tortoise import timezone
 from tortoise.transactions import in_transaction
 
 from portal import seeding
-from portal.models import Role, Sector, Service, Theme
+from portal.domain.appointments import Proposal, propose
+from portal.domain.dossiers import take
+from portal.i18n import BRUSSELS
+from portal.models import Person, PlaceKind, Role, Sector, Service, Theme
 
 # Shown in the README; for a local demo only, never for a real installation.
 DEMO_PASSWORD = "demo-portail-amo-2026"  # noqa: S105 - published demo sign-in
@@ -171,7 +175,7 @@ async def seed_demo(today: date | None = None) -> bool:
         lou = await seeding.subject("lou", "Lou", password=DEMO_PASSWORD)
         await seeding.subject("parent", "Sam", password=DEMO_PASSWORD, role=Role.RELATIVE)
 
-    await seeding.request(
+    dossier = await seeding.request(
         lou,
         passage,
         "Ça ne va plus trop à l'école depuis la rentrée, et à la maison on se "
@@ -180,4 +184,11 @@ async def seed_demo(today: date | None = None) -> bool:
         others_read_messages=True,
         today=today,
     )
+    # Amina follows it, and a meeting at the AMO is proposed for the day after tomorrow.
+    amina = await Person.get(login="amina@lepassage.example")
+    await take(amina, dossier.id)
+    day = (today or timezone.now().astimezone(BRUSSELS).date()) + timedelta(days=2)
+    starts_at = datetime.combine(day, time(14, 0), tzinfo=BRUSSELS)
+    meeting = Proposal(starts_at.astimezone(UTC), 45, PlaceKind.AMO, "Bureau du rez-de-chaussée")
+    await propose(amina, dossier.reference, meeting)
     return True
