@@ -175,7 +175,22 @@ async def seed_demo(today: date | None = None) -> bool:
         lou = await seeding.subject("lou", "Lou", password=DEMO_PASSWORD)
         await seeding.subject("parent", "Sam", password=DEMO_PASSWORD, role=Role.RELATIVE)
 
-    dossier = await seeding.request(
+    # Lou asked La Boussole too, earlier: Yann follows it and has proposed a meeting at the AMO
+    # for the day after tomorrow. Her request at Le Passage stays waiting, the newest.
+    earlier = await seeding.request(
+        lou,
+        boussole,
+        "Je voudrais comprendre comment trouver un job d'étudiant.",
+        [Theme.PROJECT],
+        today=today,
+    )
+    yann = await Person.get(login="yann@laboussole.example")
+    await take(yann, earlier.id)
+    day = (today or timezone.now().astimezone(BRUSSELS).date()) + timedelta(days=2)
+    starts_at = datetime.combine(day, time(14, 0), tzinfo=BRUSSELS)
+    meeting = Proposal(starts_at.astimezone(UTC), 45, PlaceKind.AMO, "Bureau du rez-de-chaussée")
+    await propose(yann, earlier.reference, meeting)
+    await seeding.request(
         lou,
         passage,
         "Ça ne va plus trop à l'école depuis la rentrée, et à la maison on se "
@@ -184,11 +199,4 @@ async def seed_demo(today: date | None = None) -> bool:
         others_read_messages=True,
         today=today,
     )
-    # Amina follows it, and a meeting at the AMO is proposed for the day after tomorrow.
-    amina = await Person.get(login="amina@lepassage.example")
-    await take(amina, dossier.id)
-    day = (today or timezone.now().astimezone(BRUSSELS).date()) + timedelta(days=2)
-    starts_at = datetime.combine(day, time(14, 0), tzinfo=BRUSSELS)
-    meeting = Proposal(starts_at.astimezone(UTC), 45, PlaceKind.AMO, "Bureau du rez-de-chaussée")
-    await propose(amina, dossier.reference, meeting)
     return True
