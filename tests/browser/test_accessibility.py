@@ -110,6 +110,8 @@ NOT_PAGES = {
     "figures.csv": "admin",
     "consent.receipt_file": "young person",
     "ending.export_file": "young person",
+    "appointment.subject_calendar": "young person",
+    "appointment.worker_calendar": "worker",
 }
 
 
@@ -192,6 +194,11 @@ def plan(world: World, routes: list[Route]) -> dict[str, list[Visit]]:
             visit("dossier.answer", reference=here, action_id=subject.pending_action, choice="oui"),
             visit("dossier.answer", reference=here, action_id=subject.pending_action, choice="non"),
             visit("dossier.contact", reference=here),
+            *(
+                visit("appointment.answer", reference=here, appointment_id=meeting, choice=choice)
+                for meeting in [subject.appointment]
+                for choice in ("oui", "autre")
+            ),
             visit("dossier.withdraw", reference=here, action_id=subject.agreed_action),
             visit("consent.page", reference=here),
             visit("consent.directory", reference=here),
@@ -250,6 +257,14 @@ def not_pages(world: World, app: Starlette) -> dict[str, str]:
             "format": "json",
         },
         "ending.export_file": {"reference": youth.open_reference, "format": "json"},
+        "appointment.subject_calendar": {
+            "reference": youth.open_reference,
+            "appointment_id": str(youth.appointment),
+        },
+        "appointment.worker_calendar": {
+            "reference": youth.open_reference,
+            "appointment_id": str(youth.appointment),
+        },
     }
     return {
         name: str(by_name[name].url_path_for(name, **params.get(name, {}))) for name in NOT_PAGES
