@@ -394,8 +394,13 @@ def _coming(appointment: Appointment, reference: str, now: datetime, name: str =
 
 
 async def of_dossier(dossier: Dossier, now: datetime | None = None) -> list[Coming]:
-    """A dossier's meetings still to come or to record, the soonest first: one query."""
+    """A dossier's meetings still to come or to record, the soonest first: one query.
+
+    An ended dossier has none: ending the help stops what was planned in it.
+    """
     now = now or timezone.now()
+    if dossier.status is not DossierStatus.OPEN:
+        return []
     found = (
         await Appointment.filter(dossier_id=dossier.id, status__in=CHANGEABLE)
         .select_related("proposed_by")
@@ -415,7 +420,7 @@ async def of_dossier(dossier: Dossier, now: datetime | None = None) -> list[Comi
 async def of_subject(dossiers: list[Dossier], now: datetime | None = None) -> list[Coming]:
     """Her meetings to come, in all her dossiers, the soonest first: one query."""
     now = now or timezone.now()
-    by_id = {d.id: d for d in dossiers}
+    by_id = {d.id: d for d in dossiers if d.status is DossierStatus.OPEN}
     found = (
         await Appointment.filter(
             dossier_id__in=list(by_id),
@@ -458,15 +463,23 @@ async def of_worker(worker: Person, now: datetime | None = None) -> list[Coming]
 
 
 async def for_calendar(reader: Person, reference: str, appointment_id: int) -> Appointment:
-    """One meeting for the reader's phone calendar: its subject or a worker following it."""
+    """One meeting for the reader's phone calendar: its subject or a worker following it.
+
+    A worker's download is a look at the dossier, journaled like a page of it.
+    """
     dossier = await readable_dossier(reader, reference)
     if reader.id != dossier.subject_id and reader.role is not Role.WORKER:
         raise NotFound("only the subject and the workers")
     found = await Appointment.filter(
-        id=appointment_id, dossier_id=dossier.id, status__in=COMING
+        id=appointment_id,
+        dossier_id=dossier.id,
+        status__in=COMING,
+        dossier__status=DossierStatus.OPEN,
     ).first()
     if found is None:
         raise NotFound("no such appointment")
+    if reader.id != dossier.subject_id:
+        await journal.record_look(dossier, Event.DOSSIER_READ, reader)
     return found
 
 

@@ -14,7 +14,7 @@ from portal.domain.access import readable_dossier
 from portal.domain.errors import AlreadyDone, Invalid
 from portal.i18n import _
 from portal.labels import PLACE_NAMES
-from portal.models import Appointment, AppointmentStatus, Role
+from portal.models import Appointment, AppointmentStatus, Dossier, Person, Role
 from portal.pages.common import (
     form_key,
     kept,
@@ -125,6 +125,19 @@ async def step(request: Request) -> Response:
     return RedirectResponse(_worker_url(reference), status_code=303)
 
 
+async def _her_meeting(request: Request, person: Person) -> tuple[Dossier, Appointment]:
+    """The meeting of the URL in her own open dossier, its words opened; anyone else: 404."""
+    dossier = await readable_dossier(person, reference_of(request))
+    if dossier.subject_id != person.id:
+        raise HTTPException(404)
+    appointment_id = path_id(request, "appointment_id")
+    found = await rules.of_dossier(dossier)
+    appointment = next((c.appointment for c in found if c.appointment.id == appointment_id), None)
+    if appointment is None:
+        raise HTTPException(404)
+    return dossier, appointment
+
+
 @require(*SUBJECTS)
 @once()
 async def answer(request: Request) -> Response:
@@ -133,37 +146,43 @@ async def answer(request: Request) -> Response:
     choice = rules.ANSWERS.get(request.path_params["choice"])
     if choice is None:
         raise HTTPException(404)
-    reference, appointment_id = reference_of(request), path_id(request, "appointment_id")
-    dossier = await readable_dossier(person, reference)
-    if dossier.subject_id != person.id:
-        raise HTTPException(404)
-    found = await rules.of_dossier(dossier)
-    appointment = next((c.appointment for c in found if c.appointment.id == appointment_id), None)
-    if appointment is None:
-        raise HTTPException(404)
-    context: dict[str, Any] = {
+    reference = reference_of(request)
+    if request.method == "GET":
+        dossier, appointment = await _her_meeting(request, person)
+        if appointment.status is not AppointmentStatus.PROPOSED:
+            return RedirectResponse(_subject_url(dossier.reference), status_code=303)
+        return render(
+            request, "appointments/answer.html", _answer_context(request, dossier, appointment)
+        )
+    form = await request.form()
+    word = text(form, "word", 5000)
+    try:
+        await rules.answer(
+            person,
+            reference,
+            path_id(request, "appointment_id"),
+            choice,
+            word,
+            form_key=form_key(request),
+        )
+    except AlreadyDone:
+        pass  # Answered already (from another tab): the first answer stands.
+    except Invalid as refusal:
+        dossier, appointment = await _her_meeting(request, person)
+        context = _answer_context(request, dossier, appointment)
+        context.update(errors={refusal.field: _(refusal.message)}, word=word)
+        return render(request, "appointments/answer.html", context, status_code=422)
+    return RedirectResponse(_subject_url(reference.upper()), status_code=303)
+
+
+def _answer_context(request: Request, dossier: Dossier, appointment: Appointment) -> dict[str, Any]:
+    return {
         "dossier": dossier,
         "appointment": appointment,
         "choice": request.path_params["choice"],
         "errors": {},
         "word": "",
     }
-    if request.method == "GET":
-        if appointment.status is not AppointmentStatus.PROPOSED:
-            return RedirectResponse(_subject_url(dossier.reference), status_code=303)
-        return render(request, "appointments/answer.html", context)
-    form = await request.form()
-    word = text(form, "word", 5000)
-    try:
-        await rules.answer(
-            person, reference, appointment_id, choice, word, form_key=form_key(request)
-        )
-    except AlreadyDone:
-        pass  # Answered already (from another tab): the first answer stands.
-    except Invalid as refusal:
-        context.update(errors={refusal.field: _(refusal.message)}, word=word)
-        return render(request, "appointments/answer.html", context, status_code=422)
-    return RedirectResponse(_subject_url(dossier.reference), status_code=303)
 
 
 async def _calendar(request: Request) -> Response:

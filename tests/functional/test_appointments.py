@@ -256,6 +256,11 @@ async def test_an_ended_dossier_takes_no_change(app: Starlette, db: str) -> None
         assert (await _post(client, path, {})).status_code == 409
         base = f"/travail/dossiers/{dossier.reference}/rendez-vous"
         assert (await _post(worker, base, _form())).status_code in {404, 409}
+        # Ending the help stops what was planned: no meeting shown, no file to download.
+        assert 'id="rendez-vous"' not in (await client.get("/espace")).text
+        assert 'id="rendez-vous"' not in (await client.get(f"/espace/{dossier.reference}")).text
+        calendar = f"/espace/{dossier.reference}/rendez-vous/{appointment.id}/rendez-vous.ics"
+        assert (await client.get(calendar)).status_code == 404
     assert await Appointment.all().count() == 1
 
 
@@ -290,6 +295,10 @@ async def test_the_calendar_file_is_neutral(app: Starlette, db: str) -> None:
         assert "no-store" in answer.headers["cache-control"]
         body = answer.text
         assert "SUMMARY:Rendez-vous\r\n" in body
+        if who == "amina":
+            # Her download is a look at the dossier, in its journal.
+            last = await JournalEntry.filter(dossier_id=dossier.id).order_by("-seq").first()
+            assert last is not None and last.event == "dossier.read" and last.actor_id == amina.id
         for word in ("Athénée", "Amina", "Lou", "AMO", "LOCATION", "URL", "DESCRIPTION"):
             assert word not in body
 
