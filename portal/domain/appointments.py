@@ -21,9 +21,10 @@ from portal.domain.accounts import require_whole_account
 from portal.domain.errors import AlreadyDone, Invalid, NotAllowed, NotFound
 from portal.domain.forms import acting_once
 from portal.domain.journal import Event
-from portal.i18n import BRUSSELS, format_when, use_language
+from portal.i18n import BRUSSELS, use_language
 from portal.i18n import _ as gettext
 from portal.i18n import lazy as _l
+from portal.labels import place_name
 from portal.models import (
     Action,
     ActionKind,
@@ -165,10 +166,13 @@ def _details(appointment: Appointment) -> dict[str, Any]:
 
 
 def _step_words(subject: Person, proposal: Proposal) -> str:
-    """What the step says, in the young person's language: the worker wrote no words of it."""
+    """What the step says, in the young person's language: the worker wrote no words of it.
+
+    No day in it: a new time for the meeting leaves the step as it is.
+    """
     with use_language(subject.language):
-        return gettext("Going together to a meeting on %(when)s.") % {
-            "when": format_when(proposal.starts_at, "EEEE d MMMM, HH:mm")
+        return gettext("Going together to a meeting: %(place)s.") % {
+            "place": place_name(proposal.place_kind.value).lower()
         }
 
 
