@@ -8,7 +8,7 @@ from tortoise import fields
 from tortoise.indexes import Index
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0017_working_days')]
+    dependencies = [('models', '0018_appointments')]
 
     initial = False
 

@@ -34,6 +34,7 @@ from portal.ops import RequestIdMiddleware
 from portal.pages import (
     account,
     admin,
+    appointments,
     closings,
     concertation,
     consent,
@@ -210,6 +211,7 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
             *dossiers.routes,
             *live.routes,
             *documents.routes,
+            *appointments.routes,
             *work.routes,
             *consent.routes,
             *concertation.routes,

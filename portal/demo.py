@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from tortoise import timezone
 from tortoise.transactions import in_transaction
 
 from portal import seeding
+from portal.domain.appointments import Proposal, propose
+from portal.domain.dossiers import take
+from portal.i18n import BRUSSELS
 from portal.models import (
     ClosingPeriod,
     ConcertationMember,
     Membership,
+    Person,
+    PlaceKind,
     Role,
     Sector,
     Service,
@@ -225,6 +230,21 @@ async def seed_demo(today: date | None = None) -> bool:
             created_at=timezone.now(),
         )
 
+    # Lou asked La Boussole too, earlier: Yann follows it and has proposed a meeting at the AMO
+    # for the day after tomorrow. Her request at Le Passage stays waiting, the newest.
+    earlier = await seeding.request(
+        lou,
+        boussole,
+        "Je voudrais comprendre comment trouver un job d'étudiant.",
+        [Theme.PROJECT],
+        today=today,
+    )
+    yann = await Person.get(login="yann@laboussole.example")
+    await take(yann, earlier.id)
+    day = (today or timezone.now().astimezone(BRUSSELS).date()) + timedelta(days=2)
+    starts_at = datetime.combine(day, time(14, 0), tzinfo=BRUSSELS)
+    meeting = Proposal(starts_at.astimezone(UTC), 45, PlaceKind.AMO, "Bureau du rez-de-chaussée")
+    await propose(yann, earlier.reference, meeting)
     await seeding.request(
         lou,
         passage,

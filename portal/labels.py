@@ -72,6 +72,33 @@ def category_name(value: str, subject_view: bool = True) -> str:
     return names.get(value, value)
 
 
+PLACE_NAMES = {
+    "amo": lazy("At the AMO"),
+    "school": lazy("At school"),
+    "hearing": lazy("A hearing (court or SAJ), we go together"),
+    "phone": lazy("By phone"),
+    "elsewhere": lazy("Somewhere else"),
+}
+APPOINTMENT_STATUSES = {
+    "proposed": lazy("Waiting for an answer"),
+    "accepted": lazy("Accepted"),
+    "declined": lazy("Declined"),
+    "other_time_asked": lazy("Another time asked"),
+    "cancelled": lazy("Cancelled"),
+    "done": lazy("Took place"),
+    "missed": lazy("Could not take place"),
+}
+
+
+def place_name(value: str) -> str:
+    """Where a meeting is, as people read it."""
+    return _named(PLACE_NAMES, value)
+
+
+def appointment_status_name(value: str) -> str:
+    return _named(APPOINTMENT_STATUSES, value)
+
+
 SECTOR_NAMES = {
     "saj": lazy("Youth-aid service (SAJ)"),
     "spj": lazy("Youth-protection service (SPJ)"),

@@ -39,6 +39,7 @@ TABLES = [
     "action_partner",
     "concertation",
     "concertation_member",
+    "appointment",
     "session",
     "recovery_code",
     "one_time_link",

@@ -231,6 +231,8 @@ class DossierView:
     end_reason: str = ""
     # Its photos and PDFs, without their bytes.
     documents: list[document_rules.Listed] = field(default_factory=list)
+    # The meetings to come (appointments.Coming), shown first: filled by the page.
+    appointments: list[Any] = field(default_factory=list)
 
 
 async def open_dossier(reader: Person, reference: str, page: int = 1) -> DossierView:

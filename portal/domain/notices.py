@@ -19,7 +19,7 @@ from tortoise import timezone
 from tortoise.transactions import in_transaction
 
 from portal.db import sql_rows
-from portal.domain import journal
+from portal.domain import appointments, journal
 from portal.domain.errors import Invalid
 from portal.domain.journal import Event
 from portal.i18n import _, lazy, use_language
@@ -51,6 +51,9 @@ SUBJECT_NEWS = frozenset(
         Event.DOSSIER_ENDED,
         Event.CONSENT_REVOKED,
         Event.DOSSIER_REOPENED,
+        Event.APPOINTMENT_ACCEPTED,
+        Event.APPOINTMENT_DECLINED,
+        Event.APPOINTMENT_OTHER_TIME_ASKED,
     }
 )
 RETRY_AFTER = (
@@ -202,7 +205,7 @@ async def _enqueue(entry: dict[str, Any]) -> None:
         recipients += await Person.filter(
             service_id=entry["dossier__service_id"], role=Role.WORKER, is_active=True
         ).values_list("id", flat=True)
-    elif event in SUBJECT_NEWS and actor_id == subject_id:
+    elif (event in SUBJECT_NEWS and actor_id == subject_id) or event == Event.APPOINTMENT_REMINDER:
         recipients += await Assignment.filter(
             dossier_id=entry["dossier_id"], ended_at__isnull=True
         ).values_list("worker_id", flat=True)
@@ -288,6 +291,7 @@ async def send_due(mailer: Mailer, now: datetime | None = None, batch: int = 20)
     import aiosmtplib
 
     now = now or timezone.now()
+    await appointments.send_reminders(now)
     await read_journal(now)
     sent = 0
     due = (

@@ -29,6 +29,7 @@ from portal.models.actions import (
     Consent,
     Share,
 )
+from portal.models.appointments import Appointment, AppointmentStatus, PlaceKind
 from portal.models.concertation import (
     AskedBy,
     Concertation,
@@ -67,6 +68,8 @@ __all__ = [
     "ActionKind",
     "ActionPartner",
     "ActionStatus",
+    "Appointment",
+    "AppointmentStatus",
     "AskedBy",
     "Asker",
     "Assignment",
@@ -95,6 +98,7 @@ __all__ = [
     "PartnerChange",
     "PasskeyChallenge",
     "Person",
+    "PlaceKind",
     "RecoveryCode",
     "Request",
     "RequestDraft",

@@ -13,6 +13,7 @@ from tortoise import timezone
 
 from portal import clock
 from portal.domain import actions as action_rules
+from portal.domain import appointments as appointment_rules
 from portal.domain import concertation as meetings
 from portal.domain import consent as consent_rules
 from portal.domain import dossiers, drafts, workdays
@@ -71,7 +72,9 @@ def _page_number(request: Request) -> int:
 
 
 async def _view(request: Request, person: Person) -> dossiers.DossierView:
-    return await dossiers.open_dossier(person, reference_of(request), _page_number(request))
+    view = await dossiers.open_dossier(person, reference_of(request), _page_number(request))
+    view.appointments = await appointment_rules.of_dossier(view.dossier)
+    return view
 
 
 def _context(
@@ -112,6 +115,7 @@ async def space(request: Request) -> Response:
     context = {
         "dossiers": mine,
         "answers": await dossiers.answers_awaited(mine),
+        "appointments": await appointment_rules.of_subject(mine),
         # Back from erasing a dossier: it is gone from the list, and she is told it is done.
         # The address says only "done": a history read over her shoulder tells nothing.
         "erased": request.query_params.get("fait") == "1",

@@ -172,6 +172,8 @@ def describe(
     if event in SENTENCES:
         yours, theirs = SENTENCES[event]
         return _(yours if me else theirs) % values
+    if event in APPOINTMENT_SENTENCES:
+        return _appointment_sentence(entry, viewer, subject_view, values)
     if event == Event.DOSSIER_TAKEN:
         if me:
             return _("You took this dossier.")
@@ -233,6 +235,78 @@ def describe(
     if event in (Event.RECOVERY_LINK_ISSUED, Event.RECOVERY_LINK_USED):
         return _recovery_link_sentence(entry, viewer, subject_view, values)
     return _("Something happened in the dossier.")
+
+
+# A meeting: what the reader reads when they did it, what the young person reads when a worker
+# did it (or the portal, for a reminder), and what a worker reads when someone else did it.
+APPOINTMENT_SENTENCES: dict[str, tuple[str, str, str]] = {
+    Event.APPOINTMENT_PROPOSED: (
+        lazy("You proposed a meeting on %(when)s."),
+        lazy("%(name)s proposes you a meeting on %(when)s."),
+        lazy("%(who)s proposed a meeting on %(when)s."),
+    ),
+    Event.APPOINTMENT_CHANGED: (
+        lazy("You proposed a new time for the meeting: %(when)s."),
+        lazy("%(name)s proposes you another time: %(when)s."),
+        lazy("%(who)s proposed a new time for the meeting: %(when)s."),
+    ),
+    Event.APPOINTMENT_CANCELLED: (
+        lazy("You cancelled the meeting of %(when)s."),
+        lazy("%(name)s cancelled the meeting of %(when)s."),
+        lazy("%(who)s cancelled the meeting of %(when)s."),
+    ),
+    Event.APPOINTMENT_DONE: (
+        lazy("You noted that the meeting of %(when)s took place."),
+        lazy("The meeting of %(when)s took place."),
+        lazy("%(who)s noted that the meeting of %(when)s took place."),
+    ),
+    Event.APPOINTMENT_MISSED: (
+        lazy("You noted that the meeting of %(when)s could not take place."),
+        lazy("You could not come to the meeting of %(when)s."),
+        lazy("%(who)s noted that the meeting of %(when)s could not take place."),
+    ),
+    Event.APPOINTMENT_ACCEPTED: (
+        lazy("You said you will come to the meeting on %(when)s."),
+        lazy("%(name)s will come to the meeting on %(when)s."),
+        lazy("%(who)s will come to the meeting on %(when)s."),
+    ),
+    Event.APPOINTMENT_DECLINED: (
+        lazy("You said you will not come to the meeting on %(when)s."),
+        lazy("%(name)s will not come to the meeting on %(when)s."),
+        lazy("%(who)s will not come to the meeting on %(when)s."),
+    ),
+    Event.APPOINTMENT_OTHER_TIME_ASKED: (
+        lazy("You asked for another time."),
+        lazy("%(name)s asked for another time than %(when)s."),
+        lazy("%(who)s asked for another time than %(when)s."),
+    ),
+    Event.APPOINTMENT_REMINDER: (
+        lazy("Reminder: a meeting on %(when)s."),
+        lazy("Reminder: you have a meeting on %(when)s."),
+        lazy("Reminder: a meeting on %(when)s."),
+    ),
+}
+
+
+def _appointment_sentence(
+    entry: JournalEntry, viewer: Person, subject_view: bool, values: _Values
+) -> str:
+    """A meeting in plain words, with its day and hour in the reader's language."""
+    mine, to_her, to_worker = APPOINTMENT_SENTENCES[entry.event]
+    at = entry.details.get("at")
+    try:
+        moment = datetime.fromisoformat(at) if isinstance(at, str) else None
+    except ValueError:
+        moment = None
+    moment = moment or entry.at
+    values["when"] = _("%(day)s at %(time)s") % {
+        "day": format_when(moment, "EEEE d MMMM"),
+        "time": format_when(moment, "HH:mm"),
+    }
+    values["name"] = entry.actor.display_name if entry.actor else _("The portal")
+    if entry.actor_id is not None and entry.actor_id == viewer.id:
+        return _(mine) % values
+    return _(to_her if subject_view else to_worker) % values
 
 
 # What a partner promises, named as a young person reads it (see domain.partners.PROMISES).

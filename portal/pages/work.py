@@ -9,7 +9,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from portal import clock
-from portal.domain import accounts, concertation, dossiers
+from portal.domain import accounts, appointments, concertation, dossiers
 from portal.domain import requests as asking
 from portal.domain.access import readable_dossier
 from portal.domain.errors import Invalid, NotAllowed
@@ -39,6 +39,7 @@ async def _inbox_context(request: Request, **extra: Any) -> dict[str, Any]:
         "items": await dossiers.inbox(worker, now),
         "mine": mine,
         "replies": replies,
+        "appointments": await appointments.of_worker(worker),
         "ended": await dossiers.recently_ended(worker),
         "returned": await dossiers.recently_returned(worker),
         "colleagues": await dossiers.colleagues(worker),

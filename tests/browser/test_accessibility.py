@@ -114,6 +114,8 @@ NOT_PAGES = {
     "live.subject": "young person",
     "live.worker": "worker",
     "live.news": "young person",
+    "appointment.subject_calendar": "young person",
+    "appointment.worker_calendar": "worker",
 }
 # After what these ask: as a page asks when it shows everything there is (the header's count
 # is read from the visitor's own page, see below).
@@ -202,6 +204,11 @@ def plan(world: World, routes: list[Route]) -> dict[str, list[Visit]]:
             visit("dossier.answer", reference=here, action_id=subject.pending_action, choice="oui"),
             visit("dossier.answer", reference=here, action_id=subject.pending_action, choice="non"),
             visit("dossier.contact", reference=here),
+            *(
+                visit("appointment.answer", reference=here, appointment_id=meeting, choice=choice)
+                for meeting in [subject.appointment]
+                for choice in ("oui", "autre")
+            ),
             visit("dossier.withdraw", reference=here, action_id=subject.agreed_action),
             visit("consent.page", reference=here),
             visit("consent.directory", reference=here),
@@ -264,6 +271,14 @@ def not_pages(world: World, app: Starlette) -> dict[str, str]:
         "ending.export_file": {"reference": youth.open_reference, "format": "json"},
         "live.subject": {"reference": youth.open_reference},
         "live.worker": {"reference": youth.open_reference},
+        "appointment.subject_calendar": {
+            "reference": youth.open_reference,
+            "appointment_id": str(youth.appointment),
+        },
+        "appointment.worker_calendar": {
+            "reference": youth.open_reference,
+            "appointment_id": str(youth.appointment),
+        },
     }
     return {
         name: str(by_name[name].url_path_for(name, **params.get(name, {})))

@@ -30,6 +30,7 @@ def test_a_photo_is_added_shared_with_the_cpas_and_gone_after_erasure(open_tab: 
     page = mia.tab.page
     mia.tab.go(f"/espace/{reference}")
     section = page.locator("#documents")
+    section.get_by_text(words("Add a photo or a PDF")).click()
     section.locator("input[type=file]").set_input_files(
         {"name": "IMG_2041.jpg", "mimeType": "image/jpeg", "buffer": files.jpeg_with_gps()}
     )

@@ -20,6 +20,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from email import message_from_bytes
 from email import policy as email_policy
 from urllib.parse import urlencode, urlsplit
@@ -27,6 +28,7 @@ from urllib.parse import urlencode, urlsplit
 import pyotp
 from playwright.sync_api import APIResponse, BrowserContext
 
+from portal.i18n import BRUSSELS
 from tests.browser.conftest import LiveServer, OpenTab, Tab
 from tests.browser.journeys_helpers import TOTP_SECONDS, sign_in_staff
 from tests.helpers import CSRF_RE
@@ -111,6 +113,8 @@ class Subject:
     consent: int = 0
     # What the worker shared, and the confirmation she read after.
     share: int = 0
+    # A meeting proposed, waiting for her answer.
+    appointment: int = 0
 
 
 @dataclass
@@ -314,6 +318,14 @@ def build_subject(world: World, visitor: Visitor, asker: str, name: str) -> Subj
         [("partner", str(pms)), ("categories", "request")],
     )
     subject.share = int(_one(r"/partages/(\d+)$", staff_side.path(shared), "the confirmation"))
+    soon = (datetime.now(BRUSSELS) + timedelta(days=3)).date().isoformat()
+    meeting = staff_side.post(
+        f"/travail/dossiers/{reference}/rendez-vous",
+        [("day", soon), ("hour", "14:00"), ("minutes", "60"), ("place_kind", "amo")],
+    ).text()
+    subject.appointment = int(
+        _one(rf"/travail/dossiers/{reference}/rendez-vous/(\d+)/annuler", meeting, "a meeting")
+    )
     world.subjects[asker] = subject
     return subject
 

@@ -16,6 +16,7 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 from tortoise import timezone
 
+from portal.domain import appointments as appointment_rules
 from portal.domain import consent as consent_rules
 from portal.domain import documents
 from portal.domain.actions import propose_action
@@ -24,6 +25,7 @@ from portal.domain.requests import RequestForm, make_request
 from portal.models import (
     Action,
     ActionKind,
+    Appointment,
     Asker,
     ClosingPeriod,
     Concertation,
@@ -37,6 +39,7 @@ from portal.models import (
     OneTimeLink,
     Partner,
     Person,
+    PlaceKind,
     RecoveryCode,
     Request,
     RequestDraft,
@@ -233,6 +236,14 @@ ACCESS: dict[str, Rule] = {
     "ending.export_file": Rule(OWNER),
     "ending.erase": Rule(OWNER),
     "ending.close": Rule({"worker"}),
+    # A meeting: its young person answers and downloads it; the worker following her proposes,
+    # changes, cancels, records it and downloads it. Nobody else, not even a colleague.
+    "appointment.answer": Rule(OWNER),
+    "appointment.subject_calendar": Rule(OWNER),
+    "appointment.propose": Rule({"worker"}),
+    "appointment.change": Rule({"worker"}),
+    "appointment.step": Rule({"worker"}),
+    "appointment.worker_calendar": Rule({"worker"}),
 }
 
 # Statuses that mean "refused" on a GET, per kind of visitor.
@@ -248,6 +259,7 @@ class World:
     partner: Partner
     staff_member: Person
     document: Document
+    appointment: Appointment
     closing_id: int = 0
 
 
@@ -296,13 +308,20 @@ async def _world() -> World:
         last_day=timezone.now().date() + timedelta(days=204),
         created_at=timezone.now(),
     )
-    return World(dossier, action, consent, share, cpas, tom, document, closing.id)
+    soon = timezone.now() + timedelta(days=2)
+    meeting = await appointment_rules.propose(
+        amina,
+        dossier.reference,
+        appointment_rules.Proposal(soon, 60, PlaceKind.AMO, "Salle bleue"),
+    )
+    return World(dossier, action, consent, share, cpas, tom, document, meeting, closing.id)
 
 
 def _path(route: Route, world: World, static_css: str) -> str:
     values: dict[str, Any] = {
         "reference": world.dossier.reference,
         "action_id": world.action.id,
+        "appointment_id": world.appointment.id,
         "consent_id": world.consent.id,
         "share_id": world.share.id,
         "partner_id": world.partner.id,
@@ -349,6 +368,9 @@ async def _snapshot() -> dict[str, Any]:
         "consents": await Consent.all().order_by("id").values_list("id", "revoked_at"),
         "shares": await Share.all().count(),
         "documents": await Document.all().count(),
+        "appointments": await Appointment.all()
+        .order_by("id")
+        .values_list("id", "status", "starts_at", "minutes"),
         "sessions": await Session.filter(ended_at__isnull=True).order_by("id").values_list("id"),
         "partners": await Partner.all().order_by("id").values_list("id", "name", "is_active"),
         "services": await Service.all().order_by("id").values_list("id", "charter"),

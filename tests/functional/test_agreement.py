@@ -149,7 +149,8 @@ async def test_the_worker_page_opens_its_forms_on_demand(client: httpx.AsyncClie
     )
     assert "listening" not in by_mode["propose"]["kinds"]  # type: ignore[operator]
     # Every form of the dossier but the message (and a step's own buttons) opens on demand,
-    # without JavaScript: writing down, proposing, asking a colleague, closing, a way back in.
+    # without JavaScript: writing down, proposing, asking a colleague, closing, a way back in,
+    # proposing a meeting, adding a document.
     on_demand = [
         form
         for form in reader.forms
@@ -157,7 +158,7 @@ async def test_the_worker_page_opens_its_forms_on_demand(client: httpx.AsyncClie
         and not str(form["action"]).endswith("/messages")
         and "/demarches/" not in str(form["action"])
     ]
-    assert len(on_demand) == 5, [f["action"] for f in on_demand]
+    assert len(on_demand) == 7, [f["action"] for f in on_demand]
     assert all(form["hidden"] for form in on_demand), on_demand
     assert not any(f["hidden"] for f in reader.forms if str(f["action"]).endswith("/messages"))
 

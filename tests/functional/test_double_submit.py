@@ -24,17 +24,20 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 from tortoise import timezone
 
-from portal.domain import accounts
+from portal.domain import accounts, appointments
 from portal.domain import concertation as meeting_rules
 from portal.domain import consent as consent_rules
 from portal.domain import staff as staff_rules
 from portal.domain.actions import answer_action, propose_action, record_action, record_meeting
 from portal.domain.ending import end_help
 from portal.domain.requests import RequestForm, make_request
+from portal.i18n import BRUSSELS
 from portal.models import (
     Action,
     ActionKind,
     ActionPartner,
+    Appointment,
+    AppointmentStatus,
     Asker,
     Assignment,
     ClosingPeriod,
@@ -53,6 +56,7 @@ from portal.models import (
     Partner,
     PartnerChange,
     Person,
+    PlaceKind,
     RecoveryCode,
     Request,
     Role,
@@ -135,6 +139,7 @@ MODELS = (
     Consent,
     Share,
     Notice,
+    Appointment,
     ClosingPeriod,
     Document,
     Concertation,
@@ -629,6 +634,70 @@ async def _step_cancelled(w: World) -> Submission:
     action = f"/travail/dossiers/{w.ref}/demarches/{step.id}/annuler"
     fields = await form_at(client, f"/travail/dossiers/{w.ref}", action)
     return Submission(client, action, fields, {"journal action.cancelled": 1})
+
+
+# --- Meetings -----------------------------------------------------------------------------------
+
+
+async def _meeting(w: World, *, accepted: bool = False) -> Appointment:
+    soon = timezone.now() + timedelta(days=3)
+    meeting = await appointments.propose(
+        w.amina, w.ref, appointments.Proposal(soon, 60, PlaceKind.AMO, "Salle")
+    )
+    if accepted:
+        await appointments.answer(w.lou, w.ref, meeting.id, AppointmentStatus.ACCEPTED)
+    return meeting
+
+
+def _in_days(days: int) -> str:
+    return (timezone.now() + timedelta(days=days)).astimezone(BRUSSELS).date().isoformat()
+
+
+@scenario("appointment.propose")
+async def _propose_meeting(w: World) -> Submission:
+    client = await w.staff("amina")
+    page, action = f"/travail/dossiers/{w.ref}", f"/travail/dossiers/{w.ref}/rendez-vous"
+    fields = await form_at(client, page, action, day=_in_days(3), hour="14:00", place="Salle")
+    return Submission(client, action, fields, {"Appointment": 1, "journal appointment.proposed": 1})
+
+
+@scenario("appointment.change")
+async def _change_meeting(w: World) -> Submission:
+    meeting = await _meeting(w)
+    client = await w.staff("amina")
+    action = f"/travail/dossiers/{w.ref}/rendez-vous/{meeting.id}/changer"
+    fields = await form_at(
+        client, f"/travail/dossiers/{w.ref}", action, day=_in_days(4), hour="16:30"
+    )
+    return Submission(client, action, fields, {"journal appointment.changed": 1})
+
+
+@scenario("appointment.step:cancelled")
+async def _cancel_meeting(w: World) -> Submission:
+    meeting = await _meeting(w)
+    client = await w.staff("amina")
+    action = f"/travail/dossiers/{w.ref}/rendez-vous/{meeting.id}/annuler"
+    fields = await form_at(client, f"/travail/dossiers/{w.ref}", action)
+    return Submission(client, action, fields, {"journal appointment.cancelled": 1})
+
+
+@scenario("appointment.step:done")
+async def _meeting_done(w: World) -> Submission:
+    meeting = await _meeting(w, accepted=True)
+    await Appointment.filter(id=meeting.id).update(starts_at=timezone.now() - timedelta(hours=1))
+    client = await w.staff("amina")
+    action = f"/travail/dossiers/{w.ref}/rendez-vous/{meeting.id}/fait"
+    fields = await form_at(client, f"/travail/dossiers/{w.ref}", action)
+    return Submission(client, action, fields, {"journal appointment.done": 1})
+
+
+@scenario("appointment.answer")
+async def _answer_meeting(w: World) -> Submission:
+    meeting = await _meeting(w)
+    client = await w.subject()
+    action = f"/espace/{w.ref}/rendez-vous/{meeting.id}/autre"
+    fields = await form_at(client, action, action, word="Plutôt mercredi")
+    return Submission(client, action, fields, {"journal appointment.other_time_asked": 1})
 
 
 # --- The workers' side ------------------------------------------------------------------------
