@@ -33,6 +33,7 @@ TABLES = [
     "partner_change",
     "first_codes",
     "notice",
+    "push_subscription",
     "notice_progress",
     "action_partner",
     "session",

@@ -7,6 +7,7 @@ from portal.models.accounts import (
     STAFF_ROLES,
     SUBJECT_ROLES,
     ChallengePurpose,
+    Channel,
     Credential,
     CredentialKind,
     FirstCodes,
@@ -43,6 +44,7 @@ from portal.models.dossiers import (
 from portal.models.journal import (
     JournalEntry,
 )
+from portal.models.push import PushSubscription
 from portal.models.services import (
     Category,
     Partner,
@@ -62,6 +64,7 @@ __all__ = [
     "Assignment",
     "Category",
     "ChallengePurpose",
+    "Channel",
     "Consent",
     "ContactChannel",
     "Credential",
@@ -79,6 +82,7 @@ __all__ = [
     "PartnerChange",
     "PasskeyChallenge",
     "Person",
+    "PushSubscription",
     "RecoveryCode",
     "Request",
     "RequestDraft",

@@ -30,6 +30,7 @@ from portal.models import (
     OneTimeLink,
     Partner,
     Person,
+    PushSubscription,
     RecoveryCode,
     Request,
     RequestDraft,
@@ -119,6 +120,12 @@ ACCESS: dict[str, Rule] = {
     "account.passkey_remove": Rule(SIGNED_IN),
     "account.signout_everywhere": Rule(SIGNED_IN),
     "account.notices": Rule(SIGNED_IN),
+    # Web Push: only the people the notices tell (subjects, workers); the service worker's
+    # script is the same file for everyone.
+    "account.push_subscribe": Rule(SUBJECTS | WORKERS),
+    "account.push_unsubscribe": Rule(SUBJECTS | WORKERS),
+    "account.push_remove": Rule(SUBJECTS | WORKERS),
+    "push.worker": Rule(EVERYONE),
     # A young person's or a parent's own account only; the world's subjects keep theirs (Lou's
     # requests are open: her page says so).
     "account.delete": Rule(ANY_SUBJECT),
@@ -265,6 +272,7 @@ def _path(route: Route, world: World, static_css: str) -> str:
         "dossier_id": world.dossier.id,
         "service_id": world.dossier.service_id,
         "credential_id": 999_999,
+        "device_id": 999_999,
         "token": "x" * 43,
         "format": "json",
         "choice": "oui",
@@ -303,6 +311,7 @@ async def _snapshot() -> dict[str, Any]:
         "sessions": await Session.filter(ended_at__isnull=True).order_by("id").values_list("id"),
         "partners": await Partner.all().order_by("id").values_list("id", "name", "is_active"),
         "services": await Service.all().count(),
+        "devices": await PushSubscription.all().count(),
         "journal": await JournalEntry.exclude(event__in=["dossier.read_refused"]).count(),
     }
 
