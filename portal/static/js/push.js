@@ -76,7 +76,7 @@
     Notification.requestPermission().then(function (permission) {
       if (permission !== "granted") {
         say("denied");
-        on.disabled = permission === "denied";
+        if (permission === "denied") { show("blocked"); } else { on.disabled = false; }
         return null;
       }
       var worker = box.getAttribute("data-worker");
