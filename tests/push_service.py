@@ -43,12 +43,16 @@ class PushService:
     status: int = 201
     # A status for one path only (one device), else ``status``.
     by_path: dict[str, int] = field(default_factory=dict)
+    # Where a 307 sends the next requests, when set.
+    redirect_to: str = ""
     received: list[Received] = field(default_factory=list)
 
     async def handle(self, request: web.Request) -> web.Response:
         body = await request.read()
         headers = {name.lower(): value for name, value in request.headers.items()}
         self.received.append(Received(request.path, headers, body))
+        if self.redirect_to:
+            return web.Response(status=307, headers={"Location": self.redirect_to})
         return web.Response(status=self.by_path.get(request.path, self.status))
 
 

@@ -221,20 +221,29 @@ class Pusher:
             "endpoint": subscription.endpoint,
             "keys": {"p256dh": subscription.p256dh, "auth": subscription.auth},
         }
+        # A redirect is never followed: it could lead anywhere, past the allowed hosts.
+        refuse_redirects = aiohttp.TraceConfig()
+        refuse_redirects.on_request_redirect.append(_refuse_redirect)
         try:
-            await webpush_async(
-                info,
-                text,
-                vapid_private_key=Vapid(vapid_private_key(self.private_key)),
-                # A new dict each time: the library writes the audience and expiry into it.
-                vapid_claims={"sub": self.subject},
-                ttl=TTL_SECONDS,
-                headers={"Urgency": "normal"},
-                timeout=aiohttp.ClientTimeout(total=TIMEOUT_SECONDS),
-            )
+            async with aiohttp.ClientSession(trace_configs=[refuse_redirects]) as session:
+                await webpush_async(
+                    info,
+                    text,
+                    vapid_private_key=Vapid(vapid_private_key(self.private_key)),
+                    # A new dict each time: the library writes the audience and expiry into it.
+                    vapid_claims={"sub": self.subject},
+                    ttl=TTL_SECONDS,
+                    headers={"Urgency": "normal"},
+                    timeout=aiohttp.ClientTimeout(total=TIMEOUT_SECONDS),
+                    aiohttp_session=session,
+                )
         except WebPushException as error:
             if error.status_code in (404, 410):
                 raise PushGone from error
             raise PushFailed(f"status {error.status_code}") from error
         except (aiohttp.ClientError, OSError, TimeoutError) as error:
             raise PushFailed(type(error).__name__) from error
+
+
+async def _refuse_redirect(*_: object) -> None:
+    raise PushFailed("the push service answered with a redirect")

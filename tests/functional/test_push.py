@@ -283,6 +283,9 @@ async def test_email_and_push_each_get_their_notice(
         "https://fcm.googleapis.com:8443/fcm/send/x",
         "http://fcm.googleapis.com/fcm/send/x",
         "https://push.apple.com.evil.example/x",
+        "https://evilpush.apple.com/x",
+        "https://fcm.googleapis.com@evil.example/x",
+        "https://FCM.googleapis.com%2F@evil.example/x",
         "file:///etc/passwd",
         "https://[::1]/x",
         "https://fcm.googleapis.com/" + "x" * 1100,
@@ -319,6 +322,14 @@ async def test_a_server_of_this_machine_is_never_contacted(
     await send_message(amina, dossier.reference, "Bonjour")
     await notices.send_due(None, now=_past_settling(), pusher=_pusher(settings))
     assert stranger_service.received == [] and push_service.received == []
+    # An allowed service that redirects is not followed: the push is tried again later.
+    push_service.redirect_to = f"{stranger_service.origin}/internal"
+    await factories.sign_in(client, "lou")
+    await _subscribe(client, Browser(), f"{push_service.origin}/push/lou")
+    await send_message(amina, dossier.reference, "Tu es là ?")
+    assert await notices.send_due(None, now=_past_settling(), pusher=_pusher(settings)) == 0
+    assert len(push_service.received) == 1 and stranger_service.received == []
+    assert (await Notice.get(person_id=dossier.subject_id)).attempts == 1
     # The http exception for the suite's own service holds under tests only.
     production = dataclasses.replace(settings, env="production")
     with pytest.raises(Invalid):
