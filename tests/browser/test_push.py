@@ -129,6 +129,21 @@ def test_the_service_worker_comes_only_with_the_opt_in(open_tab: OpenTab) -> Non
     expect(on).to_be_visible()
     expect(devices).to_have_count(0)
     assert page.evaluate(REGISTRATIONS) == []
+
+    # Signing out clears the site's storage (Clear-Site-Data), the worker with it: this browser
+    # is told nothing more; the push service will answer 410 and the server forget it then.
+    on.click()
+    expect(off).to_be_visible()
+    page.locator("form[action$='/deconnexion'] button").first.click()
+    page.wait_for_url(lambda url: "/compte" not in url)
+    tab.go("/droits")
+    assert page.evaluate(REGISTRATIONS) == []
+    sign_in(tab, "parent")
+    tab.go("/compte")
+    expect(devices).to_have_count(1)
+    expect(on).to_be_visible()
+    page.get_by_role("button", name="Retirer").last.click()
+    expect(devices).to_have_count(0)
     tab.assert_no_problems()
 
 
