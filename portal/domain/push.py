@@ -20,6 +20,7 @@ from tortoise.transactions import in_transaction
 
 from portal.domain.accounts import require_whole_account
 from portal.domain.errors import Invalid, NotFound
+from portal.domain.forms import acting_once
 from portal.i18n import _, lazy, use_language
 from portal.models import Person, PushSubscription, Role
 from portal.settings import Settings, application_server_key, vapid_private_key
@@ -180,11 +181,12 @@ async def unsubscribe(person: Person, endpoint: str) -> None:
     await PushSubscription.filter(person_id=person.id, endpoint=endpoint[:MAX_ENDPOINT]).delete()
 
 
-async def remove_device(person: Person, device_id: int) -> None:
+async def remove_device(person: Person, device_id: int, *, form_key: str | None = None) -> None:
     """Stop telling one of the person's devices; someone else's, or none, is not found."""
-    removed = await PushSubscription.filter(id=device_id, person_id=person.id).delete()
-    if not removed:
-        raise NotFound("no such device")
+    async with acting_once(form_key):
+        removed = await PushSubscription.filter(id=device_id, person_id=person.id).delete()
+        if not removed:
+            raise NotFound("no such device")
 
 
 async def forget_devices(person_id: int) -> None:

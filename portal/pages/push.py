@@ -15,7 +15,7 @@ from starlette.routing import Route
 from portal.domain import push
 from portal.domain.errors import Invalid
 from portal.i18n import _
-from portal.pages.common import path_id, person_of, require
+from portal.pages.common import form_key, once, path_id, person_of, require
 from portal.security.sessions import device_label
 from portal.settings import Settings
 
@@ -82,9 +82,11 @@ async def unsubscribe(request: Request) -> Response:
 
 
 @require(*TOLD)
+@once()
 async def remove(request: Request) -> Response:
     """Remove one device from the list (a plain form: works without JavaScript)."""
-    await push.remove_device(person_of(request), path_id(request, "device_id"))
+    device_id = path_id(request, "device_id")
+    await push.remove_device(person_of(request), device_id, form_key=form_key(request))
     return RedirectResponse("/compte", status_code=303)
 
 
