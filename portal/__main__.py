@@ -331,6 +331,10 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("demo-code", help="print the current two-factor code of the demo staff")
     commands.add_parser("new-master-key", help="print a new random master key")
     commands.add_parser(
+        "new-vapid-key",
+        help="print a new Web Push key (VAPID_PRIVATE_KEY) and its public half",
+    )
+    commands.add_parser(
         "rotate-master-key", help="rewrap every dossier key with NEW_MASTER_KEY (environment)"
     )
     backup = commands.add_parser(
@@ -361,6 +365,13 @@ def main(argv: list[str] | None = None) -> int:
         from portal.security.crypto import new_master_key
 
         print(new_master_key())
+        return 0
+    if args.command == "new-vapid-key":
+        from portal.settings import application_server_key, new_vapid_key
+
+        key = new_vapid_key()
+        print(f"VAPID_PRIVATE_KEY={key}")
+        print(f"# public key, given to browsers: {application_server_key(key)}")
         return 0
     try:
         settings = load_settings()

@@ -29,6 +29,7 @@ from portal.db import tortoise_config
 from portal.domain import notices
 from portal.domain.accounts import LimitedSession, SignedInElsewhere
 from portal.domain.errors import Invalid, NotAllowed, NotFound
+from portal.domain.push import Pusher
 from portal.i18n import LanguageMiddleware
 from portal.ops import RequestIdMiddleware
 from portal.pages import (
@@ -47,6 +48,7 @@ from portal.pages import (
     operator,
     partners,
     public,
+    push,
     requests,
     signin,
     work,
@@ -179,9 +181,12 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
                     )
                 )
             ]
-            if settings.smtp_host:
-                # E-mails go from a background task: a slow mail server never slows a page.
-                tasks.append(asyncio.create_task(notices.run_sender(notices.Mailer.of(settings))))
+            mailer = notices.Mailer.of(settings) if settings.smtp_host else None
+            pusher = Pusher.of(settings)
+            if mailer or pusher:
+                # Notices go from a background task: a slow mail or push server never slows a
+                # page.
+                tasks.append(asyncio.create_task(notices.run_sender(mailer, pusher)))
             try:
                 yield
             finally:
@@ -217,6 +222,7 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
             *concertation.routes,
             *partners.routes,
             *ending.routes,
+            *push.routes,
             Route("/static/{path:path}", static.endpoint, name="static"),
         ],
         middleware=[

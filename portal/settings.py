@@ -8,10 +8,19 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from starlette.config import Config, Environ, environ
 
 ROOT = Path(__file__).resolve().parent.parent
 LANGUAGES = ("fr", "nl", "en")
+# The push services of the browsers people use: the only hosts the portal posts notices to.
+PUSH_SERVICES = (
+    "fcm.googleapis.com",
+    "updates.push.services.mozilla.com",
+    "*.push.apple.com",
+    "*.notify.windows.com",
+)
 
 
 class SettingsError(RuntimeError):
@@ -70,6 +79,10 @@ class Settings:
     origin: str = "http://localhost:8000"
     https: bool = False
     log_level: str = "info"
+    # Web Push: the server's P-256 key (VAPID), raw and base64url; empty, push is off.
+    vapid_private_key: str = ""
+    vapid_subject: str = ""
+    push_allowed_hosts: tuple[str, ...] = PUSH_SERVICES
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -130,6 +143,23 @@ def load_settings(env: Environ | None = None) -> Settings:
     except ValueError as error:
         raise SettingsError("MASTER_KEY must be 32 random bytes in base64.") from error
 
+    vapid_private_key = config("VAPID_PRIVATE_KEY", default="")
+    if not vapid_private_key and not production:
+        path = var_dir / "vapid_private_key"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(new_vapid_key(), encoding="utf-8")
+            path.chmod(0o600)
+        vapid_private_key = path.read_text(encoding="utf-8").strip()
+    if vapid_private_key:
+        try:
+            application_server_key(vapid_private_key)
+        except ValueError as error:
+            raise SettingsError(
+                "VAPID_PRIVATE_KEY must be a P-256 private key, 32 bytes in base64url. "
+                "Generate one with: python -m portal new-vapid-key"
+            ) from error
+
     database_url = config("DATABASE_URL", default="")
     if not database_url:
         if production:
@@ -175,6 +205,18 @@ def load_settings(env: Environ | None = None) -> Settings:
     if production and not origin.startswith("https://"):
         raise SettingsError("WEBAUTHN_ORIGIN must be an https:// address in production.")
 
+    vapid_subject = config("VAPID_SUBJECT", default=f"mailto:portail@{host}")
+    if not vapid_subject.startswith("mailto:") or "@" not in vapid_subject:
+        raise SettingsError(
+            "VAPID_SUBJECT must be a mailto: address where push services can reach the "
+            "installation's operator, like mailto:portail@aide.example.be."
+        )
+    push_allowed_hosts = tuple(
+        host.strip().lower()
+        for host in config("PUSH_ALLOWED_HOSTS", default=",".join(PUSH_SERVICES)).split(",")
+        if host.strip()
+    )
+
     return Settings(
         env=portal_env,
         debug=config("DEBUG", cast=bool, default=False),
@@ -209,6 +251,9 @@ def load_settings(env: Environ | None = None) -> Settings:
         redis_url=config("REDIS_URL", default=""),
         https=config("HTTPS", cast=bool, default=production),
         log_level=config("LOG_LEVEL", default="info"),
+        vapid_private_key=vapid_private_key,
+        vapid_subject=vapid_subject,
+        push_allowed_hosts=push_allowed_hosts,
     )
 
 
@@ -225,3 +270,30 @@ def parse_master_key(value: str) -> bytes:
 
 def new_master_key() -> str:
     return base64.urlsafe_b64encode(os.urandom(32)).decode().rstrip("=")
+
+
+def new_vapid_key() -> str:
+    """A new P-256 private key for Web Push (VAPID): its 32 raw bytes, base64url."""
+    secret = ec.generate_private_key(ec.SECP256R1()).private_numbers().private_value
+    return base64.urlsafe_b64encode(secret.to_bytes(32, "big")).decode().rstrip("=")
+
+
+def vapid_private_key(value: str) -> ec.EllipticCurvePrivateKey:
+    """The VAPID key as written in settings (raw, base64url); ValueError if it is not one."""
+    try:
+        raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+    except (ValueError, TypeError) as error:
+        raise ValueError("not base64url") from error
+    if len(raw) != 32:
+        raise ValueError("a P-256 private key is 32 bytes")
+    return ec.derive_private_key(int.from_bytes(raw, "big"), ec.SECP256R1())
+
+
+def application_server_key(value: str) -> str:
+    """The public half in the form browsers ask for (an uncompressed point, base64url)."""
+    point = (
+        vapid_private_key(value)
+        .public_key()
+        .public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+    )
+    return base64.urlsafe_b64encode(point).decode().rstrip("=")

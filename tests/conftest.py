@@ -35,6 +35,7 @@ TABLES = [
     "partner_change",
     "first_codes",
     "notice",
+    "push_subscription",
     "notice_progress",
     "action_partner",
     "concertation",

@@ -2,11 +2,11 @@
 of theirs is still open.
 
 What is ended is erased with it (each dossier's key destroyed, as ``ending.erase`` does); the
-person's ways in go (passkeys, password, sessions, recovery codes, links, notices), and so do
-their name, sign-in name and e-mail address. The sign-in name is free again: kept, it would be
-a piece of who they were, and nothing is attached to it any more. What stays is a row without
-a name, which the journals' entries point to (their MACs cover it), holding only the month of
-birth that the service's anonymous figures count in age bands.
+person's ways in go (passkeys, password, sessions, recovery codes, links, notices, the devices
+told by push), and so do their name, sign-in name and e-mail address. The sign-in name is free
+again: kept, it would be a piece of who they were, and nothing is attached to it any more. What
+stays is a row without a name, which the journals' entries point to (their MACs cover it),
+holding only the month of birth that the service's anonymous figures count in age bands.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from portal.models import (
     OneTimeLink,
     PasskeyChallenge,
     Person,
+    PushSubscription,
     RecoveryCode,
     Session,
 )
@@ -78,6 +79,7 @@ async def delete_account(person: Person, *, form_key: str | None = None) -> int:
             OneTimeLink,
             PasskeyChallenge,
             Notice,
+            PushSubscription,
             FirstCodes,
         ):
             await model.filter(person_id=person.id).delete()

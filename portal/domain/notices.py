@@ -1,9 +1,10 @@
-"""Telling people, safely: a count of what is new, and optional neutral e-mails.
+"""Telling people, safely: a count of what is new, and optional neutral e-mails and pushes.
 
-An e-mail says only that there is something new: never the service, never the content, so
-that a phone or a mailbox read by someone else gives nothing away. It goes only to people who
-gave an address and asked for it, is sent by a background task (never in a request), and is
-retried with growing pauses until it goes or the portal gives up.
+An e-mail or a push says only that there is something new: never the service, never the
+content, so that a phone or a mailbox read by someone else gives nothing away. It goes only to
+people who asked for it (an address and the wish, or a device subscribed on the account page),
+is sent by a background task (never in a request), and is retried with growing pauses until it
+goes or the portal gives up.
 """
 
 from __future__ import annotations
@@ -13,23 +14,27 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
+from enum import Enum
 from typing import Any
 
 from tortoise import timezone
+from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from portal.db import sql_rows
-from portal.domain import appointments, journal
+from portal.domain import appointments, journal, push
 from portal.domain.errors import Invalid
 from portal.domain.journal import Event
 from portal.i18n import _, lazy, use_language
 from portal.models import (
     Assignment,
+    Channel,
     DossierStatus,
     JournalEntry,
     Notice,
     NoticeProgress,
     Person,
+    PushSubscription,
     Role,
 )
 from portal.settings import Settings
@@ -209,25 +214,32 @@ async def _enqueue(entry: dict[str, Any]) -> None:
         recipients += await Assignment.filter(
             dossier_id=entry["dossier_id"], ended_at__isnull=True
         ).values_list("worker_id", flat=True)
-    wanted = (
-        await Person.filter(
-            id__in=[r for r in recipients if r != actor_id], notify_by_email=True, is_active=True
-        )
+    others = [r for r in recipients if r != actor_id]
+    if not others:
+        return
+    by_email = (
+        await Person.filter(id__in=others, notify_by_email=True, is_active=True)
         .exclude(email="")
         .values_list("id", flat=True)
     )
+    by_push = await PushSubscription.filter(
+        person_id__in=others, person__is_active=True
+    ).values_list("person_id", flat=True)
+    wanted = {(p, Channel.EMAIL) for p in by_email} | {(p, Channel.PUSH) for p in by_push}
     if not wanted:
         return
-    # One notice waiting per person is enough: it only says there is something new.
+    # One notice waiting per person and channel is enough: it only says there is something new.
     waiting = set(
         await Notice.filter(
-            person_id__in=list(wanted), sent_at__isnull=True, given_up_at__isnull=True
-        ).values_list("person_id", flat=True)
+            person_id__in=[p for p, _channel in wanted],
+            sent_at__isnull=True,
+            given_up_at__isnull=True,
+        ).values_list("person_id", "channel")
     )
     now = timezone.now()
-    for person_id in wanted:
-        if person_id not in waiting:
-            await Notice.create(person_id=person_id, next_try_at=now)
+    for person_id, channel in sorted(wanted):
+        if (person_id, channel) not in waiting:
+            await Notice.create(person_id=person_id, channel=channel, next_try_at=now)
 
 
 # --- Sending, in the background ----------------------------------------------------------------
@@ -286,16 +298,32 @@ def neutral_message(person: Person, mailer: Mailer) -> EmailMessage:
     return message
 
 
-async def send_due(mailer: Mailer, now: datetime | None = None, batch: int = 20) -> int:
-    """Send what is due; return how many went. Safe to run from several processes at once."""
-    import aiosmtplib
+class Outcome(Enum):
+    SENT = "sent"
+    UNWANTED = "unwanted"  # the person no longer asks for it on this channel: give up
+    RETRY = "retry"
 
+
+async def send_due(
+    mailer: Mailer | None,
+    now: datetime | None = None,
+    batch: int = 20,
+    pusher: push.Pusher | None = None,
+) -> int:
+    """Send what is due on the channels the portal can send on (a mail server, a VAPID key);
+    return how many notices went. Safe to run from several processes at once."""
     now = now or timezone.now()
     await appointments.send_reminders(now)
     await read_journal(now)
+    channels = [c for c, sender in ((Channel.EMAIL, mailer), (Channel.PUSH, pusher)) if sender]
     sent = 0
     due = (
-        await Notice.filter(sent_at__isnull=True, given_up_at__isnull=True, next_try_at__lte=now)
+        await Notice.filter(
+            sent_at__isnull=True,
+            given_up_at__isnull=True,
+            next_try_at__lte=now,
+            channel__in=channels,
+        )
         .select_related("person")
         .order_by("next_try_at")
         .limit(batch)
@@ -307,37 +335,87 @@ async def send_due(mailer: Mailer, now: datetime | None = None, batch: int = 20)
         ).update(attempts=notice.attempts + 1, next_try_at=now + _pause(notice.attempts))
         if claimed != 1:
             continue
-        person = notice.person
-        if not person.notify_by_email or not person.email:
+        outcome = Outcome.RETRY
+        if notice.channel == Channel.PUSH and pusher is not None:
+            outcome = await _push_notice(pusher, notice)
+        elif notice.channel == Channel.EMAIL and mailer is not None:
+            outcome = await _email_notice(mailer, notice)
+        if outcome is Outcome.SENT:
+            await Notice.filter(id=notice.id).update(sent_at=timezone.now())
+            sent += 1
+        elif outcome is Outcome.UNWANTED or notice.attempts + 1 >= len(RETRY_AFTER) + 1:
             await Notice.filter(id=notice.id).update(given_up_at=now)
-            continue
-        try:
-            await mailer.deliver(neutral_message(person, mailer), seconds=20)
-        except (aiosmtplib.SMTPException, OSError) as error:
-            # The address is personal: the log says which notice, never to whom.
-            log.warning(
-                "notice %s not sent (attempt %s): %s",
-                notice.id,
-                notice.attempts + 1,
-                type(error).__name__,
-            )
-            if notice.attempts + 1 >= len(RETRY_AFTER) + 1:
-                await Notice.filter(id=notice.id).update(given_up_at=now)
-            continue
-        await Notice.filter(id=notice.id).update(sent_at=timezone.now())
-        sent += 1
     return sent
+
+
+async def _email_notice(mailer: Mailer, notice: Notice) -> Outcome:
+    import aiosmtplib
+
+    person = notice.person
+    if not person.notify_by_email or not person.email:
+        return Outcome.UNWANTED
+    try:
+        await mailer.deliver(neutral_message(person, mailer), seconds=20)
+    except (aiosmtplib.SMTPException, OSError) as error:
+        # The address is personal: the log says which notice, never to whom.
+        log.warning(
+            "notice %s not sent (attempt %s): %s",
+            notice.id,
+            notice.attempts + 1,
+            type(error).__name__,
+        )
+        return Outcome.RETRY
+    return Outcome.SENT
+
+
+async def _push_notice(pusher: push.Pusher, notice: Notice) -> Outcome:
+    """The neutral push to each of the person's devices not reached yet for this notice; a
+    device its push service no longer knows is forgotten."""
+    person = notice.person
+    if not person.is_active:
+        return Outcome.UNWANTED
+    devices = await PushSubscription.filter(person_id=person.id).filter(
+        Q(last_sent_at__isnull=True) | Q(last_sent_at__lt=notice.created_at)
+    )
+    text = push.neutral_text(person)
+    reached = failed = False
+    for device in devices:
+        try:
+            await pusher.deliver(device, text)
+        except push.PushGone:
+            await PushSubscription.filter(id=device.id).delete()
+            continue
+        except push.PushFailed as error:
+            # The endpoint is personal: the log says which device and notice, never where.
+            log.warning(
+                "push of notice %s to device %s not sent (attempt %s): %s",
+                notice.id,
+                device.id,
+                notice.attempts + 1,
+                error,
+            )
+            failed = True
+            continue
+        await PushSubscription.filter(id=device.id).update(last_sent_at=timezone.now())
+        reached = True
+    if failed:
+        return Outcome.RETRY
+    if reached or await PushSubscription.filter(person_id=person.id).exists():
+        return Outcome.SENT
+    return Outcome.UNWANTED
 
 
 def _pause(attempts: int) -> timedelta:
     return RETRY_AFTER[min(attempts, len(RETRY_AFTER) - 1)]
 
 
-async def run_sender(mailer: Mailer, interval: float = 30.0) -> None:
+async def run_sender(
+    mailer: Mailer | None, pusher: push.Pusher | None = None, interval: float = 30.0
+) -> None:
     """The background task of each process: send what is due, then wait a while."""
     while True:
         try:
-            await send_due(mailer)
+            await send_due(mailer, pusher=pusher)
         except asyncio.CancelledError:
             raise
         except Exception:

@@ -45,6 +45,7 @@ from portal.models import (
     OneTimeLink,
     Partner,
     Person,
+    PushSubscription,
     Role,
     Service,
     Session,
@@ -478,6 +479,8 @@ async def deactivate(
             is_active=False, deactivated_at=now, deactivated_by_id=actor.id
         )
         await Session.filter(person_id=person.id, ended_at__isnull=True).update(ended_at=now)
+        # Their devices are told nothing more: the dossiers' news is no longer theirs.
+        await PushSubscription.filter(person_id=person.id).delete()
         # An invitation not accepted yet, and links the leaver gave that are still unused,
         # stop working with the account.
         await OneTimeLink.filter(person_id=person.id, used_at__isnull=True).delete()

@@ -7,6 +7,7 @@ from portal.models.accounts import (
     STAFF_ROLES,
     SUBJECT_ROLES,
     ChallengePurpose,
+    Channel,
     Credential,
     CredentialKind,
     FirstCodes,
@@ -52,6 +53,7 @@ from portal.models.dossiers import (
 from portal.models.journal import (
     JournalEntry,
 )
+from portal.models.push import PushSubscription
 from portal.models.services import (
     Category,
     ClosingPeriod,
@@ -75,6 +77,7 @@ __all__ = [
     "Assignment",
     "Category",
     "ChallengePurpose",
+    "Channel",
     "ClosingPeriod",
     "Concertation",
     "ConcertationMember",
@@ -99,6 +102,7 @@ __all__ = [
     "PasskeyChallenge",
     "Person",
     "PlaceKind",
+    "PushSubscription",
     "RecoveryCode",
     "Request",
     "RequestDraft",

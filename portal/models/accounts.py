@@ -224,8 +224,18 @@ class PasskeyChallenge(Model):
         table = "passkey_challenge"
 
 
+class Channel(StrEnum):
+    """How a notice goes: a neutral e-mail, or a neutral push to each of the person's devices."""
+
+    EMAIL = "email"
+    PUSH = "push"
+
+
 class Notice(Model):
-    """An e-mail to send: neutral words only, retried until it goes, never in a request."""
+    """An e-mail to send: neutral words only, retried until it goes, never in a request.
+
+    Or a push to each of the person's devices (``channel``), with the same neutral words.
+    """
 
     id = fields.BigIntField(primary_key=True)
     person: fields.ForeignKeyRelation[Person] = fields.ForeignKeyField(
@@ -237,6 +247,8 @@ class Notice(Model):
     attempts = fields.SmallIntField(default=0)
     sent_at = fields.DatetimeField(null=True)
     given_up_at = fields.DatetimeField(null=True)
+    # One notice waits per person and channel.
+    channel = fields.CharEnumField(Channel, max_length=8, default=Channel.EMAIL)
 
     class Meta:
         table = "notice"

@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from portal.domain import account_deletion, accounts, dossiers, notices
+from portal.domain import account_deletion, accounts, dossiers, notices, push
 from portal.domain.errors import Invalid
 from portal.i18n import _
 from portal.models import CredentialKind, DossierStatus, Person, Role
@@ -102,6 +102,9 @@ async def _account_context(request: Request, person: Person) -> dict[str, Any]:
         "notice": None,
         "recovered": request.query_params.get("secours") == "1",
         "limited": person.scope_dossier_id is not None,
+        # Web Push: the key browsers subscribe with, for the people the notices tell.
+        "push_key": push.public_key(request.app.state.settings) if push.may_be_told(person) else "",
+        "push_devices": await push.devices(person),
     }
 
 

@@ -107,6 +107,8 @@ NOT_PAGES = {
     "healthz": "anonymous",
     "readyz": "anonymous",
     "static": "anonymous",
+    # The service worker's script (Web Push), the same file for everyone.
+    "push.worker": "anonymous",
     "figures.csv": "admin",
     "consent.receipt_file": "young person",
     "ending.export_file": "young person",

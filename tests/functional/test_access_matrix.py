@@ -40,6 +40,7 @@ from portal.models import (
     Partner,
     Person,
     PlaceKind,
+    PushSubscription,
     RecoveryCode,
     Request,
     RequestDraft,
@@ -129,6 +130,12 @@ ACCESS: dict[str, Rule] = {
     "account.passkey_remove": Rule(SIGNED_IN),
     "account.signout_everywhere": Rule(SIGNED_IN),
     "account.notices": Rule(SIGNED_IN),
+    # Web Push: only the people the notices tell (subjects, workers); the service worker's
+    # script is the same file for everyone.
+    "account.push_subscribe": Rule(SUBJECTS | WORKERS),
+    "account.push_unsubscribe": Rule(SUBJECTS | WORKERS),
+    "account.push_remove": Rule(SUBJECTS | WORKERS),
+    "push.worker": Rule(EVERYONE),
     # A young person's or a parent's own account only; the world's subjects keep theirs (Lou's
     # requests are open: her page says so).
     "account.delete": Rule(ANY_SUBJECT),
@@ -331,6 +338,7 @@ def _path(route: Route, world: World, static_css: str) -> str:
         "service_id": world.dossier.service_id,
         "credential_id": 999_999,
         "document_id": world.document.id,
+        "device_id": 999_999,
         "token": "x" * 43,
         "format": "json",
         "choice": "oui",
@@ -374,6 +382,7 @@ async def _snapshot() -> dict[str, Any]:
         "sessions": await Session.filter(ended_at__isnull=True).order_by("id").values_list("id"),
         "partners": await Partner.all().order_by("id").values_list("id", "name", "is_active"),
         "services": await Service.all().order_by("id").values_list("id", "charter"),
+        "devices": await PushSubscription.all().count(),
         "concertations": await Concertation.all()
         .order_by("id")
         .values_list("id", "informed_at", "meeting_at", "minutes_status"),

@@ -57,6 +57,7 @@ from portal.models import (
     PartnerChange,
     Person,
     PlaceKind,
+    PushSubscription,
     RecoveryCode,
     Request,
     Role,
@@ -86,6 +87,8 @@ NATURAL: dict[str, str] = {
     "operator.end_sessions": "ending sessions that have ended changes nothing",
     "account.profile": "writes the same name and language again",
     "account.notices": "writes the same address and choice again",
+    "account.push_subscribe": "the same browser's subscription again is the same device",
+    "account.push_unsubscribe": "forgetting a device already forgotten changes nothing",
     "account.codes": "each press replaces the whole set of codes and shows it: the set on "
     "screen is always the only one that works",
     "signin": "each sign-in starts a fresh session for the browser and nothing else: the "
@@ -144,6 +147,7 @@ MODELS = (
     Document,
     Concertation,
     ConcertationMember,
+    PushSubscription,
 )
 
 
@@ -367,6 +371,17 @@ async def _passkey_remove(w: World) -> Submission:
     action = f"/compte/passkeys/{passkey.id}/supprimer"
     fields = await form_at(client, "/compte", action)
     return Submission(client, action, fields, {"Credential": -1})
+
+
+@scenario("account.push_remove")
+async def _push_remove(w: World) -> Submission:
+    device = await PushSubscription.create(
+        person=w.lou, endpoint="https://fcm.googleapis.com/fcm/send/x", p256dh="k", auth="a"
+    )
+    client = await w.subject()
+    action = f"/compte/appareils/{device.id}/supprimer"
+    fields = await form_at(client, "/compte", action)
+    return Submission(client, action, fields, {"PushSubscription": -1})
 
 
 @scenario("invitation")
