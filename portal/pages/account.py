@@ -241,6 +241,8 @@ async def account_notices(request: Request) -> Response:
 async def account_signout_everywhere(request: Request) -> Response:
     person = person_of(request)
     await end_all_sessions(person.id, person.scope_dossier_id)
+    # A lost phone, a doubt: no device of hers is told anything more either.
+    await push.forget_devices(person.id)
     response = RedirectResponse("/", status_code=303)
     response.headers["Clear-Site-Data"] = '"cache", "storage"'
     clear_session_cookie(response)

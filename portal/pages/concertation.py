@@ -11,9 +11,11 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from portal.domain import concertation as rules
+from portal.domain import journal
 from portal.domain import partners as directory
 from portal.domain.access import readable_dossier
 from portal.domain.errors import AlreadyDone, Invalid
+from portal.domain.journal import Event
 from portal.i18n import _
 from portal.models import Role
 from portal.pages.common import (
@@ -133,6 +135,8 @@ async def worker_step(request: Request) -> Response:
         pass  # Done already (from another tab): what was done stands.
     except Invalid as refusal:
         dossier = await readable_dossier(worker, reference)
+        # The form comes back with the minutes and her words: a read, so it is journaled.
+        await journal.record_look(dossier, Event.DOSSIER_READ, worker)
         meeting = next(
             (m for m in await rules.dossier_meetings(dossier) if m.action.id == action_id), None
         )

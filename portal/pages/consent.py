@@ -14,9 +14,11 @@ from starlette.routing import Route
 from portal.domain import actions as action_rules
 from portal.domain import consent as rules
 from portal.domain import documents as document_rules
+from portal.domain import journal
 from portal.domain import partners as directory
 from portal.domain.access import readable_dossier
 from portal.domain.errors import AlreadyDone, Invalid, NotAllowed
+from portal.domain.journal import Event
 from portal.i18n import _
 from portal.labels import CATEGORIES
 from portal.models import (
@@ -185,6 +187,8 @@ async def receipt(request: Request) -> Response:
 async def _share_context(request: Request, reference: str, **extra: Any) -> dict[str, Any]:
     worker = person_of(request)
     dossier = await readable_dossier(worker, reference)
+    # The form shows her agreed steps and her documents' names: a read, so it is journaled.
+    await journal.record_look(dossier, Event.DOSSIER_READ, worker)
     items = await Action.filter(
         dossier_id=dossier.id,
         kind__in=list(rules.ITEM_KINDS),

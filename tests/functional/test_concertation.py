@@ -525,3 +525,16 @@ async def test_her_page_and_the_workers_do_not_query_per_meeting(w: World) -> No
             page = await client.get(path)
         assert page.text.count("Réunion avec des partenaires") >= 4
         assert four.count == before, path
+
+
+async def test_a_refused_form_that_shows_the_minutes_is_a_journaled_read(w: World) -> None:
+    """The worker's form comes back with the minutes and her words: that read is in her journal."""
+    meeting = await _held(w)
+    amina = await w.as_("amina")
+    path = f"/travail/dossiers/{w.ref}/reunions/{meeting.id}"
+    assert (await w.post(amina, f"{path}/pv", minutes="Le CPAS aide.")).status_code == 303
+    looks = await JournalEntry.filter(dossier_id=w.dossier.id, event="dossier.read").count()
+    refused = await w.post(amina, f"{path}/pv", minutes="x" * 20_001)
+    assert refused.status_code == 422
+    after = await JournalEntry.filter(dossier_id=w.dossier.id, event="dossier.read").count()
+    assert after == looks + 1

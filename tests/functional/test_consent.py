@@ -158,3 +158,14 @@ async def test_a_forged_partner_or_category_is_refused_with_a_message(
     assert bad.status_code == 422
     assert 'class="error' in bad.text
     assert await Consent.all().count() == 0
+
+
+async def test_the_share_form_is_a_journaled_read(client: httpx.AsyncClient) -> None:
+    """The form lists her agreed steps and her documents' names: opening it is in her journal."""
+    dossier, _amina = await _setup()
+    await factories.sign_in_staff(client, "amina")
+    before = await JournalEntry.filter(dossier_id=dossier.id, event="dossier.read").count()
+    page = await client.get(f"/travail/dossiers/{dossier.reference}/partager")
+    assert page.status_code == 200
+    after = await JournalEntry.filter(dossier_id=dossier.id, event="dossier.read").count()
+    assert after == before + 1

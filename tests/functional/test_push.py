@@ -520,6 +520,25 @@ async def test_signing_out_keeps_the_device(client: httpx.AsyncClient) -> None:
     assert await PushSubscription.all().count() == 1
 
 
+async def test_signing_out_everywhere_forgets_every_device(client: httpx.AsyncClient) -> None:
+    """A lost phone, a doubt: after "everywhere", no device of hers is told anything."""
+    await factories.youth()
+    await factories.youth("noa", "Noa")
+    await factories.sign_in(client, "noa")
+    await _subscribe(client, Browser(), "https://fcm.googleapis.com/fcm/send/noa")
+    await client.post("/deconnexion", data={"csrf_token": await csrf_token(client, "/compte")})
+    await factories.sign_in(client, "lou")
+    await _subscribe(client, Browser(), "https://fcm.googleapis.com/fcm/send/lou")
+    await _subscribe(client, Browser(), "https://updates.push.services.mozilla.com/wpush/v2/l")
+    token = await csrf_token(client, "/compte")
+    answer = await client.post("/compte/sessions/fin", data={"csrf_token": token})
+    assert answer.status_code == 303
+    # Hers are gone; another person's device stays.
+    assert await PushSubscription.all().values_list("endpoint", flat=True) == [
+        "https://fcm.googleapis.com/fcm/send/noa"
+    ]
+
+
 # --- The page and the service worker ------------------------------------------------------------
 
 
