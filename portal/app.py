@@ -58,7 +58,7 @@ from portal.security.csrf import CSRFMiddleware
 from portal.security.headers import SecurityHeadersMiddleware, origin_of
 from portal.security.ratelimit import SignInThrottle
 from portal.security.requestline import RequestLineMiddleware
-from portal.security.sessions import SessionMiddleware
+from portal.security.sessions import SESSION_COOKIE, SessionMiddleware
 from portal.settings import Settings, load_settings
 from portal.static_files import StaticFiles
 from portal.templating import build_templates
@@ -198,7 +198,8 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
     def refuse(scope: Scope, status: int) -> Response:
         return error_page(Request(scope), status)
 
-    # Only the routes that take a file take a body that large (its form's fields beside it).
+    # Only the routes that take a file take a body that large (its form's fields beside it),
+    # and only from a request that carries a session cookie.
     uploads = [(re.compile(documents.UPLOAD_PATHS), settings.document_max_bytes + 1024 * 1024)]
 
     app = Starlette(
@@ -237,9 +238,15 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
             Middleware(RequestLineMiddleware, refusal=refuse),
             # Every body is capped and counted before anything reads it (the CSRF layer below
             # reads forms; with the token in a header the page itself would).
-            Middleware(BodyLimitMiddleware, refusal=refuse, larger=uploads),
             Middleware(
-                CSRFMiddleware, secret_key=settings.secret_key, refusal=refuse, larger=uploads
+                BodyLimitMiddleware, refusal=refuse, larger=uploads, signed_in=SESSION_COOKIE
+            ),
+            Middleware(
+                CSRFMiddleware,
+                secret_key=settings.secret_key,
+                refusal=refuse,
+                larger=uploads,
+                signed_in=SESSION_COOKIE,
             ),
             Middleware(ErrorPageMiddleware),
             Middleware(SessionMiddleware),

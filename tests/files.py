@@ -102,3 +102,29 @@ HOSTILE: list[tuple[str, str, bytes]] = [
     ("name with control characters", "photo\x00\x1b[31m.jpg", jpeg_with_gps()),
     ("name of 500 characters", "a" * 500 + ".jpg", jpeg_with_gps()),
 ]
+
+
+def pdf_with_stream_dictionary(dictionary: bytes, content: bytes) -> bytes:
+    """A PDF with one object stream whose dictionary and (already encoded) bytes are given."""
+    return pdf(
+        b">> endobj\n5 0 obj << "
+        + dictionary
+        + b" /Length "
+        + str(len(content)).encode()
+        + b" >>\nstream\n"
+        + content
+        + b"\nendstream\nendobj\n6 0 obj << "
+    )
+
+
+def pdf_with_many_object_streams(count: int) -> bytes:
+    """A PDF of ``count`` small harmless object streams, each in its own object."""
+    packed = zlib.compress(b"4 0 << /Type /Font >>")
+    streams = b"".join(
+        b"%d 0 obj << /Type /ObjStm /N 1 /First 4 /Filter /FlateDecode /Length %d >>\nstream\n"
+        % (10 + number, len(packed))
+        + packed
+        + b"\nendstream\nendobj\n"
+        for number in range(count)
+    )
+    return pdf(b">> endobj\n" + streams + b"9 0 obj << ")

@@ -8,14 +8,17 @@ stored.
 
 from __future__ import annotations
 
+import functools
 import io
 import re
 import unicodedata
 import warnings
 import zlib
+from collections import deque
 from dataclasses import dataclass
 from datetime import datetime
 
+import anyio
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from portal import keys
@@ -40,22 +43,55 @@ from portal.text import clean_multiline
 
 LONGEST_SIDE = 2000
 # A phone's camera makes 12 to 50 megapixels; a file claiming far more is a bomb, refused
-# from its header before any pixel is decoded.
+# from its header before any pixel is decoded. A JPEG is decoded at a reduced scale (a
+# fraction of its pixels); a PNG or a WebP is decoded whole (4 bytes a pixel), so its cap is
+# lower: 25 megapixels, some 100 MB while it is turned into a photo of 2,000 px.
 MAX_PIXELS = 60_000_000
+MAX_PIXELS_DECODED_WHOLE = 25_000_000
+# Checking a file is work for the processor: done beside the event loop, never on it, and
+# never more than two at once, so that one upload does not stall everybody's pages.
+CHECKS_AT_ONCE = 2
 LONGEST_NAME = 200
 MAX_MESSAGE = 4000
 PDF = "application/pdf"
 JPEG = "image/jpeg"
 PNG = "image/png"
-# What a PDF may not hold: scripts, programs to start, files inside it, players.
+# What a PDF may not hold: scripts, programs to start, files inside it, players, forms that
+# send what was typed, and links into other files (all rare in a letter). Links to web pages
+# (/URI) and the view it opens on (/OpenAction) stay allowed: ordinary letters have both, and
+# what an /OpenAction would run (/JavaScript, /Launch...) is refused by its own name.
 FORBIDDEN_PDF_NAMES = frozenset(
-    {"JavaScript", "JS", "Launch", "EmbeddedFile", "EmbeddedFiles", "RichMedia", "XFA"}
+    {
+        "JavaScript",
+        "JS",
+        "Launch",
+        "EmbeddedFile",
+        "EmbeddedFiles",
+        "RichMedia",
+        "XFA",
+        "SubmitForm",
+        "ImportData",
+        "GoToE",
+        "GoToR",
+    }
 )
 PDF_NAME = re.compile(rb"/([^\s/<>\[\]()%{}]+)")
+# The names worth a closer look: a forbidden one as written, or any that hides letters as #xx.
+SUSPECT_NAME = re.compile(
+    rb"/((?:"
+    + b"|".join(re.escape(name.encode()) for name in sorted(FORBIDDEN_PDF_NAMES))
+    + rb")(?![^\s/<>\[\]()%{}])|[^\s/<>\[\]()%{}]*#[^\s/<>\[\]()%{}]*)"
+)
 # A PDF that a browser would also read as a web page (a polyglot) is no document of ours.
 MARKUP = re.compile(rb"<\s*(?:!doctype|html|head|body|script|iframe|svg|object|embed)\b", re.I)
-STREAM_START = re.compile(rb"stream\r?\n")
+STREAM_START = re.compile(rb"(?<!end)stream\r?\n")
+OBJECT_START = re.compile(rb"\d+\s+\d+\s+obj\b")
+FILTER = re.compile(rb"/Filter\s*(/[^\s/<>\[\]()%{}]+|\[[^\]]*\])")
+LENGTH = re.compile(rb"/Length\s+(\d{1,9})(?!\s+\d+\s+R)")
+NAME_CODE = re.compile(rb"#([0-9a-fA-F]{2})")
 OBJECT_STREAMS_BUDGET = 20 * 1024 * 1024
+# A letter of a hundred pages holds a few dozen object streams; thousands are an attack.
+MAX_OBJECT_STREAMS = 1000
 PDF_PAGE = re.compile(rb"/Type\s*/Page(?![a-zA-Z])")
 NAME_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f/\\]")
 
@@ -130,10 +166,8 @@ def _check_pdf(data: bytes, stem: str) -> Checked:
     if MARKUP.search(data):
         raise Invalid("file", _l("This file is not a plain PDF. It cannot be added."))
     for part in (data, *_object_streams(data)):
-        for match in PDF_NAME.finditer(part):
-            # A name may hide its letters as #xx codes: /J#61vaScript is /JavaScript.
-            raw = re.sub(rb"#([0-9a-fA-F]{2})", lambda m: bytes([int(m.group(1), 16)]), match[1])
-            if raw.decode("latin-1") in FORBIDDEN_PDF_NAMES:
+        for match in SUSPECT_NAME.finditer(part):
+            if _unhidden(match[1]).decode("latin-1") in FORBIDDEN_PDF_NAMES:
                 raise Invalid(
                     "file",
                     _l("This PDF holds a script, a program or other files. It cannot be added."),
@@ -141,27 +175,81 @@ def _check_pdf(data: bytes, stem: str) -> Checked:
     return Checked(data, PDF, stem + ".pdf", pages=max(1, len(PDF_PAGE.findall(data))))
 
 
+def _unhidden(name: bytes) -> bytes:
+    """A name may hide its letters as #xx codes: /J#61vaScript is /JavaScript."""
+    if b"#" not in name:
+        return name
+    return NAME_CODE.sub(lambda m: bytes([int(m.group(1), 16)]), name)
+
+
+def _cannot_check() -> Invalid:
+    return Invalid("file", _l("This PDF cannot be checked: save it again as a plain PDF."))
+
+
 def _object_streams(data: bytes) -> list[bytes]:
     """The compressed object streams of a PDF, opened: objects (and their /JS) can hide there.
 
-    Opened within a budget, so that a small PDF cannot make us inflate gigabytes.
+    Each stream's dictionary is read whole, from its object's ``obj`` to ``stream``, and only
+    the stream's own bytes (up to its /Length or ``endstream``) are inflated: the work grows
+    with the file, never with its square. An object stream we cannot open (a chain of filters,
+    a predictor) is refused rather than let through unread, as are more than
+    ``MAX_OBJECT_STREAMS`` of them. Opened within a budget, so that a small PDF cannot make us
+    inflate gigabytes.
     """
+    view = memoryview(data)
     found: list[bytes] = []
     budget = OBJECT_STREAMS_BUDGET
+    position = 0
     for start in STREAM_START.finditer(data):
-        header = data[max(0, start.start() - 400) : start.start()]
-        if b"/ObjStm" not in header or b"/FlateDecode" not in header:
+        if start.start() < position:
+            continue  # inside the bytes of the stream before
+        # The last "N 0 obj" before this stream opens its dictionary.
+        last = deque(OBJECT_START.finditer(data, position, start.start()), maxlen=1)
+        opening = last[0] if last else None
+        header = _unhidden(data[opening.start() if opening else position : start.start()])
+        # The stream ends at its "endstream": what lies beyond is read as the rest of the file.
+        position = data.find(b"endstream", start.end())
+        if position < 0:
+            position = len(data)
+        if b"/ObjStm" not in header:
             continue
-        inflater = zlib.decompressobj()
-        try:
-            opened = inflater.decompress(data[start.end() :], budget)
-        except zlib.error:
-            continue
+        if len(found) >= MAX_OBJECT_STREAMS:
+            raise _cannot_check()
+        filters = FILTER.search(header)
+        if filters is None:
+            continue  # not compressed: its objects are read with the rest of the file
+        if PDF_NAME.findall(filters[1]) != [b"FlateDecode"] or b"/DecodeParms" in header:
+            raise _cannot_check()
+        # Up to its /Length when that says more (the compressed bytes may hold "endstream"),
+        # fed in pieces: inflating stops where the compressed data does.
+        length = LENGTH.search(header)
+        end = max(position, start.end() + int(length[1]) if length else 0)
+        opened = _inflated(view[start.end() : min(end, len(data))], budget)
         budget -= len(opened)
         found.append(opened)
         if budget <= 0:
             raise Invalid("file", _l("This PDF is damaged or incomplete."))
     return found
+
+
+INFLATE_PIECE = 64 * 1024
+
+
+def _inflated(compressed: memoryview, budget: int) -> bytes:
+    """The bytes of one deflate stream, at most ``budget`` of them; unreadable is refused."""
+    inflater = zlib.decompressobj()
+    out: list[bytes] = []
+    size = 0
+    try:
+        for offset in range(0, len(compressed), INFLATE_PIECE):
+            piece = inflater.decompress(compressed[offset : offset + INFLATE_PIECE], budget - size)
+            out.append(piece)
+            size += len(piece)
+            if inflater.eof or size >= budget:
+                break
+    except zlib.error:
+        raise _cannot_check() from None
+    return b"".join(out)
 
 
 def _reencode(data: bytes, stem: str) -> Checked:
@@ -172,7 +260,8 @@ def _reencode(data: bytes, stem: str) -> Checked:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             sent = Image.open(io.BytesIO(data), formats=["JPEG", "PNG", "WEBP"])
             width, height = sent.size
-            if width * height > MAX_PIXELS or width < 1 or height < 1:
+            cap = MAX_PIXELS if sent.format == "JPEG" else MAX_PIXELS_DECODED_WHOLE
+            if width * height > cap or width < 1 or height < 1:
                 raise _refuse(_l("This photo is far too large in pixels. It cannot be added."))
             if sent.format == "JPEG":
                 # Decoded at a reduced scale when it is large: far less memory for the same result.
@@ -204,6 +293,15 @@ def _reencode(data: bytes, stem: str) -> Checked:
     )
 
 
+_checks = anyio.CapacityLimiter(CHECKS_AT_ONCE)
+
+
+async def checked_apart(data: bytes, name: str, max_bytes: int) -> Checked:
+    """``check_file`` in a worker thread, at most ``CHECKS_AT_ONCE`` at a time."""
+    check = functools.partial(check_file, data, name, max_bytes)
+    return await anyio.to_thread.run_sync(check, limiter=_checks)
+
+
 async def add_document(
     author: Person,
     reference: str,
@@ -230,7 +328,7 @@ async def add_document(
         and not await Action.filter(id=action_id, dossier_id=dossier.id).exists()
     ):
         raise Invalid("action", _l("Choose one of the steps of this dossier."))
-    checked = check_file(data, name, limits.max_bytes)
+    checked = await checked_apart(data, name, limits.max_bytes)
     async with acting_once(form_key):
         locked = await Dossier.select_for_update().get(id=dossier.id)
         if await Document.filter(dossier_id=locked.id).count() >= limits.per_dossier:

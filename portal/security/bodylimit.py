@@ -15,6 +15,8 @@ from collections.abc import Callable, Sequence
 from starlette.responses import PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from portal.security.cookies import cookies_of
+
 Refusal = Callable[[Scope, int], Response]
 # Paths (a pattern matched whole) that take a larger body, such as a file's upload, and the cap.
 Larger = Sequence[tuple[re.Pattern[str], int]]
@@ -37,15 +39,23 @@ def declared_length(scope: Scope) -> int | None:
     return int(value)
 
 
-def limit_for(path: str, larger: Larger, limit: int) -> int:
-    """The cap on a body sent to this path: ``limit``, unless a pattern of ``larger`` matches."""
-    return next((cap for pattern, cap in larger if pattern.fullmatch(path)), limit)
+def limit_for(scope: Scope, larger: Larger, limit: int, signed_in: str = "") -> int:
+    """The cap on a body sent to this request: ``limit``, unless a pattern of ``larger``
+    matches its path and, when ``signed_in`` names a cookie, the request carries that cookie.
+
+    Only someone signed in can add a file: a request without the session cookie gets the
+    small cap, so that nobody can make us hold megabytes before the session is even looked at.
+    """
+    if signed_in and not cookies_of(scope).get(signed_in):
+        return limit
+    return next((cap for pattern, cap in larger if pattern.fullmatch(scope["path"])), limit)
 
 
 class BodyLimitMiddleware:
     """Refuse (413) a request body over ``limit`` bytes before any later layer reads it.
 
-    Only the paths named in ``larger`` (the uploads of a file) take more, up to their own cap.
+    Only the paths named in ``larger`` (the uploads of a file) take more, up to their own cap,
+    and only from a request that carries the ``signed_in`` cookie when one is named.
     """
 
     def __init__(
@@ -54,17 +64,19 @@ class BodyLimitMiddleware:
         limit: int = MAX_BODY_BYTES,
         refusal: Refusal | None = None,
         larger: Larger = (),
+        signed_in: str = "",
     ) -> None:
         self.app = app
         self.limit = limit
         self.refusal = refusal or bare_refusal
         self.larger = larger
+        self.signed_in = signed_in
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = limit_for(scope["path"], self.larger, self.limit)
+        limit = limit_for(scope, self.larger, self.limit, self.signed_in)
         declared = declared_length(scope)
         if declared == -1:
             await self.refusal(scope, 400)(scope, receive, send)

@@ -107,13 +107,15 @@ class CSRFMiddleware:
         secret_key: str,
         refusal: Refusal | None = None,
         larger: Larger = (),
+        signed_in: str = "",
     ) -> None:
         self.app = app
         self.secret_key = secret_key
         self.refusal = refusal or bare_refusal
         # Paths that take a larger body (a file), and the cap of each: the only ones where a
-        # multipart form is read here.
+        # multipart form is read here, and only when the request carries the session cookie.
         self.larger = larger
+        self.signed_in = signed_in
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -146,7 +148,7 @@ class CSRFMiddleware:
         if not supplied:
             content_type = dict(scope["headers"]).get(b"content-type", b"").decode("latin-1")
             kind = content_type.split(";")[0].strip()
-            cap = limit_for(scope["path"], self.larger, MAX_FORM_BYTES)
+            cap = limit_for(scope, self.larger, MAX_FORM_BYTES, self.signed_in)
             multipart = kind == "multipart/form-data" and cap > MAX_FORM_BYTES
             if kind == "application/x-www-form-urlencoded" or multipart:
                 chunks = []

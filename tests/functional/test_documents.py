@@ -394,3 +394,36 @@ async def test_a_document_of_a_step_no_longer_listed_still_shows(
     page = await client.get(f"/espace/{reference}")
     assert page.status_code == 200
     assert "ancien.pdf" in page.text and "avec une démarche" in page.text
+
+
+async def test_without_a_session_cookie_an_upload_keeps_the_small_cap(
+    app: Starlette, client: httpx.AsyncClient
+) -> None:
+    world = await _world()
+    reference = world["dossier"].reference
+    url = f"/espace/{reference}/documents"
+    body = files.pdf(b"/Padding (" + b"x" * (400 * 1024) + b") ")
+    # Signed out, a body just over the cap of forms is refused before it is read.
+    anonymous = _client(app)
+    token = await csrf_token(anonymous, "/")
+    refused = await anonymous.post(
+        url, data={"csrf_token": token}, files={"file": ("l.pdf", body, "application/pdf")}
+    )
+    assert refused.status_code == 413
+    # Even when it says nothing of its length: counted as it comes, refused past the small cap.
+
+    async def pieces() -> Any:
+        for _ in range(12):
+            yield b"x" * (64 * 1024)
+
+    streamed = await anonymous.post(
+        url,
+        content=pieces(),
+        headers={"content-type": "multipart/form-data; boundary=b", "x-csrf-token": token},
+    )
+    assert streamed.status_code == 413
+    # Signed in, the same file is taken.
+    await factories.sign_in(client, "lou")
+    taken = await _upload(client, url, "l.pdf", body, "application/pdf")
+    assert taken.status_code == 303
+    assert await Document.all().count() == 1

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import threading
+import zlib
 
 import pytest
 from PIL import Image
@@ -159,3 +161,99 @@ def test_the_pixel_bomb_is_told_as_such() -> None:
     with pytest.raises(Invalid) as refusal:
         documents.check_file(files.pixel_bomb(), "bombe.png", TEN_MB)
     assert "pixels" in str(refusal.value.message)
+
+
+JS = b"<< /S /JavaScript /JS (app.alert(1)) >>"
+CANNOT_CHECK = "cannot be checked"
+
+
+def test_javascript_in_an_object_stream_whose_name_sits_far_from_its_stream_is_refused() -> None:
+    packed = zlib.compress(b"4 0 " + JS)
+    padded = b"/Type /ObjStm /Padding (" + b"x" * 2000 + b") /N 1 /First 4 /Filter /FlateDecode"
+    sent = files.pdf_with_stream_dictionary(padded, packed)
+    with pytest.raises(Invalid, match="script"):
+        documents.check_file(sent, "lettre.pdf", TEN_MB)
+
+
+def test_an_object_stream_under_a_chain_of_filters_cannot_be_checked() -> None:
+    packed = zlib.compress(b"4 0 " + JS).hex().encode() + b">"
+    chained = b"/Type /ObjStm /N 1 /First 4 /Filter [/ASCIIHexDecode /FlateDecode]"
+    with pytest.raises(Invalid, match=CANNOT_CHECK):
+        documents.check_file(files.pdf_with_stream_dictionary(chained, packed), "l.pdf", TEN_MB)
+    # Even a harmless one: what cannot be opened cannot be vouched for.
+    harmless = zlib.compress(b"4 0 << /Type /Font >>").hex().encode() + b">"
+    with pytest.raises(Invalid, match=CANNOT_CHECK):
+        documents.check_file(files.pdf_with_stream_dictionary(chained, harmless), "l.pdf", TEN_MB)
+
+
+def test_an_object_stream_named_in_hidden_letters_is_opened_too() -> None:
+    packed = zlib.compress(b"4 0 " + JS)
+    hidden = b"/Type /Obj#53tm /N 1 /First 4 /Filter /Fl#61teDecode"
+    with pytest.raises(Invalid, match="script"):
+        documents.check_file(files.pdf_with_stream_dictionary(hidden, packed), "l.pdf", TEN_MB)
+
+
+@pytest.mark.parametrize("action", ["SubmitForm", "ImportData", "GoToE", "GoToR"])
+def test_actions_that_send_or_open_other_files_are_refused(action: str) -> None:
+    sent = files.pdf(b"/AA << /O << /S /" + action.encode() + b" /F (x) >> >> ")
+    with pytest.raises(Invalid, match="script"):
+        documents.check_file(sent, "lettre.pdf", TEN_MB)
+
+
+def test_links_and_an_open_view_are_ordinary_in_a_letter() -> None:
+    sent = files.pdf(
+        b"/OpenAction [3 0 R /Fit] /Annots [<< /A << /S /URI /URI (https://example.org) >> >>] "
+    )
+    assert documents.check_file(sent, "lettre.pdf", TEN_MB).data == sent
+
+
+def test_each_object_stream_inflates_only_its_own_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
+    sent = files.pdf_with_many_object_streams(300)
+    given: list[int] = []
+    real = zlib.decompressobj
+
+    class Counting:
+        def __init__(self) -> None:
+            self.inflater = real()
+
+        def decompress(self, data: bytes, max_length: int = 0) -> bytes:
+            given.append(len(data))
+            return self.inflater.decompress(data, max_length)
+
+        @property
+        def eof(self) -> bool:
+            return self.inflater.eof
+
+    monkeypatch.setattr(documents.zlib, "decompressobj", Counting)
+    documents.check_file(sent, "lettre.pdf", TEN_MB)
+    assert len(given) == 300
+    # Each stream is given its own bytes only, never the rest of the file behind it.
+    assert sum(given) < len(sent)
+
+
+def test_more_object_streams_than_any_letter_holds_cannot_be_checked() -> None:
+    assert documents.check_file(files.pdf_with_many_object_streams(1000), "ok.pdf", TEN_MB)
+    with pytest.raises(Invalid, match=CANNOT_CHECK):
+        documents.check_file(files.pdf_with_many_object_streams(1001), "l.pdf", TEN_MB)
+
+
+def test_a_png_of_36_megapixels_is_refused_from_its_header() -> None:
+    with pytest.raises(Invalid, match="far too large in pixels"):
+        documents.check_file(files.pixel_bomb(6000), "bombe.png", TEN_MB)
+
+
+async def test_the_file_is_checked_beside_the_event_loop_two_at_most(
+    db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[int] = []
+    real = documents.check_file
+
+    def watched(data: bytes, name: str, max_bytes: int) -> documents.Checked:
+        seen.append(threading.get_ident())
+        return real(data, name, max_bytes)
+
+    monkeypatch.setattr(documents, "check_file", watched)
+    dossier, lou, _amina = await _setup()
+    await documents.add_document(lou, dossier.reference, files.png(), "p.png", LIMITS)
+    assert seen and seen[0] != threading.get_ident()
+    assert documents._checks.total_tokens == 2
