@@ -10,6 +10,7 @@ from tortoise import timezone
 from tortoise.transactions import in_transaction
 
 from portal import keys
+from portal.domain import appointments as appointment_rules
 from portal.domain import documents as document_rules
 from portal.domain import journal
 from portal.domain.access import is_assigned, own_dossier, readable_dossier
@@ -23,6 +24,8 @@ from portal.i18n import lazy as _l
 from portal.models import (
     Action,
     ActionStatus,
+    Appointment,
+    AppointmentStatus,
     Asker,
     Assignment,
     Consent,
@@ -58,6 +61,28 @@ async def _end_locked(
         await journal.record(
             dossier, Event.ACTION_CANCELLED, actor, {"action": step.id, "because": event}
         )
+    # Rule 4: no meeting outlives the help. One still to come is cancelled and said so in
+    # the journal; one she declined is closed without a word (nothing was planned any more).
+    # None comes back with her, and no reminder goes out for it.
+    planned = await Appointment.filter(
+        dossier_id=dossier.id, status__in=[*appointment_rules.CHANGEABLE]
+    ).order_by("starts_at", "id")
+    if planned:
+        await Appointment.filter(id__in=[a.id for a in planned]).update(
+            status=AppointmentStatus.CANCELLED
+        )
+    for meeting in planned:
+        if meeting.status in appointment_rules.COMING:
+            await journal.record(
+                dossier,
+                Event.APPOINTMENT_CANCELLED,
+                actor,
+                {
+                    "appointment": meeting.id,
+                    "at": meeting.starts_at.isoformat(),
+                    "because": event,
+                },
+            )
     await Dossier.filter(id=dossier.id).update(status=DossierStatus.ENDED, ended_at=timezone.now())
     dossier.status = DossierStatus.ENDED
     await journal.record(dossier, event, actor, details)

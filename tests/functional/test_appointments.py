@@ -11,19 +11,24 @@ import pytest
 from starlette.applications import Starlette
 from tortoise import timezone
 
+from portal.domain import actions, ending
 from portal.domain import appointments as rules
-from portal.domain import ending
+from portal.domain.errors import NotAllowed
+from portal.domain.requests import RequestForm
 from portal.i18n import BRUSSELS
 from portal.models import (
     Action,
     ActionStatus,
     Appointment,
     AppointmentStatus,
+    Asker,
     Dossier,
+    DossierStatus,
     JournalEntry,
     Person,
     PlaceKind,
     Role,
+    Theme,
 )
 from tests import factories
 from tests.helpers import count_queries, csrf_token
@@ -328,3 +333,97 @@ async def test_the_kinds_of_place_are_all_named() -> None:
     from portal.labels import PLACE_NAMES
 
     assert set(PLACE_NAMES) == {kind.value for kind in PlaceKind}
+
+
+async def _hearing(dossier: Dossier, amina: Person, days: int = 3) -> Appointment:
+    proposal = rules.check_proposal(**_form(days, place_kind="hearing", with_whom="SAJ"))
+    return await rules.propose(amina, dossier.reference, proposal)
+
+
+async def test_ending_the_help_cancels_every_meeting_and_none_comes_back(
+    app: Starlette, db: str
+) -> None:
+    dossier, lou, amina = await _setup()
+    hearing = await _hearing(dossier, amina)
+    await rules.answer(lou, dossier.reference, hearing.id, AppointmentStatus.ACCEPTED)
+    waiting = await rules.propose(amina, dossier.reference, rules.check_proposal(**_form(4)))
+    declined = await rules.propose(amina, dossier.reference, rules.check_proposal(**_form(5)))
+    await rules.answer(lou, dossier.reference, declined.id, AppointmentStatus.DECLINED)
+    await ending.end_help(lou, dossier.reference)
+    statuses = await Appointment.filter(dossier_id=dossier.id).values_list("status", flat=True)
+    assert set(statuses) == {AppointmentStatus.CANCELLED}
+    cancelled = await JournalEntry.filter(dossier_id=dossier.id, event="appointment.cancelled")
+    # Each meeting still to come is said cancelled once, by her; the declined one is not.
+    assert sorted(e.details["appointment"] for e in cancelled) == [hearing.id, waiting.id]
+    assert {e.actor_id for e in cancelled} == {lou.id}
+    # She comes back: the old meeting does not come back with her.
+    form = RequestForm(asker=Asker.YOUTH, themes=[Theme.HOUSING], words="Je reviens.")
+    await ending.reopen(lou, dossier.reference, form)
+    assert (await Dossier.get(id=dossier.id)).status is DossierStatus.OPEN
+    assert await rules.send_reminders(hearing.starts_at - timedelta(hours=20)) == 0
+    assert [c.appointment.id for c in await rules.of_dossier(dossier)] == []
+    later = hearing.starts_at + timedelta(hours=2)
+    with pytest.raises(NotAllowed):
+        await rules.record_outcome(amina, dossier.reference, hearing.id, True, now=later)
+    for meeting in (hearing, declined):
+        with pytest.raises(NotAllowed):
+            await rules.change(amina, dossier.reference, meeting.id, later, 60)
+    assert (await Action.get(id=hearing.action_id)).status is ActionStatus.CANCELLED
+    assert (await Appointment.get(id=hearing.id)).status is AppointmentStatus.CANCELLED
+
+
+async def test_a_hearing_she_declined_and_moved_is_a_new_step_her_yes_agrees_to(
+    app: Starlette, db: str
+) -> None:
+    dossier, lou, amina = await _setup()
+    hearing = await _hearing(dossier, amina)
+    old_step = hearing.action_id
+    await rules.answer(lou, dossier.reference, hearing.id, AppointmentStatus.DECLINED)
+    base = f"/travail/dossiers/{dossier.reference}/rendez-vous"
+    async with _as(app, "amina") as worker, _as(app, "lou") as client:
+        moved = await _post(worker, f"{base}/{hearing.id}/changer", _form(days=6))
+        assert moved.status_code == 303
+        changed = await Appointment.get(id=hearing.id)
+        assert changed.status is AppointmentStatus.PROPOSED
+        assert changed.action_id is not None and changed.action_id != old_step
+        step = await Action.get(id=changed.action_id)
+        assert step.status is ActionStatus.PROPOSED
+        path = f"/espace/{dossier.reference}/rendez-vous/{hearing.id}/oui"
+        assert "SAJ" in (await client.get(path)).text
+        assert (await _post(client, path, {})).status_code == 303
+    assert (await Action.get(id=step.id)).status is ActionStatus.AGREED
+    assert (await Action.get(id=old_step)).status is ActionStatus.DECLINED
+    assert await _events(dossier) == [
+        "action.proposed",
+        "appointment.proposed",
+        "appointment.declined",
+        "action.declined",
+        "action.proposed",
+        "appointment.changed",
+        "appointment.accepted",
+        "action.agreed",
+    ]
+    later = changed.starts_at + timedelta(hours=2)
+    await rules.record_outcome(amina, dossier.reference, hearing.id, True, now=later)
+    assert (await Action.get(id=step.id)).status is ActionStatus.DONE
+
+
+async def test_a_meeting_whose_step_was_called_off_is_neither_accepted_nor_recorded(
+    app: Starlette, db: str
+) -> None:
+    dossier, lou, amina = await _setup()
+    accepted = await _hearing(dossier, amina)
+    await rules.answer(lou, dossier.reference, accepted.id, AppointmentStatus.ACCEPTED)
+    waiting = await _hearing(dossier, amina, days=4)
+    assert accepted.action_id is not None and waiting.action_id is not None
+    await actions.cancel_action(amina, dossier.reference, accepted.action_id)
+    await actions.cancel_action(amina, dossier.reference, waiting.action_id)
+    later = accepted.starts_at + timedelta(hours=2)
+    for took_place in (True, False):
+        with pytest.raises(NotAllowed):
+            await rules.record_outcome(amina, dossier.reference, accepted.id, took_place, now=later)
+    assert (await Appointment.get(id=accepted.id)).status is AppointmentStatus.ACCEPTED
+    with pytest.raises(NotAllowed):
+        await rules.answer(lou, dossier.reference, waiting.id, AppointmentStatus.ACCEPTED)
+    assert (await Appointment.get(id=waiting.id)).status is AppointmentStatus.PROPOSED
+    assert (await Action.get(id=waiting.action_id)).status is ActionStatus.CANCELLED
