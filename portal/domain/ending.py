@@ -28,6 +28,7 @@ from portal.models import (
     AppointmentStatus,
     Asker,
     Assignment,
+    Concertation,
     Consent,
     Document,
     Dossier,
@@ -291,6 +292,11 @@ async def erase_locked(
     await Dossier.filter(id=locked.id).update(wrapped_key=None, erased_at=now)
     # Files are the bulk of what a dossier holds: their rows go too, not only their key.
     await Document.filter(dossier_id=locked.id).delete()
+    # Meetings and concertation minutes keep, in clear, when and where (a hearing, a school)
+    # and who asked: no figure counts them, so their rows go too. The steps stay, for the
+    # figures and the journal's events.
+    await Appointment.filter(dossier_id=locked.id).delete()
+    await Concertation.filter(dossier_id=locked.id).delete()
     locked.wrapped_key = None
     locked.erased_at = now
     await journal.record(locked, Event.DOSSIER_ERASED, actor, details)
