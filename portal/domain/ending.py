@@ -11,6 +11,7 @@ from tortoise.transactions import in_transaction
 
 from portal import keys
 from portal.domain import appointments as appointment_rules
+from portal.domain import concertation as concertation_rules
 from portal.domain import documents as document_rules
 from portal.domain import journal
 from portal.domain.access import is_assigned, own_dossier, readable_dossier
@@ -320,6 +321,10 @@ class Export:
     partner_names: dict[int, str] = field(default_factory=dict)
     # Its photos and PDFs, their bytes opened.
     documents: list[document_rules.Exported] = field(default_factory=list)
+    # Every meeting proposed to her, its words opened, the earliest first.
+    appointments: list[Appointment] = field(default_factory=list)
+    # Every concertation meeting: who asked, when, who attended, the minutes.
+    meetings: list[concertation_rules.MeetingView] = field(default_factory=list)
 
 
 async def export(subject: Person, reference: str) -> Export:
@@ -356,6 +361,12 @@ async def export(subject: Person, reference: str) -> Export:
     entries = (
         await JournalEntry.filter(dossier_id=dossier.id).select_related("actor").order_by("seq")
     )
+    meetings = (
+        await Appointment.filter(dossier_id=dossier.id)
+        .select_related("proposed_by")
+        .order_by("starts_at", "id")
+    )
+    keys.open_fields(box, meetings, "appointment", appointment_rules.SEALED)
     # A dossier she came back to is no longer ended: an old reason for ending is not hers now
     # (coming back clears it; a dossier reopened before that still holds one).
     end_reason = ""
@@ -372,4 +383,7 @@ async def export(subject: Person, reference: str) -> Export:
         end_reason,
         await journal.partner_names(entries),
         await document_rules.exported(dossier),
+        meetings,
+        # The earliest first, as the rest of her copy.
+        list(reversed(await concertation_rules.dossier_meetings(dossier))),
     )

@@ -11,6 +11,7 @@ import pytest
 from starlette.applications import Starlette
 from tortoise import timezone
 
+from portal import keys
 from portal.domain import actions, ending
 from portal.domain import appointments as rules
 from portal.domain.errors import NotAllowed
@@ -18,13 +19,18 @@ from portal.domain.requests import RequestForm
 from portal.i18n import BRUSSELS
 from portal.models import (
     Action,
+    ActionKind,
+    ActionPartner,
     ActionStatus,
     Appointment,
     AppointmentStatus,
+    AskedBy,
     Asker,
+    Concertation,
     Dossier,
     DossierStatus,
     JournalEntry,
+    MinutesStatus,
     Person,
     PlaceKind,
     Role,
@@ -427,3 +433,85 @@ async def test_a_meeting_whose_step_was_called_off_is_neither_accepted_nor_recor
         await rules.answer(lou, dossier.reference, waiting.id, AppointmentStatus.ACCEPTED)
     assert (await Appointment.get(id=waiting.id)).status is AppointmentStatus.PROPOSED
     assert (await Action.get(id=waiting.action_id)).status is ActionStatus.CANCELLED
+
+
+async def _concertation(dossier: Dossier, amina: Person, minutes: str) -> None:
+    """A concertation meeting held, its minutes approved (the rows its rules leave)."""
+    cpas = await factories.partner("CPAS de Namur")
+    step = await Action.create(
+        dossier_id=dossier.id,
+        kind=ActionKind.CONCERTATION,
+        involves_third_party=True,
+        status=ActionStatus.DONE,
+        author_id=amina.id,
+    )
+    await ActionPartner.create(action_id=step.id, partner_id=cpas.id, attended=True)
+    now = timezone.now()
+    await Concertation.create(
+        action_id=step.id,
+        dossier_id=dossier.id,
+        asked_by=AskedBy.FAMILY,
+        asked_at=now - timedelta(days=3),
+        held_at=now - timedelta(days=1),
+        minutes=keys.box(dossier).seal(minutes, "concertation.minutes"),
+        minutes_status=MinutesStatus.APPROVED,
+        approved_at=now,
+    )
+
+
+async def test_her_copy_holds_her_meetings_and_the_minutes(app: Starlette, db: str) -> None:
+    dossier, lou, amina = await _setup()
+    proposal = rules.check_proposal(
+        **_form(place_kind="school", place="Athénée Royal", with_whom="Madame Leroy")
+    )
+    school = await rules.propose(amina, dossier.reference, proposal)
+    await rules.answer(
+        lou, dossier.reference, school.id, AppointmentStatus.OTHER_TIME_ASKED, "Pas le mardi"
+    )
+    await _concertation(dossier, amina, "On cherche un logement avec Lou.")
+    async with _as(app, "lou") as client:
+        page = (await client.get(f"/espace/{dossier.reference}/export")).text
+        data = (await client.get(f"/espace/{dossier.reference}/export.json")).json()
+    for words in (
+        "Athénée Royal",
+        "avec Madame Leroy",
+        "Pas le mardi",
+        "Autre moment demandé",
+        "Proposé par Amina",
+        "CPAS de Namur",
+        "On cherche un logement avec Lou.",
+        "par la famille",
+        "Je l’ai approuvé",
+    ):
+        assert words in page, words
+    [meeting] = data["appointments"]
+    assert meeting["where"] == "À l’école"
+    assert meeting["place"] == "Athénée Royal" and meeting["with"] == "Madame Leroy"
+    assert meeting["minutes"] == 60 and meeting["your_word"] == "Pas le mardi"
+    assert meeting["status"] == "Autre moment demandé" and meeting["proposed_by"] == "Amina"
+    assert meeting["when"] == school.starts_at.isoformat()
+    [concertation] = data["concertation_meetings"]
+    assert concertation["asked_by"] == "la famille"
+    assert concertation["attendees"] == [{"partner": "CPAS de Namur", "was_there": True}]
+    assert concertation["minutes"] == "On cherche un logement avec Lou."
+    assert concertation["minutes_status"] == "Je l’ai approuvé"
+    assert concertation["you_approved"] is not None
+
+
+async def test_her_copy_does_not_read_once_per_meeting(app: Starlette, db: str) -> None:
+    dossier, _lou, amina = await _setup()
+    await _concertation(dossier, amina, "Compte rendu")
+    await rules.propose(amina, dossier.reference, rules.check_proposal(**_form()))
+    counts = []
+    async with _as(app, "lou") as client:
+        for _ in range(2):
+            for path in ("export", "export.json"):
+                with count_queries() as counted:
+                    answer = await client.get(f"/espace/{dossier.reference}/{path}")
+                assert answer.status_code == 200
+                counts.append(counted.count)
+            for days in (4, 5, 6):
+                proposal = rules.check_proposal(**_form(days, place_kind="hearing", with_whom="J"))
+                await rules.propose(amina, dossier.reference, proposal)
+    assert counts[:2] == counts[2:]
+    assert (await Appointment.filter(dossier_id=dossier.id).count()) == 7
