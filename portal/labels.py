@@ -99,6 +99,29 @@ def appointment_status_name(value: str) -> str:
     return _named(APPOINTMENT_STATUSES, value)
 
 
+# Who asked for a concertation meeting, and where its minutes stand, as she reads them.
+ASKED_BY_NAMES = {
+    "young": lazy("the young person"),
+    "family": lazy("the family"),
+    "partner": lazy("a partner"),
+    "team": lazy("the AMO team"),
+}
+MINUTES_STATUSES = {
+    "none": lazy("Not written yet"),
+    "waiting": lazy("Waiting for my answer"),
+    "change_asked": lazy("I asked for a change"),
+    "approved": lazy("I approved them"),
+}
+
+
+def asked_by_name(value: str) -> str:
+    return _named(ASKED_BY_NAMES, value)
+
+
+def minutes_status_name(value: str) -> str:
+    return _named(MINUTES_STATUSES, value)
+
+
 SECTOR_NAMES = {
     "saj": lazy("Youth-aid service (SAJ)"),
     "spj": lazy("Youth-protection service (SPJ)"),

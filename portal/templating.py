@@ -88,6 +88,7 @@ def build_templates(app: Starlette, static: StaticFiles, globals_: dict[str, Any
     env.globals["sector_name"] = labels.sector_name
     env.globals["place_name"] = labels.place_name
     env.globals["appointment_status_name"] = labels.appointment_status_name
+    env.globals["minutes_status_name"] = labels.minutes_status_name
     env.globals["translated"] = translated
     return Jinja2Blocks(env=env, context_processors=[page_context])
 

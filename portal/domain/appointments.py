@@ -165,14 +165,14 @@ def _details(appointment: Appointment) -> dict[str, Any]:
     }
 
 
-def _step_words(subject: Person, proposal: Proposal) -> str:
+def _step_words(subject: Person, kind: PlaceKind) -> str:
     """What the step says, in the young person's language: the worker wrote no words of it.
 
     No day in it: a new time for the meeting leaves the step as it is.
     """
     with use_language(subject.language):
         return gettext("Going together to a meeting: %(place)s.") % {
-            "place": place_name(proposal.place_kind.value).lower()
+            "place": place_name(kind.value).lower()
         }
 
 
@@ -190,7 +190,7 @@ async def propose(
                 worker,
                 reference,
                 ActionKind.ACCOMPANIMENT,
-                _step_words(dossier.subject, proposal),
+                _step_words(dossier.subject, proposal.place_kind),
                 proposal.with_whom,
             )
             action_id = action.id
@@ -209,6 +209,39 @@ async def propose(
         )
         await journal.record(locked, Event.APPOINTMENT_PROPOSED, worker, _details(appointment))
     return appointment
+
+
+# A step her yes to the meeting still agrees to (or already agreed to).
+STEP_OPEN = (ActionStatus.PROPOSED, ActionStatus.AGREED)
+# A step she said no to, took back, or that was called off: her yes needs a new one.
+STEP_OVER = (ActionStatus.DECLINED, ActionStatus.CANCELLED, ActionStatus.WITHDRAWN)
+
+
+async def _step_to_agree(
+    worker: Person, dossier: Dossier, locked: Dossier, appointment: Appointment
+) -> int | None:
+    """The step her yes to a changed meeting agrees to: the same while it is still open, a new
+    one proposed through the usual path when the old one ended (rule 4: her yes must mean
+    agreeing to a step, never to one she already said no to or that was called off)."""
+    if appointment.action_id is None:
+        return None
+    step = await Action.get(id=appointment.action_id)
+    if step.status in STEP_OPEN:
+        return step.id
+    if step.status not in STEP_OVER:
+        raise NotAllowed("the step of this meeting is done")
+    box = keys.box(locked)
+    who = box.open(appointment.with_whom, "appointment.with_whom") or box.open(
+        step.third_party, "action.third_party"
+    )
+    renewed = await actions.propose_action(
+        worker,
+        dossier.reference,
+        ActionKind.ACCOMPANIMENT,
+        _step_words(dossier.subject, appointment.place_kind),
+        who,
+    )
+    return renewed.id
 
 
 async def change(
@@ -233,14 +266,17 @@ async def change(
         appointment = await _appointment_of(locked, appointment_id)
         if appointment.status not in CHANGEABLE:
             raise NotAllowed("this meeting is over")
+        action_id = await _step_to_agree(worker, dossier, locked, appointment)
         await Appointment.filter(id=appointment.id).update(
             starts_at=starts_at,
             minutes=minutes,
             status=AppointmentStatus.PROPOSED,
             answered_at=None,
             reminded_at=None,
+            action_id=action_id,
         )
         appointment.starts_at, appointment.minutes = starts_at, minutes
+        appointment.action_id = action_id
         appointment.status = AppointmentStatus.PROPOSED
         await journal.record(locked, Event.APPOINTMENT_CHANGED, worker, _details(appointment))
     return appointment
@@ -285,15 +321,19 @@ async def record_outcome(
             raise NotAllowed("only an accepted meeting has an outcome")
         if appointment.starts_at > now:
             raise NotAllowed("the meeting has not begun")
+        step = None
+        if appointment.action_id is not None:
+            step = await Action.get(id=appointment.action_id)
+            # Rule 4: a meeting with someone else took place only on a step she agreed to.
+            if step.status not in {ActionStatus.AGREED, ActionStatus.DONE}:
+                raise NotAllowed("the step of this meeting is not agreed")
         status = AppointmentStatus.DONE if took_place else AppointmentStatus.MISSED
         await Appointment.filter(id=appointment.id, status=AppointmentStatus.ACCEPTED).update(
             status=status, outcome_at=now
         )
         appointment.status = status
-        if took_place and appointment.action_id is not None:
-            step = await Action.get(id=appointment.action_id)
-            if step.status is ActionStatus.AGREED:
-                await actions.mark_done(worker, reference, step.id)
+        if took_place and step is not None and step.status is ActionStatus.AGREED:
+            await actions.mark_done(worker, reference, step.id)
         event = Event.APPOINTMENT_DONE if took_place else Event.APPOINTMENT_MISSED
         await journal.record(locked, event, worker, _details(appointment))
     return appointment
@@ -344,6 +384,9 @@ async def answer(
         if choice is AppointmentStatus.ACCEPTED and step is not None:
             # Her agreement to the step: not through a worker's recovery link (rule 4).
             require_whole_account(subject)
+            if step.status not in STEP_OPEN:
+                # Her yes would agree to nothing: the worker proposes it again (``change``).
+                raise NotAllowed("the step of this meeting was called off")
         await Appointment.filter(id=appointment.id, status=AppointmentStatus.PROPOSED).update(
             status=choice,
             answered_at=now,

@@ -10,6 +10,8 @@ from tortoise import timezone
 from tortoise.transactions import in_transaction
 
 from portal import keys
+from portal.domain import appointments as appointment_rules
+from portal.domain import concertation as concertation_rules
 from portal.domain import documents as document_rules
 from portal.domain import journal
 from portal.domain.access import is_assigned, own_dossier, readable_dossier
@@ -23,8 +25,11 @@ from portal.i18n import lazy as _l
 from portal.models import (
     Action,
     ActionStatus,
+    Appointment,
+    AppointmentStatus,
     Asker,
     Assignment,
+    Concertation,
     Consent,
     Document,
     Dossier,
@@ -58,6 +63,28 @@ async def _end_locked(
         await journal.record(
             dossier, Event.ACTION_CANCELLED, actor, {"action": step.id, "because": event}
         )
+    # Rule 4: no meeting outlives the help. One still to come is cancelled and said so in
+    # the journal; one she declined is closed without a word (nothing was planned any more).
+    # None comes back with her, and no reminder goes out for it.
+    planned = await Appointment.filter(
+        dossier_id=dossier.id, status__in=[*appointment_rules.CHANGEABLE]
+    ).order_by("starts_at", "id")
+    if planned:
+        await Appointment.filter(id__in=[a.id for a in planned]).update(
+            status=AppointmentStatus.CANCELLED
+        )
+    for meeting in planned:
+        if meeting.status in appointment_rules.COMING:
+            await journal.record(
+                dossier,
+                Event.APPOINTMENT_CANCELLED,
+                actor,
+                {
+                    "appointment": meeting.id,
+                    "at": meeting.starts_at.isoformat(),
+                    "because": event,
+                },
+            )
     await Dossier.filter(id=dossier.id).update(status=DossierStatus.ENDED, ended_at=timezone.now())
     dossier.status = DossierStatus.ENDED
     await journal.record(dossier, event, actor, details)
@@ -266,6 +293,11 @@ async def erase_locked(
     await Dossier.filter(id=locked.id).update(wrapped_key=None, erased_at=now)
     # Files are the bulk of what a dossier holds: their rows go too, not only their key.
     await Document.filter(dossier_id=locked.id).delete()
+    # Meetings and concertation minutes keep, in clear, when and where (a hearing, a school)
+    # and who asked: no figure counts them, so their rows go too. The steps stay, for the
+    # figures and the journal's events.
+    await Appointment.filter(dossier_id=locked.id).delete()
+    await Concertation.filter(dossier_id=locked.id).delete()
     locked.wrapped_key = None
     locked.erased_at = now
     await journal.record(locked, Event.DOSSIER_ERASED, actor, details)
@@ -289,6 +321,10 @@ class Export:
     partner_names: dict[int, str] = field(default_factory=dict)
     # Its photos and PDFs, their bytes opened.
     documents: list[document_rules.Exported] = field(default_factory=list)
+    # Every meeting proposed to her, its words opened, the earliest first.
+    appointments: list[Appointment] = field(default_factory=list)
+    # Every concertation meeting: who asked, when, who attended, the minutes.
+    meetings: list[concertation_rules.MeetingView] = field(default_factory=list)
 
 
 async def export(subject: Person, reference: str) -> Export:
@@ -325,6 +361,12 @@ async def export(subject: Person, reference: str) -> Export:
     entries = (
         await JournalEntry.filter(dossier_id=dossier.id).select_related("actor").order_by("seq")
     )
+    meetings = (
+        await Appointment.filter(dossier_id=dossier.id)
+        .select_related("proposed_by")
+        .order_by("starts_at", "id")
+    )
+    keys.open_fields(box, meetings, "appointment", appointment_rules.SEALED)
     # A dossier she came back to is no longer ended: an old reason for ending is not hers now
     # (coming back clears it; a dossier reopened before that still holds one).
     end_reason = ""
@@ -341,4 +383,7 @@ async def export(subject: Person, reference: str) -> Export:
         end_reason,
         await journal.partner_names(entries),
         await document_rules.exported(dossier),
+        meetings,
+        # The earliest first, as the rest of her copy.
+        list(reversed(await concertation_rules.dossier_meetings(dossier))),
     )

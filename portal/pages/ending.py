@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from datetime import datetime
 from typing import Any
 
 from starlette.exceptions import HTTPException
@@ -14,9 +15,18 @@ from starlette.routing import Route
 from portal.domain import drafts
 from portal.domain import ending as rules
 from portal.domain import requests as request_rules
+from portal.domain.concertation import MeetingView
 from portal.domain.errors import AlreadyDone, Invalid
 from portal.i18n import _, current_language
-from portal.labels import category_name, kind_name, theme_names
+from portal.labels import (
+    appointment_status_name,
+    asked_by_name,
+    category_name,
+    kind_name,
+    minutes_status_name,
+    place_name,
+    theme_names,
+)
 from portal.models import Asker, Person, Role
 from portal.pages.common import (
     browser_id,
@@ -216,6 +226,20 @@ def _export_json(data: rules.Export, person: Person) -> dict[str, Any]:
             }
             for d in data.documents
         ],
+        "appointments": [
+            {
+                "when": a.starts_at.isoformat(),
+                "minutes": a.minutes,
+                "where": place_name(a.place_kind.value),
+                "place": a.place,
+                "with": a.with_whom,
+                "proposed_by": a.proposed_by.display_name,
+                "status": appointment_status_name(a.status.value),
+                "your_word": a.answer_word,
+            }
+            for a in data.appointments
+        ],
+        "concertation_meetings": [_meeting_json(m) for m in data.meetings],
         "journal": [
             {
                 "seq": e.seq,
@@ -226,6 +250,27 @@ def _export_json(data: rules.Export, person: Person) -> dict[str, Any]:
             }
             for e in data.journal
         ],
+    }
+
+
+def _when(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+def _meeting_json(meeting: MeetingView) -> dict[str, Any]:
+    """A concertation meeting in her copy: who asked and when, who was there, the minutes."""
+    c = meeting.concertation
+    return {
+        "asked": c.asked_at.isoformat(),
+        "asked_by": asked_by_name(c.asked_by.value),
+        "meeting": _when(c.meeting_at),
+        "held": _when(c.held_at),
+        "attendees": [
+            {"partner": a.partner.name, "was_there": a.attended} for a in meeting.attendees
+        ],
+        "minutes": meeting.minutes,
+        "minutes_status": minutes_status_name(c.minutes_status.value),
+        "you_approved": _when(c.approved_at),
     }
 
 

@@ -11,19 +11,30 @@ import pytest
 from starlette.applications import Starlette
 from tortoise import timezone
 
+from portal import keys
+from portal.domain import actions, ending
 from portal.domain import appointments as rules
-from portal.domain import ending
+from portal.domain.errors import NotAllowed
+from portal.domain.requests import RequestForm
 from portal.i18n import BRUSSELS
 from portal.models import (
     Action,
+    ActionKind,
+    ActionPartner,
     ActionStatus,
     Appointment,
     AppointmentStatus,
+    AskedBy,
+    Asker,
+    Concertation,
     Dossier,
+    DossierStatus,
     JournalEntry,
+    MinutesStatus,
     Person,
     PlaceKind,
     Role,
+    Theme,
 )
 from tests import factories
 from tests.helpers import count_queries, csrf_token
@@ -328,3 +339,179 @@ async def test_the_kinds_of_place_are_all_named() -> None:
     from portal.labels import PLACE_NAMES
 
     assert set(PLACE_NAMES) == {kind.value for kind in PlaceKind}
+
+
+async def _hearing(dossier: Dossier, amina: Person, days: int = 3) -> Appointment:
+    proposal = rules.check_proposal(**_form(days, place_kind="hearing", with_whom="SAJ"))
+    return await rules.propose(amina, dossier.reference, proposal)
+
+
+async def test_ending_the_help_cancels_every_meeting_and_none_comes_back(
+    app: Starlette, db: str
+) -> None:
+    dossier, lou, amina = await _setup()
+    hearing = await _hearing(dossier, amina)
+    await rules.answer(lou, dossier.reference, hearing.id, AppointmentStatus.ACCEPTED)
+    waiting = await rules.propose(amina, dossier.reference, rules.check_proposal(**_form(4)))
+    declined = await rules.propose(amina, dossier.reference, rules.check_proposal(**_form(5)))
+    await rules.answer(lou, dossier.reference, declined.id, AppointmentStatus.DECLINED)
+    await ending.end_help(lou, dossier.reference)
+    statuses = await Appointment.filter(dossier_id=dossier.id).values_list("status", flat=True)
+    assert set(statuses) == {AppointmentStatus.CANCELLED}
+    cancelled = await JournalEntry.filter(dossier_id=dossier.id, event="appointment.cancelled")
+    # Each meeting still to come is said cancelled once, by her; the declined one is not.
+    assert sorted(e.details["appointment"] for e in cancelled) == [hearing.id, waiting.id]
+    assert {e.actor_id for e in cancelled} == {lou.id}
+    # She comes back: the old meeting does not come back with her.
+    form = RequestForm(asker=Asker.YOUTH, themes=[Theme.HOUSING], words="Je reviens.")
+    await ending.reopen(lou, dossier.reference, form)
+    assert (await Dossier.get(id=dossier.id)).status is DossierStatus.OPEN
+    assert await rules.send_reminders(hearing.starts_at - timedelta(hours=20)) == 0
+    assert [c.appointment.id for c in await rules.of_dossier(dossier)] == []
+    later = hearing.starts_at + timedelta(hours=2)
+    with pytest.raises(NotAllowed):
+        await rules.record_outcome(amina, dossier.reference, hearing.id, True, now=later)
+    for meeting in (hearing, declined):
+        with pytest.raises(NotAllowed):
+            await rules.change(amina, dossier.reference, meeting.id, later, 60)
+    assert (await Action.get(id=hearing.action_id)).status is ActionStatus.CANCELLED
+    assert (await Appointment.get(id=hearing.id)).status is AppointmentStatus.CANCELLED
+
+
+async def test_a_hearing_she_declined_and_moved_is_a_new_step_her_yes_agrees_to(
+    app: Starlette, db: str
+) -> None:
+    dossier, lou, amina = await _setup()
+    hearing = await _hearing(dossier, amina)
+    old_step = hearing.action_id
+    await rules.answer(lou, dossier.reference, hearing.id, AppointmentStatus.DECLINED)
+    base = f"/travail/dossiers/{dossier.reference}/rendez-vous"
+    async with _as(app, "amina") as worker, _as(app, "lou") as client:
+        moved = await _post(worker, f"{base}/{hearing.id}/changer", _form(days=6))
+        assert moved.status_code == 303
+        changed = await Appointment.get(id=hearing.id)
+        assert changed.status is AppointmentStatus.PROPOSED
+        assert changed.action_id is not None and changed.action_id != old_step
+        step = await Action.get(id=changed.action_id)
+        assert step.status is ActionStatus.PROPOSED
+        path = f"/espace/{dossier.reference}/rendez-vous/{hearing.id}/oui"
+        assert "SAJ" in (await client.get(path)).text
+        assert (await _post(client, path, {})).status_code == 303
+    assert (await Action.get(id=step.id)).status is ActionStatus.AGREED
+    assert (await Action.get(id=old_step)).status is ActionStatus.DECLINED
+    assert await _events(dossier) == [
+        "action.proposed",
+        "appointment.proposed",
+        "appointment.declined",
+        "action.declined",
+        "action.proposed",
+        "appointment.changed",
+        "appointment.accepted",
+        "action.agreed",
+    ]
+    later = changed.starts_at + timedelta(hours=2)
+    await rules.record_outcome(amina, dossier.reference, hearing.id, True, now=later)
+    assert (await Action.get(id=step.id)).status is ActionStatus.DONE
+
+
+async def test_a_meeting_whose_step_was_called_off_is_neither_accepted_nor_recorded(
+    app: Starlette, db: str
+) -> None:
+    dossier, lou, amina = await _setup()
+    accepted = await _hearing(dossier, amina)
+    await rules.answer(lou, dossier.reference, accepted.id, AppointmentStatus.ACCEPTED)
+    waiting = await _hearing(dossier, amina, days=4)
+    assert accepted.action_id is not None and waiting.action_id is not None
+    await actions.cancel_action(amina, dossier.reference, accepted.action_id)
+    await actions.cancel_action(amina, dossier.reference, waiting.action_id)
+    later = accepted.starts_at + timedelta(hours=2)
+    for took_place in (True, False):
+        with pytest.raises(NotAllowed):
+            await rules.record_outcome(amina, dossier.reference, accepted.id, took_place, now=later)
+    assert (await Appointment.get(id=accepted.id)).status is AppointmentStatus.ACCEPTED
+    with pytest.raises(NotAllowed):
+        await rules.answer(lou, dossier.reference, waiting.id, AppointmentStatus.ACCEPTED)
+    assert (await Appointment.get(id=waiting.id)).status is AppointmentStatus.PROPOSED
+    assert (await Action.get(id=waiting.action_id)).status is ActionStatus.CANCELLED
+
+
+async def _concertation(dossier: Dossier, amina: Person, minutes: str) -> None:
+    """A concertation meeting held, its minutes approved (the rows its rules leave)."""
+    cpas = await factories.partner("CPAS de Namur")
+    step = await Action.create(
+        dossier_id=dossier.id,
+        kind=ActionKind.CONCERTATION,
+        involves_third_party=True,
+        status=ActionStatus.DONE,
+        author_id=amina.id,
+    )
+    await ActionPartner.create(action_id=step.id, partner_id=cpas.id, attended=True)
+    now = timezone.now()
+    await Concertation.create(
+        action_id=step.id,
+        dossier_id=dossier.id,
+        asked_by=AskedBy.FAMILY,
+        asked_at=now - timedelta(days=3),
+        held_at=now - timedelta(days=1),
+        minutes=keys.box(dossier).seal(minutes, "concertation.minutes"),
+        minutes_status=MinutesStatus.APPROVED,
+        approved_at=now,
+    )
+
+
+async def test_her_copy_holds_her_meetings_and_the_minutes(app: Starlette, db: str) -> None:
+    dossier, lou, amina = await _setup()
+    proposal = rules.check_proposal(
+        **_form(place_kind="school", place="Athénée Royal", with_whom="Madame Leroy")
+    )
+    school = await rules.propose(amina, dossier.reference, proposal)
+    await rules.answer(
+        lou, dossier.reference, school.id, AppointmentStatus.OTHER_TIME_ASKED, "Pas le mardi"
+    )
+    await _concertation(dossier, amina, "On cherche un logement avec Lou.")
+    async with _as(app, "lou") as client:
+        page = (await client.get(f"/espace/{dossier.reference}/export")).text
+        data = (await client.get(f"/espace/{dossier.reference}/export.json")).json()
+    for words in (
+        "Athénée Royal",
+        "avec Madame Leroy",
+        "Pas le mardi",
+        "Autre moment demandé",
+        "Proposé par Amina",
+        "CPAS de Namur",
+        "On cherche un logement avec Lou.",
+        "par la famille",
+        "Je l’ai approuvé",
+    ):
+        assert words in page, words
+    [meeting] = data["appointments"]
+    assert meeting["where"] == "À l’école"
+    assert meeting["place"] == "Athénée Royal" and meeting["with"] == "Madame Leroy"
+    assert meeting["minutes"] == 60 and meeting["your_word"] == "Pas le mardi"
+    assert meeting["status"] == "Autre moment demandé" and meeting["proposed_by"] == "Amina"
+    assert meeting["when"] == school.starts_at.isoformat()
+    [concertation] = data["concertation_meetings"]
+    assert concertation["asked_by"] == "la famille"
+    assert concertation["attendees"] == [{"partner": "CPAS de Namur", "was_there": True}]
+    assert concertation["minutes"] == "On cherche un logement avec Lou."
+    assert concertation["minutes_status"] == "Je l’ai approuvé"
+    assert concertation["you_approved"] is not None
+
+
+async def test_her_copy_does_not_read_once_per_meeting(app: Starlette, db: str) -> None:
+    dossier, _lou, amina = await _setup()
+    await _concertation(dossier, amina, "Compte rendu")
+    await rules.propose(amina, dossier.reference, rules.check_proposal(**_form()))
+    counts = []
+    async with _as(app, "lou") as client:
+        for _ in range(2):
+            for path in ("export", "export.json"):
+                with count_queries() as counted:
+                    answer = await client.get(f"/espace/{dossier.reference}/{path}")
+                assert answer.status_code == 200
+                counts.append(counted.count)
+            for days in (4, 5, 6):
+                proposal = rules.check_proposal(**_form(days, place_kind="hearing", with_whom="J"))
+                await rules.propose(amina, dossier.reference, proposal)
+    assert counts[:2] == counts[2:]
+    assert (await Appointment.filter(dossier_id=dossier.id).count()) == 7

@@ -322,3 +322,51 @@ async def test_the_figures_still_count_what_was_erased_and_deleted(db: str) -> N
     # The age band came from a birth month kept without a name.
     ages = {r.key: r.cell for r in data.ages.rows}
     assert sum(c.value or 0 for c in ages.values()) == 6
+
+
+async def test_erasing_takes_the_meetings_and_the_concertation_rows_too(db: str) -> None:
+    from datetime import timedelta
+
+    from tortoise import timezone
+
+    from portal.domain import appointments
+    from portal.models import (
+        Action,
+        ActionKind,
+        ActionStatus,
+        Appointment,
+        AskedBy,
+        Concertation,
+        PlaceKind,
+    )
+
+    lou, gone, kept = await _lou_with_two_dossiers()
+    amina = await Person.get(login="amina")
+    for dossier in (gone, kept):
+        proposal = appointments.Proposal(
+            timezone.now() + timedelta(days=3), 60, PlaceKind.HEARING, "Tribunal", "Juge"
+        )
+        await appointments.propose(amina, dossier.reference, proposal)
+        step = await Action.create(
+            dossier_id=dossier.id,
+            kind=ActionKind.CONCERTATION,
+            involves_third_party=True,
+            status=ActionStatus.DONE,
+            author_id=amina.id,
+        )
+        await Concertation.create(
+            action_id=step.id,
+            dossier_id=dossier.id,
+            asked_by=AskedBy.FAMILY,
+            asked_at=timezone.now(),
+            categories=["actions"],
+        )
+    await ending.end_help(lou, gone.reference)
+    await ending.erase(lou, gone.reference)
+    assert await Appointment.filter(dossier_id=gone.id).count() == 0
+    assert await Concertation.filter(dossier_id=gone.id).count() == 0
+    # The other dossier keeps its own; the erased one keeps its steps and journal.
+    assert await Appointment.filter(dossier_id=kept.id).count() == 1
+    assert await Concertation.filter(dossier_id=kept.id).count() == 1
+    assert await Action.filter(dossier_id=gone.id).count() >= 2
+    assert await JournalEntry.filter(dossier_id=gone.id, event="dossier.erased").count() == 1
