@@ -102,7 +102,9 @@ async def test_the_worker_proposes_she_asks_another_time_then_accepts(
         assert "Salle bleue" not in appointment.place
         page = (await worker.get(f"/travail/dossiers/{dossier.reference}")).text
         assert "Salle bleue" in page
-        assert page.index('id="rendez-vous"') < page.index('id="contact"')
+        # How to reach her first (whether a call is safe), then the meetings, before the rest.
+        assert page.index('id="contact"') < page.index('id="rendez-vous"')
+        assert page.index('id="rendez-vous"') < page.index('id="request-title"')
         work = (await worker.get("/travail")).text
         assert dossier.reference in work and "Salle bleue" not in work
         space = (await lou.get("/espace")).text

@@ -52,6 +52,13 @@ EXPECTED = {
         "nl": "dinsdag 24 november",
         "en": "Tuesday 24 November",
     },
+    "d MMMM, HH:mm": {
+        "fr": "24 novembre, 15:05",
+        "nl": "24 november, 15:05",
+        "en": "24 November, 15:05",
+    },
+    # The time of a meeting, beside its day.
+    "HH:mm": {"fr": "15:05", "nl": "15:05", "en": "15:05"},
     # The day in Brussels, to tell whether two looks fell on the same day.
     "yyyy-MM-dd": {"fr": "2026-11-24", "nl": "2026-11-24", "en": "2026-11-24"},
 }
