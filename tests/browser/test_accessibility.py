@@ -118,6 +118,10 @@ NOT_PAGES = {
     "live.news": "young person",
     "appointment.subject_calendar": "young person",
     "appointment.worker_calendar": "worker",
+    # A photo or a PDF, as its reader downloads it.
+    "documents.subject_open": "young person",
+    "documents.worker_open": "worker",
+    "documents.partner_open": "partner",
 }
 # After what these ask: as a page asks when it shows everything there is (the header's count
 # is read from the visitor's own page, see below).
@@ -280,6 +284,18 @@ def not_pages(world: World, app: Starlette) -> dict[str, str]:
         "appointment.worker_calendar": {
             "reference": youth.open_reference,
             "appointment_id": str(youth.appointment),
+        },
+        "documents.subject_open": {
+            "reference": youth.open_reference,
+            "document_id": str(youth.document),
+        },
+        "documents.worker_open": {
+            "reference": youth.open_reference,
+            "document_id": str(youth.document),
+        },
+        "documents.partner_open": {
+            "share_id": str(youth.share),
+            "document_id": str(youth.document),
         },
     }
     return {

@@ -29,6 +29,7 @@ import pyotp
 from playwright.sync_api import APIResponse, BrowserContext
 
 from portal.i18n import BRUSSELS
+from tests import files
 from tests.browser.conftest import LiveServer, OpenTab, Tab
 from tests.browser.journeys_helpers import TOTP_SECONDS, sign_in_staff
 from tests.helpers import CSRF_RE
@@ -82,6 +83,21 @@ class Visitor:
         assert response.ok, f"POST {path} answered {response.status}:\n{response.text()[:2000]}"
         return response
 
+    def post_file(
+        self, path: str, fields: list[tuple[str, str]], name: str, content: bytes, kind: str
+    ) -> APIResponse:
+        """Post a form with a file, as its page would (redirects followed)."""
+        response = self.context.request.post(
+            self.server.url(path),
+            multipart={
+                "csrf_token": self.token(),
+                **dict(fields),
+                "file": {"name": name, "mimeType": kind, "buffer": content},
+            },
+        )
+        assert response.ok, f"POST {path} answered {response.status}:\n{response.text()[:2000]}"
+        return response
+
     def path(self, response: APIResponse) -> str:
         """Where a posted form led, after its redirects."""
         return urlsplit(response.url).path
@@ -115,6 +131,7 @@ class Subject:
     share: int = 0
     # A meeting proposed, waiting for her answer.
     appointment: int = 0
+    document: int = 0
 
 
 @dataclass
@@ -269,10 +286,11 @@ def propose(worker: Staff, reference: str, description: str, partner: int) -> in
     return max(int(found) for found in ids)
 
 
-def grant(subject: Subject, reference: str, partner: int, purpose: str) -> int:
+def grant(subject: Subject, reference: str, partner: int, purpose: str, *categories: str) -> int:
     """Choose, check, agree; returns the consent's id (from its receipt's address)."""
     path = f"/espace/{reference}/partenaires/{partner}/accord"
-    fields = [("categories", "request"), ("duration", "3_months"), ("purpose", purpose)]
+    kinds = [("categories", kind) for kind in categories or ("request",)]
+    fields = [*kinds, ("duration", "3_months"), ("purpose", purpose)]
     subject.visitor.post(path, fields)
     landed = subject.visitor.path(subject.visitor.post(path, [*fields, ("step", "confirm")]))
     return int(_one(r"/consentements/(\d+)$", landed, "the receipt's address"))
@@ -310,12 +328,30 @@ def build_subject(world: World, visitor: Visitor, asker: str, name: str) -> Subj
     # An agreement taken back (an earlier one, on the page), and one active, used once.
     earlier = grant(subject, reference, other, "Pour préparer le rendez-vous.")
     visitor.post(f"/espace/{reference}/consentements/{earlier}/retirer")
-    subject.consent = grant(subject, reference, pms, "Pour que le centre PMS comprenne.")
+    # A photo of a school letter, added by her, shared with the centre under her agreement.
+    added = visitor.post_file(
+        f"/espace/{reference}/documents",
+        [("body", "La lettre de l’école.")],
+        "lettre.png",
+        files.png(),
+        "image/png",
+    ).text()
+    subject.document = int(
+        _one(rf"/espace/{reference}/documents/(\d+)", added, "the document's link")
+    )
+    subject.consent = grant(
+        subject, reference, pms, "Pour que le centre PMS comprenne.", "request", "documents"
+    )
     # Proposed after the agreement was taken back, which cancels the steps it concerned.
     subject.pending_action = propose(amina, reference, "Rencontrer l’éducatrice ensemble", other)
     shared = staff_side.post(
         f"/travail/dossiers/{reference}/partager",
-        [("partner", str(pms)), ("categories", "request")],
+        [
+            ("partner", str(pms)),
+            ("categories", "request"),
+            ("categories", "documents"),
+            ("documents", str(subject.document)),
+        ],
     )
     subject.share = int(_one(r"/partages/(\d+)$", staff_side.path(shared), "the confirmation"))
     soon = (datetime.now(BRUSSELS) + timedelta(days=3)).date().isoformat()
