@@ -5,9 +5,9 @@ from __future__ import annotations
 from tortoise.transactions import in_transaction
 
 from portal.domain import journal
-from portal.domain.errors import NotFound
+from portal.domain.errors import NotAllowed, NotFound
 from portal.domain.journal import Event
-from portal.models import Assignment, Dossier, Person, Role
+from portal.models import Assignment, Dossier, DossierStatus, Person, Role
 
 
 async def is_assigned(worker: Person, dossier: Dossier) -> bool:
@@ -65,4 +65,15 @@ async def own_dossier(subject: Person, reference: str) -> Dossier:
     dossier = await readable_dossier(subject, reference)
     if dossier.subject_id != subject.id:
         raise NotFound("only the subject")
+    return dossier
+
+
+async def followed_dossier(worker: Person, reference: str) -> Dossier:
+    """An open dossier this worker follows, to take a step in: anyone else finds nothing (the
+    try journaled), and a dossier not open takes no step."""
+    if worker.role is not Role.WORKER:
+        raise NotFound("workers only")
+    dossier = await readable_dossier(worker, reference)
+    if dossier.status is not DossierStatus.OPEN:
+        raise NotAllowed("the dossier is not open")
     return dossier

@@ -8,7 +8,7 @@ from tortoise.expressions import Q
 from portal import keys
 from portal.domain import concertation as meetings
 from portal.domain import journal
-from portal.domain.access import readable_dossier
+from portal.domain.access import followed_dossier, readable_dossier
 from portal.domain.accounts import require_whole_account
 from portal.domain.errors import AlreadyDone, Invalid, NotAllowed, NotFound
 from portal.domain.forms import acting_once
@@ -20,10 +20,8 @@ from portal.models import (
     ActionPartner,
     ActionStatus,
     Dossier,
-    DossierStatus,
     Partner,
     Person,
-    Role,
 )
 from portal.text import clean_multiline, clean_text
 
@@ -42,15 +40,6 @@ def parse_kind(value: str) -> ActionKind:
         return ActionKind(value)
     except ValueError as error:
         raise Invalid("kind", _l("Choose the kind of step.")) from error
-
-
-async def _worker_dossier(worker: Person, reference: str) -> Dossier:
-    if worker.role is not Role.WORKER:
-        raise NotFound("workers only")
-    dossier = await readable_dossier(worker, reference)
-    if dossier.status is not DossierStatus.OPEN:
-        raise NotAllowed("the dossier is not open")
-    return dossier
 
 
 def _description(value: str) -> str:
@@ -74,7 +63,7 @@ async def record_action(
     if kind not in DIRECT_KINDS:
         raise Invalid("kind", _l("A step with someone else must be proposed first."))
     text = _description(description)
-    dossier = await _worker_dossier(worker, reference)
+    dossier = await followed_dossier(worker, reference)
     async with acting_once(form_key):
         locked = await Dossier.select_for_update().get(id=dossier.id)
         now = timezone.now()
@@ -133,7 +122,7 @@ async def propose_action(
     if kind is ActionKind.CONCERTATION:
         asker = meetings.parse_asked_by(asked_by)
         asked = meetings.check_asked_at(asked_at, now)
-    dossier = await _worker_dossier(worker, reference)
+    dossier = await followed_dossier(worker, reference)
     if kind is ActionKind.CONCERTATION:
         await meetings.check_members(dossier.service_id, [p.id for p in partners])
     async with acting_once(form_key):
@@ -275,7 +264,7 @@ async def mark_done(
     worker: Person, reference: str, action_id: int, *, form_key: str | None = None
 ) -> Action:
     """Only an agreed step can be carried out."""
-    dossier = await _worker_dossier(worker, reference)
+    dossier = await followed_dossier(worker, reference)
     async with acting_once(form_key):
         locked = await Dossier.select_for_update().get(id=dossier.id)
         action = await _action_of(locked, action_id)
@@ -293,7 +282,7 @@ async def cancel_action(
     worker: Person, reference: str, action_id: int, *, form_key: str | None = None
 ) -> Action:
     """A proposed or agreed step the worker will not take after all: it stays visible."""
-    dossier = await _worker_dossier(worker, reference)
+    dossier = await followed_dossier(worker, reference)
     async with acting_once(form_key):
         locked = await Dossier.select_for_update().get(id=dossier.id)
         action = await _action_of(locked, action_id)
@@ -323,7 +312,7 @@ async def record_meeting(
     from portal.domain.consent import covering, parse_categories
     from portal.models import Consent
 
-    dossier = await _worker_dossier(worker, reference)
+    dossier = await followed_dossier(worker, reference)
     wanted = parse_categories(categories)
     async with acting_once(form_key):
         locked = await Dossier.select_for_update().get(id=dossier.id)

@@ -16,7 +16,7 @@ from tortoise import timezone
 
 from portal import keys
 from portal.domain import actions, journal
-from portal.domain.access import readable_dossier
+from portal.domain.access import followed_dossier, own_dossier, readable_dossier
 from portal.domain.accounts import require_whole_account
 from portal.domain.errors import AlreadyDone, Invalid, NotAllowed, NotFound
 from portal.domain.forms import acting_once
@@ -129,23 +129,6 @@ def check_proposal(
     return Proposal(starts_at, length, kind, where, who)
 
 
-async def _worker_dossier(worker: Person, reference: str) -> Dossier:
-    """An open dossier this worker follows; anyone else finds nothing."""
-    if worker.role is not Role.WORKER:
-        raise NotFound("workers only")
-    dossier = await readable_dossier(worker, reference)
-    if dossier.status is not DossierStatus.OPEN:
-        raise NotAllowed("the dossier is not open")
-    return dossier
-
-
-async def _subject_dossier(subject: Person, reference: str) -> Dossier:
-    dossier = await readable_dossier(subject, reference)
-    if subject.id != dossier.subject_id:
-        raise NotFound("only the subject answers")
-    return dossier
-
-
 async def _appointment_of(dossier: Dossier, appointment_id: int) -> Appointment:
     found = (
         await Appointment.filter(id=appointment_id, dossier_id=dossier.id)
@@ -180,7 +163,7 @@ async def propose(
     worker: Person, reference: str, proposal: Proposal, *, form_key: str | None = None
 ) -> Appointment:
     """A meeting proposed to the subject; with someone else there, a step she agrees to."""
-    dossier = await _worker_dossier(worker, reference)
+    dossier = await followed_dossier(worker, reference)
     async with acting_once(form_key):
         locked = await Dossier.select_for_update().get(id=dossier.id)
         action_id = None
@@ -260,7 +243,7 @@ async def change(
         raise Invalid("day", _l("This moment has passed. Choose a time to come."))
     if not MIN_MINUTES <= minutes <= MAX_MINUTES:
         raise Invalid("minutes", _l("Between 10 minutes and 8 hours."))
-    dossier = await _worker_dossier(worker, reference)
+    dossier = await followed_dossier(worker, reference)
     async with acting_once(form_key):
         locked = await Dossier.select_for_update().get(id=dossier.id)
         appointment = await _appointment_of(locked, appointment_id)
@@ -286,7 +269,7 @@ async def cancel(
     worker: Person, reference: str, appointment_id: int, *, form_key: str | None = None
 ) -> Appointment:
     """The worker calls a meeting off; its step with someone else is cancelled with it."""
-    dossier = await _worker_dossier(worker, reference)
+    dossier = await followed_dossier(worker, reference)
     async with acting_once(form_key):
         locked = await Dossier.select_for_update().get(id=dossier.id)
         appointment = await _appointment_of(locked, appointment_id)
@@ -313,7 +296,7 @@ async def record_outcome(
 ) -> Appointment:
     """After an accepted meeting's time: it took place, or she could not come."""
     now = now or timezone.now()
-    dossier = await _worker_dossier(worker, reference)
+    dossier = await followed_dossier(worker, reference)
     async with acting_once(form_key):
         locked = await Dossier.select_for_update().get(id=dossier.id)
         appointment = await _appointment_of(locked, appointment_id)
@@ -368,7 +351,7 @@ async def answer(
     if len(said) > MAX_WORD:
         raise Invalid("word", _l("At most 500 characters."))
     now = now or timezone.now()
-    dossier = await _subject_dossier(subject, reference)
+    dossier = await own_dossier(subject, reference)
     if dossier.status is not DossierStatus.OPEN:
         raise NotAllowed("the help has ended")
     async with acting_once(form_key):

@@ -12,7 +12,7 @@ from tortoise.expressions import Q
 
 from portal import keys
 from portal.domain import journal
-from portal.domain.access import readable_dossier
+from portal.domain.access import followed_dossier, own_dossier
 from portal.domain.accounts import require_whole_account
 from portal.domain.consent import covering, parse_categories
 from portal.domain.errors import AlreadyDone, Invalid, NotAllowed, NotFound
@@ -303,16 +303,6 @@ async def worker_deadlines(worker: Person, now: datetime | None = None) -> list[
 # --- The worker's steps -----------------------------------------------------------------------
 
 
-async def _worker_dossier(worker: Person, reference: str) -> Dossier:
-    """Her dossier, open, followed by this worker (anyone else: not found, the try journaled)."""
-    if worker.role is not Role.WORKER:
-        raise NotFound("workers only")
-    dossier = await readable_dossier(worker, reference)
-    if dossier.status is not DossierStatus.OPEN:
-        raise NotAllowed("the dossier is not open")
-    return dossier
-
-
 async def _locked(dossier: Dossier, action_id: int) -> tuple[Dossier, Action, Concertation]:
     """Inside the caller's transaction: the dossier's row held, and the meeting of it."""
     locked = await Dossier.select_for_update().get(id=dossier.id)
@@ -346,7 +336,7 @@ async def mark_informed(
     portal (a call, a visit)."""
     now = now or timezone.now()
     moment = check_asked_at(when, now) if when.strip() else now
-    found = await _worker_dossier(worker, reference)
+    found = await followed_dossier(worker, reference)
     async with acting_once(form_key):
         dossier, action, concertation = await _locked(found, action_id)
         if action.status not in OPEN_STEPS:
@@ -376,7 +366,7 @@ def check_meeting_at(concertation: Concertation, value: str) -> datetime:
 async def plan_meeting(
     worker: Person, reference: str, action_id: int, when: str, *, form_key: str | None = None
 ) -> Concertation:
-    found = await _worker_dossier(worker, reference)
+    found = await followed_dossier(worker, reference)
     async with acting_once(form_key):
         dossier, action, concertation = await _locked(found, action_id)
         if action.status not in {ActionStatus.PROPOSED, ActionStatus.AGREED}:
@@ -408,7 +398,7 @@ async def write_minutes(
 ) -> Concertation:
     """The minutes of a meeting held, or revised after she asked for a change."""
     text = _minutes_text(minutes)
-    found = await _worker_dossier(worker, reference)
+    found = await followed_dossier(worker, reference)
     async with acting_once(form_key):
         dossier, action, concertation = await _locked(found, action_id)
         if concertation.held_at is None or action.status is not ActionStatus.DONE:
@@ -430,13 +420,6 @@ async def write_minutes(
 # --- The young person -------------------------------------------------------------------------
 
 
-async def _subject_dossier(subject: Person, reference: str) -> Dossier:
-    dossier = await readable_dossier(subject, reference)
-    if subject.id != dossier.subject_id or dossier.wrapped_key is None:
-        raise NotFound("only the subject answers for her meetings")
-    return dossier
-
-
 async def ask_change(
     subject: Person, reference: str, action_id: int, word: str, *, form_key: str | None = None
 ) -> Concertation:
@@ -445,7 +428,7 @@ async def ask_change(
         raise Invalid("word", _l("Say in a few words what should change."))
     if len(why) > MAX_WORD:
         raise Invalid("word", _l("At most 1,000 characters."))
-    found = await _subject_dossier(subject, reference)
+    found = await own_dossier(subject, reference)
     async with acting_once(form_key):
         dossier, action, concertation = await _locked(found, action_id)
         if concertation.minutes_status is not MinutesStatus.WAITING:
@@ -468,7 +451,7 @@ async def approve_minutes(
     each under its active consent at this moment (in the same transaction as the check)."""
     # Not through a worker's recovery link: its holder could be the worker who wrote them.
     require_whole_account(subject)
-    found = await _subject_dossier(subject, reference)
+    found = await own_dossier(subject, reference)
     async with acting_once(form_key):
         dossier, action, concertation = await _locked(found, action_id)
         if concertation.minutes_status is not MinutesStatus.WAITING:
