@@ -51,7 +51,8 @@ async def build() -> World:
     await seed_demo()
     amina = await Person.get(login=WORKER)
     passage = await Service.get(id=amina.service_id)
-    short = await Dossier.get(subject__login="lou")
+    # Lou also has a request at the other service (with a meeting): the bench reads this one.
+    short = await Dossier.get(subject__login="lou", service_id=passage.id)
     await take(amina, short.id)
     today = timezone.now().date()
 
