@@ -483,7 +483,9 @@ async def approve_minutes(
                 categories=[c.value for c in wanted],
                 action_id=action.id,
                 content=box.seal(text, "share.content"),
-                shared_by_id=subject.id,
+                # Passed on by the professional who proposed the meeting: the partner answers
+                # to the service, and her name is not among what she allowed it to receive.
+                shared_by_id=action.author_id,
             )
             shares.append(share)
             await journal.record(

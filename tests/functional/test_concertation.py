@@ -437,8 +437,13 @@ async def test_minutes_reach_the_partners_only_after_she_approved(w: World) -> N
     assert "Tu as approuvé le compte rendu de la réunion." in page
     assert "transmis à CPAS de Namur" in page
 
+    # Passed on by the worker who proposed the meeting: her name is not among what the CPAS
+    # may receive (the consent covers the steps, not who she is).
+    assert shares[0].shared_by_id == w.amina.id
     julie = await w.as_("julie")
-    assert REVISED in (await julie.get(f"/partenaire/partages/{shares[0].id}")).text
+    shared = (await julie.get(f"/partenaire/partages/{shares[0].id}")).text
+    assert REVISED in shared
+    assert "Amina" in shared and w.lou.display_name not in shared
     prof = await w.as_("prof")
     assert REVISED not in (await prof.get("/partenaire")).text
     assert (await prof.get(f"/partenaire/partages/{shares[0].id}")).status_code == 404
