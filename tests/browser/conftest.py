@@ -118,10 +118,12 @@ def run_portal(command: str, env: dict[str, str], log: Path) -> None:
         pytest.fail(f"python -m portal {command} failed:\n{result.stdout}{result.stderr}")
 
 
-@pytest.fixture(scope="session")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """The portal served by `python -m portal run` on a fresh, migrated, seeded database."""
-    var_dir = tmp_path_factory.mktemp("live")
+@contextmanager
+def served_portal(
+    var_dir: Path, *, seed: bool = True, **settings: str
+) -> Iterator[tuple[LiveServer, str]]:
+    """`python -m portal run` on a fresh, migrated (and seeded) database of its own, with these
+    settings; the server and its database's address, dropped at the end."""
     database_url = outside_playwright(create_database(var_dir))
     port = free_port()
     env = {
@@ -130,16 +132,25 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         "DATABASE_URL": database_url,
         "PORT": str(port),
         "PORTAL_ENV": "development",
+        **settings,
     }
     env.pop("QUICK_EXIT_URL", None)
     log = var_dir / "server.log"
     try:
         run_portal("migrate", env, log)
-        run_portal("seed-demo", env, log)
+        if seed:
+            run_portal("seed-demo", env, log)
         with running_portal(env, log, port, seconds=SERVER_START_SECONDS) as base_url:
-            yield LiveServer(base_url=base_url, log=log, env=env)
+            yield LiveServer(base_url=base_url, log=log, env=env), database_url
     finally:
         outside_playwright(drop_database(database_url))
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """The portal served by `python -m portal run` on a fresh, migrated, seeded database."""
+    with served_portal(tmp_path_factory.mktemp("live")) as (server, _database_url):
+        yield server
 
 
 # Package scope: Playwright's loop must be gone before the async tests of other packages run.

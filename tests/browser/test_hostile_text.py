@@ -14,7 +14,6 @@ The portal here runs on a database of its own, so that staff can be given a sess
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,19 +39,15 @@ from portal.models import (
 from portal.security.sessions import SESSION_COOKIE, start_session
 from portal.text import clean_text
 from tests.browser.conftest import (
-    SERVER_START_SECONDS,
     LiveServer,
     OpenTab,
     Tab,
-    free_port,
     log_tail,
     outside_playwright,
-    run_portal,
+    served_portal,
     tab_opener,
 )
-from tests.conftest import create_database, drop_database
 from tests.forms import filled, form_on
-from tests.helpers import running_portal
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 
@@ -106,23 +101,8 @@ class Portal:
 
 @pytest.fixture(scope="module")
 def portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Portal]:
-    var_dir = tmp_path_factory.mktemp("hostile")
-    database_url = outside_playwright(create_database(var_dir))
-    port = free_port()
-    env = {
-        **os.environ,
-        "PORTAL_VAR_DIR": str(var_dir),
-        "DATABASE_URL": database_url,
-        "PORT": str(port),
-        "PORTAL_ENV": "development",
-    }
-    log = var_dir / "server.log"
-    try:
-        run_portal("migrate", env, log)
-        with running_portal(env, log, port, seconds=SERVER_START_SECONDS) as base_url:
-            yield Portal(LiveServer(base_url=base_url, log=log), database_url)
-    finally:
-        outside_playwright(drop_database(database_url))
+    with served_portal(tmp_path_factory.mktemp("hostile"), seed=False) as (server, database_url):
+        yield Portal(server, database_url)
 
 
 # --- People and their forms ------------------------------------------------------------------

@@ -14,9 +14,7 @@ from tests.browser.conftest import (
     SCREENSHOTS,
     LiveServer,
     OpenTab,
-    free_port,
-    outside_playwright,
-    run_portal,
+    served_portal,
     tab_opener,
 )
 from tests.browser.journeys_helpers import (
@@ -24,8 +22,6 @@ from tests.browser.journeys_helpers import (
     sign_in_with_password,
     wait_for_path,
 )
-from tests.conftest import create_database, drop_database
-from tests.helpers import running_portal
 
 # A page asks every second here (15 s in use): a few asks fit in the waits below.
 WAIT_MS = 10_000
@@ -36,24 +32,8 @@ SHOTS = Path(os.environ.get("LIVE_SHOTS", str(SCREENSHOTS)))
 def quick_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """A portal of its own, whose pages ask what is new every second."""
     var_dir = tmp_path_factory.mktemp("live-updates")
-    database_url = outside_playwright(create_database(var_dir))
-    port = free_port()
-    env = {
-        **os.environ,
-        "PORTAL_VAR_DIR": str(var_dir),
-        "DATABASE_URL": database_url,
-        "PORT": str(port),
-        "PORTAL_ENV": "development",
-        "LIVE_SECONDS": "1",
-    }
-    log = var_dir / "server.log"
-    try:
-        run_portal("migrate", env, log)
-        run_portal("seed-demo", env, log)
-        with running_portal(env, log, port, seconds=20) as base_url:
-            yield LiveServer(base_url=base_url, log=log, env=env)
-    finally:
-        outside_playwright(drop_database(database_url))
+    with served_portal(var_dir, LIVE_SECONDS="1") as (server, _database_url):
+        yield server
 
 
 @pytest.fixture
