@@ -190,13 +190,113 @@ def check_receipt(
 
 
 def receipt_active(claims: Mapping[str, Any], when: datetime | None = None) -> bool:
-    """Whether the receipt says its consent holds at ``when``: its state is given, and its
-    end (``termination`` as a date, if any) is still to come."""
+    """Whether the receipt says its consent holds at ``when``: its newest event's state is
+    given, and its end (a purpose's ``termination`` as a date, if any) is still to come."""
     when = when or datetime.now(UTC)
-    if claims.get("consent_status") != "active":
+    try:
+        summary = receipt_summary(claims)
+    except Refused:
         return False
-    until = _instant(claims.get("expires"))
-    return until is None or until > when
+    return summary.state == "given" and (summary.ends_at is None or summary.ends_at > when)
+
+
+# The states of a consent, as an ISO/IEC TS 27560 ``event_state`` names them (the DPV concepts
+# the DPVCG's guide to the standard uses), and the plain word a summary gives for each.
+GIVEN = "dpv:ConsentGiven"
+WITHDRAWN = "dpv:ConsentWithdrawn"
+EXPIRED = "dpv:ConsentExpired"
+STATES = {GIVEN: "given", WITHDRAWN: "revoked", EXPIRED: "expired"}
+
+
+@dataclass(frozen=True)
+class ReceiptSummary:
+    """What a receipt says, in the few words a check page shows.
+
+    ``state``: ``given``, ``revoked``, ``expired`` (its newest event), or ``unknown`` when it
+    records none. ``ends_at``: when it was taken back or ran out, or the date it is due to end;
+    None while it holds until she takes it back. ``promised``: what the partner promised, as
+    copied when she agreed (empty when the receipt holds no such copy).
+    """
+
+    controller: str
+    controller_contact: str
+    partner: str
+    purposes: list[str]
+    categories: list[str]
+    state: str
+    granted_at: datetime | None
+    ends_at: datetime | None
+    promised: dict[str, Any]
+
+
+def receipt_summary(claims: Any) -> ReceiptSummary:
+    """Read a receipt's fields by the names the portal writes them with (see
+    ``portal/domain/receipts.py``); a missing field reads as empty, a field of the wrong shape
+    (an older format, a hostile one) is refused as ``malformed``, never anything else."""
+    claims = _field(claims, None, Mapping)
+    controllers = _field(claims, "piiControllers", list)
+    controller = _field(controllers[0], None, Mapping) if controllers else {}
+    contact = [_field(controller, name, str) for name in ("address", "phone", "email")]
+    purposes: list[str] = []
+    categories: list[str] = []
+    partners: list[str] = []
+    ends: list[datetime] = []
+    for service in _field(claims, "services", list):
+        for purpose in _field(_field(service, None, Mapping), "purposes", list):
+            purpose = _field(purpose, None, Mapping)
+            purposes.append(_field(purpose, "purpose", str))
+            for category in _field(purpose, "piiCategory", list):
+                category = _field(category, None, str)
+                if category not in categories:
+                    categories.append(category)
+            partners.append(_field(purpose, "thirdPartyName", str))
+            end = _instant(_field(purpose, "termination", str))
+            if end is not None:
+                ends.append(end)
+    third = _field(claims, "recipient_third_parties", list)
+    party = _field(third[0], None, Mapping) if third else {}
+    promised = _field(party, "promised", Mapping)
+    events = [_field(event, None, Mapping) for event in _field(claims, "events", list)]
+    state, granted_at = "unknown", None
+    for event in events:
+        named = _field(event, "event_state", str)
+        at = _instant(_field(event, "event_time", str))
+        state = STATES.get(named, "unknown")
+        if named == GIVEN and granted_at is None:
+            granted_at = at
+    if granted_at is None:
+        granted_at = _instant(_field(claims, "consentTimestamp", int, 0) or None)
+        if named in (WITHDRAWN, EXPIRED) and at is not None:
+            ends.append(at)
+    return ReceiptSummary(
+        controller=_field(controller, "piiController", str),
+        controller_contact=" · ".join(part for part in contact if part),
+        partner=_field(party, "party_name", str) or next((p for p in partners if p), ""),
+        purposes=[p for p in purposes if p],
+        categories=categories,
+        state=state,
+        granted_at=granted_at,
+        ends_at=min(ends) if ends else None,
+        promised=dict(promised),
+    )
+
+
+def _field(container: Any, name: str | None, kind: type, default: Any = None) -> Any:
+    """``container[name]`` (or the container itself when ``name`` is None) when it is of
+    ``kind``; absent or null, an empty one; anything else is ``malformed``."""
+    if name is None:
+        value = container
+    elif not isinstance(container, Mapping):
+        raise Refused("malformed")
+    else:
+        value = container.get(name)
+    if value is None:
+        return kind() if default is None else default
+    if isinstance(value, bool) and kind is not bool:
+        raise Refused("malformed")
+    if not isinstance(value, kind):
+        raise Refused("malformed")
+    return value
 
 
 def _instant(value: Any) -> datetime | None:

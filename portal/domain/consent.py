@@ -19,6 +19,7 @@ from tortoise.transactions import in_transaction
 from portal import keys
 from portal.domain import documents as document_rules
 from portal.domain import journal
+from portal.domain import partners as directory
 from portal.domain.access import own_dossier, readable_dossier
 from portal.domain.accounts import require_whole_account
 from portal.domain.errors import AlreadyDone, Invalid, NotAllowed, NotFound, Withdrawn
@@ -236,6 +237,8 @@ async def grant(
             granted_at=now,
             expires_at=expires_at,
             until_end_of_help=how_long == "end_of_help",
+            # What the partner promises, as she read it before agreeing: kept as it is.
+            promised=directory.promises_of(partner, now),
         )
         await journal.record(
             locked,
@@ -316,7 +319,7 @@ async def revoke_all(dossier: Dossier, actor: Person | None) -> int:
     return count
 
 
-# --- Receipts (after ISO/IEC TS 27560 and the Kantara consent receipt) ------------------------
+# --- Her consent, one by one (its receipt: portal/domain/receipts.py) -------------------------
 
 
 async def consent_of(subject: Person, reference: str, consent_id: int) -> tuple[Dossier, Consent]:
@@ -331,48 +334,6 @@ async def consent_of(subject: Person, reference: str, consent_id: int) -> tuple[
         raise NotFound("no such consent")
     keys.open_fields(keys.box(dossier), [consent], "consent", ("purpose",))
     return dossier, consent
-
-
-def receipt(consent: Consent, subject: Person, withdraw_url: str) -> dict[str, Any]:
-    """The consent receipt as data: who, which partner, what, why, when, until when, how to stop."""
-    service = consent.dossier.service
-    partner = consent.partner
-    state = "active" if is_active(consent) else ("revoked" if consent.revoked_at else "expired")
-    return {
-        "version": "KI-CR-v1.1.0 / ISO/IEC TS 27560:2023 (fields)",
-        "receipt_id": f"{consent.dossier.reference}-{consent.id}",
-        "language": subject.language,
-        "consent_timestamp": consent.granted_at.isoformat(),
-        "collection_method": "web portal, by the data subject",
-        "pii_principal_id": subject.display_name,
-        "pii_controllers": [
-            {
-                "name": service.name,
-                "address": service.address,
-                "phone": service.phone,
-            }
-        ],
-        "recipient": {
-            "name": partner.name,
-            "sector": partner.sector.value,
-            "bound_by_professional_secrecy": partner.bound_by_secrecy,
-            "code_of_ethics": partner.ethics_code,
-            "adheres_to_youth_aid_code_of_ethics": partner.adheres_youth_code,
-        },
-        "purposes": [
-            {
-                "purpose": consent.purpose,
-                "pii_categories": consent.categories,
-                "consent_type": "explicit",
-                "third_party_disclosure": True,
-            }
-        ],
-        "expires": consent.expires_at.isoformat() if consent.expires_at else None,
-        "until_end_of_help": consent.until_end_of_help,
-        "state": state,
-        "revoked": consent.revoked_at.isoformat() if consent.revoked_at else None,
-        "how_to_withdraw": withdraw_url,
-    }
 
 
 # --- Workers sharing ----------------------------------------------------------------------------
@@ -591,7 +552,8 @@ async def partner_inbox(partner_user: Person) -> list[Share]:
     )
 
 
-def _withdrawn(consent: Consent) -> Withdrawn:
+def withdrawn(consent: Consent) -> Withdrawn:
+    """What a partner learns of a share whose consent ended: that it ended, nothing more."""
     return Withdrawn("consent no longer active", revoked=consent.revoked_at is not None)
 
 
@@ -614,12 +576,12 @@ async def partner_read(partner_user: Person, share_id: int) -> Share:
         if found is None:
             raise NotFound("no such share")
         if not is_active(found.consent, now):
-            raise _withdrawn(found.consent)
+            raise withdrawn(found.consent)
         locked = await Dossier.select_for_update().get(id=found.dossier_id)
         # Checked again under the dossier's row: a revoke that just committed wins.
         consent = await Consent.get(id=found.consent_id)
         if not is_active(consent, now):
-            raise _withdrawn(consent)
+            raise withdrawn(consent)
         await journal.record(
             locked, Event.SHARE_READ, partner_user, {"share": found.id, "partner": found.partner_id}
         )

@@ -106,6 +106,8 @@ PROMISES = (
     "is_active",
 )
 RECORDED = (*PROMISES, "communes", "description", "description_nl", "description_en", "contact")
+# What is copied onto a consent when she agrees: every promise but being in the directory.
+PROMISED = tuple(field for field in PROMISES if field != "is_active")
 # The journal names a promise once, whatever language of it changed; the explanation of its
 # secrecy is part of its secrecy.
 PROMISE_NAMED = {
@@ -131,6 +133,25 @@ def _stored(value: Any) -> Any:
     if isinstance(value, list):
         return list(value)
     return value
+
+
+def promises_of(partner: Partner, now: datetime) -> dict[str, Any]:
+    """What the partner promises now, as copied onto a consent: kept as it is for good."""
+    return {
+        **{field: _stored(getattr(partner, field)) for field in PROMISED},
+        "copied_at": now.isoformat(timespec="seconds"),
+    }
+
+
+def promises_changed(promised: dict[str, Any], partner: Partner) -> list[str]:
+    """The promises the directory now states otherwise than the copy kept with a consent."""
+    return list(
+        dict.fromkeys(
+            PROMISE_NAMED.get(field, field)
+            for field in PROMISED
+            if field in promised and promised[field] != _stored(getattr(partner, field))
+        )
+    )
 
 
 async def create_partner(

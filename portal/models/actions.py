@@ -93,6 +93,11 @@ class Consent(Model):
     # Expiry needs no background job (a consent past its time is simply not active); the
     # journal entry for it is written the first time anyone looks after that moment.
     expiry_recorded = fields.BooleanField(default=False, db_default=False)
+    # What the partner promised when she agreed (name, sector, secrecy, codes of ethics), copied
+    # from the directory then with the moment of the copy: a later change of the directory
+    # never changes what she agreed to. Empty only before it is written, in the same
+    # transaction as the consent.
+    promised: fields.Field[dict[str, object]] = fields.JSONField(default=dict, db_default="{}")
 
     class Meta:
         table = "consent"

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-import json
 from typing import Any
 
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
@@ -14,7 +12,7 @@ from starlette.routing import Route
 from portal.domain import actions as action_rules
 from portal.domain import consent as rules
 from portal.domain import documents as document_rules
-from portal.domain import journal
+from portal.domain import journal, receipts
 from portal.domain import partners as directory
 from portal.domain.access import readable_dossier
 from portal.domain.errors import AlreadyDone, Invalid, NotAllowed
@@ -43,6 +41,7 @@ from portal.pages.common import (
     require,
     text,
 )
+from portal.pages.timeline import PROMISES as PROMISE_WORDS
 from portal.templating import render
 
 SUBJECTS = (Role.YOUTH, Role.RELATIVE)
@@ -151,32 +150,50 @@ async def revoke(request: Request) -> Response:
     )
 
 
+async def _receipt(request: Request) -> receipts.Receipt:
+    reference = reference_of(request)
+    consent_id = path_id(request, "consent_id")
+    withdraw = str(request.url_for("consent.revoke", reference=reference, consent_id=consent_id))
+    return await receipts.for_subject(
+        person_of(request), reference, consent_id, request.app.state.settings.origin, withdraw
+    )
+
+
 @require(*SUBJECTS)
 async def receipt(request: Request) -> Response:
-    person = person_of(request)
-    dossier, consent = await _consent(request)
-    withdraw = str(
-        request.url_for("consent.revoke", reference=dossier.reference, consent_id=consent.id)
-    )
-    data = rules.receipt(consent, person, withdraw)
-    if request.path_params.get("format", "json") != "json":
-        raise HTTPException(404)
-    if "format" in request.path_params:
-        return Response(
-            json.dumps(data, ensure_ascii=False, indent=2),
-            media_type="application/json",
-            headers={
-                "Content-Disposition": f'attachment; filename="consent-{data["receipt_id"]}.json"'
-            },
-        )
+    """Her receipt, readable: what she agreed to, what the partner promised then, its history."""
+    made = await _receipt(request)
     return render(
         request,
         "consent/receipt.html",
         {
-            "dossier": dossier,
-            "consent": consent,
-            "receipt": data,
-            "active": rules.is_active(consent),
+            "dossier": made.dossier,
+            "consent": made.consent,
+            "receipt": made.claims,
+            "summary": made.summary,
+            "promised": made.promised,
+            "changed": ", ".join(_(PROMISE_WORDS[f]) for f in made.promised.changed_since),
+            "steps": made.steps,
+            "active": rules.is_active(made.consent),
+        },
+    )
+
+
+@require(*SUBJECTS)
+async def receipt_file(request: Request) -> Response:
+    """The same receipt, signed: the file she keeps, and anyone checks with the public key."""
+    made = await _receipt(request)
+    return signed_receipt(await made.signed(), made.consent.id)
+
+
+def signed_receipt(token: str, consent_id: int) -> Response:
+    """A signed receipt as a file to keep: never cached, named by the consent's number only."""
+    return Response(
+        token,
+        media_type="application/jwt",
+        headers={
+            "Content-Disposition": f'attachment; filename="consent-receipt-{consent_id}.jwt"',
+            "Cache-Control": "no-store",
         },
     )
 
@@ -361,8 +378,8 @@ routes = [
     ),
     Route("/espace/{reference}/consentements/{consent_id}", receipt, name="consent.receipt"),
     Route(
-        "/espace/{reference}/consentements/{consent_id}/recu.{format:str}",
-        receipt,
+        "/espace/{reference}/consentements/{consent_id}/recu.jwt",
+        receipt_file,
         name="consent.receipt_file",
     ),
     Route(

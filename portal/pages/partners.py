@@ -12,11 +12,13 @@ from starlette.routing import Route
 from portal.domain import consent as rules
 from portal.domain import documents as document_rules
 from portal.domain import partners as directory
+from portal.domain import receipts
 from portal.domain.errors import Invalid, Withdrawn
 from portal.i18n import LANGUAGE_NAMES, _, format_when, lazy
 from portal.labels import SECTORS, sector_name
 from portal.models import Partner, PartnerChange, Role
 from portal.pages.common import form_key, once, path_id, person_of, require, text
+from portal.pages.consent import signed_receipt
 from portal.templating import render
 
 TEXTS = tuple(f"{field}{suffix}" for field in directory.TRANSLATED for suffix in ("", "_nl", "_en"))
@@ -222,6 +224,21 @@ async def partner_share(request: Request) -> Response:
     return render(request, "partners/share.html", context)
 
 
+@require(Role.PARTNER)
+async def partner_receipt(request: Request) -> Response:
+    """The signed receipt of the consent a share was made under: what she agreed to, for this
+    partner only, while it holds."""
+    try:
+        made = await receipts.for_partner(
+            person_of(request), path_id(request, "share_id"), request.app.state.settings.origin
+        )
+    except Withdrawn as ended:
+        return render(
+            request, "partners/withdrawn.html", {"revoked": ended.revoked}, status_code=410
+        )
+    return signed_receipt(await made.signed(), made.consent.id)
+
+
 routes = [
     Route("/operateur/partenaires", admin_list, name="partners.admin"),
     Route("/operateur/partenaires/nouveau", admin_save, methods=["POST"], name="partners.create"),
@@ -235,4 +252,5 @@ routes = [
     Route("/travail/annuaire", search, name="partners.search"),
     Route("/partenaire", partner_inbox, name="partners.inbox"),
     Route("/partenaire/partages/{share_id}", partner_share, name="partners.share"),
+    Route("/partenaire/partages/{share_id}/recu.jwt", partner_receipt, name="partners.receipt"),
 ]

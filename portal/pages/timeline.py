@@ -195,6 +195,10 @@ def describe(
     if event == Event.CONSENT_EXPIRED:
         return _("The agreement given to %(partner)s has ended.") % values
     if event == Event.SHARE_READ:
+        if "receipt" in entry.details:
+            if subject_view:
+                return _("%(partner)s downloaded the receipt of your agreement.") % values
+            return _("%(partner)s downloaded the receipt of the agreement.") % values
         return _("%(partner)s opened what was passed on to it.") % values
     if event == Event.DOSSIER_ERASED:
         if entry.details.get("because") == "retention":

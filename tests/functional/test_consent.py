@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
-
 import httpx
 from starlette.applications import Starlette
 
+from portal import proof
+from portal.domain import signing
 from portal.models import Consent, Dossier, JournalEntry, Person, Role, Share
 from tests import factories
 from tests.helpers import csrf_token
@@ -55,11 +55,11 @@ async def test_grant_share_read_revoke_read_again(
     consent = await Consent.get()
     receipt = await client.get(granted.headers["location"])
     assert "Athénée" in receipt.text
-    download = await client.get(f"/espace/{ref}/consentements/{consent.id}/recu.json")
-    data = json.loads(download.text)
-    assert data["recipient"]["name"] == "Athénée"
-    assert data["purposes"][0]["pii_categories"] == ["request"]
-    assert data["how_to_withdraw"].endswith(f"/consentements/{consent.id}/retirer")
+    download = await client.get(f"/espace/{ref}/consentements/{consent.id}/recu.jwt")
+    data = proof.check_receipt(download.text, await signing.jwks()).claims
+    assert data["recipient_third_parties"][0]["party_name"] == "Athénée"
+    assert data["services"][0]["purposes"][0]["piiCategory"] == ["request"]
+    assert data["withdrawal_method"].endswith(f"/consentements/{consent.id}/retirer")
     assert "attachment" in download.headers["content-disposition"]
 
     async with _client(app) as amina, _client(app) as prof:
