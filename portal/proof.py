@@ -264,10 +264,10 @@ def receipt_summary(claims: Any) -> ReceiptSummary:
         state = STATES.get(named, "unknown")
         if named == GIVEN and granted_at is None:
             granted_at = at
-    if granted_at is None:
-        granted_at = _instant(_field(claims, "consentTimestamp", int, 0) or None)
         if named in (WITHDRAWN, EXPIRED) and at is not None:
             ends.append(at)
+    if granted_at is None:
+        granted_at = _instant(_field(claims, "consentTimestamp", int, 0) or None)
     return ReceiptSummary(
         controller=_field(controller, "piiController", str),
         controller_contact=" · ".join(part for part in contact if part),
@@ -291,7 +291,9 @@ def _field(container: Any, name: str | None, kind: type, default: Any = None) ->
     else:
         value = container.get(name)
     if value is None:
-        return kind() if default is None else default
+        if default is not None:
+            return default
+        return {} if kind is Mapping else kind()
     if isinstance(value, bool) and kind is not bool:
         raise Refused("malformed")
     if not isinstance(value, kind):

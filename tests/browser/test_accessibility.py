@@ -122,6 +122,8 @@ NOT_PAGES = {
     "documents.subject_open": "young person",
     "documents.worker_open": "worker",
     "documents.partner_open": "partner",
+    # The signed receipt of a share's consent, a file for the partner's user.
+    "partners.receipt": "partner",
 }
 # After what these ask: as a page asks when it shows everything there is (the header's count
 # is read from the visitor's own page, see below).
@@ -272,8 +274,8 @@ def not_pages(world: World, app: Starlette) -> dict[str, str]:
         "consent.receipt_file": {
             "reference": youth.open_reference,
             "consent_id": str(youth.consent),
-            "format": "json",
         },
+        "partners.receipt": {"share_id": str(youth.share)},
         "ending.export_file": {"reference": youth.open_reference, "format": "json"},
         "live.subject": {"reference": youth.open_reference},
         "live.worker": {"reference": youth.open_reference},

@@ -229,6 +229,8 @@ ACCESS: dict[str, Rule] = {
     "partners.search": Rule(ANY_WORKER),
     "partners.inbox": Rule(PARTNERS),
     "partners.share": Rule({"partner"}),
+    # The signed receipt of the consent a share was made under: that partner's users only.
+    "partners.receipt": Rule({"partner"}),
     # The owner's dossier is open: "ended" sends back, "come back" does not exist yet.
     "ending.end": Rule(OWNER),
     "ending.ended": Rule(OWNER, special={"subject": 303}),
