@@ -163,12 +163,10 @@ class Receipt:
         return await signing.sign(self.claims, proof.RECEIPT)
 
 
-async def for_subject(
-    subject: Person, reference: str, consent_id: int, origin: str, withdraw_url: str
-) -> Receipt:
+async def for_subject(subject: Person, reference: str, consent_id: int, origin: str) -> Receipt:
     """Her own consent's receipt: the subject of its dossier only, anyone else NotFound."""
     dossier, consent = await consent_rules.consent_of(subject, reference, consent_id)
-    return await _receipt(dossier, consent, consent.dossier.service, origin, withdraw_url)
+    return await _receipt(dossier, consent, consent.dossier.service, origin)
 
 
 async def for_partner(partner_user: Person, share_id: int, origin: str) -> Receipt:
@@ -200,13 +198,16 @@ async def for_partner(partner_user: Person, share_id: int, origin: str) -> Recei
             {"share": found.id, "partner": found.partner_id, "receipt": consent.id},
         )
     keys.open_fields(keys.box(locked), [consent], "consent", ("purpose",))
-    withdraw_url = f"{origin}/espace/{locked.reference}/consentements/{consent.id}/retirer"
-    return await _receipt(locked, consent, found.dossier.service, origin, withdraw_url)
+    return await _receipt(locked, consent, found.dossier.service, origin)
 
 
-async def _receipt(
-    dossier: Dossier, consent: Consent, service: Service, origin: str, withdraw_url: str
-) -> Receipt:
+def withdrawal_address(origin: str, dossier: Dossier, consent: Consent) -> str:
+    """Where she takes it back: the address of the consent's revoke page (``consent.revoke``),
+    the same in her receipt and in the partner's."""
+    return f"{origin}/espace/{dossier.reference}/consentements/{consent.id}/retirer"
+
+
+async def _receipt(dossier: Dossier, consent: Consent, service: Service, origin: str) -> Receipt:
     promised = promised_of(consent, consent.partner)
     steps = await history(dossier, consent)
     claims = build(
@@ -216,7 +217,7 @@ async def _receipt(
         promised,
         steps,
         origin=origin,
-        withdraw_url=withdraw_url,
+        withdraw_url=withdrawal_address(origin, dossier, consent),
         public_key=await _public_key(),
         language=(await Person.get(id=dossier.subject_id)).language,
     )

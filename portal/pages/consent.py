@@ -151,11 +151,11 @@ async def revoke(request: Request) -> Response:
 
 
 async def _receipt(request: Request) -> receipts.Receipt:
-    reference = reference_of(request)
-    consent_id = path_id(request, "consent_id")
-    withdraw = str(request.url_for("consent.revoke", reference=reference, consent_id=consent_id))
     return await receipts.for_subject(
-        person_of(request), reference, consent_id, request.app.state.settings.origin, withdraw
+        person_of(request),
+        reference_of(request),
+        path_id(request, "consent_id"),
+        request.app.state.settings.origin,
     )
 
 

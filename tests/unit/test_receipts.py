@@ -95,7 +95,7 @@ async def _world(duration: str = "1_month") -> tuple[Person, Dossier, Partner, P
 async def _receipt(lou: Person, dossier: Dossier) -> receipts.Receipt:
     consent = await Consent.filter(dossier_id=dossier.id).first()
     assert consent is not None
-    return await receipts.for_subject(lou, dossier.reference, consent.id, ORIGIN, "https://w/r")
+    return await receipts.for_subject(lou, dossier.reference, consent.id, ORIGIN)
 
 
 async def _public_keys() -> dict[str, Any]:
