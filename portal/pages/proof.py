@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from python_multipart import MultipartParser
@@ -166,63 +166,26 @@ def _text(value: Any) -> str:
     return value.strip() if isinstance(value, str) else ""
 
 
-def _first(value: Any) -> dict[str, Any]:
-    if isinstance(value, list) and value and isinstance(value[0], dict):
-        return value[0]
-    return value if isinstance(value, dict) else {}
-
-
-def _moment(value: Any) -> datetime | None:
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        return None
-    try:
-        if isinstance(value, str):
-            moment = datetime.fromisoformat(value)
-            return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-        return datetime.fromtimestamp(value, UTC)
-    except (ValueError, OverflowError, OSError):
-        return None
-
-
 def summary_of(claims: Mapping[str, Any]) -> ReceiptSummary:
-    """What the receipt's claims say, read defensively (any field may be missing).
-
-    Until ``proof.receipt_summary`` lands with the receipts' own fields, this reads the names
-    the portal's receipt used so far (Kantara consent receipt v1.1 / ISO/IEC TS 27560).
-    """
-    controller = _first(claims.get("pii_controllers") or claims.get("controller"))
-    recipient = _first(claims.get("recipient") or claims.get("recipients"))
-    purposes: list[str] = []
-    categories: list[str] = []
-    for item in claims.get("purposes") or []:
-        if not isinstance(item, dict):
-            continue
-        if _text(item.get("purpose")):
-            purposes.append(_text(item["purpose"]))
-        for category in item.get("pii_categories") or []:
-            if _text(category) and _text(category) not in categories:
-                categories.append(_text(category))
-    contact = ", ".join(
-        _text(controller.get(key))
-        for key in ("address", "phone", "email")
-        if _text(controller.get(key))
-    )
+    """What the receipt's claims say, as ``proof.receipt_summary`` reads them (a field of the
+    wrong shape is refused as ``malformed``); the promises as the page names them."""
+    read = proof.receipt_summary(claims)
     promised = []
-    if recipient.get("bound_by_professional_secrecy") is True:
+    if read.promised.get("bound_by_secrecy") is True:
         promised.append("secrecy")
-    if _text(recipient.get("code_of_ethics")):
-        promised.append(_text(recipient.get("code_of_ethics")))
-    if recipient.get("adheres_to_youth_aid_code_of_ethics") is True:
+    if _text(read.promised.get("ethics_code")):
+        promised.append(_text(read.promised.get("ethics_code")))
+    if read.promised.get("adheres_youth_code") is True:
         promised.append("youth_code")
     return ReceiptSummary(
-        controller=_text(controller.get("name")),
-        controller_contact=contact,
-        partner=_text(recipient.get("name")),
-        purposes=purposes,
-        categories=categories,
-        state=_text(claims.get("consent_status") or claims.get("state")),
-        granted_at=_moment(claims.get("consent_timestamp")) or _moment(claims.get("iat")),
-        ends_at=_moment(claims.get("expires")),
+        controller=read.controller,
+        controller_contact=read.controller_contact,
+        partner=read.partner,
+        purposes=read.purposes,
+        categories=read.categories,
+        state=read.state,
+        granted_at=read.granted_at,
+        ends_at=read.ends_at,
         promised=promised,
     )
 

@@ -106,6 +106,8 @@ SUBJECT_SIDE = {"anonymous", "young person", "parent"}
 NOT_PAGES = {
     "healthz": "anonymous",
     "readyz": "anonymous",
+    # The service's public keys (JSON), the same for everyone.
+    "jwks": "anonymous",
     "static": "anonymous",
     # The service worker's script (Web Push), the same file for everyone.
     "push.worker": "anonymous",

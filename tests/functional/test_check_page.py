@@ -28,26 +28,47 @@ PATH = "/verifier"
 DOSSIER = "D-2026-TEST"
 
 
-def receipt_claims(partner_id: int, **changes: Any) -> dict[str, Any]:
-    """A receipt as the portal signs it (fields after ISO/IEC TS 27560 / Kantara v1.1)."""
+def receipt_claims(partner_id: int, state: str = proof.GIVEN, **changes: Any) -> dict[str, Any]:
+    """A receipt as the portal signs it (Kantara v1.1 / ISO/IEC TS 27560, see
+    docs/receipts.md), cut to what the page shows."""
     now = timezone.now()
+    end = now + timedelta(days=30)
     claims: dict[str, Any] = {
         "iss": "https://portail.test",
         "iat": int(now.timestamp()),
         "aud": f"partner:{partner_id}",
         "jti": "R-1",
-        "consent_timestamp": now.isoformat(),
-        "pii_controllers": [{"name": "AMO Le Passage", "phone": "081 00 00 00"}],
-        "recipient": {
-            "name": "CPAS de Namur",
-            "bound_by_professional_secrecy": True,
-            "code_of_ethics": "Code de déontologie des CPAS",
-            "adheres_to_youth_aid_code_of_ethics": False,
-        },
-        "purposes": [{"purpose": "Aide au logement", "pii_categories": ["request", "documents"]}],
-        "consent_status": "active",
-        "expires": (now + timedelta(days=30)).isoformat(),
+        "version": "KI-CR-v1.1.0",
+        "consentTimestamp": int(now.timestamp()),
+        "piiPrincipalId": DOSSIER,
+        "piiControllers": [{"piiController": "AMO Le Passage", "phone": "081 00 00 00"}],
+        "services": [
+            {
+                "service": "AMO",
+                "purposes": [
+                    {
+                        "purpose": "Aide au logement",
+                        "piiCategory": ["request", "documents"],
+                        "termination": end.isoformat(),
+                        "thirdPartyName": "CPAS de Namur",
+                    }
+                ],
+            }
+        ],
+        "recipient_third_parties": [
+            {
+                "party_name": "CPAS de Namur",
+                "promised": {
+                    "bound_by_secrecy": True,
+                    "ethics_code": "Code de déontologie des CPAS",
+                    "adheres_youth_code": False,
+                },
+            }
+        ],
+        "events": [{"event_time": now.isoformat(), "event_state": proof.GIVEN}],
     }
+    if state != proof.GIVEN:
+        claims["events"].append({"event_time": now.isoformat(), "event_state": state})
     claims.update(changes)
     return claims
 
@@ -176,7 +197,7 @@ async def test_a_receipt_as_a_file_checks_the_same(english: httpx.AsyncClient) -
 
 async def test_a_taken_back_receipt_says_so(english: httpx.AsyncClient) -> None:
     cpas = await factories.partner()
-    token = await signing.sign(receipt_claims(cpas.id, consent_status="withdrawn"), proof.RECEIPT)
+    token = await signing.sign(receipt_claims(cpas.id, state=proof.WITHDRAWN), proof.RECEIPT)
     response = await check_receipt(english, token)
     assert response.status_code == 200
     assert "No: as this receipt says, it was taken back or has ended." in response.text
