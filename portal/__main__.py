@@ -218,10 +218,32 @@ def _signed(head: proof.Head) -> str:
     return f"on {when:%Y-%m-%d %H:%M} UTC" if when else "at an unknown date"
 
 
+async def signing_key(settings: Settings, rotate: bool) -> int:
+    """Make the service's first signing key, or (``rotate``) a new one in place of the active
+    one, whose public half stays published so that what it signed still checks."""
+    from portal.domain import signing
+    from portal.models import SigningKey
+
+    async def work() -> int:
+        active = await SigningKey.filter(retired_at__isnull=True).first()
+        if active is not None and not rotate:
+            print(f"The service already signs with key {active.kid}.")
+            print("To replace it: python -m portal rotate-signing-key")
+            return 0
+        row = await signing.new_key()
+        if active is not None:
+            print(f"Key {active.kid} retired: its public half stays in /.well-known/jwks.json.")
+        print(f"The service now signs with key {row.kid}.")
+        return 0
+
+    return await with_orm(settings, work)
+
+
 async def rotate_master_key(settings: Settings, new_key: str) -> int:
     """Rewrap every dossier key with a new master key; no text is touched."""
     from tortoise.transactions import in_transaction
 
+    from portal.domain.signing import rewrap_all
     from portal.models import Dossier
     from portal.security.crypto import parse_master_key, rewrap
 
@@ -241,7 +263,11 @@ async def rotate_master_key(settings: Settings, new_key: str) -> int:
                 wrapped = rewrap(old, new, dossier.id, bytes(dossier.wrapped_key))
                 await Dossier.filter(id=dossier.id).update(wrapped_key=wrapped)
                 count += 1
-        print(f"{count} dossier keys rewrapped. Now set MASTER_KEY to the new key and restart.")
+            signing_keys = await rewrap_all(old, new)
+        print(
+            f"{count} dossier keys and {signing_keys} signing key rewrapped. "
+            "Now set MASTER_KEY to the new key and restart."
+        )
         return 0
 
     return await with_orm(settings, work)
@@ -399,6 +425,13 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "rotate-master-key", help="rewrap every dossier key with NEW_MASTER_KEY (environment)"
     )
+    commands.add_parser(
+        "new-signing-key", help="make the key receipts and journal heads are signed with"
+    )
+    commands.add_parser(
+        "rotate-signing-key",
+        help="sign with a new key from now on; the old one's public half stays published",
+    )
     backup = commands.add_parser(
         "backup", help="copy the whole database to a file, sealed with a key of its own"
     )
@@ -478,6 +511,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "verify-journal":
         return asyncio.run(verify_journal(settings))
+    if args.command in {"new-signing-key", "rotate-signing-key"}:
+        return asyncio.run(signing_key(settings, args.command == "rotate-signing-key"))
     if args.command == "rotate-master-key":
         return asyncio.run(rotate_master_key(settings, os.environ.get("NEW_MASTER_KEY", "")))
     if args.command in {"backup", "restore"}:

@@ -51,6 +51,7 @@ from portal.pages import (
     push,
     requests,
     signin,
+    signing,
     work,
 )
 from portal.security.bodylimit import BodyLimitMiddleware
@@ -224,6 +225,7 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
             *partners.routes,
             *ending.routes,
             *push.routes,
+            *signing.routes,
             Route("/static/{path:path}", static.endpoint, name="static"),
         ],
         middleware=[

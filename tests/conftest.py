@@ -36,6 +36,7 @@ TABLES = [
     "first_codes",
     "notice",
     "push_subscription",
+    "signing_key",
     "notice_progress",
     "action_partner",
     "concertation",

@@ -62,6 +62,7 @@ from portal.models.services import (
     Sector,
     Service,
 )
+from portal.models.signing import SigningKey
 
 __all__ = [
     "STAFF_ROLES",
@@ -112,6 +113,7 @@ __all__ = [
     "Session",
     "Share",
     "SharedDocument",
+    "SigningKey",
     "SubmittedForm",
     "Theme",
 ]

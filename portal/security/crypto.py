@@ -39,26 +39,30 @@ def _aad(dossier_id: int, purpose: str) -> bytes:
     return f"portal:{purpose}:{dossier_id}".encode()
 
 
-def wrap(master: bytes, dossier_id: int, data_key: bytes) -> bytes:
+def wrap(master: bytes, owner_id: int, data_key: bytes, purpose: str = "dossier-key") -> bytes:
+    """Seal a key with the master key, bound to what it is for (a dossier's key, by default;
+    the service's signing key) and to its owner's row."""
     nonce = os.urandom(NONCE_BYTES)
-    sealed = AESGCM(master).encrypt(nonce, data_key, _aad(dossier_id, "dossier-key"))
+    sealed = AESGCM(master).encrypt(nonce, data_key, _aad(owner_id, purpose))
     return key_id(master) + nonce + sealed
 
 
-def unwrap(master: bytes, dossier_id: int, wrapped: bytes) -> bytes:
+def unwrap(master: bytes, owner_id: int, wrapped: bytes, purpose: str = "dossier-key") -> bytes:
     if wrapped[:KEY_ID_BYTES] != key_id(master):
-        raise CryptoError("the dossier key was wrapped by another master key")
+        raise CryptoError("the key was wrapped by another master key")
     nonce = wrapped[KEY_ID_BYTES : KEY_ID_BYTES + NONCE_BYTES]
     try:
         return AESGCM(master).decrypt(
-            nonce, wrapped[KEY_ID_BYTES + NONCE_BYTES :], _aad(dossier_id, "dossier-key")
+            nonce, wrapped[KEY_ID_BYTES + NONCE_BYTES :], _aad(owner_id, purpose)
         )
     except InvalidTag as error:
-        raise CryptoError("the dossier key does not open") from error
+        raise CryptoError("the key does not open") from error
 
 
-def rewrap(old: bytes, new: bytes, dossier_id: int, wrapped: bytes) -> bytes:
-    return wrap(new, dossier_id, unwrap(old, dossier_id, wrapped))
+def rewrap(
+    old: bytes, new: bytes, owner_id: int, wrapped: bytes, purpose: str = "dossier-key"
+) -> bytes:
+    return wrap(new, owner_id, unwrap(old, owner_id, wrapped, purpose), purpose)
 
 
 class Box:

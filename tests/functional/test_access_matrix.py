@@ -105,6 +105,7 @@ ACCESS: dict[str, Rule] = {
     "phone_safety": Rule(EVERYONE),
     "signed_out": Rule(EVERYONE),
     "healthz": Rule(EVERYONE),
+    "jwks": Rule(EVERYONE),
     "readyz": Rule(EVERYONE),
     "static": Rule(EVERYONE),
     "language": Rule(EVERYONE, public_get=True),
