@@ -21,7 +21,8 @@ from tortoise import timezone
 from tortoise.transactions import in_transaction
 
 from portal import keys, proof
-from portal.models import Dossier, JournalEntry, Partner, Person
+from portal.domain import signing
+from portal.models import Dossier, JournalEntry, Partner, Person, Service
 
 # Both chains start from the same nothing.
 GENESIS = proof.GENESIS
@@ -178,6 +179,46 @@ def entry_form(reference: str, entry: JournalEntry) -> dict[str, Any]:
         **public_form(reference, entry.seq, entry.at, entry.event, entry.actor_id, entry.details),
         "chain": entry.chain,
     }
+
+
+@dataclass(frozen=True)
+class JournalProof:
+    """Her journal as public things: every entry in the export's form, and its head signed by
+    the service. With it she (or someone she trusts) later proves that an entry shown then
+    was changed or removed afterwards, whoever holds the server's keys."""
+
+    entries: list[dict[str, Any]]
+    head: str  # a compact JWS of kind ``proof.HEAD``
+    signed_at: datetime
+    seq: int  # the newest entry's number: how many entries the head covers
+
+    def as_json(self) -> dict[str, Any]:
+        return {"entries": self.entries, "head": self.head}
+
+
+async def journal_proof(
+    dossier: Dossier, entries: Sequence[JournalEntry], origin: str
+) -> JournalProof:
+    """Every entry of the journal (``entries``: all of them, in seq order, as the caller read
+    them) and the head over the newest, signed now. Two queries, whatever the journal holds:
+    the service's name, the signing key."""
+    service = await Service.get(id=dossier.service_id).values_list("name", flat=True)
+    signed_at = timezone.now()
+    seq = entries[-1].seq if entries else 0
+    claims = {
+        "iss": origin,
+        "iat": int(signed_at.timestamp()),
+        "dossier": dossier.reference,
+        "seq": seq,
+        "chain": entries[-1].chain if entries else GENESIS,
+        "controller": service,
+    }
+    return JournalProof(
+        [entry_form(dossier.reference, entry) for entry in entries],
+        await signing.sign(claims, proof.HEAD),
+        signed_at.replace(microsecond=0),
+        seq,
+    )
 
 
 async def record(
