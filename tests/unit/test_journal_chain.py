@@ -10,13 +10,12 @@ import sys
 import textwrap
 from pathlib import Path
 
-import pytest
 from tortoise.transactions import in_transaction
 
 from portal import proof
 from portal.domain import journal
 from portal.models import Dossier, JournalEntry, Person, Role, Service
-from tests.conftest import TEST_JOURNAL_KEY, TEST_MASTER_KEY, on_postgres
+from tests.conftest import TEST_JOURNAL_KEY, TEST_MASTER_KEY, create_database, drop_database
 from tests.helpers import count_queries
 
 
@@ -109,15 +108,18 @@ MIGRATION_SCRIPT = textwrap.dedent(
 
 
 async def test_the_migration_fills_the_chain_of_entries_written_before_it(tmp_path: Path) -> None:
-    if on_postgres():
-        pytest.skip("run on a SQLite file of its own; the migration's SQL is the ORM's")
+    # A database of its own (a SQLite file, or a new PostgreSQL database), in a process of
+    # its own: going back and forth through the migrations must not touch the run's.
+    url = await create_database(tmp_path)
     script = tmp_path / "migrate_chain.py"
     script.write_text(MIGRATION_SCRIPT)
-    url = f"sqlite://{tmp_path / 'chain.sqlite3'}"
     command = [sys.executable, str(script), url, TEST_JOURNAL_KEY, TEST_MASTER_KEY]
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])}
-    done = await asyncio.to_thread(
-        subprocess.run, command, env=env, capture_output=True, text=True, timeout=300
-    )
+    try:
+        done = await asyncio.to_thread(
+            subprocess.run, command, env=env, capture_output=True, text=True, timeout=300
+        )
+    finally:
+        await drop_database(url)
     assert done.returncode == 0, done.stderr
     assert "filled" in done.stdout
