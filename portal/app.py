@@ -47,6 +47,7 @@ from portal.pages import (
     live,
     operator,
     partners,
+    proof,
     public,
     push,
     requests,
@@ -202,11 +203,15 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
     # Only the routes that take a file take a body that large (its form's fields beside it),
     # and only from a request that carries a session cookie.
     uploads = [(re.compile(documents.UPLOAD_PATHS), settings.document_max_bytes + 1024 * 1024)]
+    # The one page that takes files from anyone: the check of an export she holds (no account
+    # needed to check, nothing kept), capped at what two exports need.
+    checks = [(re.compile(re.escape(proof.PATH)), proof.MAX_BODY_BYTES)]
 
     app = Starlette(
         debug=False,
         routes=[
             *public.routes,
+            *proof.routes,
             *signin.routes,
             *account.routes,
             *invitations.routes,
@@ -241,7 +246,11 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
             # Every body is capped and counted before anything reads it (the CSRF layer below
             # reads forms; with the token in a header the page itself would).
             Middleware(
-                BodyLimitMiddleware, refusal=refuse, larger=uploads, signed_in=SESSION_COOKIE
+                BodyLimitMiddleware,
+                refusal=refuse,
+                larger=uploads,
+                signed_in=SESSION_COOKIE,
+                public=checks,
             ),
             Middleware(
                 CSRFMiddleware,
@@ -249,6 +258,7 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
                 refusal=refuse,
                 larger=uploads,
                 signed_in=SESSION_COOKIE,
+                public=checks,
             ),
             Middleware(ErrorPageMiddleware),
             Middleware(SessionMiddleware),

@@ -147,8 +147,9 @@ async def remove_member(admin: Person, partner_id: int, *, form_key: str | None 
         gone = await ConcertationMember.filter(
             service_id=service_id, partner_id=partner_id
         ).delete()
-    if not gone:
-        raise NotFound("not a member")
+        if not gone:
+            # Inside the transaction: the form's key goes back with it, nothing is kept.
+            raise NotFound("not a member")
 
 
 async def check_members(service_id: int, partner_ids: list[int]) -> None:

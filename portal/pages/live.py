@@ -86,8 +86,6 @@ async def _dossier(request: Request, subject: bool, template: str) -> Response:
         "last_message": last_message,
         "poll_url": request.url.path,
         "from_others": any(m.author_id != person.id for m in fresh.messages),
-        # The page had no message yet: its "no message yet" goes.
-        "first_messages": _number(request, "message") == 0,
     }
     if subject and any(line.is_new for line in shown):
         # As her page does when she opens it: what she sees is seen.

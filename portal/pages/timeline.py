@@ -22,6 +22,8 @@ class Line:
     is_look: bool
     # How many entries the line stands for: several reads in a row by one person are one line.
     count: int = 1
+    # The newest of them: the line's id on a page that updates alone.
+    seq: int = 0
 
 
 def _who(entry: JournalEntry, viewer: Person) -> str:
@@ -449,6 +451,7 @@ def lines(
                 is_new=subject_view and entry.seq > seen_seq and entry.actor_id != viewer.id,
                 is_look=is_look,
                 count=len(run),
+                seq=max(item.seq for item in run),
             )
         )
     return result

@@ -39,13 +39,20 @@ def declared_length(scope: Scope) -> int | None:
     return int(value)
 
 
-def limit_for(scope: Scope, larger: Larger, limit: int, signed_in: str = "") -> int:
+def limit_for(
+    scope: Scope, larger: Larger, limit: int, signed_in: str = "", public: Larger = ()
+) -> int:
     """The cap on a body sent to this request: ``limit``, unless a pattern of ``larger``
     matches its path and, when ``signed_in`` names a cookie, the request carries that cookie.
 
     Only someone signed in can add a file: a request without the session cookie gets the
     small cap, so that nobody can make us hold megabytes before the session is even looked at.
+    The one exception is ``public``: paths made for people without an account (the check of
+    an export anyone may hold), each with its own cap, kept as low as what they read needs.
     """
+    opened = next((cap for pattern, cap in public if pattern.fullmatch(scope["path"])), None)
+    if opened is not None:
+        return opened
     if signed_in and not cookies_of(scope).get(signed_in):
         return limit
     return next((cap for pattern, cap in larger if pattern.fullmatch(scope["path"])), limit)
@@ -55,7 +62,8 @@ class BodyLimitMiddleware:
     """Refuse (413) a request body over ``limit`` bytes before any later layer reads it.
 
     Only the paths named in ``larger`` (the uploads of a file) take more, up to their own cap,
-    and only from a request that carries the ``signed_in`` cookie when one is named.
+    and only from a request that carries the ``signed_in`` cookie when one is named; those in
+    ``public`` take more from anyone.
     """
 
     def __init__(
@@ -65,18 +73,20 @@ class BodyLimitMiddleware:
         refusal: Refusal | None = None,
         larger: Larger = (),
         signed_in: str = "",
+        public: Larger = (),
     ) -> None:
         self.app = app
         self.limit = limit
         self.refusal = refusal or bare_refusal
         self.larger = larger
         self.signed_in = signed_in
+        self.public = public
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = limit_for(scope, self.larger, self.limit, self.signed_in)
+        limit = limit_for(scope, self.larger, self.limit, self.signed_in, self.public)
         declared = declared_length(scope)
         if declared == -1:
             await self.refusal(scope, 400)(scope, receive, send)

@@ -108,6 +108,7 @@ class CSRFMiddleware:
         refusal: Refusal | None = None,
         larger: Larger = (),
         signed_in: str = "",
+        public: Larger = (),
     ) -> None:
         self.app = app
         self.secret_key = secret_key
@@ -116,6 +117,8 @@ class CSRFMiddleware:
         # multipart form is read here, and only when the request carries the session cookie.
         self.larger = larger
         self.signed_in = signed_in
+        # Paths anyone may send a larger multipart form to (the public check of an export).
+        self.public = public
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -148,7 +151,7 @@ class CSRFMiddleware:
         if not supplied:
             content_type = dict(scope["headers"]).get(b"content-type", b"").decode("latin-1")
             kind = content_type.split(";")[0].strip()
-            cap = limit_for(scope, self.larger, MAX_FORM_BYTES, self.signed_in)
+            cap = limit_for(scope, self.larger, MAX_FORM_BYTES, self.signed_in, self.public)
             multipart = kind == "multipart/form-data" and cap > MAX_FORM_BYTES
             if kind == "application/x-www-form-urlencoded" or multipart:
                 chunks = []

@@ -178,6 +178,7 @@ def plan(world: World, routes: list[Route]) -> dict[str, list[Visit]]:
         visit("urgent"),
         visit("phone_safety"),
         visit("signed_out"),
+        visit("proof.check"),
         visit("account.deleted"),
         visit("signin.recovery"),
         Visit(NOT_FOUND, "/nexiste-pas", 404),

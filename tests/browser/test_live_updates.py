@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Error, Page, Route, expect
 
 from tests.browser.conftest import (
     SCREENSHOTS,
@@ -22,6 +23,7 @@ from tests.browser.journeys_helpers import (
     sign_in_with_password,
     wait_for_path,
 )
+from tests.browser.world import Staff, Visitor, ask, take, unique
 
 # A page asks every second here (15 s in use): a few asks fit in the waits below.
 WAIT_MS = 10_000
@@ -69,7 +71,7 @@ def test_messages_and_the_count_of_news_appear_without_a_reload(two_phones: Open
     arrived = page.locator("#thread li", has_text="Bonjour Lou, on se voit jeudi ?")
     expect(arrived).to_be_visible(timeout=WAIT_MS)
     expect(page.locator("#live-said")).to_have_text("Nouveau message")
-    expect(page.locator("#thread-empty")).to_have_count(0)
+    expect(page.locator("#thread-empty")).to_be_hidden()
     expect(page.locator("#journal-lines li.new").first).to_be_visible()
     expect(draft).to_have_value("Je réfléchis encore")
     expect(draft).to_be_focused()
@@ -100,4 +102,34 @@ def test_messages_and_the_count_of_news_appear_without_a_reload(two_phones: Open
     expect(badge).to_contain_text("1")
     page.screenshot(path=str(SHOTS / "live-news-count.png"), caret="initial")
     lou.assert_no_problems()
+    worker.assert_no_problems()
+
+
+def test_an_ask_on_its_way_when_she_sends_a_message_does_not_show_it_twice(
+    two_phones: OpenTab,
+) -> None:
+    """The page's ask for news leaves, then she sends a message: the answer to that ask must
+    not land in the page that comes back, which shows her message already."""
+    reference = ask(Visitor(two_phones("fr")), "youth", "Noa", "Bonjour", login=unique("live"))
+    worker = two_phones("fr")
+    sign_in_staff(worker, "amina@lepassage.example")
+    take(Staff(Visitor(worker), "amina@lepassage.example", "Amina", ""), reference)
+    worker.go(f"/travail/dossiers/{reference}")
+    page = worker.page
+    held: list[Route] = []
+    # The asks are held on their way, as on a slow network, until she has sent.
+    page.route("**/nouveau?*", lambda route: held.append(route))
+    page.wait_for_timeout(2500)
+    assert held, "the page asked nothing"
+    words = "Un message qui ne doit paraître qu'une fois"
+    page.locator("#f-body").fill(words)
+    page.locator("#messages form button[type=submit]").click()
+    expect(page.locator("#thread li", has_text=words)).to_have_count(1)
+    page.unroute("**/nouveau?*")
+    for route in held:
+        # An ask the page called off has no answer left to give.
+        with contextlib.suppress(Error):
+            route.continue_()
+    page.wait_for_timeout(2500)
+    expect(page.locator("#thread li", has_text=words)).to_have_count(1)
     worker.assert_no_problems()

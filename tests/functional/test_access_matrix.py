@@ -109,6 +109,8 @@ ACCESS: dict[str, Rule] = {
     "readyz": Rule(EVERYONE),
     "static": Rule(EVERYONE),
     "language": Rule(EVERYONE, public_get=True),
+    # The public check of a receipt or a journal: anyone, signed in or not; nothing kept.
+    "proof.check": Rule(EVERYONE, public_get=True),
     "signin": Rule({"anonymous"}, public_get=True),
     "signin.code": Rule(set(), public_get=True),
     "signin.passkey_options": Rule(EVERYONE, public_get=True),

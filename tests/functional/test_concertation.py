@@ -31,6 +31,7 @@ from portal.models import (
     Role,
     Service,
     Share,
+    SubmittedForm,
 )
 from tests import factories
 from tests.helpers import count_queries, csrf_token
@@ -221,7 +222,12 @@ async def test_nobody_but_the_admin_of_the_service_touches_its_members(
         membership="permanent",
         adhered_on="2026-01-01",
     )
-    await w.post(client, f"/admin/concertation/membres/{w.cpas.id}/retirer")
+    forms = await SubmittedForm.all().count()
+    await w.post(
+        client, f"/admin/concertation/membres/{w.cpas.id}/retirer", form_key=f"k{login}" * 8
+    )
+    # Refused, the form's single-use key is not kept either: nothing at all changed.
+    assert await SubmittedForm.all().count() == forms
     await w.post(client, "/admin/concertation/charte", charter="Autre charte")
     assert await ConcertationMember.filter(service_id=w.service.id).count() == before
     assert await ConcertationMember.filter(partner_id=w.cpas.id).count() == 1

@@ -101,9 +101,11 @@ async def test_her_message_appears_on_the_workers_open_page_and_is_a_journaled_l
         assert "Nouveau message" in answer.text
         # Only what is new: not the request's words, not the older lines.
         assert "Mes mots" not in answer.text
-        # One message; two lines (her message, this look); the thread's "no message yet" goes.
-        assert answer.text.count("<li") == 1 + 2 + 1
-        assert 'hx-swap-oob="delete:#thread-empty"' in answer.text
+        # One message; two lines (her message, this look), each with the id that keeps it
+        # from being added twice to a page that shows it already (live.js).
+        assert answer.text.count("<li") == 1 + 2
+        assert answer.text.count('<li id="message-') == 1
+        assert answer.text.count('<li id="line-') == 2
         # A read: journaled as one look, and the next ask starts after it.
         assert await _looks(dossier, amina) == looks + 1
         assert queries.count <= 14, queries.queries

@@ -9,12 +9,6 @@
 
   var failures = 0;
   var quietUntil = 0;
-  // Asks on their way, and those this script called off: their end is no sign of a busy server.
-  var asking = new Set();
-  var calledOff = new WeakSet();
-  // While a form is sent or a link followed, no ask starts: its answer could land in the next
-  // page. At most 15 s, should that request never say it ended.
-  var othersUntil = 0;
 
   function live(event) {
     var element = event.detail && event.detail.elt;
@@ -22,36 +16,13 @@
   }
 
   document.addEventListener("htmx:beforeRequest", function (event) {
-    if (live(event)) {
-      if (document.hidden || Date.now() < quietUntil || Date.now() < othersUntil) {
-        event.preventDefault();
-      } else {
-        asking.add(event.detail.elt);
-      }
-      return;
+    if (live(event) && (document.hidden || Date.now() < quietUntil)) {
+      event.preventDefault();
     }
-    if (!event.detail.boosted) { return; }
-    // Someone sends a form or follows a link: an ask still on its way would land its answer
-    // in the next page, which already shows what it brings (a message twice). It is called
-    // off; the next page asks again.
-    othersUntil = Date.now() + 15000;
-    asking.forEach(function (element) {
-      calledOff.add(element);
-      htmx.trigger(element, "htmx:abort");
-    });
   });
 
   document.addEventListener("htmx:afterRequest", function (event) {
-    var element = live(event);
-    if (!element) {
-      if (event.detail.boosted) { othersUntil = 0; }
-      return;
-    }
-    asking.delete(element);
-    if (calledOff.has(element)) {
-      calledOff.delete(element);
-      return;
-    }
+    if (!live(event)) { return; }
     var status = event.detail.xhr ? event.detail.xhr.status : 0;
     if (status === 0 || status === 429 || status >= 500) {
       failures += 1;
@@ -75,6 +46,17 @@
       // Nothing more to ask here: removed, the element's polling ends.
       element.remove();
     }
+  });
+
+  // An answer may bring what the page shows already: an ask left, a form was sent, and the
+  // page that came back holds the new message when the answer lands in it. Messages and
+  // journal lines have ids: one that is there already is not added twice.
+  document.addEventListener("htmx:oobBeforeSwap", function (event) {
+    var fragment = event.detail.fragment;
+    if (!fragment || !fragment.children) { return; }
+    Array.prototype.slice.call(fragment.children).forEach(function (item) {
+      if (item.id && document.getElementById(item.id)) { item.remove(); }
+    });
   });
 
   document.addEventListener("visibilitychange", function () {

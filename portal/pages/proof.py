@@ -1,0 +1,362 @@
+"""The public check page: anyone checks a consent receipt or a journal; nothing is kept.
+
+The checks are ``portal.proof``'s, against the keys the service publishes: the page only reads
+what was sent, says the answer in plain words, and forgets. What was sent never reaches a log,
+a URL or the database; files are read in memory (never spooled to disk), and the answer is a
+page (no redirect that would carry anything).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from python_multipart import MultipartParser
+from python_multipart.multipart import parse_options_header
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from portal import proof
+from portal.domain import signing
+from portal.models import Role
+from portal.pages.common import signed_in
+from portal.templating import render
+
+PATH = "/verifier"
+# An export is the whole dossier as JSON; its journal holds an entry for every step and every
+# look (some 400 bytes each): years of a busy dossier stay under 5 MB.
+EXPORT_MAX_BYTES = 5 * 1024 * 1024
+# A form carries at most an export and an earlier one, or a receipt and its file, plus a head.
+MAX_BODY_BYTES = 2 * EXPORT_MAX_BYTES + 2 * proof.MAX_TOKEN + 64 * 1024
+# Fields this page reads; any other part is skipped as it streams by.
+FIELDS = frozenset(
+    {
+        "csrf_token",
+        "form_key",
+        "what",
+        "receipt",
+        "receipt_file",
+        "export",
+        "earlier",
+        "earlier_file",
+    }
+)
+TEXT_FIELDS = ("receipt", "earlier")
+
+
+class TooBig(Exception):
+    """A file over what this page reads."""
+
+
+class EarlierRefused(proof.Refused):
+    """The refusal came from checking against the earlier journal, not from the newer one."""
+
+
+@dataclass
+class Part:
+    data: bytes = b""
+    filename: str | None = None
+
+
+def parts_of(body: bytes, content_type: str) -> dict[str, Part]:
+    """The fields of a multipart form, in memory: the body was already read whole and capped
+    (``MAX_BODY_BYTES``), and a file spooled to disk would be a copy of what she gave."""
+    _kind, options = parse_options_header(content_type)
+    boundary = options.get(b"boundary", b"")
+    if not boundary or len(boundary) > 200:
+        return {}
+    found: dict[str, Part] = {}
+    header = {"name": b"", "value": b""}
+    current: list[Part | None] = [None]
+
+    def header_field(data: bytes, start: int, end: int) -> None:
+        header["name"] += data[start:end]
+
+    def header_value(data: bytes, start: int, end: int) -> None:
+        header["value"] += data[start:end]
+
+    def header_end() -> None:
+        if header["name"].lower() == b"content-disposition":
+            _disposition, params = parse_options_header(header["value"])
+            name = params.get(b"name", b"").decode("latin-1")
+            if name in FIELDS and name not in found:
+                filename = params.get(b"filename")
+                found[name] = Part(
+                    filename=filename.decode("utf-8", "replace") if filename else None
+                )
+                current[0] = found[name]
+        header["name"] = header["value"] = b""
+
+    def part_begin() -> None:
+        current[0] = None
+
+    def part_data(data: bytes, start: int, end: int) -> None:
+        part = current[0]
+        if part is not None:
+            part.data += data[start:end]
+
+    parser = MultipartParser(
+        boundary,
+        {
+            "on_part_begin": part_begin,
+            "on_header_field": header_field,
+            "on_header_value": header_value,
+            "on_header_end": header_end,
+            "on_part_data": part_data,
+        },
+    )
+    try:
+        parser.write(body)
+        parser.finalize()
+    except Exception:
+        # python-multipart raises its own errors and ValueError on a broken body: nothing to read.
+        return {}
+    return found
+
+
+async def read_form(request: Request) -> dict[str, Part]:
+    """The form, multipart (the page's own) or urlencoded (a form without its files)."""
+    content_type = request.headers.get("content-type", "")
+    if content_type.split(";")[0].strip() == "multipart/form-data":
+        return parts_of(await request.body(), content_type)
+    form = await request.form()
+    return {
+        name: Part(value.encode())
+        for name, value in form.multi_items()
+        if name in FIELDS and isinstance(value, str)
+    }
+
+
+def text_of(form: dict[str, Part], name: str, limit: int) -> str:
+    """A field as text, "" when absent or empty; over ``limit`` bytes, TooBig; not UTF-8,
+    ``Refused("malformed")``."""
+    part = form.get(name)
+    if part is None or not part.data.strip():
+        return ""
+    if len(part.data) > limit:
+        raise TooBig(name)
+    try:
+        return part.data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise proof.Refused("malformed") from None
+
+
+# --- What a receipt says ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReceiptSummary:
+    """What the page shows of a receipt (the fields ``proof.receipt_summary`` will give)."""
+
+    controller: str
+    controller_contact: str
+    partner: str
+    purposes: list[str]
+    categories: list[str]
+    state: str
+    granted_at: datetime | None
+    ends_at: datetime | None
+    promised: list[str] = field(default_factory=list)
+
+
+def _text(value: Any) -> str:
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _first(value: Any) -> dict[str, Any]:
+    if isinstance(value, list) and value and isinstance(value[0], dict):
+        return value[0]
+    return value if isinstance(value, dict) else {}
+
+
+def _moment(value: Any) -> datetime | None:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
+    try:
+        if isinstance(value, str):
+            moment = datetime.fromisoformat(value)
+            return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        return datetime.fromtimestamp(value, UTC)
+    except (ValueError, OverflowError, OSError):
+        return None
+
+
+def summary_of(claims: Mapping[str, Any]) -> ReceiptSummary:
+    """What the receipt's claims say, read defensively (any field may be missing).
+
+    Until ``proof.receipt_summary`` lands with the receipts' own fields, this reads the names
+    the portal's receipt used so far (Kantara consent receipt v1.1 / ISO/IEC TS 27560).
+    """
+    controller = _first(claims.get("pii_controllers") or claims.get("controller"))
+    recipient = _first(claims.get("recipient") or claims.get("recipients"))
+    purposes: list[str] = []
+    categories: list[str] = []
+    for item in claims.get("purposes") or []:
+        if not isinstance(item, dict):
+            continue
+        if _text(item.get("purpose")):
+            purposes.append(_text(item["purpose"]))
+        for category in item.get("pii_categories") or []:
+            if _text(category) and _text(category) not in categories:
+                categories.append(_text(category))
+    contact = ", ".join(
+        _text(controller.get(key))
+        for key in ("address", "phone", "email")
+        if _text(controller.get(key))
+    )
+    promised = []
+    if recipient.get("bound_by_professional_secrecy") is True:
+        promised.append("secrecy")
+    if _text(recipient.get("code_of_ethics")):
+        promised.append(_text(recipient.get("code_of_ethics")))
+    if recipient.get("adheres_to_youth_aid_code_of_ethics") is True:
+        promised.append("youth_code")
+    return ReceiptSummary(
+        controller=_text(controller.get("name")),
+        controller_contact=contact,
+        partner=_text(recipient.get("name")),
+        purposes=purposes,
+        categories=categories,
+        state=_text(claims.get("consent_status") or claims.get("state")),
+        granted_at=_moment(claims.get("consent_timestamp")) or _moment(claims.get("iat")),
+        ends_at=_moment(claims.get("expires")),
+        promised=promised,
+    )
+
+
+# --- The page ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Answer:
+    """The outcome of one check, for the template: what was checked and what was found."""
+
+    what: str
+    receipt: proof.ReceiptCheck | None = None
+    summary: ReceiptSummary | None = None
+    journal: proof.JournalCheck | None = None
+    refused: str | None = None
+    seq: int | None = None
+    # The refusal concerns the earlier journal (its own signature, its own entries).
+    about_earlier: bool = False
+    too_big: bool = False
+    missing: bool = False
+
+
+async def audience_of(request: Request) -> str | None:
+    """A signed-in partner user checks a receipt for her own organisation."""
+    person = await signed_in(request)
+    if person is None or person.role != Role.PARTNER or person.partner_id is None:
+        return None
+    return f"partner:{person.partner_id}"
+
+
+def check_receipt_form(
+    form: dict[str, Part], jwks: dict[str, Any], audience: str | None, answer: Answer
+) -> None:
+    """Fill ``answer`` with the receipt's check; raises what the check refuses."""
+    token = text_of(form, "receipt", proof.MAX_TOKEN) or text_of(
+        form, "receipt_file", proof.MAX_TOKEN
+    )
+    if not token:
+        answer.missing = True
+        return
+    checked = proof.check_receipt(token, jwks, audience=audience)
+    answer.receipt, answer.summary = checked, summary_of(checked.claims)
+
+
+def earlier_of(form: dict[str, Part]) -> str | dict[str, Any] | None:
+    """The earlier journal, if given: a whole export (JSON) or a signed head (a token)."""
+    given = text_of(form, "earlier_file", EXPORT_MAX_BYTES) or text_of(
+        form, "earlier", EXPORT_MAX_BYTES
+    )
+    if not given:
+        return None
+    if given.lstrip().startswith("{"):
+        earlier = proof.parse_json(given)
+        if not isinstance(earlier, dict):
+            raise proof.Refused("malformed")
+        return earlier
+    if len(given) > proof.MAX_TOKEN:
+        raise proof.Refused("malformed")
+    return given
+
+
+def check_journal_form(form: dict[str, Part], jwks: dict[str, Any], answer: Answer) -> None:
+    """Fill ``answer`` with the export's check, then against the earlier journal if given;
+    what the newer journal passed stays in ``answer`` when the earlier one is refused."""
+    text = text_of(form, "export", EXPORT_MAX_BYTES)
+    if not text:
+        answer.missing = True
+        return
+    export = proof.parse_json(text)
+    if not isinstance(export, dict):
+        raise proof.Refused("malformed")
+    answer.journal = proof.check_export(export, jwks)
+    try:
+        earlier = earlier_of(form)
+        if earlier is not None:
+            answer.journal = proof.check_export(export, jwks, earlier)
+    except proof.Refused as refused:
+        raise EarlierRefused(refused.reason, refused.seq) from None
+
+
+async def check(request: Request) -> Response:
+    """GET: the two forms. POST: one check, its answer on the same page, nothing kept."""
+    if request.method == "GET":
+        return page(request, Answer(""), {})
+    form = await read_form(request)
+    what = "journal" if form.get("what", Part()).data == b"journal" else "receipt"
+    answer = Answer(what)
+    try:
+        if what == "receipt":
+            check_receipt_form(form, await signing.jwks(), await audience_of(request), answer)
+        else:
+            check_journal_form(form, await signing.jwks(), answer)
+    except TooBig:
+        answer.too_big = True
+    except proof.Refused as refused:
+        answer.refused, answer.seq = refused.reason, refused.seq
+        # Whether the earlier journal is itself broken (its signature, its entries), rather
+        # than another dossier's or no longer contained in the newer one.
+        answer.about_earlier = isinstance(refused, EarlierRefused) and refused.reason not in {
+            "dossier",
+            "not_contained",
+        }
+    except RecursionError:
+        # JSON nested deeper than the check can walk: not an export this portal made.
+        answer.refused = "malformed"
+    kept = {name: text_of_kept(form, name) for name in TEXT_FIELDS}
+    status = 413 if answer.too_big else 422 if (answer.refused or answer.missing) else 200
+    return page(request, answer, kept, status)
+
+
+def text_of_kept(form: dict[str, Part], name: str) -> str:
+    """What she pasted, given back after a refusal (files cannot be: browsers forbid it)."""
+    part = form.get(name)
+    if part is None or part.filename is not None or len(part.data) > proof.MAX_TOKEN:
+        return ""
+    return part.data.decode("utf-8", "replace")
+
+
+def page(request: Request, answer: Answer, kept: dict[str, str], status: int = 200) -> Response:
+    response = render(
+        request,
+        "proof/check.html",
+        {
+            "answer": answer,
+            "kept": kept,
+            "export_max_mb": EXPORT_MAX_BYTES // (1024 * 1024),
+            "token_max_kb": proof.MAX_TOKEN // 1024,
+        },
+        status_code=status,
+    )
+    # What she checks may be hers alone: never kept by a browser or a proxy.
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+routes = [Route(PATH, check, methods=["GET", "POST"], name="proof.check")]
