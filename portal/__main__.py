@@ -9,10 +9,11 @@ import os
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 from tortoise import Tortoise
 
-from portal import keys
+from portal import keys, proof
 from portal.db import tortoise_config
 from portal.domain.errors import Invalid
 from portal.settings import Settings, SettingsError, load_settings
@@ -167,6 +168,54 @@ async def verify_journal(settings: Settings) -> int:
         return 1 if breaks else 0
 
     return await with_orm(settings, work)
+
+
+def verify_export(export: Path, earlier: Path | None, jwks: Path) -> int:
+    """Check an export with public things only: what ``/verifier`` and the README's script do."""
+    try:
+        newer = proof.parse_json(export.read_bytes())
+        keys_text = proof.parse_json(jwks.read_bytes())
+        older: Any = None
+        if earlier is not None:
+            text = earlier.read_text(encoding="utf-8", errors="replace").strip()
+            older = proof.parse_json(text) if text.startswith("{") else text
+        checked = proof.check_export(newer, keys_text, older)
+    except OSError as error:
+        print(f"Cannot read {error.filename}: {error.strerror}.", file=sys.stderr)
+        return 2
+    except proof.Refused as refusal:
+        where = f" (entry {refusal.seq})" if refusal.seq is not None else ""
+        print(f"Refused: {refusal.reason}{where}. {REFUSALS.get(refusal.reason, '')}".rstrip())
+        return 1
+    head = checked.head
+    print(
+        f"Accepted: the journal of dossier {head.dossier} holds {checked.entries} entries and "
+        f"ends where its head, signed {_signed(head)}, says."
+    )
+    if checked.earlier is not None:
+        print(
+            f"It still holds, unchanged, the {checked.earlier.seq} entries of the earlier head "
+            f"signed {_signed(checked.earlier)}."
+        )
+    return 0
+
+
+# What each refusal of ``proof.Refused`` means, for whoever reads the verdict.
+REFUSALS = {
+    "malformed": "This is not an export, a head or a key set the portal makes.",
+    "unknown_key": "It was signed by a key the service does not publish.",
+    "signature": "It was changed after it was signed, or signed by another key.",
+    "kind": "The token is not a journal head.",
+    "chain": "An entry does not hash to the chain given with it.",
+    "head": "The entries do not end where the signed head says.",
+    "dossier": "The head and the entries are of different dossiers.",
+    "not_contained": "The newer journal lost or changed what the earlier head fixed.",
+}
+
+
+def _signed(head: proof.Head) -> str:
+    when = head.signed_at
+    return f"on {when:%Y-%m-%d %H:%M} UTC" if when else "at an unknown date"
 
 
 async def signing_key(settings: Settings, rotate: bool) -> int:
@@ -353,7 +402,20 @@ def build_parser() -> argparse.ArgumentParser:
     where = invite.add_mutually_exclusive_group(required=True)
     where.add_argument("--service", type=int, help="the service's number (admin, worker)")
     where.add_argument("--partner", type=int, help="the partner's number (partner user)")
-    commands.add_parser("verify-journal", help="check every dossier's journal chain")
+    verify = commands.add_parser(
+        "verify-journal",
+        help="check every dossier's journal chain; or, with --export, one export offline",
+        description="Without --export: check every dossier's journal in the database (its "
+        "MACs and its plain chain). With --export: check a dossier's export against its "
+        "signed head and the service's public keys, from files only (no database, no "
+        "setting); with --earlier, also that it still holds an earlier export's entries, "
+        "or an earlier head's, unchanged. Exit code 0 when it holds, 1 when refused.",
+    )
+    verify.add_argument("--export", type=Path, help="an export of a dossier (export.json)")
+    verify.add_argument(
+        "--earlier", type=Path, help="an earlier export (.json) or its head alone (.jwt)"
+    )
+    verify.add_argument("--jwks", type=Path, help="the service's public keys (jwks.json)")
     commands.add_parser("demo-code", help="print the current two-factor code of the demo staff")
     commands.add_parser("new-master-key", help="print a new random master key")
     commands.add_parser(
@@ -406,6 +468,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"VAPID_PRIVATE_KEY={key}")
         print(f"# public key, given to browsers: {application_server_key(key)}")
         return 0
+    if args.command == "verify-journal" and (args.export or args.earlier or args.jwks):
+        if args.export is None or args.jwks is None:
+            print("Offline, give both --export and --jwks.", file=sys.stderr)
+            return 2
+        return verify_export(args.export, args.earlier, args.jwks)
     try:
         settings = load_settings()
     except SettingsError as error:

@@ -19,7 +19,7 @@ from portal.domain.accounts import require_whole_account
 from portal.domain.consent import revoke_all
 from portal.domain.errors import AlreadyDone, Invalid, NotAllowed, NotFound
 from portal.domain.forms import acting_once, answer_if_repeat
-from portal.domain.journal import Event
+from portal.domain.journal import Event, JournalProof
 from portal.domain.requests import RequestForm, is_under_age_limit, make_request_in
 from portal.i18n import lazy as _l
 from portal.models import (
@@ -325,10 +325,16 @@ class Export:
     appointments: list[Appointment] = field(default_factory=list)
     # Every concertation meeting: who asked, when, who attended, the minutes.
     meetings: list[concertation_rules.MeetingView] = field(default_factory=list)
+    # Every journal entry as public things, and the head the service signed over them.
+    proof: JournalProof | None = None
 
 
-async def export(subject: Person, reference: str) -> Export:
-    """Everything the dossier holds, for its subject only; the export itself is journaled."""
+async def export(subject: Person, reference: str, *, origin: str) -> Export:
+    """Everything the dossier holds, for its subject only; the export itself is journaled.
+
+    Its journal comes whole, with the head the service signs (``origin`` names the service
+    as the issuer): every entry is hers to read, and the chain needs every one of them.
+    """
     dossier = await own_dossier(subject, reference)
     if dossier.wrapped_key is None:
         raise NotFound("erased: nothing left to export")
@@ -386,4 +392,5 @@ async def export(subject: Person, reference: str) -> Export:
         meetings,
         # The earliest first, as the rest of her copy.
         list(reversed(await concertation_rules.dossier_meetings(dossier))),
+        await journal.journal_proof(dossier, entries, origin),
     )

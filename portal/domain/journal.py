@@ -1,4 +1,10 @@
-"""The journal of a dossier: append-only, each entry chained to the previous one and MAC'd."""
+"""The journal of a dossier: append-only, each entry chained to the previous one and MAC'd.
+
+Two chains run side by side. The keyed MACs (``hash``) let the server find a change made by
+anyone without its journal key. The plain SHA-256 chain (``chain``, see ``portal.proof``) needs
+no key at all: it is what her export carries and what a signed head fixes, so that she, or
+anyone she trusts, finds a change made even by whoever holds every key of the server.
+"""
 
 from __future__ import annotations
 
@@ -7,17 +13,19 @@ import hmac
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
 from tortoise import timezone
 from tortoise.transactions import in_transaction
 
-from portal import keys
-from portal.models import Dossier, JournalEntry, Partner, Person
+from portal import keys, proof
+from portal.domain import signing
+from portal.models import Dossier, JournalEntry, Partner, Person, Service
 
-GENESIS = "0" * 64
+# Both chains start from the same nothing.
+GENESIS = proof.GENESIS
 
 
 class Event(StrEnum):
@@ -145,6 +153,74 @@ def entry_mac(
     return hmac.new(keys.journal_key(), payload.encode(), hashlib.sha256).hexdigest()
 
 
+def public_form(
+    reference: str,
+    seq: int,
+    at: datetime,
+    event: str,
+    actor_id: int | None,
+    details: dict[str, Any],
+) -> dict[str, Any]:
+    """An entry as her export gives it and the plain chain covers it (``proof.ENTRY_FIELDS``):
+    the dossier by its reference, the moment in UTC to the microsecond, the actor by number."""
+    return {
+        "dossier": reference,
+        "seq": seq,
+        "at": at.astimezone(UTC).isoformat(timespec="microseconds"),
+        "event": str(event),
+        "actor": actor_id,
+        "details": details,
+    }
+
+
+def entry_form(reference: str, entry: JournalEntry) -> dict[str, Any]:
+    """A stored entry in her export's form, with its chain hash."""
+    return {
+        **public_form(reference, entry.seq, entry.at, entry.event, entry.actor_id, entry.details),
+        "chain": entry.chain,
+    }
+
+
+@dataclass(frozen=True)
+class JournalProof:
+    """Her journal as public things: every entry in the export's form, and its head signed by
+    the service. With it she (or someone she trusts) later proves that an entry shown then
+    was changed or removed afterwards, whoever holds the server's keys."""
+
+    entries: list[dict[str, Any]]
+    head: str  # a compact JWS of kind ``proof.HEAD``
+    signed_at: datetime
+    seq: int  # the newest entry's number: how many entries the head covers
+
+    def as_json(self) -> dict[str, Any]:
+        return {"entries": self.entries, "head": self.head}
+
+
+async def journal_proof(
+    dossier: Dossier, entries: Sequence[JournalEntry], origin: str
+) -> JournalProof:
+    """Every entry of the journal (``entries``: all of them, in seq order, as the caller read
+    them) and the head over the newest, signed now. Two queries, whatever the journal holds:
+    the service's name, the signing key."""
+    service = await Service.get(id=dossier.service_id).values_list("name", flat=True)
+    signed_at = timezone.now()
+    seq = entries[-1].seq if entries else 0
+    claims = {
+        "iss": origin,
+        "iat": int(signed_at.timestamp()),
+        "dossier": dossier.reference,
+        "seq": seq,
+        "chain": entries[-1].chain if entries else GENESIS,
+        "controller": service,
+    }
+    return JournalProof(
+        [entry_form(dossier.reference, entry) for entry in entries],
+        await signing.sign(claims, proof.HEAD),
+        signed_at.replace(microsecond=0),
+        seq,
+    )
+
+
 async def record(
     dossier: Dossier,
     event: Event,
@@ -161,13 +237,17 @@ async def record(
         await JournalEntry.filter(dossier_id=dossier.id)
         .order_by("-seq")
         .first()
-        .values_list("seq", "hash")
+        .values_list("seq", "hash", "chain")
     )
     seq = last[0] + 1 if last else 1
     prev_hash = last[1] if last else GENESIS
+    prev_chain = last[2] if last else GENESIS
     at = timezone.now()
     actor_id = actor.id if actor else None
     mac = entry_mac(dossier.id, seq, actor_id, event, at, details, prev_hash)
+    chain = proof.chain_hash(
+        prev_chain, public_form(dossier.reference, seq, at, event, actor_id, details)
+    )
     entry = await JournalEntry.create(
         dossier_id=dossier.id,
         seq=seq,
@@ -177,6 +257,7 @@ async def record(
         details=details,
         prev_hash=prev_hash,
         hash=mac,
+        chain=chain,
     )
     head: dict[str, Any] = {"journal_seq": seq, "journal_head": head_mac(dossier.id, seq, mac)}
     if event not in LOOKS:
@@ -217,15 +298,18 @@ class Break:
 VERIFY_PAGE = 1000
 # Dossiers read at a time by verify_all.
 VERIFY_BATCH = 1000
-_VERIFIED = ("seq", "actor_id", "event", "at", "details", "prev_hash", "hash")
+_VERIFIED = ("seq", "actor_id", "event", "at", "details", "prev_hash", "hash", "chain")
 
 
 async def verify_dossier(dossier: Dossier) -> Break | None:
     """Walk one chain from the start, a page at a time; return the first broken place, or None.
 
-    Needs only the dossier's ``id``, ``journal_seq`` and ``journal_head``.
+    Needs only the dossier's ``id``, ``reference``, ``journal_seq`` and ``journal_head``.
+    Both chains are checked: the MACs (a change by someone without the journal key) and the
+    plain chain her exports carry (which must be the one recomputed from the entries).
     """
     expected_prev = GENESIS
+    expected_chain = GENESIS
     expected_seq = 1
     last_hash = GENESIS
     while True:
@@ -234,7 +318,7 @@ async def verify_dossier(dossier: Dossier) -> Break | None:
             # Every entry so far had the seq expected: the next page starts after the last one.
             query = query.filter(seq__gt=expected_seq - 1)
         rows = await query.order_by("seq", "id").limit(VERIFY_PAGE).values_list(*_VERIFIED)
-        for seq, actor_id, event, at, details, prev_hash, stored in rows:
+        for seq, actor_id, event, at, details, prev_hash, stored, chain in rows:
             if seq != expected_seq:
                 return Break(
                     dossier.id,
@@ -246,6 +330,11 @@ async def verify_dossier(dossier: Dossier) -> Break | None:
             mac = entry_mac(dossier.id, seq, actor_id, event, at, details, prev_hash)
             if not hmac.compare_digest(mac, stored):
                 return Break(dossier.id, seq, "was changed after it was written")
+            expected_chain = proof.chain_hash(
+                expected_chain, public_form(dossier.reference, seq, at, event, actor_id, details)
+            )
+            if not hmac.compare_digest(expected_chain.encode(), chain.encode()):
+                return Break(dossier.id, seq, "does not hold the plain chain hash of its entry")
             expected_prev = last_hash = stored
             expected_seq += 1
         if len(rows) < VERIFY_PAGE:
@@ -274,7 +363,7 @@ async def verify_all() -> tuple[int, list[Break]]:
             await Dossier.filter(id__gt=last_id)
             .order_by("id")
             .limit(VERIFY_BATCH)
-            .only("id", "journal_seq", "journal_head")
+            .only("id", "reference", "journal_seq", "journal_head")
         )
         if not dossiers:
             return checked, breaks

@@ -31,6 +31,9 @@ class JournalEntry(Model):
     details: fields.Field[dict[str, object]] = fields.JSONField(default=dict)
     prev_hash = fields.CharField(max_length=64)
     hash = fields.CharField(max_length=64)
+    # The plain SHA-256 chain (``proof.chain_hash``) over the entry as her export gives it:
+    # the MAC needs the server's key to check, this needs only the entries.
+    chain = fields.CharField(max_length=64, default="", db_default="")
 
     class Meta:
         table = "journal_entry"

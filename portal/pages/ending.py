@@ -139,7 +139,9 @@ async def come_back(request: Request) -> Response:
 @require(*SUBJECTS)
 async def export(request: Request) -> Response:
     person = person_of(request)
-    data = await rules.export(person, reference_of(request))
+    data = await rules.export(
+        person, reference_of(request), origin=request.app.state.settings.origin
+    )
     dossier = data.dossier
     if request.path_params.get("format", "html") == "json":
         payload = _export_json(data, person)
@@ -250,6 +252,9 @@ def _export_json(data: rules.Export, person: Person) -> dict[str, Any]:
             }
             for e in data.journal
         ],
+        # The same journal as public things, and its signed head: what /verifier, the
+        # verify-journal command and the README's script check.
+        "journal_proof": data.proof.as_json() if data.proof else None,
     }
 
 

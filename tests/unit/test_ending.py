@@ -33,6 +33,7 @@ from portal.security.crypto import CryptoError, Erased, new_master_key, parse_ma
 from tests import factories
 from tests.conftest import on_postgres
 
+ORIGIN = "https://amo.example"
 SECRET_SENTENCE = "Mon grand frère me fait peur quand il rentre tard"
 
 
@@ -127,7 +128,7 @@ async def test_nobody_else_ends_reopens_exports_or_erases(db: str, who: str) -> 
     await ending.end_help(lou, dossier.reference)
     for attempt in (
         ending.reopen(person, dossier.reference, form),
-        ending.export(person, dossier.reference),
+        ending.export(person, dossier.reference, origin=ORIGIN),
         ending.erase(person, dossier.reference),
     ):
         with pytest.raises(NotFound):
@@ -170,7 +171,7 @@ async def test_an_open_dossier_cannot_be_erased(db: str) -> None:
 async def test_the_export_holds_everything_and_is_journaled(db: str) -> None:
     dossier, lou, amina, _julie = await _setup()
     await send_message(amina, dossier.reference, "Bonjour Lou")
-    data = await ending.export(lou, dossier.reference)
+    data = await ending.export(lou, dossier.reference, origin=ORIGIN)
     assert data.requests[0].words == SECRET_SENTENCE
     assert data.messages[0].body == "Bonjour Lou"
     assert data.journal[-1].event == "dossier.exported"
@@ -188,7 +189,7 @@ async def test_after_erasure_nothing_can_be_read_and_the_text_is_nowhere(
     with pytest.raises(Erased):
         keys.box(erased)
     with pytest.raises(NotFound):
-        await ending.export(lou, dossier.reference)
+        await ending.export(lou, dossier.reference, origin=ORIGIN)
     # What stays is content-free and the chain still verifies.
     assert await journal.verify_dossier(erased) is None
     # Nothing in the database holds the sentence: it was never stored in clear.
