@@ -61,7 +61,7 @@ async def forget_chains(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0022_signing_keys')]
+    dependencies = [('models', '0023_receipts')]
 
     initial = False
 

@@ -89,7 +89,7 @@ MIGRATION_SCRIPT = textwrap.dedent(
         before = await JournalEntry.all().order_by("id").values_list("id", "chain")
         await Tortoise.close_connections()
         # Back to before the chain (its column dropped), then forward: the migration fills it.
-        await migrate(config=config, target="models.0022_signing_keys")
+        await migrate(config=config, target="models.0023_receipts")
         await Tortoise.close_connections()
         await migrate(config=config)
         await Tortoise.close_connections()
