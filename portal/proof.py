@@ -82,9 +82,13 @@ def key_set(jwks: Mapping[str, Any]) -> dict[str, OKPKey]:
         if not isinstance(kid, str) or not isinstance(x, str) or "d" in item:
             continue
         try:
-            found[kid] = OKPKey.import_key({"kty": "OKP", "crv": "Ed25519", "x": x})
+            key = OKPKey.import_key({"kty": "OKP", "crv": "Ed25519", "x": x})
         except (JoseError, ValueError, TypeError):
             continue
+        # A key's name is its RFC 7638 thumbprint: no other key can be published under the
+        # name of one that signed what she holds.
+        if key.thumbprint() == kid:
+            found[kid] = key
     return found
 
 
@@ -353,13 +357,17 @@ def chain_of(entries: Any) -> list[str]:
     for number, entry in enumerate(entries, start=1):
         if not isinstance(entry, dict) or any(name not in entry for name in ENTRY_FIELDS):
             raise Refused("malformed", number)
-        if entry["seq"] != number or isinstance(entry["seq"], bool):
+        if type(entry["seq"]) is not int or entry["seq"] != number:
             raise Refused("chain", number)
         if dossier is None:
             dossier = entry["dossier"]
         elif entry["dossier"] != dossier:
             raise Refused("chain", number)
-        previous = chain_hash(previous, entry)
+        try:
+            previous = chain_hash(previous, entry)
+        except (RecursionError, ValueError, TypeError):
+            # Nested deeper than JSON is walked here, or not JSON at all: not made by a portal.
+            raise Refused("malformed", number) from None
         given = entry.get("chain")
         if given is not None and given != previous:
             raise Refused("chain", number)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from anyio import CapacityLimiter, to_thread
 from python_multipart import MultipartParser
 from python_multipart.multipart import parse_options_header
 from starlette.requests import Request
@@ -22,10 +23,14 @@ from starlette.routing import Route
 from portal import proof
 from portal.domain import signing
 from portal.models import Role
-from portal.pages.common import signed_in
+from portal.pages.common import client_address, signed_in
+from portal.pages.signin import throttle_of
+from portal.security.ratelimit import wait_message
 from portal.templating import render
 
 PATH = "/verifier"
+# Checks running at once, in threads: the rest wait their turn.
+CHECKING = CapacityLimiter(2)
 # An export is the whole dossier as JSON; its journal holds an entry for every step and every
 # look (some 400 bytes each): years of a busy dossier stay under 5 MB.
 EXPORT_MAX_BYTES = 5 * 1024 * 1024
@@ -207,6 +212,8 @@ class Answer:
     about_earlier: bool = False
     too_big: bool = False
     missing: bool = False
+    # Too many checks from this address: how long to wait, in words.
+    wait: str = ""
 
 
 async def audience_of(request: Request) -> str | None:
@@ -274,11 +281,25 @@ async def check(request: Request) -> Response:
     form = await read_form(request)
     what = "journal" if form.get("what", Part()).data == b"journal" else "receipt"
     answer = Answer(what)
+    wait = await throttle_of(request).check_wait(client_address(request))
+    if wait:
+        answer.wait = wait_message(wait)
+        response = page(
+            request, answer, {name: text_of_kept(form, name) for name in TEXT_FIELDS}, 429
+        )
+        response.headers["Retry-After"] = str(wait)
+        return response
     try:
+        jwks = await signing.jwks()
+        # A check reads up to megabytes of JSON: in a thread, two at a time, so that the pages
+        # of everyone else keep their answers meanwhile.
         if what == "receipt":
-            check_receipt_form(form, await signing.jwks(), await audience_of(request), answer)
+            audience = await audience_of(request)
+            await to_thread.run_sync(
+                check_receipt_form, form, jwks, audience, answer, limiter=CHECKING
+            )
         else:
-            check_journal_form(form, await signing.jwks(), answer)
+            await to_thread.run_sync(check_journal_form, form, jwks, answer, limiter=CHECKING)
     except TooBig:
         answer.too_big = True
     except proof.Refused as refused:

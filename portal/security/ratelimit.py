@@ -48,6 +48,9 @@ RECOVERY_FAILURES = _tiers("10/15minutes", "30/hour", "100/day")
 # answers of the sign-up form that say something of the names there are (made or taken).
 ACCOUNTS_MADE = _tiers("30/hour", "100/day")
 SIGN_UP_ANSWERS = _tiers("60/hour", "200/day")
+# Checks on the public check page, per address: a person checks a few files, a lawyer a few
+# dozen; a machine sending megabytes to keep the processes busy is slowed.
+CHECKS = _tiers("20/minute", "300/day")
 # Any attempt at all from one address, to slow down a machine; room for a few classes of a
 # school signing in at the start of a lesson.
 PACE = _tiers("120/minute")
@@ -244,6 +247,16 @@ class SignInThrottle:
         await self._hit(SIGN_UP_ANSWERS, self._address("sign-up", address))
         if made:
             await self._hit(ACCOUNTS_MADE, self._address("made", address))
+
+    # --- The public check page ------------------------------------------------------------
+
+    async def check_wait(self, address: str) -> int:
+        """Count one check from the address; its wait if it checks too often."""
+        key = self._address("check", address)
+        wait = await self._wait(CHECKS, key)
+        if not wait:
+            await self._hit(CHECKS, key)
+        return wait
 
     async def reset(self) -> None:
         await self.storage.reset()

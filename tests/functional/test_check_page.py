@@ -484,3 +484,25 @@ async def test_a_check_makes_no_session_and_logs_nothing_it_was_given(
                 assert "set-cookie" not in response.headers
         assert token not in caplog.text
         assert token.split(".")[1] not in caplog.text
+
+
+async def test_an_address_that_checks_too_often_is_slowed_and_keeps_what_it_pasted(
+    english: httpx.AsyncClient, app: Starlette
+) -> None:
+    """A person checks a few files; a machine sending megabytes again and again waits."""
+    token = "not.a.receipt"
+    for _ in range(20):
+        assert (await check_receipt(english, token)).status_code == 422
+    before = await rows()
+    slowed = await check_receipt(english, token)
+    assert slowed.status_code == 429
+    assert int(slowed.headers["Retry-After"]) >= 1
+    assert "Many checks were sent from here." in slowed.text
+    assert "Too many tries. Wait" in slowed.text
+    assert token in slowed.text
+    assert await rows() == before
+    # Another address is not slowed by this one.
+    elsewhere = httpx.ASGITransport(app=app, client=("192.0.2.7", 50000))
+    async with httpx.AsyncClient(transport=elsewhere, base_url="https://testserver") as other:
+        other.cookies.set("lang", "en")
+        assert (await check_receipt(other, token)).status_code == 422

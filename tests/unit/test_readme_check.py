@@ -81,3 +81,14 @@ def test_the_readme_script_agrees_with_the_portals_check(tmp_path: Path) -> None
     stranger = proof.new_private_jwk()
     assert _same(tmp_path / "stranger", _export(stranger, 5), jwks) == ("unknown_key", None)
     assert _same(tmp_path / "reverse", older, jwks, newer) == ("not_contained", 4)
+
+    # A number written as 1.0 is not the entry numbered 1, for either check.
+    floated = copy.deepcopy(newer)
+    floated["journal_proof"]["entries"][0]["seq"] = 1.0
+    assert _same(tmp_path / "float", floated, jwks) == ("chain", 1)
+
+    # Another key published under the service's key's name is no key at all, for either.
+    impostor = {**proof.public_jwk(stranger), "kid": key["kid"]}
+    forged = _export({**stranger, "kid": key["kid"]}, 5)
+    assert _same(tmp_path / "impostor", forged, {"keys": [impostor]}) == ("unknown_key", None)
+    assert _same(tmp_path / "both", newer, {"keys": [impostor, *jwks["keys"]]}) == (None, None)
