@@ -17,10 +17,10 @@ reads it back, with nothing but the receipt. docs/receipts.md says the same with
 | Kantara 1.1 | collectionMethod | ``collectionMethod``: she chose and confirmed on the portal |
 | Kantara 1.1 | consentReceiptID | ``consentReceiptID``: a new UUID-4 per receipt (= ``jti``) |
 | 27560 | receipt_id | ``receipt_id``: the same UUID |
-| 27560 | record_id | ``record_id``: "<dossier reference>-<consent id>", one per consent |
+| 27560 | record_id | ``record_id``: a pseudonym of the consent (keyed hash), one per consent |
 | Kantara 1.1 | publicKey | ``publicKey``: the signing key's public JWK, as a JSON string |
-| Kantara 1.1 | language | ``language``: her language ("fr", "nl", "en") |
-| Kantara 1.1 | piiPrincipalId | ``piiPrincipalId``: the dossier's reference, never a name |
+| Kantara 1.1 | language | left out (optional): it would tell the partner one more thing of her |
+| Kantara 1.1 | piiPrincipalId | ``piiPrincipalId``: her pseudonym for this partner, no name |
 | Kantara 1.1 | piiControllers[] | ``piiControllers``: the AMO (one) |
 |   | .piiController | its name |
 |   | .onBehalf | false: the AMO decides, nobody's processor |
@@ -41,7 +41,7 @@ reads it back, with nothing but the receipt. docs/receipts.md says the same with
 | Kantara 1.1 | spiCat | ``spiCat``: per kind of information, see ``SENSITIVE`` |
 | 27560 | recipient_third_parties | the partner: ``party_name``, ``codes_of_conduct``, and |
 |   |   | ``promised`` (ours: its promises as copied, with ``copied_at``) |
-| 27560 | withdrawal_method | where she takes it back (an address of the portal) |
+| 27560 | withdrawal_method | where she takes it back (her space on the portal) |
 | 27560 | events[] | the history, oldest first; the newest is the state |
 |   | .event_time | ISO 8601, UTC |
 |   | .validity_duration | ISO 8601 duration when given for a while ("P1M"), else null |
@@ -52,6 +52,9 @@ reads it back, with nothing but the receipt. docs/receipts.md says the same with
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -201,10 +204,18 @@ async def for_partner(partner_user: Person, share_id: int, origin: str) -> Recei
     return await _receipt(locked, consent, found.dossier.service, origin)
 
 
-def withdrawal_address(origin: str, dossier: Dossier, consent: Consent) -> str:
-    """Where she takes it back: the address of the consent's revoke page (``consent.revoke``),
-    the same in her receipt and in the partner's."""
-    return f"{origin}/espace/{dossier.reference}/consentements/{consent.id}/retirer"
+def withdrawal_address(origin: str) -> str:
+    """Where she takes it back: her space, once signed in ("Who sees what"). Not the consent's
+    own address, which holds her dossier's reference: the partner's copy would carry it."""
+    return f"{origin}/espace"
+
+
+def pseudonym(kind: str, *parts: int) -> str:
+    """A name for her (or her consent) that the AMO can recompute and nobody else can link:
+    a keyed hash, so that two partners' receipts of one young person share nothing."""
+    message = ":".join(["receipt", kind, *map(str, parts)]).encode()
+    digest = hmac.new(keys.journal_key(), message, hashlib.sha256).digest()[:15]
+    return base64.b32encode(digest).decode("ascii")
 
 
 async def _receipt(dossier: Dossier, consent: Consent, service: Service, origin: str) -> Receipt:
@@ -217,9 +228,8 @@ async def _receipt(dossier: Dossier, consent: Consent, service: Service, origin:
         promised,
         steps,
         origin=origin,
-        withdraw_url=withdrawal_address(origin, dossier, consent),
+        withdraw_url=withdrawal_address(origin),
         public_key=await _public_key(),
-        language=(await Person.get(id=dossier.subject_id)).language,
     )
     return Receipt(dossier, consent, promised, steps, claims, proof.receipt_summary(claims))
 
@@ -282,15 +292,15 @@ def build(
     origin: str,
     withdraw_url: str,
     public_key: str,
-    language: str,
     now: datetime | None = None,
 ) -> dict[str, Any]:
     """The receipt's claims, every field named as its standard names it (see the table)."""
     now = now or timezone.now()
     receipt_id = str(uuid.uuid4())
-    # The reference, not her name: it lets the AMO find the record, and tells a partner nothing
-    # she did not allow (her name is "identity", a kind of information she may withhold).
-    principal = dossier.reference
+    # Neither her name (identity is a kind of information she may withhold) nor her dossier's
+    # reference (one number across every partner): a pseudonym the AMO can recompute, the same
+    # for one partner's receipts of her, another for another partner.
+    principal = pseudonym("principal", dossier.id, consent.partner_id)
     categories = list(consent.categories)
     sensitive = list(dict.fromkeys(c for k in categories for c in SENSITIVE.get(k, ())))
     codes = [promised.ethics_code] if promised.ethics_code else []
@@ -304,9 +314,8 @@ def build(
         "collectionMethod": COLLECTION_METHOD,
         "consentReceiptID": receipt_id,
         "receipt_id": receipt_id,
-        "record_id": f"{dossier.reference}-{consent.id}",
+        "record_id": pseudonym("record", consent.id),
         "publicKey": public_key,
-        "language": language,
         "piiPrincipalId": principal,
         "piiControllers": [
             {

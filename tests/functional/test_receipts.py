@@ -4,6 +4,7 @@ later; a revoke shows in the next receipt, with its history."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import httpx
@@ -11,6 +12,7 @@ from starlette.applications import Starlette
 
 from portal import proof
 from portal.domain import consent as rules
+from portal.domain import receipts
 from portal.models import Consent, Dossier, JournalEntry, Partner, Person, Role, Share, SigningKey
 from tests import factories
 from tests.forms import filled, form_on
@@ -72,7 +74,7 @@ async def test_she_reads_her_receipt_and_downloads_it_signed(
         "Tenu au secret professionnel.",
         "Code du travail social",
         "Suit le code de déontologie de l’aide à la jeunesse.",
-        f"Ton dossier {dossier.reference}",
+        "Toi, sous le numéro ",
         "Fédération Wallonie-Bruxelles",
     ):
         assert shown in page.text, shown
@@ -105,7 +107,9 @@ async def test_the_partner_user_downloads_the_receipt_its_share_was_made_under(
     checked = proof.check_receipt(
         download.text, await _public_keys(client), audience=f"partner:{cpas.id}"
     )
-    assert checked.claims["record_id"] == f"{dossier.reference}-{consent.id}"
+    assert checked.claims["record_id"] == receipts.pseudonym("record", consent.id)
+    # The partner learns no number of hers that another partner could match.
+    assert dossier.reference not in json.dumps(checked.claims)
     # Journaled as its other reads are, and she reads it in plain words.
     entry = await JournalEntry.filter(dossier_id=dossier.id, event="share.read").order_by("-seq")
     assert len(entry) == reads + 1

@@ -33,7 +33,6 @@ KANTARA: dict[str, type | tuple[type, ...]] = {
     "collectionMethod": str,
     "consentReceiptID": str,
     "publicKey": str,
-    "language": str,
     "piiPrincipalId": str,
     "piiControllers": list,
     "policyUrl": str,
@@ -119,13 +118,17 @@ async def test_every_required_field_is_there_named_as_the_standards_name_it(db: 
     assert claims["version"] == "KI-CR-v1.1.0"
     assert claims["jurisdiction"] == "BE (Fédération Wallonie-Bruxelles)"
     assert claims["policyUrl"] == f"{ORIGIN}/donnees"
-    assert claims["language"] == "fr"
+    # Nothing more of her than the partner needs: not even her language.
+    assert "language" not in claims
     assert claims["consentReceiptID"] == claims["receipt_id"] == claims["jti"]
     assert claims["aud"] == f"partner:{cpas.id}" and claims["iss"] == ORIGIN
     assert isinstance(claims["iat"], int)
-    # Her dossier's reference, never her name (a partner may not have been allowed it).
-    assert claims["piiPrincipalId"] == dossier.reference
+    # Neither her name (a partner may not have been allowed it) nor her dossier's reference (the
+    # same for every partner): a pseudonym for this partner, another for another partner.
+    assert claims["piiPrincipalId"] == receipts.pseudonym("principal", dossier.id, cpas.id)
+    assert receipts.pseudonym("principal", dossier.id, _other.id) != claims["piiPrincipalId"]
     assert "Lou" not in json.dumps(claims)
+    assert dossier.reference not in json.dumps(claims)
     (controller,) = claims["piiControllers"]
     _types("piiControllers[0]", controller, CONTROLLER)
     assert controller["piiController"] == "AMO Le Passage"
@@ -147,7 +150,7 @@ async def test_every_required_field_is_there_named_as_the_standards_name_it(db: 
     (given,) = claims["events"]
     _types("events[0]", given, EVENT)
     assert given["event_state"] == proof.GIVEN and given["validity_duration"] == "P1M"
-    assert given["entity_id"] == dossier.reference
+    assert given["entity_id"] == claims["piiPrincipalId"]
     # The end, as a date the check reads.
     assert datetime.fromisoformat(purpose["termination"]) > timezone.now()
     (party,) = claims["recipient_third_parties"]
@@ -240,7 +243,8 @@ async def test_a_revoked_consent_gets_a_receipt_that_says_so_with_its_history(db
     checked = proof.check_receipt(after, published)
     assert not checked.active
     states = [(e["event_state"], e["entity_id"]) for e in checked.claims["events"]]
-    assert states == [(proof.GIVEN, dossier.reference), (proof.WITHDRAWN, dossier.reference)]
+    her = checked.claims["piiPrincipalId"]
+    assert states == [(proof.GIVEN, her), (proof.WITHDRAWN, her)]
     summary = proof.receipt_summary(checked.claims)
     assert summary.state == "revoked"
     revoked = await Consent.get(id=consent.id)
