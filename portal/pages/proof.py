@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from anyio import CapacityLimiter, to_thread
@@ -165,10 +165,23 @@ class ReceiptSummary:
     granted_at: datetime | None
     ends_at: datetime | None
     promised: list[str] = field(default_factory=list)
+    promised_later: bool = False
+    promised_on: datetime | None = None
 
 
 def _text(value: Any) -> str:
     return value.strip() if isinstance(value, str) else ""
+
+
+def _copied_on(value: Any) -> datetime | None:
+    """The day the promises were copied, as the receipt writes it (ISO 8601), if it does."""
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def summary_of(claims: Mapping[str, Any]) -> ReceiptSummary:
@@ -192,6 +205,10 @@ def summary_of(claims: Mapping[str, Any]) -> ReceiptSummary:
         granted_at=read.granted_at,
         ends_at=read.ends_at,
         promised=promised,
+        # Copied from the directory later than she agreed (consents older than the copy):
+        # what the directory said that day, not necessarily what she was told.
+        promised_later=read.promised.get("copied_after_agreement") is True,
+        promised_on=_copied_on(read.promised.get("copied_at")),
     )
 
 

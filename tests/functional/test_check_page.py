@@ -183,6 +183,23 @@ async def test_a_good_receipt_is_valid_and_says_what_for(english: httpx.AsyncCli
     assert await rows() == before
 
 
+async def test_promises_copied_after_she_agreed_are_not_said_to_be_hers(
+    english: httpx.AsyncClient,
+) -> None:
+    """A consent older than the copy of promises got the directory's words of the day the copy
+    was made: the page says so, not "what the partner promised then"."""
+    cpas = await factories.partner("CPAS de Namur")
+    claims = receipt_claims(cpas.id)
+    party = claims["recipient_third_parties"][0]
+    party["promised"] |= {"copied_after_agreement": True, "copied_at": "2026-12-08T09:00:00+00:00"}
+    response = await check_receipt(english, await signing.sign(claims, proof.RECEIPT))
+    assert response.status_code == 200
+    assert "What the directory said of the partner on 8 December 2026" in response.text
+    assert "What the partner promised then" not in response.text
+    good = await check_receipt(english, await signing.sign(receipt_claims(cpas.id), proof.RECEIPT))
+    assert "What the partner promised then" in good.text
+
+
 async def test_a_receipt_as_a_file_checks_the_same(english: httpx.AsyncClient) -> None:
     cpas = await factories.partner()
     token = await signing.sign(receipt_claims(cpas.id), proof.RECEIPT)
