@@ -257,7 +257,9 @@ def test_she_checks_her_receipt_and_her_journal_on_the_public_page(
     assert receipt.count(".") == 2
     claims = claims_of(receipt)
     assert claims["aud"] == f"partner:{cast.ids[CPAS]}"
-    assert reference in json.dumps(claims, ensure_ascii=False)
+    # Her pseudonym for the CPAS, never her dossier's reference nor her name.
+    assert reference not in json.dumps(claims, ensure_ascii=False)
+    assert claims["piiPrincipalId"] and claims["piiPrincipalId"] != reference
     receipt_file = save(tmp_path, name, content)
 
     # Her dossier: the export page with its signed head, then its file.
