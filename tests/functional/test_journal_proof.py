@@ -229,7 +229,7 @@ async def test_the_export_page_shows_the_signed_head_and_where_to_check_it(
     page = (await client.get(f"/espace/{dossier.reference}/export")).text
     assert "Preuve de ce journal" in page
     count = await JournalEntry.filter(dossier_id=dossier.id).count()
-    assert f"tel qu’il était alors : {count} lignes." in page
+    assert f"tel qu’il était alors : {count} entrées." in page
     assert "toi ou une personne de confiance pourrez prouver plus tard" in page
     assert 'href="/verifier"' in page
     token = page.split('id="journal-head"', 1)[1].split(">", 1)[1].split("</textarea>", 1)[0]
