@@ -1,20 +1,29 @@
+import hashlib
+import json
 from datetime import UTC
 
 from tortoise import fields, migrations
 from tortoise.migrations import operations as ops
 
-from portal import proof
-
 # Entries read and written at a time while the chain is filled: memory stays flat.
 PAGE = 1000
+GENESIS = "0" * 64
+
+
+def chain_hash(previous, entry):
+    """``portal.proof.chain_hash`` as it was when this migration landed, copied: a migration
+    keeps doing what it did then, whatever the code becomes."""
+    fields_ = {name: entry[name] for name in ("dossier", "seq", "at", "event", "actor", "details")}
+    form = json.dumps(fields_, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
+    return hashlib.sha256(previous.encode("ascii") + b"\n" + form).hexdigest()
 
 
 async def fill_chains(apps, schema_editor):
     """The plain chain of every entry already written, dossier by dossier, in seq order.
 
-    Written here in full rather than through ``portal.domain.journal``: a migration keeps
-    doing what it did when it landed, whatever the domain becomes. The entry's form is the
-    one ``proof.ENTRY_FIELDS`` names, as ``journal.public_form`` builds it.
+    Written here in full rather than through ``portal.domain.journal`` or ``portal.proof``: a
+    migration keeps doing what it did when it landed, whatever the code becomes. The entry's
+    form is the one ``proof.ENTRY_FIELDS`` names, as ``journal.public_form`` builds it.
     """
     Dossier = apps.get_model("models", "Dossier")
     JournalEntry = apps.get_model("models", "JournalEntry")
@@ -29,7 +38,7 @@ async def fill_chains(apps, schema_editor):
         if not dossiers:
             return
         for dossier_id, reference in dossiers:
-            previous, after = proof.GENESIS, 0
+            previous, after = GENESIS, 0
             while True:
                 rows = await (
                     JournalEntry.filter(dossier_id=dossier_id, seq__gt=after)
@@ -38,7 +47,7 @@ async def fill_chains(apps, schema_editor):
                     .values_list("id", "seq", "at", "event", "actor_id", "details")
                 )
                 for entry_id, seq, at, event, actor_id, details in rows:
-                    previous = proof.chain_hash(
+                    previous = chain_hash(
                         previous,
                         {
                             "dossier": reference,
