@@ -191,17 +191,20 @@ class JournalProof:
     head: str  # a compact JWS of kind ``proof.HEAD``
     signed_at: datetime
     seq: int  # the newest entry's number: how many entries the head covers
+    # The service's public keys that day (``/.well-known/jwks.json``): kept with her export,
+    # they check its head even should the service later stop publishing them.
+    keys: dict[str, Any]
 
     def as_json(self) -> dict[str, Any]:
-        return {"entries": self.entries, "head": self.head}
+        return {"entries": self.entries, "head": self.head, "keys": self.keys}
 
 
 async def journal_proof(
     dossier: Dossier, entries: Sequence[JournalEntry], origin: str
 ) -> JournalProof:
     """Every entry of the journal (``entries``: all of them, in seq order, as the caller read
-    them) and the head over the newest, signed now. Two queries, whatever the journal holds:
-    the service's name, the signing key."""
+    them) and the head over the newest, signed now. Three queries, whatever the journal holds:
+    the service's name, the signing key, the published keys."""
     service = await Service.get(id=dossier.service_id).values_list("name", flat=True)
     signed_at = timezone.now()
     seq = entries[-1].seq if entries else 0
@@ -213,11 +216,13 @@ async def journal_proof(
         "chain": entries[-1].chain if entries else GENESIS,
         "controller": service,
     }
+    head = await signing.sign(claims, proof.HEAD)
     return JournalProof(
         [entry_form(dossier.reference, entry) for entry in entries],
-        await signing.sign(claims, proof.HEAD),
+        head,
         signed_at.replace(microsecond=0),
         seq,
+        await signing.jwks(),
     )
 
 
