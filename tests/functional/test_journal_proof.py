@@ -14,7 +14,7 @@ import httpx
 from portal import proof
 from portal.domain import journal
 from portal.domain.messages import send_message
-from portal.models import Dossier, JournalEntry, Person, Theme
+from portal.models import Dossier, JournalEntry, Person, SigningKey, Theme
 from tests import factories
 from tests.conftest import TEST_JOURNAL_KEY, TEST_MASTER_KEY
 from tests.helpers import count_queries
@@ -197,6 +197,29 @@ async def test_a_new_entry_after_her_export_keeps_the_older_journal_whole(
     assert proof.check_export(first, jwks).entries == checked.earlier.seq
     refused = all_three(tmp_path / "reverse", first, jwks, second)
     assert refused == ("not_contained", len(first["journal_proof"]["entries"]) + 1)
+
+
+async def test_the_keys_she_kept_with_her_export_check_it_when_the_service_stops_publishing(
+    client: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    """An operator who deletes the key that signed her head makes today's published keys say
+    nothing of it; the keys her export carried check it still, offline and by the script."""
+    dossier = await _dossier()
+    await factories.sign_in(client, "lou")
+    first = await _export(client, dossier.reference)
+    kept = first["journal_proof"]["keys"]
+    assert kept == await _jwks(client)
+    assert all("d" not in key for key in kept["keys"])
+    amina = await Person.get(login="amina")
+    await send_message(amina, dossier.reference, "Tu as pu dormir ?")
+    await SigningKey.all().delete()
+    second = await _export(client, dossier.reference)
+    today = await _jwks(client)
+    assert today["keys"] and today["keys"][0]["kid"] != kept["keys"][0]["kid"]
+    assert proof.check_export(second, today).entries == len(second["journal_proof"]["entries"])
+    assert all_three(tmp_path / "today", second, today, first) == ("unknown_key", None)
+    both = {"keys": [*today["keys"], *kept["keys"]]}
+    assert all_three(tmp_path / "kept", second, both, first) == (None, None)
 
 
 async def test_the_head_says_who_signed_what_and_the_export_holds_no_secret(
