@@ -88,8 +88,6 @@ def _check(form: PartnerForm) -> dict[str, Any]:
     }
 
 
-# What a partner promises a young person, shown before she consents: a change to any of them
-# is told to every young person whose consent for that partner is active.
 # What a young person agreed with: who the partner is, and what it promises. A change of any
 # of them is told to everyone whose consent for this partner is active.
 PROMISES = (

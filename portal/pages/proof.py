@@ -14,8 +14,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from anyio import CapacityLimiter, to_thread
-from python_multipart import MultipartParser
-from python_multipart.multipart import parse_options_header
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -25,6 +23,8 @@ from portal.domain import signing
 from portal.models import Role
 from portal.pages.common import client_address, signed_in
 from portal.pages.signin import throttle_of
+from portal.security import multipart
+from portal.security.multipart import Part
 from portal.security.ratelimit import wait_message
 from portal.templating import render
 
@@ -60,66 +60,10 @@ class EarlierRefused(proof.Refused):
     """The refusal came from checking against the earlier journal, not from the newer one."""
 
 
-@dataclass
-class Part:
-    data: bytes = b""
-    filename: str | None = None
-
-
 def parts_of(body: bytes, content_type: str) -> dict[str, Part]:
     """The fields of a multipart form, in memory: the body was already read whole and capped
     (``MAX_BODY_BYTES``), and a file spooled to disk would be a copy of what she gave."""
-    _kind, options = parse_options_header(content_type)
-    boundary = options.get(b"boundary", b"")
-    if not boundary or len(boundary) > 200:
-        return {}
-    found: dict[str, Part] = {}
-    header = {"name": b"", "value": b""}
-    current: list[Part | None] = [None]
-
-    def header_field(data: bytes, start: int, end: int) -> None:
-        header["name"] += data[start:end]
-
-    def header_value(data: bytes, start: int, end: int) -> None:
-        header["value"] += data[start:end]
-
-    def header_end() -> None:
-        if header["name"].lower() == b"content-disposition":
-            _disposition, params = parse_options_header(header["value"])
-            name = params.get(b"name", b"").decode("latin-1")
-            if name in FIELDS and name not in found:
-                filename = params.get(b"filename")
-                found[name] = Part(
-                    filename=filename.decode("utf-8", "replace") if filename else None
-                )
-                current[0] = found[name]
-        header["name"] = header["value"] = b""
-
-    def part_begin() -> None:
-        current[0] = None
-
-    def part_data(data: bytes, start: int, end: int) -> None:
-        part = current[0]
-        if part is not None:
-            part.data += data[start:end]
-
-    parser = MultipartParser(
-        boundary,
-        {
-            "on_part_begin": part_begin,
-            "on_header_field": header_field,
-            "on_header_value": header_value,
-            "on_header_end": header_end,
-            "on_part_data": part_data,
-        },
-    )
-    try:
-        parser.write(body)
-        parser.finalize()
-    except Exception:
-        # python-multipart raises its own errors and ValueError on a broken body: nothing to read.
-        return {}
-    return found
+    return multipart.parts(body, content_type, FIELDS)
 
 
 async def read_form(request: Request) -> dict[str, Part]:

@@ -8,12 +8,11 @@ import secrets
 from collections.abc import Callable
 from urllib.parse import parse_qsl
 
-from python_multipart import MultipartParser
-from python_multipart.multipart import parse_options_header
 from starlette.datastructures import MutableHeaders
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from portal.security import multipart
 from portal.security.bodylimit import MAX_BODY_BYTES, Larger, bare_refusal, limit_for, replaying
 from portal.security.cookies import cookies_of
 
@@ -26,6 +25,8 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # Our forms are small; anything larger than this is refused before it is read whole (the body
 # limit layer refuses it earlier still, for every body: this layer stays safe on its own).
 MAX_FORM_BYTES = MAX_BODY_BYTES
+# A token is some 40 characters: more of that field is not read.
+TOKEN_FIELD_BYTES = 200
 
 
 def token_for(secret_key: str, browser_id: str) -> str:
@@ -49,49 +50,10 @@ def multipart_field(body: bytes, content_type: str, wanted: str) -> str:
 
     Files are skipped as they stream by: nothing is kept but the field asked for.
     """
-    _kind, options = parse_options_header(content_type)
-    boundary = options.get(b"boundary", b"")
-    if not boundary or len(boundary) > 200:
+    part = multipart.parts(body, content_type, {wanted}, limit=TOKEN_FIELD_BYTES).get(wanted)
+    if part is None or part.filename is not None:
         return ""
-    found: list[bytes] = []
-    state: dict[str, bytes] = {"header": b"", "value": b""}
-    mine = [False]
-
-    def header_field(data: bytes, start: int, end: int) -> None:
-        state["header"] += data[start:end]
-
-    def header_value(data: bytes, start: int, end: int) -> None:
-        state["value"] += data[start:end]
-
-    def header_end() -> None:
-        if state["header"].lower() == b"content-disposition":
-            _disposition, params = parse_options_header(state["value"])
-            mine[0] = params.get(b"name") == wanted.encode() and b"filename" not in params
-        state["header"] = state["value"] = b""
-
-    def part_begin() -> None:
-        mine[0] = False
-
-    def part_data(data: bytes, start: int, end: int) -> None:
-        if mine[0] and sum(map(len, found)) < 200:
-            found.append(data[start:end])
-
-    parser = MultipartParser(
-        boundary,
-        {
-            "on_part_begin": part_begin,
-            "on_header_field": header_field,
-            "on_header_value": header_value,
-            "on_header_end": header_end,
-            "on_part_data": part_data,
-        },
-    )
-    try:
-        parser.write(body)
-        parser.finalize()
-    except Exception:
-        return ""
-    return b"".join(found).decode("latin-1")
+    return part.data[:TOKEN_FIELD_BYTES].decode("latin-1")
 
 
 class CSRFMiddleware:
