@@ -210,8 +210,14 @@ async def grant(
     purpose: str,
     *,
     form_key: str | None = None,
+    promises_read: str | None = None,
 ) -> Consent:
-    """The subject allows one partner to receive some kinds of information, for a while."""
+    """The subject allows one partner to receive some kinds of information, for a while.
+
+    ``promises_read``: the digest of the partner's promises as her form showed them
+    (``directory.promises_digest``); if the directory changed them since, she is asked to read
+    them again rather than be recorded as agreeing to what she did not read.
+    """
     dossier = await own_dossier(subject, reference)
     chosen, how_long, why = check_grant(subject, categories, duration, purpose)
     partner = await Partner.filter(id=partner_id, is_active=True).first()
@@ -229,6 +235,17 @@ async def grant(
         # for the end and is refused, never left active on an ended dossier.
         if locked.status is DossierStatus.ENDED:
             raise NotAllowed("the help has ended")
+        if promises_read is not None:
+            # Read again under the transaction: what is copied is what she read, or nothing.
+            partner = await Partner.get(id=partner.id)
+            if not partner.is_active or promises_read != directory.promises_digest(partner):
+                raise Invalid(
+                    "partner",
+                    _l(
+                        "What this service promises changed while you were reading. Read it "
+                        "again, then choose."
+                    ),
+                )
         consent = await Consent.create(
             dossier_id=locked.id,
             partner_id=partner.id,

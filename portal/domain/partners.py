@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -139,6 +141,14 @@ def promises_of(partner: Partner, now: datetime) -> dict[str, Any]:
         **{field: _stored(getattr(partner, field)) for field in PROMISED},
         "copied_at": now.isoformat(timespec="seconds"),
     }
+
+
+def promises_digest(partner: Partner) -> str:
+    """A short digest of what the partner promises now: the grant form carries the one of what
+    she read, and the grant refuses if the directory changed it meanwhile."""
+    stated = {field: _stored(getattr(partner, field)) for field in PROMISED}
+    form = json.dumps(stated, sort_keys=True, ensure_ascii=True, default=str).encode()
+    return hashlib.sha256(form).hexdigest()[:32]
 
 
 def promises_changed(promised: dict[str, Any], partner: Partner) -> list[str]:

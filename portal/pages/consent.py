@@ -75,11 +75,13 @@ async def choose_partner(request: Request) -> Response:
 
 def _grant_values(form: Any = None) -> dict[str, Any]:
     if form is None:
-        return {"categories": [], "duration": "", "purpose": ""}
+        return {"categories": [], "duration": "", "purpose": "", "promises": ""}
     return {
         "categories": [str(c)[:20] for c in form.getlist("categories")][:10],
         "duration": text(form, "duration", 20),
         "purpose": text(form, "purpose", 2000),
+        # The digest of the promises the first step showed her (``directory.promises_digest``).
+        "promises": text(form, "promises", 64),
     }
 
 
@@ -98,6 +100,7 @@ async def grant(request: Request) -> Response:
         "categories": CATEGORIES,
         "durations": rules.DURATIONS,
         "confirm": False,
+        "promises_digest": directory.promises_digest,
     }
     if request.method == "GET":
         return render(request, "consent/grant.html", context)
@@ -117,9 +120,16 @@ async def grant(request: Request) -> Response:
             values["duration"],
             values["purpose"],
             form_key=form_key(request),
+            # The page's form always carries it; a client that leaves it out is checked as
+            # before (the promises copied are those of the moment it agrees).
+            promises_read=values["promises"] or None,
         )
     except Invalid as refusal:
         context["errors"] = {refusal.field: _(refusal.message)}
+        if refusal.field == "partner":
+            # Back to the first step, with the promises as the directory states them now.
+            context["confirm"] = False
+            context["partner"] = await directory.get_partner(partner.id)
         return render(request, "consent/grant.html", context, status_code=422)
     return RedirectResponse(
         f"/espace/{dossier.reference}/consentements/{consent.id}", status_code=303

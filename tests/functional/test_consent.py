@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 import httpx
 from starlette.applications import Starlette
 
 from portal import proof
 from portal.domain import signing
-from portal.models import Consent, Dossier, JournalEntry, Person, Role, Share
+from portal.models import Consent, Dossier, JournalEntry, Partner, Person, Role, Share
 from tests import factories
 from tests.helpers import csrf_token
 
@@ -170,3 +172,43 @@ async def test_the_share_form_is_a_journaled_read(client: httpx.AsyncClient) -> 
     assert page.status_code == 200
     after = await JournalEntry.filter(dossier_id=dossier.id, event="dossier.read").count()
     assert after == before + 1
+
+
+async def test_promises_changed_while_she_reads_are_shown_again_before_she_agrees(
+    client: httpx.AsyncClient,
+) -> None:
+    """What is copied onto her consent is what she read: a directory edit between her reading
+    and her agreeing sends her back to read it, and nothing is recorded."""
+    dossier, _amina = await _setup()
+    ref, school_id = dossier.reference, (await Person.get(login="prof")).partner_id
+    await factories.sign_in(client, "lou")
+    page = await client.get(f"/espace/{ref}/partenaires/{school_id}/accord")
+    read = re.search(r'name="promises" value="([0-9a-f]{32})"', page.text)
+    assert read is not None
+    form = {
+        "csrf_token": await csrf_token(client, f"/espace/{ref}"),
+        "categories": ["request"],
+        "duration": "1_month",
+        "purpose": "Que l’école comprenne mes absences",
+        "promises": read.group(1),
+    }
+    confirm = await client.post(f"/espace/{ref}/partenaires/{school_id}/accord", data=form)
+    assert f'name="promises" value="{read.group(1)}"' in confirm.text
+    # Meanwhile, the directory says the school is now bound by secrecy.
+    await Partner.filter(id=school_id).update(bound_by_secrecy=True)
+    refused = await client.post(
+        f"/espace/{ref}/partenaires/{school_id}/accord", data={**form, "step": "confirm"}
+    )
+    assert refused.status_code == 422
+    assert "a changé pendant que tu lisais" in refused.text
+    assert "Tenu au secret professionnel." in refused.text
+    assert await Consent.all().count() == 0
+    again = re.search(r'name="promises" value="([0-9a-f]{32})"', refused.text)
+    assert again is not None and again.group(1) != read.group(1)
+    granted = await client.post(
+        f"/espace/{ref}/partenaires/{school_id}/accord",
+        data={**form, "promises": again.group(1), "step": "confirm"},
+    )
+    assert granted.status_code == 303
+    consent = await Consent.get()
+    assert consent.promised["bound_by_secrecy"] is True
