@@ -135,6 +135,9 @@ def summary_of(claims: Mapping[str, Any]) -> ReceiptSummary:
     promised = []
     if read.promised.get("bound_by_secrecy") is True:
         promised.append("secrecy")
+    elif read.promised.get("bound_by_secrecy") is False:
+        # Said as plainly as its opposite: a partner without secrecy is what to know first.
+        promised.append("no_secrecy")
     if _text(read.promised.get("ethics_code")):
         promised.append(_text(read.promised.get("ethics_code")))
     if read.promised.get("adheres_youth_code") is True:

@@ -198,6 +198,12 @@ async def test_promises_copied_after_she_agreed_are_not_said_to_be_hers(
     assert "What the partner promised then" not in response.text
     good = await check_receipt(english, await signing.sign(receipt_claims(cpas.id), proof.RECEIPT))
     assert "What the partner promised then" in good.text
+    assert "not bound by professional secrecy" not in good.text
+    # A partner without secrecy is said so, as plainly as one with it.
+    claims = receipt_claims(cpas.id)
+    claims["recipient_third_parties"][0]["promised"]["bound_by_secrecy"] = False
+    without = await check_receipt(english, await signing.sign(claims, proof.RECEIPT))
+    assert "not bound by professional secrecy" in without.text
 
 
 async def test_a_receipt_as_a_file_checks_the_same(english: httpx.AsyncClient) -> None:
