@@ -40,6 +40,10 @@ def targets(world: World) -> list[Target]:
         Target("worker's dossier", f"/travail/dossiers/{short}", world.worker, 0.10, steady=True),
         Target("worker's inbox", "/travail", world.worker, 0.10),
         Target("worker's account", "/compte", world.worker, 0.10),
+        # Her export: every entry of her journal and a head the service signs (Ed25519), each
+        # time. No goal: it is asked once in a while, and grows with the journal by nature.
+        Target("subject's export", f"/espace/{short}/export.json", "lou"),
+        Target("subject's export 10k", f"/espace/{long}/export.json", "noa"),
     ]
 
 
