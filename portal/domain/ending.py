@@ -334,6 +334,9 @@ async def export(subject: Person, reference: str, *, origin: str) -> Export:
 
     Its journal comes whole, with the head the service signs (``origin`` names the service
     as the issuer): every entry is hers to read, and the chain needs every one of them.
+    Read through a recovery link (a session scoped to this dossier, maybe held by the worker
+    who made the link), there is no proof: its entries, as they are, would name who follows
+    her in another service, which that way in does not tell. Her whole account gets it.
     """
     dossier = await own_dossier(subject, reference)
     if dossier.wrapped_key is None:
@@ -392,5 +395,7 @@ async def export(subject: Person, reference: str, *, origin: str) -> Export:
         meetings,
         # The earliest first, as the rest of her copy.
         list(reversed(await concertation_rules.dossier_meetings(dossier))),
-        await journal.journal_proof(dossier, entries, origin),
+        None
+        if subject.scope_dossier_id is not None
+        else await journal.journal_proof(dossier, entries, origin),
     )

@@ -380,6 +380,12 @@ async def test_the_link_does_not_tell_who_follows_her_elsewhere(world: World) ->
         page = await held.get(path)
         assert page.status_code == 200, path
         assert "Chlo" not in page.text and "La Source" not in page.text, path
+    # The signed proof of the journal, whose entries are as written, is not given there.
+    export = await held.get(f"/espace/{w.d1.reference}/export.json")
+    assert export.json()["journal_proof"] is None
+    page = await held.get(f"/espace/{w.d1.reference}/export")
+    assert 'id="journal-head"' not in page.text
+    assert "La preuve signée de ce journal est donnée dans ton compte entier" in page.text
     # Lou herself, in her whole account, is told who made each link.
     lou = w.client()
     assert (await factories.sign_in(lou, "lou")).status_code == 303
