@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import socket
 import subprocess
@@ -46,6 +47,8 @@ CHROMIUM_ARGS = [
 QUICK_EXIT_URL = "https://www.meteo.be/fr/belgique"
 NEUTRAL_PAGE = "<!doctype html><title>Météo</title><p>Neutral page</p>"
 VIEWPORT: ViewportSize = {"width": 360, "height": 740}
+# One address per tab (a private range), as if each were a phone of its own.
+ADDRESSES = (f"10.21.{n // 250 % 250}.{n % 250 + 1}" for n in itertools.count())
 LOCALES = {"fr": "fr-BE", "nl": "nl-BE", "en": "en-GB"}
 REPOSITORY = Path(__file__).resolve().parents[2]
 SCREENSHOTS = REPOSITORY / "var" / "screenshots"
@@ -240,6 +243,10 @@ def tab_opener(
             device_scale_factor=scale,
             locale=LOCALES[language],
             java_script_enabled=javascript,
+            # Each tab is a phone of its own, with its own address (the portal trusts the
+            # proxy header from 127.0.0.1, as behind its proxy): the session's journeys make
+            # more accounts than one address may make in an hour.
+            extra_http_headers={"X-Forwarded-For": next(ADDRESSES)},
         )
         contexts.append(context)
         tab = Tab(page=context.new_page(), server=live_server)

@@ -80,6 +80,7 @@ NATURAL: dict[str, str] = {
     "dossier.subject_draft": "replaces the form's draft with the same text again",
     "dossier.worker_draft": "replaces the form's draft with the same text again",
     "work.find": "looks a dossier up by its reference, stores nothing",
+    "proof.check": "checks what it is given against the published keys, stores nothing",
     "signout": "ending a session that has ended changes nothing",
     "quick_exit": "ending a session that has ended changes nothing",
     "account.signout_everywhere": "ending sessions that have ended changes nothing",
