@@ -190,7 +190,7 @@ def check_receipt(
     claims = verify(token, jwks, RECEIPT)
     if audience is not None and claims.get("aud") != audience:
         raise Refused("audience")
-    return ReceiptCheck(claims, _instant(claims.get("iat")), receipt_active(claims, when))
+    return ReceiptCheck(claims, instant(claims.get("iat")), receipt_active(claims, when))
 
 
 def receipt_active(claims: Mapping[str, Any], when: datetime | None = None) -> bool:
@@ -254,7 +254,7 @@ def receipt_summary(claims: Any) -> ReceiptSummary:
                 if category not in categories:
                     categories.append(category)
             partners.append(_field(purpose, "thirdPartyName", str))
-            end = _instant(_field(purpose, "termination", str))
+            end = instant(_field(purpose, "termination", str))
             if end is not None:
                 ends.append(end)
     third = _field(claims, "recipient_third_parties", list)
@@ -264,14 +264,14 @@ def receipt_summary(claims: Any) -> ReceiptSummary:
     state, granted_at = "unknown", None
     for event in events:
         named = _field(event, "event_state", str)
-        at = _instant(_field(event, "event_time", str))
+        at = instant(_field(event, "event_time", str))
         state = STATES.get(named, "unknown")
         if named == GIVEN and granted_at is None:
             granted_at = at
         if named in (WITHDRAWN, EXPIRED) and at is not None:
             ends.append(at)
     if granted_at is None:
-        granted_at = _instant(_field(claims, "consentTimestamp", int, 0) or None)
+        granted_at = instant(_field(claims, "consentTimestamp", int, 0) or None)
     return ReceiptSummary(
         controller=_field(controller, "piiController", str),
         controller_contact=" · ".join(part for part in contact if part),
@@ -305,7 +305,8 @@ def _field(container: Any, name: str | None, kind: type, default: Any = None) ->
     return value
 
 
-def _instant(value: Any) -> datetime | None:
+def instant(value: Any) -> datetime | None:
+    """A moment as a receipt writes it (ISO 8601, or Unix seconds); None if it is not one."""
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         return None
     try:
@@ -343,7 +344,7 @@ def check_head(token: str, jwks: Mapping[str, Any]) -> Head:
         or len(chain) != 64
     ):
         raise Refused("malformed")
-    return Head(dossier, seq, chain, _instant(claims.get("iat")), claims)
+    return Head(dossier, seq, chain, instant(claims.get("iat")), claims)
 
 
 def chain_of(entries: Any) -> list[str]:

@@ -8,9 +8,8 @@ page (no redirect that would carry anything).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from anyio import CapacityLimiter, to_thread
@@ -97,65 +96,40 @@ def text_of(form: dict[str, Part], name: str, limit: int) -> str:
 
 
 @dataclass(frozen=True)
-class ReceiptSummary:
-    """What the page shows of a receipt (the fields ``proof.receipt_summary`` will give)."""
+class Promised:
+    """What the partner promised, as the page names it: ``secrecy`` or ``no_secrecy``, its
+    code of ethics, ``youth_code``; ``later``: copied from the directory after she agreed
+    (consents older than the copy), on ``on``: what the directory said that day, not
+    necessarily what she was told."""
 
-    controller: str
-    controller_contact: str
-    partner: str
-    purposes: list[str]
-    categories: list[str]
-    state: str
-    granted_at: datetime | None
-    ends_at: datetime | None
-    promised: list[str] = field(default_factory=list)
-    promised_later: bool = False
-    promised_on: datetime | None = None
+    items: list[str] = field(default_factory=list)
+    later: bool = False
+    on: datetime | None = None
 
 
 def _text(value: Any) -> str:
     return value.strip() if isinstance(value, str) else ""
 
 
-def _copied_on(value: Any) -> datetime | None:
-    """The day the promises were copied, as the receipt writes it (ISO 8601), if it does."""
-    if not isinstance(value, str):
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def summary_of(claims: Mapping[str, Any]) -> ReceiptSummary:
-    """What the receipt's claims say, as ``proof.receipt_summary`` reads them (a field of the
-    wrong shape is refused as ``malformed``); the promises as the page names them."""
-    read = proof.receipt_summary(claims)
-    promised = []
-    if read.promised.get("bound_by_secrecy") is True:
-        promised.append("secrecy")
-    elif read.promised.get("bound_by_secrecy") is False:
+def promised_of(summary: proof.ReceiptSummary) -> Promised:
+    """The promises a receipt carries, as the page says them."""
+    copied = summary.promised
+    items = []
+    if copied.get("bound_by_secrecy") is True:
+        items.append("secrecy")
+    elif copied.get("bound_by_secrecy") is False:
         # Said as plainly as its opposite: a partner without secrecy is what to know first.
-        promised.append("no_secrecy")
-    if _text(read.promised.get("ethics_code")):
-        promised.append(_text(read.promised.get("ethics_code")))
-    if read.promised.get("adheres_youth_code") is True:
-        promised.append("youth_code")
-    return ReceiptSummary(
-        controller=read.controller,
-        controller_contact=read.controller_contact,
-        partner=read.partner,
-        purposes=read.purposes,
-        categories=read.categories,
-        state=read.state,
-        granted_at=read.granted_at,
-        ends_at=read.ends_at,
-        promised=promised,
-        # Copied from the directory later than she agreed (consents older than the copy):
-        # what the directory said that day, not necessarily what she was told.
-        promised_later=read.promised.get("copied_after_agreement") is True,
-        promised_on=_copied_on(read.promised.get("copied_at")),
+        items.append("no_secrecy")
+    if _text(copied.get("ethics_code")):
+        items.append(_text(copied.get("ethics_code")))
+    if copied.get("adheres_youth_code") is True:
+        items.append("youth_code")
+    return Promised(
+        items,
+        later=copied.get("copied_after_agreement") is True,
+        on=proof.instant(copied.get("copied_at"))
+        if isinstance(copied.get("copied_at"), str)
+        else None,
     )
 
 
@@ -168,7 +142,8 @@ class Answer:
 
     what: str
     receipt: proof.ReceiptCheck | None = None
-    summary: ReceiptSummary | None = None
+    summary: proof.ReceiptSummary | None = None
+    promised: Promised | None = None
     journal: proof.JournalCheck | None = None
     refused: str | None = None
     seq: int | None = None
@@ -199,7 +174,9 @@ def check_receipt_form(
         answer.missing = True
         return
     checked = proof.check_receipt(token, jwks, audience=audience)
-    answer.receipt, answer.summary = checked, summary_of(checked.claims)
+    # A field of the wrong shape is refused as ``malformed`` by ``proof.receipt_summary``.
+    answer.receipt, answer.summary = checked, proof.receipt_summary(checked.claims)
+    answer.promised = promised_of(answer.summary)
 
 
 def earlier_of(form: dict[str, Part]) -> str | dict[str, Any] | None:
