@@ -302,3 +302,13 @@ def open_bfcache_tab(bfcache_browser: Browser, live_server: LiveServer) -> Itera
     """Like ``open_tab``, in the browser whose back/forward cache is on."""
     with tab_opener(bfcache_browser, live_server) as open_:
         yield open_
+
+
+# A page sent to an anchor ("/verifier#recu") may scroll there after it has loaded: to the top,
+# and again until it stays there, before axe judges what the sticky quick exit covers.
+TO_THE_TOP = """async () => {
+  for (let i = 0; i < 3; i++) {
+    window.scrollTo(0, 0);
+    await new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)));
+  }
+}"""

@@ -20,6 +20,7 @@ from portal.db import tortoise_config
 from portal.domain import signing
 from tests.browser.conftest import (
     SCREENSHOTS,
+    TO_THE_TOP,
     LiveServer,
     OpenTab,
     outside_playwright,
@@ -80,7 +81,7 @@ def open_(browser: Browser, served: tuple[LiveServer, str]) -> Iterator[OpenTab]
 def no_violations(page: Page) -> None:
     # From the top, as the other pages are checked: after a form sent to its anchor, a target
     # that happens to sit under the sticky quick exit would count as covered.
-    page.evaluate("() => window.scrollTo(0, 0)")
+    page.evaluate(TO_THE_TOP)
     results = axe.run(page, options=AXE_OPTIONS)
     violations = results.response["violations"]
     assert not violations, describe_violations(violations)

@@ -7,15 +7,13 @@ The CPAS opens what was shared with it and checks the receipt it was shown: vali
 and another partner's receipt is refused. A receipt changed by one character is refused.
 
 Everything is checked with what the server publishes, never with its database. Each page looked
-at is checked by axe-core and for reflow, and shot as var/screenshots/proof-*.png (copied to
-/work/shots/proof-journey/ when that folder's parent exists, for the people who look at them).
+at is checked by axe-core and for reflow, and shot as var/screenshots/proof-*.png.
 """
 
 from __future__ import annotations
 
 import base64
 import json
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +22,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Download, Locator, Page, expect
 
-from tests.browser.conftest import SCREENSHOTS, LiveServer, OpenTab, Tab, tab_opener
+from tests.browser.conftest import SCREENSHOTS, TO_THE_TOP, LiveServer, OpenTab, Tab, tab_opener
 from tests.browser.journeys_helpers import Words, sign_in_staff, wait_for_path
 from tests.browser.layout_checks import reflow_problems
 from tests.browser.test_public_pages import AXE_OPTIONS, axe, describe_violations
@@ -46,7 +44,6 @@ from tests.browser.world import (
 
 pytestmark = pytest.mark.browser
 
-COPIES = Path("/work/shots/proof-journey")
 SERVICE = "AMO Le Passage (démo)"
 PURPOSE = "Pour demander une aide au loyer."
 JOURNAL_WORDS = "Ça ne va plus à la maison, et le loyer est en retard."
@@ -136,7 +133,7 @@ def look(tab: Tab, name: str, part: Locator | None = None) -> None:
     wide; with ``part``, also the 360x740 screen that shows that part."""
     page = tab.page
     expect(page.locator("html")).to_have_attribute("lang", "fr")
-    page.evaluate("() => window.scrollTo(0, 0)")
+    page.evaluate(TO_THE_TOP)
     violations = axe.run(page, options=AXE_OPTIONS).response["violations"]
     assert not violations, f"axe-core found on {name} ({page.url}):\n" + describe_violations(
         violations
@@ -151,10 +148,6 @@ def look(tab: Tab, name: str, part: Locator | None = None) -> None:
         part.scroll_into_view_if_needed()
         shots.append(SCREENSHOTS / f"proof-{name}-answer.png")
         page.screenshot(path=shots[1], caret="initial")
-    if COPIES.parent.exists():
-        COPIES.mkdir(exist_ok=True)
-        for shot in shots:
-            shutil.copy(shot, COPIES / shot.name)
     tab.assert_no_problems()
 
 
